@@ -18,10 +18,11 @@ export async function asFixture(name: string): Promise<Uint8Array> {
 const wabt = await wabtInit();
 const FEATURES = { bulk_memory: true, multi_value: true, sign_extension: true, sat_float_to_int: true, mutable_globals: true, reference_types: true, simd: true, threads: true };
 
-export function wat(source: string): Uint8Array {
+/** Assembles WAT; `validate: false` for modules that are meant to be refused. */
+export function wat(source: string, opts: { validate?: boolean } = {}): Uint8Array {
   const m = wabt.parseWat('inline.wat', source, FEATURES);
   try {
-    m.validate();
+    if (opts.validate !== false) m.validate();
     return m.toBinary({}).buffer;
   } finally {
     m.destroy();

@@ -74,6 +74,7 @@ function unsupported(what: string): never {
 
 function valType(r: Reader): number {
   const t = r.u8();
+  if (t === V128) unsupported('SIMD (v128 values)');
   if (!VALTYPES.has(t)) {
     if (t === 0x64 || t === 0x63 || (t >= 0x69 && t <= 0x6e) || t === 0x71 || t === 0x72 || t === 0x73 || t === 0x74) unsupported('GC or typed function reference types');
     r.fail(`unknown value type 0x${t.toString(16)}`);
