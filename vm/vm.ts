@@ -253,7 +253,13 @@ export class Vm {
     const live = new LiveInstance();
     const imports = hostImports(live, this.config.costs, this.config.host, (f, inst, address, method, input, gas) =>
       this.nestedCall(f, inst, address, method, input, gas));
-    const instance = new WebAssembly.Instance(prepared.module, imports);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(prepared.module, imports);
+    } catch (e) {
+      // e.g. an active data or element segment outside its memory or table
+      throw new VmError('VM_MODULE_INVALID', `instantiation failed: ${(e as Error).message}`);
+    }
     const ex = instance.exports;
     live.exports = ex;
     live.gas = ex[EXPORT_GAS] as WebAssembly.Global;

@@ -6,7 +6,7 @@ import wabtInit from 'wabt';
 import { compileCached } from '../../tooling/build/assemblyscript.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const asDir = join(here, 'fixtures', 'as');
+const asDir = join(here, 'fixtures', 'assembly');
 const watDir = join(here, 'fixtures', 'wat');
 const cacheDir = fileURLToPath(new URL('../../build/test-fixtures', import.meta.url));
 

@@ -104,4 +104,16 @@ test('engine traps are typed: unreachable, division by zero, out-of-bounds acces
   for (const m of ['u', 'd', 'm']) expectError(runTwice(code, m), 'VM_TRAP');
 });
 
+
+
+test('the VM\'s worst-case stack use fits in a third of the engine\'s default stack', async () => {
+  // Node's default V8 stack is 984 KB; with 300 KB every worst case must still end on the VM's own limit.
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const probe = fileURLToPath(new URL('./stack-probe.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--stack-size=300', probe], { encoding: 'utf8', timeout: 120_000 });
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines.length, 4, r.stdout + r.stderr);
+  for (const l of lines) assert.match(l, /^OK /, l);
+});
 test.run();

@@ -136,7 +136,7 @@ test('bulk memory operations are charged by length', () => {
   const used = (n: number) => {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(instrument(parseModule(fill(n)), UNLIMITED).bytes), {});
     (inst.exports.f as () => void)();
-    return Number(2n ** 62n - (inst.exports.__brop_gas as WebAssembly.Global).value as bigint);
+    return Number(2n ** 62n - ((inst.exports.__brop_gas as WebAssembly.Global).value as bigint));
   };
   assert.is(used(16000) - used(0), 1000); // 16 bytes per gas
 });
