@@ -1,9 +1,12 @@
 /**
  * Bytecode instrumentation: the module the VM actually runs.
  *
- * - Gas: an i64 global counter, decremented in WebAssembly at the start of every basic block
- *   (function entry, loop head, if/else arms, after every `end`) by the static cost of the
- *   instructions up to the next block boundary; a negative counter traps. No JS call per block.
+ * - Gas: an i64 counter, decremented in WebAssembly at the start of every basic block (function
+ *   entry, loop head, if/else arms, after every `end`) by the static cost of the instructions up to
+ *   the next block boundary; a negative counter traps. No JS call per block. Inside a function the
+ *   counter is a local (a register); the exported global holds it across calls, host calls and exits.
+ *   A trap other than out-of-gas therefore does not publish the exact counter: the VM charges a
+ *   trapping call its whole gas limit, as the EVM does for an invalid instruction.
  *   memory.grow and the bulk memory/table instructions are charged by their length at run time.
  * - Stack: an i32 global tracks the summed frame size (params + locals + maximum operand height +
  *   overhead, in 8-byte slots) of the live WebAssembly frames; a call that would pass the limit
@@ -77,10 +80,18 @@ function blockSignature(m: WasmModule, bt: number): [number, number] {
 
 interface Frame { base: number; params: number; results: number }
 
+/**
+ * The counter is tested only where control can come back: function entries and loop heads (every
+ * cycle passes one). Forward-only code in between just subtracts, so it may overrun by at most one
+ * function's straight-line code before the next test, a host call (which refuses a negative counter)
+ * or the return to the VM (which treats a negative counter as out of gas).
+ */
+interface Charge { amount: number; test: boolean }
+
 interface Analysis {
   instrs: Instr[];
-  /** Gas to charge before instruction i. */
-  charges: Map<number, number>;
+  /** Gas to charge before instruction i, and whether to test the counter there. */
+  charges: Map<number, Charge>;
   maxHeight: number;
   needsI32Scratch: boolean;
   needsF32Scratch: boolean;
@@ -90,17 +101,18 @@ interface Analysis {
 function analyse(m: WasmModule, type: FuncType, code: Uint8Array, costs: CostTable): Analysis {
   const r = new Reader(code);
   const instrs: Instr[] = [];
-  const charges = new Map<number, number>();
+  const charges = new Map<number, Charge>();
   const frames: Frame[] = [{ base: 0, params: 0, results: type.results.length }];
   let height = 0, maxHeight = 0;
-  let segStart = 0, segCost = 0;
+  let segStart = 0, segCost = 0, segTest = true;
   let needsI32Scratch = false, needsF32Scratch = false, needsF64Scratch = false;
   const push = (n: number) => { height += n; if (height > maxHeight) maxHeight = height; };
   const pop = (n: number) => { height = Math.max(height - n, frames[frames.length - 1]!.base); };
-  const closeSegment = (next: number) => {
-    if (segCost > 0) charges.set(segStart, segCost);
+  const closeSegment = (next: number, test = false) => {
+    if (segCost > 0 || segTest) charges.set(segStart, { amount: segCost, test: segTest });
     segStart = next;
     segCost = 0;
+    segTest = test;
   };
   while (!r.eof()) {
     if (frames.length === 0) r.fail('instructions after the final end');
@@ -116,7 +128,7 @@ function analyse(m: WasmModule, type: FuncType, code: Uint8Array, costs: CostTab
         if (op === OP.if) pop(1);
         const [p, q] = blockSignature(m, ins.a);
         frames.push({ base: height - p, params: p, results: q });
-        if (op !== OP.block) closeSegment(i + 1); // loop heads and if arms are branch targets
+        if (op !== OP.block) closeSegment(i + 1, op === OP.loop); // loop heads and if arms are branch targets
         break;
       }
       case OP.else:
@@ -171,24 +183,48 @@ function analyse(m: WasmModule, type: FuncType, code: Uint8Array, costs: CostTab
   return { instrs, charges, maxHeight, needsI32Scratch, needsF32Scratch, needsF64Scratch };
 }
 
-/** Emits code that subtracts a constant from the gas counter and traps when it goes negative. */
-function emitCharge(w: Writer, gas: number, amount: number): void {
-  w.u8(OP.global_get).u32(gas).u8(OP.i64_const).s64(BigInt(amount)).u8(0x7d /* i64.sub */).u8(OP.global_set).u32(gas);
+/**
+ * Where the gas counter lives while a function runs: the i64 local `counter` (a register), published
+ * to the exported global `global` around every call and on exit, and loaded back after calls.
+ */
+interface GasSlots { global: number; counter: number }
+
+/** counter -= amount; where tested, a negative counter is published (the host sees out of gas) and traps. */
+function emitCharge(w: Writer, gas: GasSlots, charge: Charge): void {
+  w.u8(OP.local_get).u32(gas.counter);
+  if (charge.amount > 0) {
+    w.u8(OP.i64_const).s64(BigInt(charge.amount)).u8(0x7d /* i64.sub */);
+    if (!charge.test) {
+      w.u8(OP.local_set).u32(gas.counter);
+      return;
+    }
+    w.u8(OP.local_tee).u32(gas.counter);
+  }
   emitGasCheck(w, gas);
 }
 
-function emitGasCheck(w: Writer, gas: number): void {
-  w.u8(OP.global_get).u32(gas).u8(OP.i64_const).u8(0).u8(0x53 /* i64.lt_s */).u8(OP.if).u8(0x40).u8(OP.unreachable).u8(OP.end);
+function emitGasCheck(w: Writer, gas: GasSlots): void {
+  w.u8(OP.i64_const).u8(0).u8(0x53 /* i64.lt_s */).u8(OP.if).u8(0x40);
+  emitPublish(w, gas);
+  w.u8(OP.unreachable).u8(OP.end);
+}
+
+function emitPublish(w: Writer, gas: GasSlots): void {
+  w.u8(OP.local_get).u32(gas.counter).u8(OP.global_set).u32(gas.global);
+}
+
+function emitReload(w: Writer, gas: GasSlots): void {
+  w.u8(OP.global_get).u32(gas.global).u8(OP.local_set).u32(gas.counter);
 }
 
 /** Charges ceil(local / unitsPerGas) * multiplier, where local holds an i32 count. */
-function emitDynamicCharge(w: Writer, gas: number, local: number, unitsPerGas: number, multiplier: number): void {
-  w.u8(OP.global_get).u32(gas).u8(OP.local_get).u32(local).u8(0xad /* i64.extend_i32_u */);
+function emitDynamicCharge(w: Writer, gas: GasSlots, local: number, unitsPerGas: number, multiplier: number): void {
+  w.u8(OP.local_get).u32(gas.counter).u8(OP.local_get).u32(local).u8(0xad /* i64.extend_i32_u */);
   if (unitsPerGas > 1) {
     w.u8(OP.i64_const).s64(BigInt(unitsPerGas - 1)).u8(0x7c /* i64.add */).u8(OP.i64_const).s64(BigInt(unitsPerGas)).u8(0x80 /* i64.div_u */);
   }
   if (multiplier !== 1) w.u8(OP.i64_const).s64(BigInt(multiplier)).u8(0x7e /* i64.mul */);
-  w.u8(0x7d /* i64.sub */).u8(OP.global_set).u32(gas);
+  w.u8(0x7d /* i64.sub */).u8(OP.local_tee).u32(gas.counter);
   emitGasCheck(w, gas);
 }
 
@@ -231,11 +267,15 @@ export function instrument(original: WasmModule, opts: InstrumentOptions = DEFAU
     const t32 = a.needsI32Scratch ? (locals.push([1, I32]), next++) : -1;
     const tf32 = a.needsF32Scratch ? (locals.push([1, F32]), next++) : -1;
     const tf64 = a.needsF64Scratch ? (locals.push([1, F64]), next++) : -1;
+    locals.push([1, I64], [1, I32]);
+    const g: GasSlots = { global: gas, counter: next++ };
+    const spLocal = next++;
 
     const w = new Writer(body.code.length * 2 + 64);
-    // Prologue: claim this frame's stack slots, trap past the limit.
-    w.u8(OP.global_get).u32(sp).u8(OP.i32_const).s32(frameCost).u8(0x6a /* i32.add */).u8(OP.global_set).u32(sp);
-    w.u8(OP.global_get).u32(sp).u8(OP.i32_const).s32(opts.stackLimit).u8(0x4b /* i32.gt_u */).u8(OP.if).u8(0x40).u8(OP.unreachable).u8(OP.end);
+    // Prologue: claim this frame's stack slots (trap past the limit), take the gas counter into a local.
+    w.u8(OP.global_get).u32(sp).u8(OP.i32_const).s32(frameCost).u8(0x6a /* i32.add */).u8(OP.local_tee).u32(spLocal).u8(OP.global_set).u32(sp);
+    w.u8(OP.local_get).u32(spLocal).u8(OP.i32_const).s32(opts.stackLimit).u8(0x4b /* i32.gt_u */).u8(OP.if).u8(0x40).u8(OP.unreachable).u8(OP.end);
+    emitReload(w, g);
     // The body runs inside a block so that every way out (fall-through, br to the function label, return) passes the epilogue.
     const results = type.results;
     w.u8(OP.block);
@@ -247,7 +287,7 @@ export function instrument(original: WasmModule, opts: InstrumentOptions = DEFAU
     for (let i = 0; i < a.instrs.length; i++) {
       const ins = a.instrs[i]!;
       const charge = a.charges.get(i);
-      if (charge !== undefined) emitCharge(w, gas, charge);
+      if (charge !== undefined) emitCharge(w, g, charge);
       const op = ins.op;
       switch (op) {
         case OP.block: case OP.loop: case OP.if:
@@ -256,9 +296,10 @@ export function instrument(original: WasmModule, opts: InstrumentOptions = DEFAU
           break;
         case OP.end:
           if (depth === 0) {
-            // The function's own end: close the wrapper block, release the frame, end the function.
+            // The function's own end: close the wrapper block, publish the gas counter, release the frame.
             w.u8(OP.end);
-            w.u8(OP.global_get).u32(sp).u8(OP.i32_const).s32(frameCost).u8(0x6b /* i32.sub */).u8(OP.global_set).u32(sp);
+            emitPublish(w, g);
+            w.u8(OP.local_get).u32(spLocal).u8(OP.i32_const).s32(frameCost).u8(0x6b /* i32.sub */).u8(OP.global_set).u32(sp);
             w.u8(OP.end);
           } else {
             depth--;
@@ -268,20 +309,26 @@ export function instrument(original: WasmModule, opts: InstrumentOptions = DEFAU
         case OP.return:
           w.u8(OP.br).u32(depth);
           break;
+        case OP.call: case OP.call_indirect:
+          // Callees (and host functions) charge the global: publish before, reload after.
+          emitPublish(w, g);
+          w.bytes(code.subarray(ins.start, ins.end));
+          emitReload(w, g);
+          break;
         case OP.memory_grow:
           // [n] -> [old size | -1]; fails beyond the page limit, charges only pages actually added.
           w.u8(OP.local_set).u32(t32);
           w.u8(OP.local_get).u32(t32).u8(0xad).u8(OP.memory_size).u8(0).u8(0xad).u8(0x7c /* i64.add */)
             .u8(OP.i64_const).s64(BigInt(opts.maxMemoryPages)).u8(0x56 /* i64.gt_u */);
           w.u8(OP.if).u8(I32).u8(OP.i32_const).s32(-1).u8(OP.else);
-          emitDynamicCharge(w, gas, t32, 1, costs.memoryGrowPerPage);
+          emitDynamicCharge(w, g, t32, 1, costs.memoryGrowPerPage);
           w.u8(OP.local_get).u32(t32).u8(OP.memory_grow).u8(0).u8(OP.end);
           break;
         case OP.memory_fill: case OP.memory_copy: case OP.memory_init:
         case OP.table_fill: case OP.table_copy: case OP.table_init: case OP.table_grow:
           // The length is on top of the stack for all of these.
           w.u8(OP.local_tee).u32(t32);
-          emitDynamicCharge(w, gas, t32, costs.bulkUnitsPerGas, 1);
+          emitDynamicCharge(w, g, t32, costs.bulkUnitsPerGas, 1);
           w.bytes(code.subarray(ins.start, ins.end));
           break;
         default: {

@@ -274,6 +274,7 @@ export class Vm {
         const why = e instanceof VmError ? e : this.classify(e, live);
         throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: ${why.code}: ${why.message}`);
       }
+      if ((live.gas.value as bigint) < 0n) throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: VM_OUT_OF_GAS: out of gas`);
       (ex[EXPORT_SAVE] as () => void)();
     }
     if (live.memory && live.memory.buffer.byteLength > 0) live.snapshot = new Uint8Array(live.memory.buffer).slice();
@@ -314,7 +315,11 @@ export class Vm {
       this.envs.pop();
     }
     const left = live.gas.value as bigint;
-    const gasUsed = left < 0n || error?.code === 'VM_OUT_OF_GAS' ? gasLimit : gasLimit - Number(left);
+    // Forward-only code may leave the counter negative without a test before returning: still out of gas.
+    if (left < 0n && error === null) error = new VmError('VM_OUT_OF_GAS', 'out of gas');
+    // Traps end the call where the counter was not published: they consume the whole limit.
+    const consumesAll = error !== null && (error.code === 'VM_OUT_OF_GAS' || error.code === 'VM_TRAP' || error.code === 'VM_STACK_OVERFLOW');
+    const gasUsed = consumesAll ? gasLimit : gasLimit - Number(left);
     this.release(prepared, live);
     return { result: error ? undefined : result, gasUsed, error };
   }

@@ -44,7 +44,7 @@ test('infinite loop: out of gas with gasUsed equal to the limit', () => {
 test('unbounded recursion: the VM stack limit stops it, not the engine', () => {
   const r = runTwice(hostile, 'recurse');
   expectError(r, 'VM_STACK_OVERFLOW');
-  assert.ok(r.gasUsed < GAS);
+  assert.is(r.gasUsed, GAS); // a trap consumes the whole limit
 });
 
 test('unbounded recursion with big frames and deep operand stacks', () => {
@@ -94,6 +94,16 @@ test('storage write spam, host-call spam, hash spam, bulk-memory spam: out of ga
 
 test('pointers outside memory: VM_HOST_BAD_ARGUMENT', () => {
   expectError(runTwice(hostile, 'badPointer'), 'VM_HOST_BAD_ARGUMENT');
+});
+
+test('straight-line code that overruns the limit between counter tests still ends out of gas, without effects', () => {
+  const body = '(drop (i32.const 1)) '.repeat(50); // 100 gas after the entry test
+  const code = wat(`(module (import "brop" "storage_set" (func $set (param i32 i32 i32 i32))) (memory 1)
+    (func (export "f") (block) ${body})
+    (func (export "g") (block) ${body} (call $set (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))))`);
+  expectError(runTwice(code, 'f', undefined, 50), 'VM_OUT_OF_GAS', 50);
+  expectError(runTwice(code, 'g', undefined, 50), 'VM_OUT_OF_GAS', 50);
+  assert.ok(runTwice(code, 'g', undefined, 10_000).ok);
 });
 
 test('engine traps are typed: unreachable, division by zero, out-of-bounds access', () => {
