@@ -19,7 +19,7 @@
  *   every reuse of an instance.
  */
 import { VmError } from './errors.ts';
-import { type CostTable, COST_TABLE_V1, instructionCost } from './costs.ts';
+import { type CostTable, instructionCost } from './costs.ts';
 import { Reader, Writer } from './wasm/bytes.ts';
 import { OP, type Instr, newInstr, producesArithmeticNaN, readInstr, stackEffect } from './wasm/instructions.ts';
 import { type FuncType, type WasmModule, I32, I64, F32, F64, encodeModule, funcTypeOf, importedCount } from './wasm/module.ts';
@@ -46,12 +46,6 @@ export interface InstrumentOptions {
   costs: CostTable;
 }
 
-export const DEFAULT_INSTRUMENT_OPTIONS: InstrumentOptions = {
-  gasLimit: 10_000_000,
-  stackLimit: 32 * 1024,
-  maxMemoryPages: 256,
-  costs: COST_TABLE_V1,
-};
 
 export interface InstrumentedModule {
   bytes: Uint8Array;
@@ -239,7 +233,7 @@ function emitNaNCanonicalisation(w: Writer, kind: 'f32' | 'f64', local: number):
  * Returns the metered, stack-bounded module. Accepts any valid WebAssembly module within the
  * supported feature set; the determinism rules of deployment are checked separately (validate.ts).
  */
-export function instrument(original: WasmModule, opts: InstrumentOptions = DEFAULT_INSTRUMENT_OPTIONS): InstrumentedModule {
+export function instrument(original: WasmModule, opts: InstrumentOptions): InstrumentedModule {
   const m: WasmModule = { ...original, types: [...original.types], globals: [...original.globals], exports: [...original.exports], functions: [...original.functions], bodies: [] };
   for (const e of m.exports) {
     if (e.name.startsWith(RESERVED_PREFIX)) throw new VmError('VM_MODULE_RESERVED_NAME', `export "${e.name}" uses the reserved prefix ${RESERVED_PREFIX}`);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { type CostTable, COST_TABLE_V1 } from './costs.ts';
 import { VmError } from './errors.ts';
 import { type ContractEvent, type Frame, type HostInstance, type HostLimits, DEFAULT_HOST_LIMITS, hostImports } from './host.ts';
-import { EXPORT_GAS, EXPORT_MEMORY, EXPORT_RESET, EXPORT_SAVE, EXPORT_STACK, RESERVED_PREFIX, instrument } from './instrument.ts';
+import { EXPORT_GAS, EXPORT_MEMORY, EXPORT_RESET, EXPORT_SAVE, EXPORT_STACK, type InstrumentOptions, RESERVED_PREFIX, instrument } from './instrument.ts';
 import { Journal, type StateView, type StorageWrite } from './state.ts';
 import { type ModuleLimits, DEFAULT_MODULE_LIMITS, validateModule } from './validate.ts';
 import { type FuncType, type WasmModule, funcTypeOf, parseModule } from './wasm/module.ts';
@@ -158,6 +158,12 @@ export class Vm {
     this.config = { ...DEFAULT_VM_CONFIG, ...config };
   }
 
+  /** The instrumentation this VM applies; `gasLimit` is only the counter's initial value. */
+  instrumentOptions(gasLimit: number): InstrumentOptions {
+    const { stackLimit, costs, limits } = this.config;
+    return { gasLimit, stackLimit, maxMemoryPages: limits.maxMemoryPages, costs };
+  }
+
   /** Validates, instruments and compiles code; cached by code hash. Throws VmError for a bad module. */
   prepare(code: Uint8Array): PreparedContract {
     const hash = codeHash(code);
@@ -167,7 +173,7 @@ export class Vm {
       this.cache.set(hash, hit);
       return hit;
     }
-    const { limits, costs, stackLimit } = this.config;
+    const { limits } = this.config;
     const m = decodeModule(code, limits.maxCodeBytes);
     try {
       validateModule(m, limits);
@@ -176,7 +182,7 @@ export class Vm {
     }
     let instrumented: Uint8Array;
     try {
-      instrumented = instrument(m, { gasLimit: 0, stackLimit, maxMemoryPages: limits.maxMemoryPages, costs }).bytes;
+      instrumented = instrument(m, this.instrumentOptions(0)).bytes;
     } catch (e) {
       throw asModuleError(e);
     }

@@ -1,6 +1,6 @@
 /** VM benchmarks: metering overhead, per-call isolation cost, storage write rate. */
 import { asFixture } from '../../vm/test/fixtures.ts';
-import { DEFAULT_INSTRUMENT_OPTIONS, instrument } from '../../vm/instrument.ts';
+import { instrument } from '../../vm/instrument.ts';
 import { parseModule } from '../../vm/wasm/module.ts';
 import { MemoryState } from '../../vm/state.ts';
 import { Vm } from '../../vm/vm.ts';
@@ -31,7 +31,7 @@ export async function run(): Promise<void> {
 
   // 1. Metering overhead: the same exports on a raw instance and on the instrumented one, interleaved.
   const raw = new WebAssembly.Instance(new WebAssembly.Module(compute), abort).exports;
-  const metered = new WebAssembly.Instance(new WebAssembly.Module(instrument(parseModule(compute), { ...DEFAULT_INSTRUMENT_OPTIONS, gasLimit: 2 ** 62 }).bytes), abort).exports;
+  const metered = new WebAssembly.Instance(new WebAssembly.Module(instrument(parseModule(compute), new Vm().instrumentOptions(2 ** 62)).bytes), abort).exports;
   (raw._initialize as () => void)();
   (metered._initialize as () => void)();
   const perExport: Record<string, number> = {};

@@ -1,7 +1,7 @@
 /** `brop vm exec` and `brop vm instrument`: the VM for contract authors, without a chain. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_INSTRUMENT_OPTIONS, instrument } from '../../vm/instrument.ts';
+import { instrument } from '../../vm/instrument.ts';
 import { MemoryState } from '../../vm/state.ts';
 import { MAX_GAS, Vm, codeHash, decodeModule } from '../../vm/vm.ts';
 import { CliError, toJson } from './output.ts';
@@ -60,10 +60,10 @@ export function runVmCommand(argv: string[]): number {
   if (sub === 'instrument') {
     const [input, output] = positionals;
     if (!input || !output || positionals.length > 2) throw new CliError('CLI_USAGE', 'usage: brop vm instrument IN.wasm OUT.wasm [--gas N]');
-    const gasLimit = gasOption(values.gas, DEFAULT_INSTRUMENT_OPTIONS.gasLimit);
+    const gasLimit = gasOption(values.gas, DEFAULT_GAS);
     const code = readModule(input);
     const m = decodeModule(code);
-    const out = instrument(m, { ...DEFAULT_INSTRUMENT_OPTIONS, gasLimit });
+    const out = instrument(m, new Vm().instrumentOptions(gasLimit));
     try {
       writeFileSync(output, out.bytes);
     } catch (e) {

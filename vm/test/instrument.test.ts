@@ -2,12 +2,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { asFixture, wat, watFixture, watFixtureNames } from './fixtures.ts';
-import { DEFAULT_INSTRUMENT_OPTIONS, instrument } from '../instrument.ts';
+import { instrument } from '../instrument.ts';
 import { parseModule } from '../wasm/module.ts';
 import { Vm } from '../vm.ts';
 import { MemoryState } from '../state.ts';
 
-const UNLIMITED = { ...DEFAULT_INSTRUMENT_OPTIONS, gasLimit: 2 ** 62 };
+const UNLIMITED = new Vm().instrumentOptions(2 ** 62);
 const NAN_EXPORTS = new Set(['nanBits32', 'nanBits64', 'payloadAdd', 'negNaN', 'storeNaN']);
 const abortImports = { env: { abort: () => { throw new Error('abort'); } } };
 
@@ -80,12 +80,18 @@ test('NaN results are canonical after instrumentation, whatever the engine produ
 
 test('the instrumented module runs in a plain engine with the original imports and starts with the given gas', () => {
   const bytes = wat(`(module (func (export "f") (result i32) (i32.add (i32.const 1) (i32.const 2))))`);
-  const out = instrument(parseModule(bytes), { ...DEFAULT_INSTRUMENT_OPTIONS, gasLimit: 1234 });
+  const out = instrument(parseModule(bytes), new Vm().instrumentOptions(1234));
   const inst = new WebAssembly.Instance(new WebAssembly.Module(out.bytes), {});
   const gas = inst.exports.__brop_gas as WebAssembly.Global;
   assert.is(gas.value, 1234n);
   assert.is((inst.exports.f as () => number)(), 3);
   assert.is(gas.value, 1234n - 3n); // const, const, add; end is free
+});
+
+test('the instrumented module is exactly what the VM runs', async () => {
+  const code = await asFixture('storage');
+  const vm = new Vm();
+  assert.equal(instrument(parseModule(code), vm.instrumentOptions(0)).bytes, vm.prepare(code).instrumented);
 });
 
 test('gas is charged per basic block: a loop pays for each iteration', () => {
