@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,5 +81,7 @@ test('vm instrument accepts any valid module, even one the VM would refuse to de
   assert.is(invalid.status, 1);
   assert.is(JSON.parse(invalid.stderr).error.code, 'VM_MODULE_INVALID');
 });
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

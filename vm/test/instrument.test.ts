@@ -68,6 +68,22 @@ test('differential: every corpus module gives the same results instrumented (unl
   assert.ok(compared >= 30, `compared ${compared} exports`);
 });
 
+test('differential on a real program: wabt (600 KB of compiled C++) gives identical output instrumented', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const probe = fileURLToPath(new URL('./wabt-probe.ts', import.meta.url));
+  const run = (mode: string) => {
+    const r = spawnSync(process.execPath, [probe, mode], { encoding: 'utf8', timeout: 120_000 });
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n');
+  };
+  const raw = run('raw');
+  const metered = run('metered');
+  assert.ok(raw.length >= 3);
+  assert.equal(metered.slice(0, raw.length), raw);
+  assert.match(metered[raw.length]!, /^instrumented functions [1-9]\d{2,}$/);
+});
+
 test('NaN results are canonical after instrumentation, whatever the engine produced', async () => {
   const bytes = await watFixture('floats');
   const metered = runExports(instrument(parseModule(bytes), UNLIMITED).bytes, [...NAN_EXPORTS]);
