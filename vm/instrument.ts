@@ -254,8 +254,6 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
     const a = analyse(m, type, body.code, costs);
     let localCount = type.params.length;
     for (const [n] of body.locals) localCount += n;
-    const frameCost = localCount + a.maxHeight + INSTRUMENTATION_SLOTS + FRAME_OVERHEAD_SLOTS;
-    frameCosts.push(frameCost);
     const locals: Array<[number, number]> = [...body.locals];
     let next = localCount;
     const t32 = a.needsI32Scratch ? (locals.push([1, I32]), next++) : -1;
@@ -264,6 +262,9 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
     locals.push([1, I64], [1, I32]);
     const g: GasSlots = { global: gas, counter: next++ };
     const spLocal = next++;
+    // Slots: params and locals (the instrumentation's own included), operand stack, fixed overhead.
+    const frameCost = next + a.maxHeight + INSTRUMENTATION_SLOTS + FRAME_OVERHEAD_SLOTS;
+    frameCosts.push(frameCost);
 
     const w = new Writer(body.code.length * 2 + 64);
     // Prologue: claim this frame's stack slots (trap past the limit), take the gas counter into a local.
