@@ -44,19 +44,34 @@ function splitComposite(ck: string): { contract: Uint8Array; key: Uint8Array } {
   return { contract: fromLatin1(ck.slice(0, ADDRESS_CHARS)), key: fromLatin1(ck.slice(ADDRESS_CHARS)) };
 }
 
+/** Index of the first key in a sorted array that is > `after` (or >= `lo` when `after` sorts before `lo`). */
+function firstInRange(sorted: readonly string[], lo: string, after: string | undefined): number {
+  const useAfter = after !== undefined && after >= lo;
+  let a = 0, b = sorted.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    const k = sorted[mid]!;
+    if (useAfter ? k <= after! : k < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a;
+}
+
 /**
  * Writes of one call frame over a parent view (committed state, or the caller's journal).
  * A nested call gets a child journal; `commitInto` folds it into its parent on success.
+ * Keys are kept sorted as they are written, so prefix iteration costs a binary search per level.
  */
 export class Journal implements StateView {
   readonly parent: StateView;
   private readonly writes = new Map<string, Uint8Array | null>();
+  private readonly sortedKeys: string[] = [];
 
   constructor(parent: StateView) {
     this.parent = parent;
   }
 
-  /** undefined: this journal (and its journal ancestors) has no write for the key. */
+  /** undefined: no journal in the chain has a write for the key. */
   private lookup(ck: string): Uint8Array | null | undefined {
     const own = this.writes.get(ck);
     if (own !== undefined) return own;
@@ -76,52 +91,47 @@ export class Journal implements StateView {
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.writes.set(compositeKey(contract, key), value);
+    this.put(compositeKey(contract, key), value);
   }
 
-  /** All pending writes of this journal and its journal ancestors, the nearest winning. */
-  private overlay(): Map<string, Uint8Array | null> {
-    const chain: Journal[] = [];
-    for (let j: StateView = this; j instanceof Journal; j = j.parent) chain.unshift(j);
-    const merged = new Map<string, Uint8Array | null>();
-    for (const j of chain) for (const [k, v] of j.writes) merged.set(k, v);
-    return merged;
+  private put(ck: string, value: Uint8Array | null): void {
+    if (!this.writes.has(ck)) this.sortedKeys.splice(firstInRange(this.sortedKeys, ck, undefined), 0, ck);
+    this.writes.set(ck, value);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
-    const overlay = this.overlay();
     const base = this.committed();
     const lo = compositeKey(contract, prefix);
-    const afterCk = after ? compositeKey(contract, after) : undefined;
-    // Smallest committed entry not shadowed by a pending write.
-    let fromStore: StorageEntry | undefined;
-    let cursor = after;
+    let cursor = after ? compositeKey(contract, after) : undefined;
+    let cursorKey = after;
     for (;;) {
-      const e = base.next(contract, prefix, cursor);
-      if (!e) break;
-      if (!overlay.has(compositeKey(contract, e.key))) { fromStore = e; break; }
-      cursor = e.key;
+      // The smallest pending key in range, over this journal and its journal ancestors...
+      let pending: string | undefined;
+      for (let j: StateView = this; j instanceof Journal; j = j.parent) {
+        const k = j.sortedKeys[firstInRange(j.sortedKeys, lo, cursor)];
+        if (k !== undefined && k.startsWith(lo) && (pending === undefined || k < pending)) pending = k;
+      }
+      // ...and the smallest committed one.
+      const stored = base.next(contract, prefix, cursorKey);
+      const storedCk = stored ? compositeKey(contract, stored.key) : undefined;
+      const pick = pending === undefined ? storedCk : storedCk === undefined || pending < storedCk ? pending : storedCk;
+      if (pick === undefined) return undefined;
+      const value = this.lookup(pick);
+      if (value === undefined) return stored; // not written in this call: the committed entry
+      const key = splitComposite(pick).key;
+      if (value !== null) return { key, value };
+      cursor = pick; // removed in this call: skip it
+      cursorKey = key;
     }
-    // Smallest pending (non-deleted) write in range.
-    let best: string | undefined;
-    for (const [ck, v] of overlay) {
-      if (v === null || !ck.startsWith(lo)) continue;
-      if (afterCk !== undefined && ck <= afterCk) continue;
-      if (best === undefined || ck < best) best = ck;
-    }
-    if (best !== undefined && (!fromStore || best < compositeKey(contract, fromStore.key))) {
-      return { key: splitComposite(best).key, value: overlay.get(best)! };
-    }
-    return fromStore;
   }
 
   commitInto(parent: Journal): void {
-    for (const [k, v] of this.writes) parent.writes.set(k, v);
+    for (const [k, v] of this.writes) parent.put(k, v);
   }
 
   /** This journal's writes in key order: the deterministic write set of a call. */
   toWrites(): StorageWrite[] {
-    return [...this.writes.keys()].sort().map((ck) => ({ ...splitComposite(ck), value: this.writes.get(ck)! }));
+    return this.sortedKeys.map((ck) => ({ ...splitComposite(ck), value: this.writes.get(ck)! }));
   }
 
   get size(): number {
@@ -141,17 +151,7 @@ export class MemoryState implements StateView {
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
     this.sorted ??= [...this.entries.keys()].sort();
     const lo = compositeKey(contract, prefix);
-    const from = after ? compositeKey(contract, after) : undefined;
-    // Binary search for the first key > from (or >= lo when `after` sorts before the prefix).
-    const useFrom = from !== undefined && from >= lo;
-    let a = 0, b = this.sorted.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      const k = this.sorted[mid]!;
-      if (useFrom ? k <= from! : k < lo) a = mid + 1;
-      else b = mid;
-    }
-    const ck = this.sorted[a];
+    const ck = this.sorted[firstInRange(this.sorted, lo, after ? compositeKey(contract, after) : undefined)];
     if (ck === undefined || !ck.startsWith(lo)) return undefined;
     return { key: splitComposite(ck).key, value: this.entries.get(ck)! };
   }

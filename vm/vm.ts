@@ -217,14 +217,8 @@ export class Vm {
     const fail = (error: VmError): CallResult => ({ ok: false, result: undefined, output: EMPTY, gasUsed: 0, error, events: [], writes: [], logs: [] });
     const bad = checkRequest(req, this.config.host);
     if (bad) return fail(bad);
-    const code = req.code ?? env.code?.(req.contract);
-    if (!code) return fail(new VmError('VM_NO_SUCH_CONTRACT', `no contract at ${Buffer.from(req.contract).toString('hex')}`));
-    let prepared: PreparedContract;
-    try {
-      prepared = this.prepare(code);
-    } catch (e) {
-      return fail(asModuleError(e));
-    }
+    const prepared = this.load(req.code ?? env.code?.(req.contract), req.contract);
+    if (prepared instanceof VmError) return fail(prepared);
     const frame: Frame = {
       contract: req.contract,
       caller: req.caller,
@@ -251,6 +245,16 @@ export class Vm {
       writes: r.error === null ? frame.journal.toWrites() : [],
       logs: frame.logs,
     };
+  }
+
+  /** The prepared contract for code found at an address, or why there is none. */
+  private load(code: Uint8Array | undefined, address: Uint8Array): PreparedContract | VmError {
+    if (!code) return new VmError('VM_NO_SUCH_CONTRACT', `no contract at ${Buffer.from(address).toString('hex')}`);
+    try {
+      return this.prepare(code);
+    } catch (e) {
+      return asModuleError(e);
+    }
   }
 
   private acquire(prepared: PreparedContract): LiveInstance {
@@ -355,14 +359,8 @@ export class Vm {
     if (caller.depth + 1 > this.config.maxCallDepth) {
       return failed(new VmError('VM_CALL_DEPTH', `cross-contract call depth above ${this.config.maxCallDepth}`));
     }
-    const code = env.code?.(address);
-    if (!code) return failed(new VmError('VM_NO_SUCH_CONTRACT', `no contract at ${Buffer.from(address).toString('hex')}`));
-    let prepared: PreparedContract;
-    try {
-      prepared = this.prepare(code);
-    } catch (e) {
-      return failed(asModuleError(e));
-    }
+    const prepared = this.load(env.code?.(address), address);
+    if (prepared instanceof VmError) return failed(prepared);
     const frame: Frame = {
       ...caller,
       contract: address,
