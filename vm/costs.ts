@@ -8,6 +8,8 @@ export interface CostTable {
   readonly instruction: number;
   /** Per-opcode costs (0xFC-prefixed opcodes as 0xFC00 + sub-opcode). */
   readonly instructions: Readonly<Record<number, number>>;
+  /** Every call: per page of initial memory, which is restored for each call. */
+  callMemoryPerPage: number;
   /** memory.grow: per page of 64 KiB actually added. */
   readonly memoryGrowPerPage: number;
   /** memory.fill/copy/init and table.fill/copy/init/grow: one gas per this many bytes or elements. */
@@ -49,6 +51,7 @@ export const COST_TABLE_V1: CostTable = Object.freeze({
   version: 1,
   instruction: 1,
   instructions: Object.freeze(table()),
+  callMemoryPerPage: 1024,
   memoryGrowPerPage: 8192,
   bulkUnitsPerGas: 16,
   host: Object.freeze({

@@ -28,6 +28,8 @@ export interface VmConfig {
   cacheSize: number;
   /** Idle instances kept per contract. */
   poolSize: number;
+  /** Memory held by idle instances across all contracts, in bytes. */
+  poolBytesLimit: number;
   /** Gas for a module's `_initialize` export, run once per instance before its memory is snapshotted. */
   initGasLimit: number;
 }
@@ -40,6 +42,7 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   maxCallDepth: 8,
   cacheSize: 256,
   poolSize: 4,
+  poolBytesLimit: 256 * 1024 * 1024,
   initGasLimit: 10_000_000,
 };
 
@@ -153,6 +156,7 @@ export function decodeModule(code: Uint8Array, maxCodeBytes = Infinity): WasmMod
 export class Vm {
   readonly config: VmConfig;
   private readonly cache = new Map<string, PreparedContract>();
+  private pooledBytes = 0;
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config };
@@ -208,7 +212,12 @@ export class Vm {
     // Instantiate once now, so that a module whose initialiser fails is refused at deployment.
     this.release(prepared, this.acquire(prepared));
     this.cache.set(hash, prepared);
-    if (this.cache.size > this.config.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > this.config.cacheSize) {
+      const [oldest, evicted] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      for (const live of evicted.pool) this.pooledBytes -= memoryBytes(live);
+      evicted.pool.length = 0;
+    }
     return prepared;
   }
 
@@ -259,7 +268,10 @@ export class Vm {
 
   private acquire(prepared: PreparedContract): LiveInstance {
     const pooled = prepared.pool.pop();
-    if (pooled) return pooled;
+    if (pooled) {
+      this.pooledBytes -= memoryBytes(pooled);
+      return pooled;
+    }
     const live = new LiveInstance();
     const imports = hostImports(live, this.config.costs, this.config.host, (f, inst, address, method, input, gas) =>
       this.nestedCall(f, inst, address, method, input, gas));
@@ -293,8 +305,11 @@ export class Vm {
 
   private release(prepared: PreparedContract, live: LiveInstance): void {
     // An instance whose memory grew cannot be shrunk back: drop it.
-    const grown = live.memory !== undefined && live.memory.buffer.byteLength !== (live.snapshot?.length ?? 0);
-    if (!grown && prepared.pool.length < this.config.poolSize) prepared.pool.push(live);
+    const bytes = memoryBytes(live);
+    if (bytes !== (live.snapshot?.length ?? 0)) return;
+    if (prepared.pool.length >= this.config.poolSize || this.pooledBytes + bytes > this.config.poolBytesLimit) return;
+    prepared.pool.push(live);
+    this.pooledBytes += bytes;
   }
 
   private invoke(prepared: PreparedContract, method: string, frame: Frame, gasLimit: number, stackBase: number, env: HostEnvironment):
@@ -304,13 +319,24 @@ export class Vm {
     if (type.params.length > 0 || type.results.length > 1) {
       return { result: undefined, gasUsed: 0, error: new VmError('VM_BAD_EXPORT_SIGNATURE', `method "${method}" must take no parameters and return at most one value (arguments travel as input bytes)`) };
     }
-    const live = this.acquire(prepared);
+    let live: LiveInstance;
+    try {
+      live = this.acquire(prepared);
+    } catch (e) {
+      return { result: undefined, gasUsed: 0, error: asModuleError(e) };
+    }
+    // Every call pays for the memory it starts from (restored in place for a reused instance).
+    const setup = ((live.snapshot?.length ?? 0) / 65536) * this.config.costs.callMemoryPerPage;
+    if (setup > gasLimit) {
+      this.release(prepared, live);
+      return { result: undefined, gasUsed: gasLimit, error: new VmError('VM_OUT_OF_GAS', 'out of gas before the call started: not enough for its initial memory') };
+    }
     if (live.used) {
       if (live.snapshot) new Uint8Array(live.memory!.buffer).set(live.snapshot);
       live.reset();
     }
     live.used = true;
-    live.gas.value = BigInt(gasLimit);
+    live.gas.value = BigInt(gasLimit - setup);
     live.stack.value = stackBase;
     live.current = frame;
     this.envs.push(env);
@@ -381,6 +407,10 @@ export class Vm {
     }
     return { ok: r.error === null, output: r.error === null ? frame.output : EMPTY, gasUsed: r.gasUsed, error: r.error };
   }
+}
+
+function memoryBytes(live: LiveInstance): number {
+  return live.memory?.buffer.byteLength ?? 0;
 }
 
 function funcTypeAt(m: WasmModule, index: number): FuncType | undefined {

@@ -169,6 +169,17 @@ test('read-only calls refuse state changes', () => {
   assert.ok(call('get', enc('a'), { readOnly: true }).ok);
 });
 
+test('every call pays for the initial memory it starts from', async () => {
+  const { wat } = await import('./fixtures.ts');
+  const vm = new Vm();
+  const env = { state: new MemoryState() };
+  const gas = (pages: number) => vm.call({ contract: A, caller: USER, method: 'f', gasLimit: 1e6, code: wat(`(module (memory ${pages}) (func (export "f")))`) }, env).gasUsed;
+  assert.is(gas(4) - gas(1), 3 * vm.config.costs.callMemoryPerPage);
+  const r = vm.call({ contract: A, caller: USER, method: 'f', gasLimit: 100, code: wat(`(module (memory 1) (func (export "f")))`) }, env);
+  assert.is(r.error!.code, 'VM_OUT_OF_GAS');
+  assert.is(r.gasUsed, 100);
+});
+
 test('bad requests get VM_BAD_REQUEST or VM_NO_SUCH_EXPORT, never an exception', () => {
   const { call, vm, env } = setup();
   assert.is(call('nope').error!.code, 'VM_NO_SUCH_EXPORT');
