@@ -4,6 +4,8 @@
  * Keys are namespaced by contract address; within a contract they order bytewise.
  */
 
+import { type SortedMap, sortedMap } from './sorted-map.ts';
+
 export interface StorageEntry { key: Uint8Array; value: Uint8Array }
 
 /** Read access to committed contract storage. Host calls are synchronous, so this is too. */
@@ -44,28 +46,20 @@ function splitComposite(ck: string): { contract: Uint8Array; key: Uint8Array } {
   return { contract: fromLatin1(ck.slice(0, ADDRESS_CHARS)), key: fromLatin1(ck.slice(ADDRESS_CHARS)) };
 }
 
-/** Index of the first key in a sorted array that is > `after` (or >= `lo` when `after` sorts before `lo`). */
-function firstInRange(sorted: readonly string[], lo: string, after: string | undefined): number {
-  const useAfter = after !== undefined && after >= lo;
-  let a = 0, b = sorted.length;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    const k = sorted[mid]!;
-    if (useAfter ? k <= after! : k < lo) a = mid + 1;
-    else b = mid;
-  }
-  return a;
+/** The first key in `map` that is > `after` (or >= `lo` when `after` sorts before `lo`) and starts with `lo`. */
+function firstInRange(map: SortedMap<unknown>, lo: string, after: string | undefined): string | undefined {
+  const k = after !== undefined && after >= lo ? map.nextHigherKey(after) : map.getPairOrNextHigher(lo)?.[0];
+  return k !== undefined && k.startsWith(lo) ? k : undefined;
 }
 
 /**
  * Writes of one call frame over a parent view (committed state, or the caller's journal).
  * A nested call gets a child journal; `commitInto` folds it into its parent on success.
- * Keys are kept sorted as they are written, so prefix iteration costs a binary search per level.
+ * Writes are kept in an ordered map, so prefix iteration costs one search per journal level.
  */
 export class Journal implements StateView {
   readonly parent: StateView;
-  private readonly writes = new Map<string, Uint8Array | null>();
-  private readonly sortedKeys: string[] = [];
+  private readonly writes = sortedMap<Uint8Array | null>();
 
   constructor(parent: StateView) {
     this.parent = parent;
@@ -91,12 +85,7 @@ export class Journal implements StateView {
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.put(compositeKey(contract, key), value);
-  }
-
-  private put(ck: string, value: Uint8Array | null): void {
-    if (!this.writes.has(ck)) this.sortedKeys.splice(firstInRange(this.sortedKeys, ck, undefined), 0, ck);
-    this.writes.set(ck, value);
+    this.writes.set(compositeKey(contract, key), value);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
@@ -108,8 +97,8 @@ export class Journal implements StateView {
       // The smallest pending key in range, over this journal and its journal ancestors...
       let pending: string | undefined;
       for (let j: StateView = this; j instanceof Journal; j = j.parent) {
-        const k = j.sortedKeys[firstInRange(j.sortedKeys, lo, cursor)];
-        if (k !== undefined && k.startsWith(lo) && (pending === undefined || k < pending)) pending = k;
+        const k = firstInRange(j.writes, lo, cursor);
+        if (k !== undefined && (pending === undefined || k < pending)) pending = k;
       }
       // ...and the smallest committed one.
       const stored = base.next(contract, prefix, cursorKey);
@@ -126,12 +115,14 @@ export class Journal implements StateView {
   }
 
   commitInto(parent: Journal): void {
-    for (const [k, v] of this.writes) parent.put(k, v);
+    this.writes.forEachPair((k, v) => { parent.writes.set(k, v); });
   }
 
   /** This journal's writes in key order: the deterministic write set of a call. */
   toWrites(): StorageWrite[] {
-    return this.sortedKeys.map((ck) => ({ ...splitComposite(ck), value: this.writes.get(ck)! }));
+    const out: StorageWrite[] = [];
+    this.writes.forEachPair((ck, value) => { out.push({ ...splitComposite(ck), value }); });
+    return out;
   }
 
   get size(): number {
@@ -141,19 +132,15 @@ export class Journal implements StateView {
 
 /** An in-memory committed state: the `vm exec` CLI, simulations and tests use it. */
 export class MemoryState implements StateView {
-  private readonly entries = new Map<string, Uint8Array>();
-  private sorted: string[] | undefined = [];
+  private readonly entries = sortedMap<Uint8Array>();
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     return this.entries.get(compositeKey(contract, key));
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
-    this.sorted ??= [...this.entries.keys()].sort();
-    const lo = compositeKey(contract, prefix);
-    const ck = this.sorted[firstInRange(this.sorted, lo, after ? compositeKey(contract, after) : undefined)];
-    if (ck === undefined || !ck.startsWith(lo)) return undefined;
-    return { key: splitComposite(ck).key, value: this.entries.get(ck)! };
+    const ck = firstInRange(this.entries, compositeKey(contract, prefix), after ? compositeKey(contract, after) : undefined);
+    return ck === undefined ? undefined : { key: splitComposite(ck).key, value: this.entries.get(ck)! };
   }
 
   apply(writes: Iterable<StorageWrite>): void {
@@ -162,7 +149,6 @@ export class MemoryState implements StateView {
       if (w.value === null) this.entries.delete(ck);
       else this.entries.set(ck, w.value);
     }
-    this.sorted = undefined;
   }
 
   get size(): number {
