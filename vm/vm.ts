@@ -429,6 +429,11 @@ function checkRequest(req: CallRequest, limits: HostLimits): VmError | null {
   if (!Number.isSafeInteger(req.gasLimit) || req.gasLimit < 0 || req.gasLimit > MAX_GAS) return bad('gas limit must be a non-negative safe integer');
   if (typeof req.method !== 'string' || req.method.length === 0) return bad('method must be a non-empty string');
   if (req.method.startsWith(RESERVED_PREFIX)) return bad(`method names starting with ${RESERVED_PREFIX} are reserved`);
+  if (req.input !== undefined && !(req.input instanceof Uint8Array)) return bad('input must be bytes');
   if ((req.input?.length ?? 0) > limits.maxInputBytes) return bad(`input exceeds ${limits.maxInputBytes} bytes`);
+  for (const [name, v] of [['block height', req.blockHeight], ['block time', req.blockTime]] as const) {
+    const ok = v === undefined || (typeof v === 'bigint' ? v >= 0n && v < 2n ** 63n : Number.isSafeInteger(v) && v >= 0);
+    if (!ok) return bad(`${name} must be a non-negative integer`);
+  }
   return null;
 }

@@ -187,6 +187,8 @@ test('bad requests get VM_BAD_REQUEST or VM_NO_SUCH_EXPORT, never an exception',
   assert.is(call('__brop_reset').error!.code, 'VM_BAD_REQUEST');
   assert.is(call('put', undefined, { gasLimit: -1 }).error!.code, 'VM_BAD_REQUEST');
   assert.is(call('put', undefined, { caller: new Uint8Array(3) }).error!.code, 'VM_BAD_REQUEST');
+  assert.is(call('context', undefined, { blockHeight: 1.5 }).error!.code, 'VM_BAD_REQUEST');
+  assert.is(call('context', undefined, { blockTime: -1n }).error!.code, 'VM_BAD_REQUEST');
   assert.is(vm.call({ contract: new Uint8Array(32), caller: USER, method: 'x', gasLimit: 1 }, env).error!.code, 'VM_NO_SUCH_CONTRACT');
   assert.is(vm.call({ contract: A, caller: USER, method: 'x', gasLimit: 1, code: new Uint8Array([1, 2]) }, env).error!.code, 'VM_MODULE_MALFORMED');
 });
