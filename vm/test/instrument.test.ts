@@ -84,6 +84,55 @@ test('differential on a real program: wabt (600 KB of compiled C++) gives identi
   assert.match(metered[raw.length]!, /^instrumented functions [1-9]\d{2,}$/);
 });
 
+test('differential with host imports: contracts behave the same raw (host bound directly) and in the VM', async () => {
+  const { hostImports, DEFAULT_HOST_LIMITS } = await import('../host.ts');
+  const { Journal } = await import('../state.ts');
+  const { COST_TABLE_V1 } = await import('../costs.ts');
+  const A = new Uint8Array(32).fill(0xaa);
+  const enc = (x: string) => new TextEncoder().encode(x);
+  const seed = () => {
+    const state = new MemoryState();
+    state.apply(['a1', 'b1', 'b2', 'n'].map((k) => ({ contract: A, key: enc(k), value: k === 'n' ? new Uint8Array(8).fill(1) : enc(`v-${k}`) })));
+    return state;
+  };
+  const runRaw = (code: Uint8Array, method: string, input: Uint8Array) => {
+    const inst = {
+      current: null as null | import('../host.ts').Frame,
+      gas: new WebAssembly.Global({ value: 'i64', mutable: true }, 2n ** 60n),
+      stack: new WebAssembly.Global({ value: 'i32', mutable: true }, 0),
+      memory: undefined as WebAssembly.Memory | undefined,
+    };
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(code), hostImports(inst, COST_TABLE_V1, DEFAULT_HOST_LIMITS, () => { throw new Error('no nested calls here'); }));
+    inst.memory = instance.exports.memory as WebAssembly.Memory;
+    (instance.exports._initialize as () => void)();
+    const frame = { contract: A, caller: A, input, output: new Uint8Array(0), txHash: new Uint8Array(32).fill(3), blockHeight: 5n, blockTime: 6n,
+      readOnly: false, depth: 0, journal: new Journal(seed()), events: [], logs: [], lastResult: new Uint8Array(0) };
+    inst.current = frame;
+    let result: unknown, error: string | undefined;
+    try { result = (instance.exports[method] as () => unknown)(); } catch (e) { error = (e as { code?: string }).code ?? 'TRAP'; }
+    return { result, error, output: error ? new Uint8Array(0) : frame.output, events: error ? [] : frame.events, writes: error ? [] : frame.journal.toWrites() };
+  };
+  const vm = new Vm();
+  const cases: Array<[string, string, Uint8Array]> = [
+    ['storage', 'put', new Uint8Array([2, ...enc('b3'), ...enc('x')])], ['storage', 'get', enc('b2')], ['storage', 'get', enc('zz')],
+    ['storage', 'remove', enc('a1')], ['storage', 'has', enc('n')], ['storage', 'list', enc('b')], ['storage', 'increment', new Uint8Array(0)],
+    ['storage', 'context', new Uint8Array(0)], ['storage', 'hashes', enc('abc')], ['storage', 'echo', enc('echo')],
+    ['storage', 'fail', new Uint8Array(0)], ['storage', 'assertFails', new Uint8Array(0)], ['storage', 'writeMany', new Uint8Array([30, 0, 0, 0])],
+    ['hostile', 'hugeValue', new Uint8Array(0)], ['hostile', 'badPointer', new Uint8Array(0)],
+  ];
+  for (const [fixture, method, input] of cases) {
+    const code = await asFixture(fixture);
+    const raw = runRaw(code, method, input);
+    const r = vm.call({ contract: A, caller: A, method, input, gasLimit: 1e9, code, txHash: new Uint8Array(32).fill(3), blockHeight: 5, blockTime: 6 }, { state: seed() });
+    const label = `${fixture}.${method}`;
+    assert.is(r.error?.code, raw.error, `${label}: error`);
+    assert.equal(r.result, raw.result, `${label}: result`);
+    assert.equal(r.output, raw.output, `${label}: output`);
+    assert.equal(r.events, raw.events, `${label}: events`);
+    assert.equal(r.writes, raw.writes, `${label}: writes`);
+  }
+});
+
 test('NaN results are canonical after instrumentation, whatever the engine produced', async () => {
   const bytes = await watFixture('floats');
   const metered = runExports(instrument(parseModule(bytes), UNLIMITED).bytes, [...NAN_EXPORTS]);
