@@ -1,0 +1,24 @@
+// The VM's host API (docs/vm.md), as raw imports. Contract code uses the typed wrappers of the SDK.
+@external("brop", "input_len") export declare function input_len(): i32;
+@external("brop", "input_read") export declare function input_read(ptr: usize): void;
+@external("brop", "output") export declare function output(ptr: usize, len: i32): void;
+@external("brop", "caller") export declare function caller(ptr: usize): void;
+@external("brop", "address") export declare function address(ptr: usize): void;
+@external("brop", "tx_hash") export declare function tx_hash(ptr: usize): void;
+@external("brop", "block_height") export declare function block_height(): i64;
+@external("brop", "block_time") export declare function block_time(): i64;
+@external("brop", "gas_left") export declare function gas_left(): i64;
+@external("brop", "storage_get") export declare function storage_get(kp: usize, kl: i32, vp: usize, vcap: i32): i32;
+@external("brop", "storage_set") export declare function storage_set(kp: usize, kl: i32, vp: usize, vl: i32): void;
+@external("brop", "storage_remove") export declare function storage_remove(kp: usize, kl: i32): i32;
+@external("brop", "storage_has") export declare function storage_has(kp: usize, kl: i32): i32;
+@external("brop", "storage_next") export declare function storage_next(pp: usize, pl: i32, ap: usize, al: i32, op: usize, ocap: i32): i32;
+@external("brop", "emit") export declare function emit(tp: usize, tl: i32, dp: usize, dl: i32): void;
+@external("brop", "log") export declare function log(ptr: usize, len: i32): void;
+@external("brop", "sha256") export declare function sha256(ptr: usize, len: i32, out: usize): void;
+@external("brop", "sm3") export declare function sm3(ptr: usize, len: i32, out: usize): void;
+@external("brop", "ed25519_verify") export declare function ed25519_verify(sig: usize, pk: usize, msg: usize, len: i32): i32;
+@external("brop", "call") export declare function call(addr: usize, mp: usize, ml: i32, ip: usize, il: i32, gas: i64): i32;
+@external("brop", "result_len") export declare function result_len(): i32;
+@external("brop", "result_read") export declare function result_read(ptr: usize): void;
+@external("brop", "revert") export declare function revert(cp: usize, cl: i32, mp: usize, ml: i32): void;

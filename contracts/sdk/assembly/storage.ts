@@ -1,0 +1,202 @@
+import * as env from "./env";
+import { Encoder, decode, encode, encodeValue } from "./codec";
+import { fail } from "./errors";
+import { Bytes32 } from "./bytes32";
+
+/** Raw contract storage: byte keys to byte values, ordered by key. */
+export namespace Storage {
+  export function get(key: Uint8Array): Uint8Array | null {
+    let buf = new Uint8Array(64);
+    const n = env.storage_get(key.dataStart, key.length, buf.dataStart, buf.length);
+    if (n < 0) return null;
+    if (n > buf.length) {
+      buf = new Uint8Array(n);
+      env.storage_get(key.dataStart, key.length, buf.dataStart, n);
+      return buf;
+    }
+    return buf.slice(0, n);
+  }
+  export function set(key: Uint8Array, value: Uint8Array): void {
+    env.storage_set(key.dataStart, key.length, value.dataStart, value.length);
+  }
+  export function has(key: Uint8Array): bool {
+    return env.storage_has(key.dataStart, key.length) == 1;
+  }
+  /** Returns whether the key existed. */
+  export function remove(key: Uint8Array): bool {
+    return env.storage_remove(key.dataStart, key.length) == 1;
+  }
+}
+
+/** One storage entry, from prefix iteration. */
+export class Entry {
+  key: Uint8Array;
+  value: Uint8Array;
+  constructor(key: Uint8Array, value: Uint8Array) {
+    this.key = key;
+    this.value = value;
+  }
+}
+
+/** Up to `limit` entries whose key starts with `prefix`, after `after` (exclusive) if given, in key order. */
+export function scan(prefix: Uint8Array, after: Uint8Array | null, limit: i32): Entry[] {
+  const out = new Array<Entry>();
+  let buf = new Uint8Array(256);
+  let cursor = after;
+  while (out.length < limit) {
+    const ap: usize = cursor ? cursor.dataStart : 0;
+    const al: i32 = cursor ? cursor.length : 0;
+    let n = env.storage_next(prefix.dataStart, prefix.length, ap, al, buf.dataStart, buf.length);
+    if (n < 0) break;
+    if (n > buf.length) {
+      buf = new Uint8Array(n);
+      n = env.storage_next(prefix.dataStart, prefix.length, ap, al, buf.dataStart, buf.length);
+    }
+    const kl = <i32>load<u32>(buf.dataStart);
+    const key = buf.slice(4, 4 + kl);
+    const vl = <i32>load<u32>(buf.dataStart + 4 + kl);
+    out.push(new Entry(key, buf.slice(8 + kl, 8 + kl + vl)));
+    cursor = key;
+  }
+  return out;
+}
+
+/**
+ * Storage key of an item in a collection: length-prefixed collection prefix, then the item key.
+ * Integers are big-endian so that iteration order is numeric order; strings are their UTF-8 bytes;
+ * Bytes32 its 32 bytes; anything else its codec encoding.
+ */
+export function itemKey<K>(prefix: Uint8Array, key: K): Uint8Array {
+  const e = new Encoder();
+  e.u8(<u8>prefix.length);
+  e.raw(prefix);
+  if (isInteger<K>() && !isBoolean<K>()) {
+    for (let i = <i32>sizeof<K>() - 1; i >= 0; i--) e.u8(<u8>((<u64>key) >> (<u64>(i * 8))));
+  } else if (isString<K>()) {
+    e.raw(Uint8Array.wrap(String.UTF8.encode(changetype<string>(key))));
+  } else if (key instanceof Bytes32) {
+    e.raw(changetype<Bytes32>(key).bytes);
+  } else {
+    encodeValue<K>(e, key);
+  }
+  return e.finish();
+}
+
+function prefixBytes(prefix: string): Uint8Array {
+  const b = Uint8Array.wrap(String.UTF8.encode(prefix));
+  if (b.length == 0 || b.length > 64) fail("BAD_PREFIX", "collection prefixes are 1 to 64 bytes");
+  return b;
+}
+
+/** A persistent key-value map. Give every collection of a contract its own short prefix. */
+export class PersistentMap<K, V> {
+  readonly prefix: Uint8Array;
+  constructor(prefix: string) {
+    this.prefix = prefixBytes(prefix);
+  }
+  has(key: K): bool {
+    return Storage.has(itemKey<K>(this.prefix, key));
+  }
+  /** The value, or `fallback` when absent. */
+  get(key: K, fallback: V): V {
+    const raw = Storage.get(itemKey<K>(this.prefix, key));
+    return raw ? decode<V>(raw) : fallback;
+  }
+  /** The value; fails with `code` (default NOT_FOUND) when absent. */
+  getSome(key: K, code: string = "NOT_FOUND", message: string = "no such entry"): V {
+    const raw = Storage.get(itemKey<K>(this.prefix, key));
+    if (!raw) fail(code, message);
+    return decode<V>(raw!);
+  }
+  set(key: K, value: V): void {
+    Storage.set(itemKey<K>(this.prefix, key), encode<V>(value));
+  }
+  delete(key: K): bool {
+    return Storage.remove(itemKey<K>(this.prefix, key));
+  }
+  /** Up to `limit` values in key order, starting after the given key (or from the start). */
+  values(limit: i32, after: Uint8Array | null = null): V[] {
+    const out = new Array<V>();
+    const entries = scan(this.itemPrefix(), after, limit);
+    for (let i = 0; i < entries.length; i++) out.push(decode<V>(entries[i].value));
+    return out;
+  }
+  /** Storage keys of up to `limit` entries (for paging with `values(limit, after)`). */
+  rawKeys(limit: i32, after: Uint8Array | null = null): Uint8Array[] {
+    const out = new Array<Uint8Array>();
+    const entries = scan(this.itemPrefix(), after, limit);
+    for (let i = 0; i < entries.length; i++) out.push(entries[i].key);
+    return out;
+  }
+  keyOf(key: K): Uint8Array {
+    return itemKey<K>(this.prefix, key);
+  }
+  private itemPrefix(): Uint8Array {
+    const p = new Uint8Array(1 + this.prefix.length);
+    p[0] = <u8>this.prefix.length;
+    p.set(this.prefix, 1);
+    return p;
+  }
+}
+
+/** A persistent list with O(1) push, pop, get and set. */
+export class PersistentVector<T> {
+  private readonly items: PersistentMap<u32, T>;
+  private readonly lengthKey: Uint8Array;
+  constructor(prefix: string) {
+    this.items = new PersistentMap<u32, T>(prefix);
+    this.lengthKey = itemKey<string>(prefixBytes(prefix), "#len");
+  }
+  get length(): u32 {
+    const raw = Storage.get(this.lengthKey);
+    return raw ? decode<u32>(raw) : 0;
+  }
+  private setLength(n: u32): void {
+    Storage.set(this.lengthKey, encode<u32>(n));
+  }
+  push(value: T): u32 {
+    const n = this.length;
+    this.items.set(n, value);
+    this.setLength(n + 1);
+    return n;
+  }
+  get(index: u32): T {
+    if (index >= this.length) fail("INDEX_OUT_OF_RANGE", "no item at that index");
+    return this.items.getSome(index);
+  }
+  set(index: u32, value: T): void {
+    if (index >= this.length) fail("INDEX_OUT_OF_RANGE", "no item at that index");
+    this.items.set(index, value);
+  }
+  pop(): T {
+    const n = this.length;
+    if (n == 0) fail("EMPTY", "the list is empty");
+    const v = this.items.getSome(n - 1);
+    this.items.delete(n - 1);
+    this.setLength(n - 1);
+    return v;
+  }
+}
+
+/** One persistent value. */
+export class Singleton<T> {
+  private readonly key: Uint8Array;
+  constructor(name: string) {
+    this.key = itemKey<string>(prefixBytes(name), "");
+  }
+  exists(): bool {
+    return Storage.has(this.key);
+  }
+  get(fallback: T): T {
+    const raw = Storage.get(this.key);
+    return raw ? decode<T>(raw) : fallback;
+  }
+  getSome(code: string = "NOT_SET", message: string = "value not set"): T {
+    const raw = Storage.get(this.key);
+    if (!raw) fail(code, message);
+    return decode<T>(raw!);
+  }
+  set(value: T): void {
+    Storage.set(this.key, encode<T>(value));
+  }
+}
