@@ -132,7 +132,21 @@ export class Journal implements StateView {
 
 /** An in-memory committed state: the `vm exec` CLI, simulations and tests use it. */
 export class MemoryState implements StateView {
-  private readonly entries = sortedMap<Uint8Array>();
+  private entries = sortedMap<Uint8Array>();
+
+  /** A copy that shares structure until either side changes (copy-on-write): cheap snapshots. */
+  clone(): MemoryState {
+    const c = new MemoryState();
+    c.entries = this.entries.clone();
+    return c;
+  }
+
+  /** Every entry of a contract, in key order. */
+  entriesOf(contract: Uint8Array): StorageEntry[] {
+    const out: StorageEntry[] = [];
+    for (let e = this.next(contract, new Uint8Array(0), undefined); e; e = this.next(contract, new Uint8Array(0), e.key)) out.push(e);
+    return out;
+  }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     return this.entries.get(compositeKey(contract, key));

@@ -82,6 +82,26 @@ test('vm instrument accepts any valid module, even one the VM would refuse to de
   assert.is(JSON.parse(invalid.stderr).error.code, 'VM_MODULE_INVALID');
 });
 
+test('contract build prints the code hash and writes the module and its ABI', () => {
+  const example = fileURLToPath(new URL('../../examples/notary', import.meta.url));
+  const r = run('contract', 'build', example);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.json.name, 'notary');
+  assert.match(r.json.codeHash, /^[0-9a-f]{64}$/);
+  assert.equal(JSON.parse(readFileSync(r.json.abi, 'utf8')).codeHash, r.json.codeHash);
+  assert.ok(readFileSync(r.json.wasm).length > 0);
+  const bad = run('contract', 'build', join(dir, 'nowhere'));
+  assert.is(bad.status, 1);
+  assert.is(JSON.parse(bad.stderr).error.code, 'CLI_FILE');
+});
+
+test('contract test builds and runs the project\'s tests, with the summary line', () => {
+  const example = fileURLToPath(new URL('../../examples/notary', import.meta.url));
+  const r = spawnSync(process.execPath, [brop, 'contract', 'test', example], { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

@@ -4,6 +4,7 @@
  */
 import { runVmCommand } from './vm.ts';
 import { runStart } from './start.ts';
+import { runContractCommand } from './contract.ts';
 import { CliError, printError } from './output.ts';
 
 const USAGE = `Usage: brop <command> [options]
@@ -14,6 +15,8 @@ Commands:
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
                                           Write the metered, stack-bounded module exactly as the VM runs it
+  contract build DIR                      Compile DIR/assembly/index.ts to DIR/build/NAME.wasm + NAME.abi.json
+  contract test DIR [PATTERN]             Build, then run DIR/test/*.test.ts (uvu + the simulation kit)
   help                                    This text
 `;
 
@@ -22,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'vm':
       return runVmCommand(rest);
+    case 'contract':
+      return runContractCommand(rest);
     case 'start':
       return runStart(rest);
     case undefined: case 'help': case '--help': case '-h':
