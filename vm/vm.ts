@@ -156,6 +156,8 @@ export function decodeModule(code: Uint8Array, maxCodeBytes = Infinity): WasmMod
 export class Vm {
   readonly config: VmConfig;
   private readonly cache = new Map<string, PreparedContract>();
+  /** The same code object again skips hashing (a node hands out one object per deployed contract). */
+  private readonly byObject = new WeakMap<Uint8Array, PreparedContract>();
   private pooledBytes = 0;
 
   constructor(config: Partial<VmConfig> = {}) {
@@ -168,11 +170,17 @@ export class Vm {
     return { gasLimit, stackLimit, maxMemoryPages: limits.maxMemoryPages, costs };
   }
 
-  /** Validates, instruments and compiles code; cached by code hash. Throws VmError for a bad module. */
+  /**
+   * Validates, instruments and compiles code; cached by code hash (and by the code object itself, so
+   * code handed to the VM must not be changed in place afterwards). Throws VmError for a bad module.
+   */
   prepare(code: Uint8Array): PreparedContract {
+    const known = this.byObject.get(code);
+    if (known && this.cache.get(known.codeHash) === known) return known;
     const hash = codeHash(code);
     const hit = this.cache.get(hash);
     if (hit) {
+      this.byObject.set(code, hit);
       this.cache.delete(hash);
       this.cache.set(hash, hit);
       return hit;
@@ -212,6 +220,7 @@ export class Vm {
     // Instantiate once now, so that a module whose initialiser fails is refused at deployment.
     this.release(prepared, this.acquire(prepared));
     this.cache.set(hash, prepared);
+    this.byObject.set(code, prepared);
     if (this.cache.size > this.config.cacheSize) {
       const [oldest, evicted] = this.cache.entries().next().value!;
       this.cache.delete(oldest);

@@ -11,7 +11,7 @@
  * Generated code is added at the ends of existing lines, so compiler messages keep the author's line numbers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AbiField, AbiType } from '../../contracts/sdk/codec.ts';
@@ -108,6 +108,11 @@ function listSources(dir: string): string[] {
   return out;
 }
 
+/** Every source file of the project: assembly/ and the included folders. */
+function projectSources(dir: string, config: ProjectConfig): string[] {
+  return [join(dir, 'assembly'), ...config.include.map((d) => resolve(dir, d))].flatMap(listSources);
+}
+
 function parseFiles(files: string[], root: string): ParsedFile[] {
   const program = as.newProgram(as.newOptions());
   const parsed: ParsedFile[] = [];
@@ -140,11 +145,12 @@ export interface GeneratedSources {
 }
 
 /** Reads the contract's sources and produces the generated texts and the ABI (without code hash). */
-export function generate(dir: string, name: string): GeneratedSources {
+export function generate(dir: string, config: ProjectConfig): GeneratedSources {
+  const name = config.name;
   const assemblyDir = join(dir, 'assembly');
   const entry = join(assemblyDir, 'index.ts');
   if (!existsSync(entry)) throw new CompileError(`${entry} not found: a contract project has its entry at assembly/index.ts`);
-  const files = parseFiles(listSources(assemblyDir), dir);
+  const files = parseFiles(projectSources(dir, config), dir);
   const structNames = new Set<string>();
   for (const f of files) for (const s of f.statements) if (s.kind === K.ClassDeclaration && decoratorNames(s).includes('serializable')) {
     if (structNames.has(s.name.text)) throw new CompileError(`${f.path}: two @serializable classes are named ${s.name.text}`);
@@ -223,21 +229,64 @@ function sdkFile(path: string): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
-export function contractName(dir: string): string {
+export interface ProjectConfig {
+  name: string;
+  /** Source folders outside assembly/ that the contract imports (shared code), relative to the project. */
+  include: string[];
+}
+
+/** brop.json: {"name": "...", "include": ["../common/assembly"]}; both optional. */
+export function projectConfig(dir: string): ProjectConfig {
   const cfg = join(dir, 'brop.json');
-  if (existsSync(cfg)) {
-    const name = (JSON.parse(readFileSync(cfg, 'utf8')) as { name?: unknown }).name;
-    if (typeof name === 'string' && /^[a-z][a-z0-9_-]{0,63}$/.test(name)) return name;
-    throw new CompileError(`${cfg}: "name" must be lower-case letters, digits, - or _`);
+  const fallback = basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9_-]/g, '-');
+  if (!existsSync(cfg)) return { name: fallback, include: [] };
+  let raw: { name?: unknown; include?: unknown };
+  try {
+    raw = JSON.parse(readFileSync(cfg, 'utf8')) as typeof raw;
+  } catch (e) {
+    throw new CompileError(`${cfg}: ${(e as Error).message}`);
   }
-  return basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9_-]/g, '-');
+  const name = raw.name ?? fallback;
+  if (typeof name !== 'string' || !/^[a-z][a-z0-9_-]{0,63}$/.test(name)) throw new CompileError(`${cfg}: "name" must be lower-case letters, digits, - or _`);
+  const include = raw.include ?? [];
+  if (!Array.isArray(include) || !include.every((d) => typeof d === 'string' && existsSync(join(dir, d)))) {
+    throw new CompileError(`${cfg}: "include" must list existing source folders`);
+  }
+  return { name, include: include as string[] };
 }
 
 /** Builds a contract project. Same sources, same flags: same bytes and code hash. */
-export async function buildContract(dirIn: string, opts: { outDir?: string } = {}): Promise<BuildResult> {
+const CACHE_DIR = fileURLToPath(new URL('../../build/contracts', import.meta.url));
+const ascVersion: string = JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/assemblyscript/package.json', import.meta.url)), 'utf8')).version;
+
+/** Cache key: compiler version, flags, this build tool, and every source the contract can see. */
+function cacheKey(dir: string, config: ProjectConfig): string {
+  const h = createHash('sha256').update(ascVersion).update(JSON.stringify(ASC_FLAGS)).update(readFileSync(fileURLToPath(import.meta.url)));
+  h.update(JSON.stringify(config));
+  for (const f of [...projectSources(dir, config), ...listSources(SDK_DIR)]) h.update(relative(dir, f)).update(readFileSync(f));
+  return h.digest('hex').slice(0, 40);
+}
+
+/**
+ * Builds a contract project. Same sources, same flags: same bytes and code hash. Results are cached
+ * under build/contracts by a hash of everything that goes into them.
+ */
+export async function buildContract(dirIn: string, opts: { outDir?: string; cache?: boolean } = {}): Promise<BuildResult> {
   const dir = resolve(dirIn);
-  const name = contractName(dir);
-  const { texts, abi } = generate(dir, name);
+  const entry = join(dir, 'assembly', 'index.ts');
+  if (!existsSync(entry)) throw new CompileError(`${entry} not found: a contract project has its entry at assembly/index.ts`);
+  const config = projectConfig(dir);
+  const name = config.name;
+  const outDir = opts.outDir ?? join(dir, 'build');
+  const key = cacheKey(dir, config);
+  const cachedWasm = join(CACHE_DIR, `${key}.wasm`);
+  const cachedAbi = join(CACHE_DIR, `${key}.abi.json`);
+  if (opts.cache !== false && existsSync(cachedWasm) && existsSync(cachedAbi)) {
+    const wasm = new Uint8Array(readFileSync(cachedWasm));
+    const abi = JSON.parse(readFileSync(cachedAbi, 'utf8')) as ContractAbi;
+    return writeOutputs(outDir, name, wasm, abi);
+  }
+  const { texts, abi } = generate(dir, config);
   const outputs = new Map<string, Uint8Array | string>();
   let stderrText = '';
   const { error } = await asc.main(['assembly/index.ts', ...ASC_FLAGS, '--baseDir', dir, '--outFile', 'out.wasm'], {
@@ -257,11 +306,20 @@ export async function buildContract(dirIn: string, opts: { outDir?: string } = {
   const wasm = outputs.get('out.wasm');
   if (error || !(wasm instanceof Uint8Array)) throw new CompileError(`build of ${dir} failed:\n${stderrText.replace(/^WARNING AS235[^\n]*\n(?:[^\n]*\n){3}/gm, '') || error?.message}`);
   const full: ContractAbi = { ...abi, codeHash: createHash('sha256').update(wasm).digest('hex') };
-  const outDir = opts.outDir ?? join(dir, 'build');
+  mkdirSync(CACHE_DIR, { recursive: true });
+  // Write-then-rename: a killed build never leaves a truncated cache entry.
+  writeFileSync(`${cachedAbi}.tmp`, JSON.stringify(full));
+  writeFileSync(`${cachedWasm}.tmp`, wasm);
+  renameSync(`${cachedAbi}.tmp`, cachedAbi);
+  renameSync(`${cachedWasm}.tmp`, cachedWasm);
+  return writeOutputs(outDir, name, wasm, full);
+}
+
+function writeOutputs(outDir: string, name: string, wasm: Uint8Array, abi: ContractAbi): BuildResult {
   mkdirSync(outDir, { recursive: true });
   const wasmPath = join(outDir, `${name}.wasm`);
   const abiPath = join(outDir, `${name}.abi.json`);
   writeFileSync(wasmPath, wasm);
-  writeFileSync(abiPath, `${JSON.stringify(full, null, 2)}\n`);
-  return { wasm, abi: full, wasmPath, abiPath };
+  writeFileSync(abiPath, `${JSON.stringify(abi, null, 2)}\n`);
+  return { wasm, abi, wasmPath, abiPath };
 }
