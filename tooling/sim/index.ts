@@ -177,13 +177,14 @@ export class Simulation {
     return { name, address, hex: hex(address) };
   }
 
-  /** Builds (if given a project folder) and deploys a contract at a deterministic address. */
-  async deploy(source: string | { wasm: Uint8Array; abi: ContractAbi }, opts: { name?: string } = {}): Promise<Contract> {
+  /** Builds (if given a project folder) and deploys a contract at a deterministic (or the given) address. */
+  async deploy(source: string | { wasm: Uint8Array; abi: ContractAbi }, opts: { name?: string; address?: Uint8Array } = {}): Promise<Contract> {
     const { wasm, abi } = typeof source === 'string' ? await buildContract(source) : source;
     this.vm.prepare(wasm); // refuses invalid modules now, with the VM's typed error
     const name = opts.name ?? abi.name;
     if ([...this.contracts.values()].some((c) => c.name === name)) throw new SimulationError('ALREADY_DEPLOYED', `a contract named ${name} is already deployed`);
-    const address = addressOf(`contract:${name}`);
+    const address = opts.address ?? addressOf(`contract:${name}`);
+    if (this.contracts.has(hex(address))) throw new SimulationError('ALREADY_DEPLOYED', `a contract is already deployed at ${hex(address)}`);
     const c = new Contract(this, name, address, wasm, abi);
     this.contracts.set(hex(address), c);
     return c;

@@ -1,0 +1,14 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { systemAddress } from './index.ts';
+
+test('the contracts\' own copy of the system addresses matches sha256("brop:system:" + name)', () => {
+  const src = readFileSync(fileURLToPath(new URL('./common/assembly/system.ts', import.meta.url)), 'utf8');
+  const found = [...src.matchAll(/export const (\w+): Address = fromHex\("([0-9a-f]{64})"\)/g)];
+  assert.ok(found.length >= 6);
+  for (const [, constant, hex] of found) assert.is(hex, Buffer.from(systemAddress(constant!.toLowerCase())).toString('hex'), constant);
+});
+
+test.run();

@@ -1,0 +1,48 @@
+/**
+ * The system contracts in a simulation: deployed at their well-known addresses, the operator set,
+ * plus helpers that put accounts into roles the way the operator would.
+ */
+import { createHash } from 'node:crypto';
+import { SYSTEM_CONTRACTS, type SystemContractName, buildSystemContract, systemAddress } from '../../contracts/system/index.ts';
+import type { Account, Contract, Simulation } from './index.ts';
+
+/** A stand-in digest for a signed legal document. */
+export function documentDigest(text: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`document:${text}`).digest());
+}
+
+export class SystemContracts {
+  readonly sim: Simulation;
+  readonly operator: Account;
+  readonly contracts: Record<SystemContractName, Contract>;
+  constructor(sim: Simulation, operator: Account, contracts: Record<SystemContractName, Contract>) {
+    this.sim = sim;
+    this.operator = operator;
+    this.contracts = contracts;
+  }
+  get admission(): Contract { return this.contracts.admission; }
+
+  /** Admits `name` as a partner with the given permission bits; returns its account. */
+  admitPartner(name: string, permissions: number): Account {
+    const a = this.sim.account(name);
+    this.admission.call('admitPartner', [a.address, name, permissions, documentDigest(`${name} admission agreement`)], { as: this.operator }).expectOk();
+    return a;
+  }
+
+  registerRegulator(name: string): Account {
+    const a = this.sim.account(name);
+    this.admission.call('registerRegulator', [a.address, name, documentDigest(`${name} mandate`)], { as: this.operator }).expectOk();
+    return a;
+  }
+}
+
+/** Deploys every system contract and initialises admission with `operator` (default: account "operator"). */
+export async function deploySystem(sim: Simulation, opts: { operator?: Account } = {}): Promise<SystemContracts> {
+  const operator = opts.operator ?? sim.account('operator');
+  const contracts = {} as Record<SystemContractName, Contract>;
+  for (const name of SYSTEM_CONTRACTS) {
+    contracts[name] = await sim.deploy(await buildSystemContract(name), { name, address: systemAddress(name) });
+  }
+  contracts.admission.call('init', [operator.address, documentDigest('operator agreement')], { as: sim.deployer }).expectOk();
+  return new SystemContracts(sim, operator, contracts);
+}
