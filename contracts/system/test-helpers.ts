@@ -18,7 +18,9 @@ export async function world(): Promise<World> {
   const sys = await deploySystem(sim);
   const partner = sys.admitPartner('partner-a', PERM.all);
   const regulator = sys.registerRegulator('regulator-a');
-  return { sim, sys, roles: { operator: sys.operator, partner, regulator, user: sim.account('user-u') } };
+  // The user has an account, certified at the real-name level by the partner.
+  const user = sys.enrolUser('user-u', partner);
+  return { sim, sys, roles: { operator: sys.operator, partner, regulator, user } };
 }
 
 export type Role = keyof World['roles'];

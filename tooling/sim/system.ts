@@ -11,6 +11,11 @@ export function documentDigest(text: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`document:${text}`).digest());
 }
 
+/** The salted digest of a person's identity data, as a partner computes it (SPEC I2). */
+export function identityDigest(data: string, salt: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(salt).update(data).digest());
+}
+
 export class SystemContracts {
   readonly sim: Simulation;
   readonly operator: Account;
@@ -21,6 +26,19 @@ export class SystemContracts {
     this.contracts = contracts;
   }
   get admission(): Contract { return this.contracts.admission; }
+  get identity(): Contract { return this.contracts.identity; }
+
+  /**
+   * Creates a user account through `partner` and certifies it at `level` (default: real name),
+   * with a stand-in identity digest; returns the account.
+   */
+  enrolUser(name: string, partner: Account, level = 4, opts: { vouchesEvidence?: boolean } = {}): Account {
+    const a = this.sim.account(name);
+    const key = new Uint8Array(createHash('sha256').update(`key:${name}`).digest());
+    this.identity.call('createAccount', [a.address, [key], null], { as: partner }).expectOk();
+    this.identity.call('certify', [a.address, level, identityDigest(name, 'salt'), opts.vouchesEvidence ?? false], { as: partner }).expectOk();
+    return a;
+  }
 
   /** Admits `name` as a partner with the given permission bits; returns its account. */
   admitPartner(name: string, permissions: number): Account {
