@@ -28,6 +28,7 @@ export class SystemContracts {
   get admission(): Contract { return this.contracts.admission; }
   get identity(): Contract { return this.contracts.identity; }
   get evidence(): Contract { return this.contracts.evidence; }
+  get voucher(): Contract { return this.contracts.voucher; }
 
   /**
    * Creates a user account through `partner` and certifies it at `level` (default: real name),

@@ -353,6 +353,14 @@ export function standingWith(address: Address, certifiersList: Array<Address>): 
   return standing(address, certifiersList.length == 0 ? null : certifiersList);
 }
 
+/** Standings of several accounts at once (a voucher transfer checks sender and receiver in one call). */
+@view
+export function standingsWith(addresses: Array<Address>, certifiersList: Array<Address>): Array<Standing> {
+  const out = new Array<Standing>();
+  for (let i = 0; i < addresses.length; i++) out.push(standing(addresses[i], certifiersList.length == 0 ? null : certifiersList));
+  return out;
+}
+
 /** Whether the grant lets `grantee` access `holder`'s data about `user` in `scope` now. */
 @view
 export function isGranted(user: Address, grantee: Address, holder: Address, scope: string): bool {
