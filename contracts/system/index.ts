@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type BuildResult, buildContract } from '../../tooling/build/contract.ts';
 
-export const SYSTEM_CONTRACTS = ['admission', 'identity', 'evidence', 'voucher'] as const;
+export const SYSTEM_CONTRACTS = ['admission', 'identity', 'evidence', 'voucher', 'quota', 'governance'] as const;
 export type SystemContractName = (typeof SYSTEM_CONTRACTS)[number];
 
 /** sha256("brop:system:" + name). */

@@ -16,19 +16,26 @@ export function identityDigest(data: string, salt: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(salt).update(data).digest());
 }
 
+/** The caller the node uses for system calls (quota charges): the zero address. */
+export const SYSTEM_CALLER: Account = { name: 'system', address: new Uint8Array(32), hex: '00'.repeat(32) };
+
 export class SystemContracts {
   readonly sim: Simulation;
   readonly operator: Account;
+  readonly validators: Account[];
   readonly contracts: Record<SystemContractName, Contract>;
-  constructor(sim: Simulation, operator: Account, contracts: Record<SystemContractName, Contract>) {
+  constructor(sim: Simulation, operator: Account, validators: Account[], contracts: Record<SystemContractName, Contract>) {
     this.sim = sim;
     this.operator = operator;
+    this.validators = validators;
     this.contracts = contracts;
   }
   get admission(): Contract { return this.contracts.admission; }
   get identity(): Contract { return this.contracts.identity; }
   get evidence(): Contract { return this.contracts.evidence; }
   get voucher(): Contract { return this.contracts.voucher; }
+  get quota(): Contract { return this.contracts.quota; }
+  get governance(): Contract { return this.contracts.governance; }
 
   /**
    * Creates a user account through `partner` and certifies it at `level` (default: real name),
@@ -56,13 +63,18 @@ export class SystemContracts {
   }
 }
 
-/** Deploys every system contract and initialises admission with `operator` (default: account "operator"). */
-export async function deploySystem(sim: Simulation, opts: { operator?: Account } = {}): Promise<SystemContracts> {
+/**
+ * Deploys every system contract, sets the operator (default: account "operator") and the genesis
+ * validators (default: four accounts "validator-1".."validator-4").
+ */
+export async function deploySystem(sim: Simulation, opts: { operator?: Account; validators?: Account[] } = {}): Promise<SystemContracts> {
   const operator = opts.operator ?? sim.account('operator');
+  const validators = opts.validators ?? [1, 2, 3, 4].map((i) => sim.account(`validator-${i}`));
   const contracts = {} as Record<SystemContractName, Contract>;
   for (const name of SYSTEM_CONTRACTS) {
     contracts[name] = await sim.deploy(await buildSystemContract(name), { name, address: systemAddress(name) });
   }
   contracts.admission.call('init', [operator.address, documentDigest('operator agreement')], { as: sim.deployer }).expectOk();
-  return new SystemContracts(sim, operator, contracts);
+  contracts.governance.call('init', [validators.map((v) => v.address)], { as: sim.deployer }).expectOk();
+  return new SystemContracts(sim, operator, validators, contracts);
 }

@@ -1,0 +1,115 @@
+// Quota (额度): points that meter platform load (SPEC Q1-Q3). Each role gets an allowance per period
+// (refilled, not accumulated); each transaction costs base + per byte + per 1,000 gas; points are not
+// transferable. The node charges the payer through `charge` as a system call and refuses a transaction
+// whose payer cannot pay.
+import { Context, PersistentMap, Singleton, Bytes32, Address, emit, fail, ensure } from "@brop/sdk";
+import { ROLE_OPERATOR, ROLE_PARTNER, ROLE_REGULATOR, roleOf } from "../../common/assembly/system";
+
+@serializable
+export class Schedule {
+  base: u64 = 100;
+  perByte: u64 = 1;
+  perKiloGas: u64 = 1;
+  /** Blocks per period: 1,200 blocks of 3 s is an hour. */
+  periodBlocks: u64 = 1200;
+  operatorAllowance: u64 = 100_000_000;
+  partnerAllowance: u64 = 10_000_000;
+  regulatorAllowance: u64 = 1_000_000;
+  userAllowance: u64 = 100_000;
+}
+
+@serializable
+export class Usage {
+  period: u64 = 0;
+  used: u64 = 0;
+}
+
+const schedule = new Singleton<Schedule>("s");
+const usage = new PersistentMap<Address, Usage>("u");
+const overrides = new PersistentMap<Address, u64>("o");
+
+function current(): Schedule {
+  return schedule.get(new Schedule());
+}
+
+function requireOperator(): void {
+  if (roleOf(Context.caller()) != ROLE_OPERATOR) fail("NOT_OPERATOR", "only the operator may do this");
+}
+
+function allowanceOf(s: Schedule, account: Address): u64 {
+  if (overrides.has(account)) return overrides.getSome(account);
+  const role = roleOf(account);
+  if (role == ROLE_OPERATOR) return s.operatorAllowance;
+  if (role == ROLE_PARTNER) return s.partnerAllowance;
+  if (role == ROLE_REGULATOR) return s.regulatorAllowance;
+  return s.userAllowance;
+}
+
+function usedNow(s: Schedule, account: Address): Usage {
+  const period = Context.blockHeight() / s.periodBlocks;
+  const u = usage.get(account, new Usage());
+  if (u.period != period) {
+    u.period = period;
+    u.used = 0;
+  }
+  return u;
+}
+
+function costOf(s: Schedule, bytes: u64, gas: u64): u64 {
+  return s.base + s.perByte * bytes + s.perKiloGas * ((gas + 999) / 1000);
+}
+
+export function setSchedule(next: Schedule): void {
+  requireOperator();
+  ensure(next.periodBlocks > 0, "BAD_SCHEDULE", "a period is at least one block");
+  schedule.set(next);
+  emit<Schedule>("schedule-set", next);
+}
+
+/** A per-account allowance instead of its role's (0: back to the role's). */
+export function setAllowance(account: Address, allowance: u64): void {
+  requireOperator();
+  if (allowance == 0) overrides.delete(account);
+  else overrides.set(account, allowance);
+  emit<u64>("allowance-set", allowance, [account.toHex()]);
+}
+
+/**
+ * Charges `payer` for a transaction of `bytes` that used `gas`; returns the points charged. Only the
+ * node calls this, as the system (the zero address), while executing a block.
+ */
+export function charge(payer: Address, bytes: u64, gas: u64): u64 {
+  if (!Context.caller().isZero()) fail("NOT_SYSTEM", "only the node charges quota");
+  const s = current();
+  const cost = costOf(s, bytes, gas);
+  const u = usedNow(s, payer);
+  if (u.used + cost > allowanceOf(s, payer)) fail("INSUFFICIENT_QUOTA", "the payer has not enough quota points this period");
+  u.used += cost;
+  usage.set(payer, u);
+  return cost;
+}
+
+@view
+export function getSchedule(): Schedule {
+  return current();
+}
+
+/** Points a transaction of `bytes` using `gas` costs. */
+@view
+export function cost(bytes: u64, gas: u64): u64 {
+  return costOf(current(), bytes, gas);
+}
+
+/** Points left this period. */
+@view
+export function balanceOf(account: Address): u64 {
+  const s = current();
+  const a = allowanceOf(s, account);
+  const used = usedNow(s, account).used;
+  return used >= a ? 0 : a - used;
+}
+
+@view
+export function canPay(account: Address, bytes: u64, gas: u64): bool {
+  return balanceOf(account) >= cost(bytes, gas);
+}

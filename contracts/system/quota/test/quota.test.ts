@@ -1,0 +1,58 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkMatrix, world, type World } from '../../test-helpers.ts';
+import { SYSTEM_CALLER } from '../../../../tooling/sim/system.ts';
+
+const w = await world();
+const { sim, sys } = w;
+const quota = (x: World) => x.sys.quota;
+const schedule = { base: 100n, perByte: 1n, perKiloGas: 1n, periodBlocks: 1200n, operatorAllowance: 100_000_000n, partnerAllowance: 10_000_000n, regulatorAllowance: 1_000_000n, userAllowance: 100_000n };
+
+test('permission matrix: the operator sets schedules and allowances; only the system charges', () => {
+  checkMatrix(w, [
+    { contract: quota, method: 'setSchedule', args: () => [schedule], allowed: ['operator'], denied: 'NOT_OPERATOR' },
+    { contract: quota, method: 'setAllowance', args: (x) => [x.roles.user.address, 5000n], allowed: ['operator'], denied: 'NOT_OPERATOR' },
+    { contract: quota, method: 'charge', args: (x) => [x.roles.user.address, 100n, 1000n], allowed: [], denied: 'NOT_SYSTEM' },
+  ]);
+});
+
+test('Q1, Q3: a transaction costs base + per byte + per 1,000 gas; the payer is charged by role allowance', () => {
+  const snap = sim.snapshot();
+  assert.is(sys.quota.view('cost', [200n, 5500n]).value, 100n + 200n + 6n);
+  const u = w.roles.user.address;
+  assert.is(sys.quota.view('balanceOf', [u]).value, 100_000n);
+  assert.is(sys.quota.view('balanceOf', [w.roles.partner.address]).value, 10_000_000n);
+  assert.is(sys.quota.call('charge', [u, 200n, 5500n], { as: SYSTEM_CALLER }).expectOk().value, 306n);
+  assert.is(sys.quota.view('balanceOf', [u]).value, 100_000n - 306n);
+  assert.is(sys.quota.view('canPay', [u, 99_000n, 0n]).value, true);
+  assert.is(sys.quota.view('canPay', [u, 100_000n, 0n]).value, false);
+  sys.quota.call('charge', [u, 100_000n, 0n], { as: SYSTEM_CALLER }).expectError('INSUFFICIENT_QUOTA');
+  sim.revert(snap);
+});
+
+test('Q2: points refill every period and do not accumulate', () => {
+  const snap = sim.snapshot();
+  const u = w.roles.user.address;
+  sys.quota.call('setSchedule', [{ ...schedule, periodBlocks: 10n, userAllowance: 1000n }], { as: w.roles.operator }).expectOk();
+  sys.quota.call('charge', [u, 800n, 0n], { as: SYSTEM_CALLER }).expectOk();
+  assert.is(sys.quota.view('balanceOf', [u]).value, 100n);
+  sys.quota.call('charge', [u, 100n, 0n], { as: SYSTEM_CALLER }).expectError('INSUFFICIENT_QUOTA');
+  sim.advance(10);
+  assert.is(sys.quota.view('balanceOf', [u]).value, 1000n);
+  sim.advance(30); // idle periods do not pile up
+  assert.is(sys.quota.view('balanceOf', [u]).value, 1000n);
+  sim.revert(snap);
+});
+
+test('per-account allowances override the role; points cannot be transferred', () => {
+  const snap = sim.snapshot();
+  sys.quota.call('setAllowance', [w.roles.user.address, 7n], { as: w.roles.operator }).expectOk();
+  assert.is(sys.quota.view('balanceOf', [w.roles.user.address]).value, 7n);
+  sys.quota.call('setAllowance', [w.roles.user.address, 0n], { as: w.roles.operator }).expectOk();
+  assert.is(sys.quota.view('balanceOf', [w.roles.user.address]).value, 100_000n);
+  assert.not.ok(sys.quota.abi.methods.some((m) => /transfer|send|give/i.test(m.name)), 'no method moves points between accounts');
+  sys.quota.call('setSchedule', [{ ...schedule, periodBlocks: 0n }], { as: w.roles.operator }).expectError('BAD_SCHEDULE');
+  sim.revert(snap);
+});
+
+test.run();
