@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<void>> = {
   vm: async () => (await import('./vm.ts')).run(),
+  contracts: async () => (await import('./contracts.ts')).run(),
 };
 
 const names = process.argv.slice(2);
