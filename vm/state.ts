@@ -22,14 +22,24 @@ export interface StorageWrite {
   value: Uint8Array | null;
 }
 
+// Node's own latin1 decoder, applicable to any Uint8Array without wrapping it in a Buffer.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /** Bytes as a JS string of char codes 0..255: a Map key that sorts bytewise. */
 export function latin1(bytes: Uint8Array): string {
-  if (bytes.length <= 64) {
-    let s = '';
-    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
+  if (latin1Slice) return latin1Slice.call(bytes, 0, bytes.length);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+/** Contract addresses recur on every host call of a frame: convert each address object once. */
+const addressStrings = new WeakMap<Uint8Array, string>();
+function addressString(contract: Uint8Array): string {
+  let s = addressStrings.get(contract);
+  if (s === undefined) {
+    s = latin1(contract);
+    addressStrings.set(contract, s);
+  }
+  return s;
 }
 
 export function fromLatin1(s: string): Uint8Array {
@@ -39,7 +49,7 @@ export function fromLatin1(s: string): Uint8Array {
 const ADDRESS_CHARS = 32;
 
 function compositeKey(contract: Uint8Array, key: Uint8Array): string {
-  return latin1(contract) + latin1(key);
+  return addressString(contract) + latin1(key);
 }
 
 function splitComposite(ck: string): { contract: Uint8Array; key: Uint8Array } {
@@ -59,14 +69,17 @@ function firstInRange(map: SortedMap<unknown>, lo: string, after: string | undef
  */
 export class Journal implements StateView {
   readonly parent: StateView;
-  private readonly writes = sortedMap<Uint8Array | null>();
+  /** Keyed by contract + key as a string; the entry keeps the bytes, so the write set needs no decoding. */
+  private readonly writes = new Map<string, StorageWrite>();
+  /** Built on the first prefix iteration, then kept up to date: most calls never iterate. */
+  private ordered: SortedMap<StorageWrite> | undefined;
 
   constructor(parent: StateView) {
     this.parent = parent;
   }
 
   /** undefined: no journal in the chain has a write for the key. */
-  private lookup(ck: string): Uint8Array | null | undefined {
+  private lookup(ck: string): StorageWrite | undefined {
     const own = this.writes.get(ck);
     if (own !== undefined) return own;
     return this.parent instanceof Journal ? this.parent.lookup(ck) : undefined;
@@ -78,14 +91,27 @@ export class Journal implements StateView {
     return p;
   }
 
+  private index(): SortedMap<StorageWrite> {
+    if (!this.ordered) {
+      this.ordered = sortedMap<StorageWrite>();
+      for (const [k, v] of this.writes) this.ordered.set(k, v);
+    }
+    return this.ordered;
+  }
+
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     const w = this.lookup(compositeKey(contract, key));
-    if (w !== undefined) return w ?? undefined;
+    if (w !== undefined) return w.value ?? undefined;
     return this.committed().get(contract, key);
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.writes.set(compositeKey(contract, key), value);
+    this.put(compositeKey(contract, key), { contract, key, value });
+  }
+
+  private put(ck: string, w: StorageWrite): void {
+    this.writes.set(ck, w);
+    this.ordered?.set(ck, w);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
@@ -97,7 +123,8 @@ export class Journal implements StateView {
       // The smallest pending key in range, over this journal and its journal ancestors...
       let pending: string | undefined;
       for (let j: StateView = this; j instanceof Journal; j = j.parent) {
-        const k = firstInRange(j.writes, lo, cursor);
+        if (j.writes.size === 0) continue;
+        const k = firstInRange(j.index(), lo, cursor);
         if (k !== undefined && (pending === undefined || k < pending)) pending = k;
       }
       // ...and the smallest committed one.
@@ -105,24 +132,21 @@ export class Journal implements StateView {
       const storedCk = stored ? compositeKey(contract, stored.key) : undefined;
       const pick = pending === undefined ? storedCk : storedCk === undefined || pending < storedCk ? pending : storedCk;
       if (pick === undefined) return undefined;
-      const value = this.lookup(pick);
-      if (value === undefined) return stored; // not written in this call: the committed entry
-      const key = splitComposite(pick).key;
-      if (value !== null) return { key, value };
+      const w = this.lookup(pick);
+      if (w === undefined) return stored; // not written in this call: the committed entry
+      if (w.value !== null) return { key: w.key, value: w.value };
       cursor = pick; // removed in this call: skip it
-      cursorKey = key;
+      cursorKey = w.key;
     }
   }
 
   commitInto(parent: Journal): void {
-    this.writes.forEachPair((k, v) => { parent.writes.set(k, v); });
+    for (const [k, w] of this.writes) parent.put(k, w);
   }
 
   /** This journal's writes in key order: the deterministic write set of a call. */
   toWrites(): StorageWrite[] {
-    const out: StorageWrite[] = [];
-    this.writes.forEachPair((ck, value) => { out.push({ ...splitComposite(ck), value }); });
-    return out;
+    return [...this.writes.keys()].sort().map((ck) => this.writes.get(ck)!);
   }
 
   get size(): number {
@@ -132,12 +156,16 @@ export class Journal implements StateView {
 
 /** An in-memory committed state: the `vm exec` CLI, simulations and tests use it. */
 export class MemoryState implements StateView {
+  /** Ordered, for iteration and cheap copy-on-write snapshots... */
   private entries = sortedMap<Uint8Array>();
+  /** ...and hashed, for point reads. */
+  private lookup = new Map<string, Uint8Array>();
 
-  /** A copy that shares structure until either side changes (copy-on-write): cheap snapshots. */
+  /** A copy that shares the ordered structure until either side changes: cheap snapshots. */
   clone(): MemoryState {
     const c = new MemoryState();
     c.entries = this.entries.clone();
+    c.lookup = new Map(this.lookup);
     return c;
   }
 
@@ -149,7 +177,7 @@ export class MemoryState implements StateView {
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    return this.entries.get(compositeKey(contract, key));
+    return this.lookup.get(compositeKey(contract, key));
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
@@ -160,8 +188,13 @@ export class MemoryState implements StateView {
   apply(writes: Iterable<StorageWrite>): void {
     for (const w of writes) {
       const ck = compositeKey(w.contract, w.key);
-      if (w.value === null) this.entries.delete(ck);
-      else this.entries.set(ck, w.value);
+      if (w.value === null) {
+        this.entries.delete(ck);
+        this.lookup.delete(ck);
+      } else {
+        this.entries.set(ck, w.value);
+        this.lookup.set(ck, w.value);
+      }
     }
   }
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { type AbiType, type StructTable, decode, encodeValues } from '../../contracts/sdk/codec.ts';
 import { type AbiMethod, type ContractAbi, buildContract } from '../build/contract.ts';
 import { type ContractEvent } from '../../vm/host.ts';
-import { MemoryState, type StorageWrite } from '../../vm/state.ts';
+import { MemoryState, type StorageWrite, latin1 } from '../../vm/state.ts';
 import { Vm, type CallResult } from '../../vm/vm.ts';
 import type { VmError } from '../../vm/errors.ts';
 
@@ -54,8 +54,9 @@ export class Outcome {
   readonly value: unknown;
   readonly gasUsed: number;
   readonly error: VmError | null;
-  readonly events: SimEvent[];
   readonly writes: StorageWrite[];
+  private readonly rawEvents: ContractEvent[];
+  private decodedEvents: SimEvent[] | undefined;
   readonly logs: string[];
   readonly method: string;
   constructor(method: string, r: CallResult, value: unknown) {
@@ -64,9 +65,14 @@ export class Outcome {
     this.value = value;
     this.gasUsed = r.gasUsed;
     this.error = r.error;
-    this.events = r.events.map(toSimEvent);
+    this.rawEvents = r.events;
     this.writes = r.writes;
     this.logs = r.logs;
+  }
+  /** Events in emission order, topics as text (decoded on first use). */
+  get events(): SimEvent[] {
+    this.decodedEvents ??= this.rawEvents.map(toSimEvent);
+    return this.decodedEvents;
   }
   /** The error code a test asserts on: the contract's own code for a revert, else the VM's. */
   get errorCode(): string | undefined {
@@ -164,6 +170,7 @@ export class Simulation {
   private readonly snapshots = new Map<number, { state: MemoryState; height: bigint; time: bigint; contracts: Map<string, Contract> }>();
   private nextSnapshot = 1;
   private txCounter = 0;
+  private readonly codeOf = (a: Uint8Array) => this.contracts.get(latin1(a))?.wasm;
 
   constructor(opts: SimulationOptions = {}) {
     this.gasLimit = opts.gasLimit ?? 100_000_000;
@@ -184,14 +191,14 @@ export class Simulation {
     const name = opts.name ?? abi.name;
     if ([...this.contracts.values()].some((c) => c.name === name)) throw new SimulationError('ALREADY_DEPLOYED', `a contract named ${name} is already deployed`);
     const address = opts.address ?? addressOf(`contract:${name}`);
-    if (this.contracts.has(hex(address))) throw new SimulationError('ALREADY_DEPLOYED', `a contract is already deployed at ${hex(address)}`);
+    if (this.contracts.has(latin1(address))) throw new SimulationError('ALREADY_DEPLOYED', `a contract is already deployed at ${hex(address)}`);
     const c = new Contract(this, name, address, wasm, abi);
-    this.contracts.set(hex(address), c);
+    this.contracts.set(latin1(address), c);
     return c;
   }
 
   contractAt(address: Uint8Array): Contract | undefined {
-    return this.contracts.get(hex(address));
+    return this.contracts.get(latin1(address));
   }
 
   /** Moves to a later block: `blocks` heights and blocks × interval (or `ms`) of time. */
@@ -221,11 +228,17 @@ export class Simulation {
     const m = contract.method(method);
     if (!readOnly && m.kind === 'view') readOnly = true;
     const caller = (opts.as ?? this.deployer).address;
-    const txHash = readOnly ? undefined : new Uint8Array(createHash('sha256').update(`sim-tx:${this.height}:${this.txCounter++}`).digest());
+    // A unique, deterministic stand-in for the transaction hash: "sim" and a counter.
+    let txHash: Uint8Array | undefined;
+    if (!readOnly) {
+      txHash = new Uint8Array(32);
+      txHash.set([0x73, 0x69, 0x6d]);
+      new DataView(txHash.buffer).setBigUint64(24, BigInt(++this.txCounter));
+    }
     const r = this.vm.call({
       contract: contract.address, method, input, caller, txHash, readOnly,
       gasLimit: opts.gas ?? this.gasLimit, blockHeight: this.height, blockTime: this.time,
-    }, { state: this.state, code: (a) => this.contracts.get(hex(a))?.wasm });
+    }, { state: this.state, code: this.codeOf });
     if (r.ok && !readOnly) this.state.apply(r.writes);
     this.gasReport.push({ contract: contract.name, method, gasUsed: r.gasUsed, ok: r.ok, inputBytes: input.length });
     const value = r.ok && m.returns !== null ? decode(m.returns, r.output, contract.abi.structs) : undefined;
