@@ -27,6 +27,11 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8
 
 /** Bytes as a JS string of char codes 0..255: a Map key that sorts bytewise. */
 export function latin1(bytes: Uint8Array): string {
+  if (bytes.length <= 16) {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
   if (latin1Slice) return latin1Slice.call(bytes, 0, bytes.length);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }
@@ -100,9 +105,12 @@ export class Journal implements StateView {
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    const w = this.lookup(compositeKey(contract, key));
+    const ck = compositeKey(contract, key);
+    const w = this.lookup(ck);
     if (w !== undefined) return w.value ?? undefined;
-    return this.committed().get(contract, key);
+    const base = this.committed();
+    // The in-memory state is keyed the same way: skip computing the key twice.
+    return base instanceof MemoryState ? base.getByCompositeKey(ck) : base.get(contract, key);
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
@@ -178,6 +186,10 @@ export class MemoryState implements StateView {
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     return this.lookup.get(compositeKey(contract, key));
+  }
+
+  getByCompositeKey(ck: string): Uint8Array | undefined {
+    return this.lookup.get(ck);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
