@@ -11,4 +11,15 @@ test('the contracts\' own copy of the system addresses matches sha256("brop:syst
   for (const [, constant, hex] of found) assert.is(hex, Buffer.from(systemAddress(constant!.toLowerCase())).toString('hex'), constant);
 });
 
+
+test('docs/system-contracts.md documents every method of every system contract', async () => {
+  const { SYSTEM_CONTRACTS, buildSystemContract } = await import('./index.ts');
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/system-contracts.md', import.meta.url)), 'utf8');
+  for (const name of SYSTEM_CONTRACTS) {
+    const section = doc.split(`\n## ${name}\n`)[1]?.split('\n## ')[0];
+    assert.ok(section, `no section for ${name}`);
+    for (const m of (await buildSystemContract(name)).abi.methods) assert.match(section!, new RegExp(`\\b${m.name}\\b`), `${name}.${m.name}`);
+  }
+});
+
 test.run();
