@@ -64,22 +64,45 @@ export function scan(prefix: Uint8Array, after: Uint8Array | null, limit: i32): 
 /**
  * Storage key of an item in a collection: length-prefixed collection prefix, then the item key.
  * Integers are big-endian so that iteration order is numeric order; strings are their UTF-8 bytes;
- * Bytes32 its 32 bytes; anything else its codec encoding.
+ * Bytes32 and Uint8Array their bytes; anything else its codec encoding.
  */
 export function itemKey<K>(prefix: Uint8Array, key: K): Uint8Array {
-  const e = new Encoder();
-  e.u8(<u8>prefix.length);
-  e.raw(prefix);
+  const p = prefix.length;
   if (isInteger<K>() && !isBoolean<K>()) {
-    for (let i = <i32>sizeof<K>() - 1; i >= 0; i--) e.u8(<u8>((<u64>key) >> (<u64>(i * 8))));
+    const n = <i32>sizeof<K>();
+    const out = new Uint8Array(1 + p + n);
+    out[0] = <u8>p;
+    memory.copy(out.dataStart + 1, prefix.dataStart, p);
+    for (let i = 0; i < n; i++) unchecked(out[1 + p + i] = <u8>((<u64>key) >> (<u64>((n - 1 - i) * 8))));
+    return out;
   } else if (isString<K>()) {
-    e.raw(Uint8Array.wrap(String.UTF8.encode(changetype<string>(key))));
+    const s = changetype<string>(key);
+    const n = String.UTF8.byteLength(s);
+    const out = new Uint8Array(1 + p + n);
+    out[0] = <u8>p;
+    memory.copy(out.dataStart + 1, prefix.dataStart, p);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, out.dataStart + 1 + p);
+    return out;
   } else if (key instanceof Bytes32) {
-    e.raw(changetype<Bytes32>(key).bytes);
+    const out = new Uint8Array(1 + p + 32);
+    out[0] = <u8>p;
+    memory.copy(out.dataStart + 1, prefix.dataStart, p);
+    memory.copy(out.dataStart + 1 + p, changetype<Bytes32>(key).bytes.dataStart, 32);
+    return out;
+  } else if (key instanceof Uint8Array) {
+    const b = changetype<Uint8Array>(key);
+    const out = new Uint8Array(1 + p + b.length);
+    out[0] = <u8>p;
+    memory.copy(out.dataStart + 1, prefix.dataStart, p);
+    memory.copy(out.dataStart + 1 + p, b.dataStart, b.length);
+    return out;
   } else {
+    const e = new Encoder();
+    e.u8(<u8>p);
+    e.raw(prefix);
     encodeValue<K>(e, key);
+    return e.finish();
   }
-  return e.finish();
 }
 
 function prefixBytes(prefix: string): Uint8Array {
@@ -101,6 +124,11 @@ export class PersistentMap<K, V> {
   get(key: K, fallback: V): V {
     const raw = Storage.get(itemKey<K>(this.prefix, key));
     return raw ? decode<V>(raw) : fallback;
+  }
+  /** The value, or null when absent (for class, string and array values). */
+  tryGet(key: K): V | null {
+    const raw = Storage.get(itemKey<K>(this.prefix, key));
+    return raw ? decode<V>(raw) : null;
   }
   /** The value; fails with `code` (default NOT_FOUND) when absent. */
   getSome(key: K, code: string = "NOT_FOUND", message: string = "no such entry"): V {

@@ -180,24 +180,25 @@ export function getOperator(): Operator | null {
 
 @view
 export function getPartner(partner: Address): Partner | null {
-  return partners.has(partner) ? partners.getSome(partner) : null;
+  return partners.tryGet(partner);
 }
 
 @view
 export function getRegulator(regulator: Address): Regulator | null {
-  return regulators.has(regulator) ? regulators.getSome(regulator) : null;
+  return regulators.tryGet(regulator);
 }
 
 @view
 export function getCommand(id: u64): Command | null {
-  return commands.has(id) ? commands.getSome(id) : null;
+  return commands.tryGet(id);
 }
 
 /** Whether `who` is an active (not suspended) partner holding every permission in `permissions`. */
 @view
 export function hasPermission(who: Address, permissions: u32): bool {
-  if (!partners.has(who)) return false;
-  const p = partners.getSome(who);
+  const found = partners.tryGet(who);
+  if (found === null) return false;
+  const p = found!;
   return p.status == STATUS_ACTIVE && (p.permissions & permissions) == permissions;
 }
 

@@ -171,7 +171,7 @@ export function revoke(key: string): void {
 
 @view
 export function get(key: string): Evidence | null {
-  return records.has(key) ? records.getSome(key) : null;
+  return records.tryGet(key);
 }
 
 /** Whether a document with this digest is what was registered under `key` (E2). */
@@ -182,12 +182,12 @@ export function verify(key: string, digest: Bytes32): bool {
 
 @view
 export function getMultiParty(key: string): MultiParty | null {
-  return multi.has(key) ? multi.getSome(key) : null;
+  return multi.tryGet(key);
 }
 
 @view
 export function chainHead(chain: string): ChainHead | null {
-  return chains.has(chain) ? chains.getSome(chain) : null;
+  return chains.tryGet(chain);
 }
 
 /** The key of record `index` of `chain`. */

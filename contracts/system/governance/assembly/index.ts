@@ -156,7 +156,7 @@ export function validatorsAtHeight(height: u64): Array<Address> {
 
 @view
 export function getProposal(id: u64): Proposal | null {
-  return proposals.has(id) ? proposals.getSome(id) : null;
+  return proposals.tryGet(id);
 }
 
 /** Every passed change, in the order they passed. */

@@ -263,7 +263,7 @@ class CommandView {
 
 @view
 export function getAccount(address: Address): Account | null {
-  return accounts.has(address) ? accounts.getSome(address) : null;
+  return accounts.tryGet(address);
 }
 
 @view
@@ -279,8 +279,9 @@ export function accountByName(name: string): Account | null {
 /** Whether `key` may currently sign for the account (the node checks this for every transaction). */
 @view
 export function isAuthorisedKey(address: Address, key: Bytes32): bool {
-  if (!accounts.has(address)) return false;
-  const a = accounts.getSome(address);
+  const found = accounts.tryGet(address);
+  if (found === null) return false;
+  const a = found!;
   if (a.frozen) return false;
   for (let i = 0; i < a.keys.length; i++) if (a.keys[i].equals(key)) return true;
   return false;
@@ -322,8 +323,9 @@ function contains(list: Array<Address>, a: Address): bool {
  */
 function standing(address: Address, trusted: Array<Address> | null): Standing {
   const s = new Standing();
-  if (!accounts.has(address)) return s;
-  const a = accounts.getSome(address);
+  const found = accounts.tryGet(address);
+  if (found === null) return s;
+  const a = found!;
   s.exists = true;
   s.frozen = a.frozen;
   s.level = LEVEL_REGISTERED;
@@ -374,5 +376,5 @@ export function isGranted(user: Address, grantee: Address, holder: Address, scop
 
 @view
 export function getGrant(id: u64): Grant | null {
-  return grants.has(id) ? grants.getSome(id) : null;
+  return grants.tryGet(id);
 }

@@ -370,7 +370,7 @@ export function verifyHolding(id: u64, custodian: Address, holder: Bytes32, amou
 
 @view
 export function getVoucher(id: u64): VoucherClass | null {
-  return classes.has(id) ? classes.getSome(id) : null;
+  return classes.tryGet(id);
 }
 
 @view
@@ -386,7 +386,7 @@ export function balanceOf(id: u64, holder: Address): U128 {
 @view
 export function getItem(id: u64, itemId: string): Item | null {
   const k = itemKey(id, itemId);
-  return items.has(k) ? items.getSome(k) : null;
+  return items.tryGet(k);
 }
 
 @view
@@ -397,5 +397,5 @@ export function isHolderFrozen(id: u64, holder: Address): bool {
 @view
 export function holdingsCommitment(id: u64, custodian: Address): HoldingsCommitment | null {
   const k = holderKey(id, custodian);
-  return commitments.has(k) ? commitments.getSome(k) : null;
+  return commitments.tryGet(k);
 }
