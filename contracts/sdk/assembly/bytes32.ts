@@ -27,12 +27,13 @@ export class Bytes32 {
   }
 
   toHex(): string {
-    let s = "";
+    const out = new Uint8Array(64);
     for (let i = 0; i < 32; i++) {
       const b = unchecked(this.bytes[i]);
-      s += HEX.charAt(b >> 4) + HEX.charAt(b & 15);
+      unchecked(out[2 * i] = <u8>HEX.charCodeAt(b >> 4));
+      unchecked(out[2 * i + 1] = <u8>HEX.charCodeAt(b & 15));
     }
-    return s;
+    return String.UTF8.decodeUnsafe(out.dataStart, 64);
   }
 
   __encode(e: Encoder): void {

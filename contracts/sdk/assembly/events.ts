@@ -26,9 +26,13 @@ function topicBytes(topics: string[]): Uint8Array {
  * the data is the codec encoding of `value`. Subscribers filter on contract and topics.
  */
 export function emit<T>(name: string, value: T, topics: string[] = []): void {
+  emitEncoded(name, encode<T>(value), topics);
+}
+
+/** Like `emit`, with data already encoded (a value just stored need not be encoded twice). */
+export function emitEncoded(name: string, data: Uint8Array, topics: string[] = []): void {
   const all = [name];
   for (let i = 0; i < topics.length; i++) all.push(topics[i]);
   const t = topicBytes(all);
-  const data = encode<T>(value);
   env.emit(t.dataStart, t.length, data.dataStart, data.length);
 }

@@ -4,7 +4,7 @@ export { Bytes32, Address } from "./bytes32";
 export { U128 } from "./u128";
 export { Context, returnData, log } from "./context";
 export { Storage, PersistentMap, PersistentVector, Singleton, Entry, scan, itemKey } from "./storage";
-export { emit } from "./events";
+export { emit, emitEncoded } from "./events";
 export { fail, ensure } from "./errors";
 export { sha256, sm3, verifyEd25519 } from "./crypto";
 export { callContract, CallResult } from "./call";

@@ -139,6 +139,12 @@ export class PersistentMap<K, V> {
   set(key: K, value: V): void {
     Storage.set(itemKey<K>(this.prefix, key), encode<V>(value));
   }
+  /** Stores a value and returns its encoding (to emit it without encoding it again). */
+  setEncoded(key: K, value: V): Uint8Array {
+    const bytes = encode<V>(value);
+    Storage.set(itemKey<K>(this.prefix, key), bytes);
+    return bytes;
+  }
   delete(key: K): bool {
     return Storage.remove(itemKey<K>(this.prefix, key));
   }

@@ -2,7 +2,7 @@
 // E2, E5), linked chains that expose any gap or alteration (E3), and multi-party records that take
 // effect only when every named party confirms (E4). Registrants: partners with the evidence
 // permission, and users whose identity standing allows evidence (SPEC I3).
-import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, fail, ensure } from "@brop/sdk";
+import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, emitEncoded, fail, ensure } from "@brop/sdk";
 import { IDENTITY, PERM_EVIDENCE, partnerHas, systemView } from "../../common/assembly/system";
 import { Evidence, ChainHead, MultiParty, MULTI_PENDING, MULTI_EFFECTIVE, MULTI_REVOKED } from "./model";
 
@@ -61,8 +61,7 @@ export function register(key: string, digest: Bytes32, meta: string, timestampTo
   const r = newRecord(key, digest, meta, requireRegistrant());
   r.timestampToken = timestampToken;
   r.custody = custody;
-  records.set(key, r);
-  emit<Evidence>("registered", r, [key, r.registrant.toHex()]);
+  emitEncoded("registered", records.setEncoded(key, r), [key, r.registrant.toHex()]);
   return r.height;
 }
 
