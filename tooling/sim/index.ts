@@ -224,7 +224,7 @@ export class Simulation {
     for (const [k, v] of s.contracts) this.contracts.set(k, v);
   }
 
-  invoke(contract: Contract, method: string, input: Uint8Array, opts: CallOptions, readOnly: boolean): Outcome {
+  invoke(contract: Contract, method: string, input: Uint8Array, opts: CallOptions, readOnly: boolean, record = true): Outcome {
     const m = contract.method(method);
     if (!readOnly && m.kind === 'view') readOnly = true;
     const caller = (opts.as ?? this.deployer).address;
@@ -240,9 +240,21 @@ export class Simulation {
       gasLimit: opts.gas ?? this.gasLimit, blockHeight: this.height, blockTime: this.time,
     }, { state: this.state, code: this.codeOf });
     if (r.ok && !readOnly) this.state.apply(r.writes);
-    this.gasReport.push({ contract: contract.name, method, gasUsed: r.gasUsed, ok: r.ok, inputBytes: input.length });
+    if (record) this.gasReport.push({ contract: contract.name, method, gasUsed: r.gasUsed, ok: r.ok, inputBytes: input.length });
     const value = r.ok && m.returns !== null ? decode(m.returns, r.output, contract.abi.structs) : undefined;
     return new Outcome(method, r, value);
+  }
+
+  /**
+   * Quota points per call (SPEC Q3), as the deployed quota system contract prices them: each
+   * recorded call with its points. Without a quota contract, points are not known (undefined).
+   */
+  quotaReport(): Array<GasRecord & { points: bigint | undefined }> {
+    const quota = [...this.contracts.values()].find((c) => c.name === 'quota' && c.abi.methods.some((m) => m.name === 'cost'));
+    return this.gasReport.map((g) => ({
+      ...g,
+      points: quota ? (this.invoke(quota, 'cost', quota.encodeArgs('cost', [g.inputBytes, g.gasUsed]), {}, true, false).value as bigint) : undefined,
+    }));
   }
 
   /** Gas per contract method: calls, mean and max. */

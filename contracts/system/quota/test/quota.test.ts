@@ -44,6 +44,15 @@ test('Q2: points refill every period and do not accumulate', () => {
   sim.revert(snap);
 });
 
+test('the simulation kit reports the quota points of every call', () => {
+  const before = sim.gasReport.length;
+  sys.evidence.call('register', ['quota-report-doc', new Uint8Array(32).fill(7), '', null, null], { as: w.roles.partner }).expectOk();
+  const report = sim.quotaReport().slice(before);
+  assert.is(report.length, 1);
+  const r = report[0]!;
+  assert.is(r.points, 100n + BigInt(r.inputBytes) + BigInt(Math.ceil(r.gasUsed / 1000)));
+});
+
 test('per-account allowances override the role; points cannot be transferred', () => {
   const snap = sim.snapshot();
   sys.quota.call('setAllowance', [w.roles.user.address, 7n], { as: w.roles.operator }).expectOk();
