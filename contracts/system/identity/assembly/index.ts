@@ -3,13 +3,13 @@
 // on regulator commands (SPEC I1-I7, S3).
 import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, emit, fail, ensure } from "@brop/sdk";
 import { ADMISSION, PERM_IDENTITY, partnerHas } from "../../common/assembly/system";
-import { Account, Certification, KeyReset, Grant, Standing, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
+import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
 
 const accounts = new PersistentMap<Address, Account>("a");
 const byId = new PersistentMap<u64, Address>("i");
 const byName = new PersistentMap<string, Address>("n");
 const accountCount = new Singleton<u64>("ac");
-const certifiers = new PersistentMap<Address, Array<Address>>("cl");
+const summaries = new PersistentMap<Address, Summary>("sm");
 const certs = new PersistentMap<Uint8Array, Certification>("c");
 const accepted = new PersistentMap<Address, Array<Address>>("acc");
 const resets = new PersistentMap<Address, Array<KeyReset>>("rs");
@@ -76,6 +76,7 @@ function create(address: Address, keys: Array<Bytes32>, name: string | null, by:
   a.registeredBy = by;
   a.createdAt = Context.blockHeight();
   accounts.set(address, a);
+  summaries.set(address, new Summary());
   byId.set(a.id, address);
   emit<Account>("account-created", a, [address.toHex()]);
   return a;
@@ -127,13 +128,18 @@ export function certify(address: Address, level: u8, identityDigest: Bytes32, vo
   c.identityDigest = identityDigest;
   c.vouchesEvidence = vouchesEvidence;
   c.certifiedAt = Context.blockHeight();
-  const key = certKey(address, partner);
-  if (!certs.has(key)) {
-    const list = certifiers.get(address, []);
-    list.push(partner);
-    certifiers.set(address, list);
+  certs.set(certKey(address, partner), c);
+  const sum = summaries.getSome(address);
+  let entry: CertLevel | null = null;
+  for (let i = 0; i < sum.certs.length; i++) if (sum.certs[i].partner.equals(partner)) entry = sum.certs[i];
+  if (entry === null) {
+    entry = new CertLevel();
+    entry!.partner = partner;
+    sum.certs.push(entry!);
   }
-  certs.set(key, c);
+  entry!.level = level;
+  entry!.vouchesEvidence = vouchesEvidence;
+  summaries.set(address, sum);
   emit<Certification>("certified", c, [address.toHex(), partner.toHex()]);
 }
 
@@ -141,10 +147,11 @@ export function certify(address: Address, level: u8, identityDigest: Bytes32, vo
 export function revokeCertification(address: Address): void {
   const partner = requireIdentityPartner();
   if (!certs.delete(certKey(address, partner))) fail("NOT_CERTIFIED", "this partner has not certified the account");
-  const list = certifiers.get(address, []);
-  const kept = new Array<Address>();
-  for (let i = 0; i < list.length; i++) if (!list[i].equals(partner)) kept.push(list[i]);
-  certifiers.set(address, kept);
+  const sum = summaries.getSome(address);
+  const kept = new Array<CertLevel>();
+  for (let i = 0; i < sum.certs.length; i++) if (!sum.certs[i].partner.equals(partner)) kept.push(sum.certs[i]);
+  sum.certs = kept;
+  summaries.set(address, sum);
   emit<Address>("certification-revoked", partner, [address.toHex(), partner.toHex()]);
 }
 
@@ -241,6 +248,9 @@ export function executeCommand(address: Address, commandId: u64, proofDigest: By
     fail("WRONG_ACTION", "identity executes freeze-account and unfreeze-account");
   }
   accounts.set(address, a);
+  const sum = summaries.getSome(address);
+  sum.frozen = a.frozen;
+  summaries.set(address, sum);
   emit<Account>(a.frozen ? "account-frozen" : "account-unfrozen", a, [address.toHex()]);
 }
 
@@ -290,8 +300,9 @@ export function isAuthorisedKey(address: Address, key: Bytes32): bool {
 @view
 export function certifications(address: Address): Array<Certification> {
   const out = new Array<Certification>();
-  const list = certifiers.get(address, []);
-  for (let i = 0; i < list.length; i++) out.push(certs.getSome(certKey(address, list[i])));
+  const sum = summaries.tryGet(address);
+  if (sum === null) return out;
+  for (let i = 0; i < sum!.certs.length; i++) out.push(certs.getSome(certKey(address, sum!.certs[i].partner)));
   return out;
 }
 
@@ -323,17 +334,16 @@ function contains(list: Array<Address>, a: Address): bool {
  */
 function standing(address: Address, trusted: Array<Address> | null): Standing {
   const s = new Standing();
-  const found = accounts.tryGet(address);
+  const found = summaries.tryGet(address);
   if (found === null) return s;
-  const a = found!;
+  const sum = found!;
   s.exists = true;
-  s.frozen = a.frozen;
+  s.frozen = sum.frozen;
   s.level = LEVEL_REGISTERED;
-  const list = certifiers.get(address, []);
   let vouched = false;
-  for (let i = 0; i < list.length; i++) {
-    if (trusted !== null && !contains(trusted!, list[i])) continue;
-    const c = certs.getSome(certKey(address, list[i]));
+  for (let i = 0; i < sum.certs.length; i++) {
+    const c = sum.certs[i];
+    if (trusted !== null && !contains(trusted!, c.partner)) continue;
     if (c.level > s.level) s.level = c.level;
     if (c.vouchesEvidence) vouched = true;
   }

@@ -67,3 +67,21 @@ export class Standing {
   level: u8 = 0;
   evidenceAllowed: bool = false;
 }
+
+/** One certifier's level, as kept in an account's summary. */
+@serializable
+export class CertLevel {
+  partner: Address = Bytes32.zero();
+  level: u8 = 0;
+  vouchesEvidence: bool = false;
+}
+
+/**
+ * What standing checks need about an account, kept in one record so that a check (every voucher
+ * transfer, every user's evidence registration) costs one storage read.
+ */
+@serializable
+export class Summary {
+  frozen: bool = false;
+  certs: Array<CertLevel> = [];
+}
