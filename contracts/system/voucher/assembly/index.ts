@@ -39,8 +39,35 @@ function itemKey(id: u64, itemId: string): Uint8Array {
   return k;
 }
 
+/** Counters change on every transfer; kept apart so a transfer rewrites only them, not the whole class. */
+@serializable
+class Stats {
+  supply: U128 = new U128();
+  holderCount: u64 = 0;
+  transferCount: u64 = 0;
+}
+const stats = new PersistentMap<u64, Stats>("st");
+
 function voucher(id: u64): VoucherClass {
-  return classes.getSome(id, "UNKNOWN_VOUCHER", "no such voucher");
+  const v = classes.getSome(id, "UNKNOWN_VOUCHER", "no such voucher");
+  const st = stats.getSome(id);
+  v.supply = st.supply;
+  v.holderCount = st.holderCount;
+  v.transferCount = st.transferCount;
+  return v;
+}
+
+function saveStats(v: VoucherClass): void {
+  const st = new Stats();
+  st.supply = v.supply;
+  st.holderCount = v.holderCount;
+  st.transferCount = v.transferCount;
+  stats.set(v.id, st);
+}
+
+/** The class's own settings; its counters are always read from `stats`. */
+function saveConfig(v: VoucherClass): void {
+  classes.set(v.id, v);
 }
 
 function requireIssuer(v: VoucherClass): void {
@@ -122,7 +149,8 @@ export function createVoucher(symbol: string, name: string, product: string, div
   v.cap = cap;
   v.issuer = issuer;
   v.createdAt = Context.blockHeight();
-  classes.set(v.id, v);
+  saveConfig(v);
+  saveStats(v);
   symbols.set(symbol, v.id);
   emit<VoucherClass>("voucher-created", v, [symbol, issuer.toHex()]);
   return v.id;
@@ -134,7 +162,7 @@ export function setCertifiers(id: u64, certifiers: Array<Address>): void {
   requireIssuer(v);
   ensure(certifiers.length <= 32, "TOO_MANY", "at most 32 accepted certifiers");
   v.certifiers = certifiers;
-  classes.set(id, v);
+  saveConfig(v);
   emit<Array<Address>>("certifiers-set", certifiers, [v.symbol]);
 }
 
@@ -154,7 +182,7 @@ export function issue(id: u64, to: Address, amount: U128): void {
   requireEligible(v, [to]);
   v.supply = v.supply.add(amount);
   credit(v, to, amount);
-  classes.set(id, v);
+  saveStats(v);
   emit<U128>("issued", amount, [v.symbol, to.toHex()]);
 }
 
@@ -177,7 +205,7 @@ export function issueItem(id: u64, to: Address, itemId: string, meta: string): v
   items.set(k, it);
   v.supply = v.supply.add(one);
   credit(v, to, one);
-  classes.set(id, v);
+  saveStats(v);
   emit<Item>("item-issued", it, [v.symbol, to.toHex()]);
 }
 
@@ -195,7 +223,7 @@ export function transfer(id: u64, to: Address, amount: U128): void {
   debit(v, from, amount);
   credit(v, to, amount);
   v.transferCount += 1;
-  classes.set(id, v);
+  saveStats(v);
   emit<U128>("transferred", amount, [v.symbol, from.toHex(), to.toHex()]);
 }
 
@@ -218,7 +246,7 @@ export function transferItem(id: u64, to: Address, itemId: string): void {
   it.owner = to;
   items.set(k, it);
   v.transferCount += 1;
-  classes.set(id, v);
+  saveStats(v);
   emit<Item>("item-transferred", it, [v.symbol, from.toHex(), to.toHex()]);
 }
 
@@ -231,7 +259,7 @@ export function redeem(id: u64, amount: U128): void {
   requireHolderActive(v, from);
   debit(v, from, amount);
   v.supply = v.supply.sub(amount);
-  classes.set(id, v);
+  saveStats(v);
   emit<U128>("redeemed", amount, [v.symbol, from.toHex()]);
 }
 
@@ -247,7 +275,7 @@ export function redeemItem(id: u64, itemId: string): void {
   items.set(k, it);
   debit(v, it.owner, U128.from(1));
   v.supply = v.supply.sub(U128.from(1));
-  classes.set(id, v);
+  saveStats(v);
   emit<Item>("item-redeemed", it, [v.symbol, it.owner.toHex()]);
 }
 
@@ -258,7 +286,7 @@ export function setCap(id: u64, cap: U128): void {
   const v = voucher(id);
   if (cap.lt(v.supply)) fail("BAD_CAP", "the cap cannot go below the current supply");
   v.cap = cap;
-  classes.set(id, v);
+  saveConfig(v);
   emit<U128>("cap-set", cap, [v.symbol]);
 }
 
@@ -266,7 +294,7 @@ export function restrictIssuance(id: u64, restricted: bool): void {
   requireRegulator();
   const v = voucher(id);
   v.issuanceRestricted = restricted;
-  classes.set(id, v);
+  saveConfig(v);
   emit<bool>("issuance-restricted", restricted, [v.symbol]);
 }
 
@@ -274,7 +302,7 @@ export function freezeVoucher(id: u64, frozen: bool): void {
   requireRegulator();
   const v = voucher(id);
   v.frozen = frozen;
-  classes.set(id, v);
+  saveConfig(v);
   emit<bool>("voucher-frozen", frozen, [v.symbol]);
 }
 
@@ -294,7 +322,7 @@ export function setTransferLimit(id: u64, amount: U128, periodBlocks: u64): void
   if (amount.isZero() != (periodBlocks == 0)) fail("BAD_LIMIT", "give both an amount and a period, or neither");
   v.transferLimit = amount;
   v.limitPeriod = periodBlocks;
-  classes.set(id, v);
+  saveConfig(v);
   emit<U128>("transfer-limit-set", amount, [v.symbol]);
 }
 
@@ -370,12 +398,12 @@ export function verifyHolding(id: u64, custodian: Address, holder: Bytes32, amou
 
 @view
 export function getVoucher(id: u64): VoucherClass | null {
-  return classes.tryGet(id);
+  return classes.has(id) ? voucher(id) : null;
 }
 
 @view
 export function voucherBySymbol(symbol: string): VoucherClass | null {
-  return symbols.has(symbol) ? classes.getSome(symbols.getSome(symbol)) : null;
+  return symbols.has(symbol) ? voucher(symbols.getSome(symbol)) : null;
 }
 
 @view
