@@ -60,12 +60,22 @@ function toBytes(v: unknown, what: string): Uint8Array {
 
 class Writer {
   private buf = new Uint8Array(64);
+  private view = new DataView(this.buf.buffer);
   private len = 0;
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  /** Unsigned integers of up to 4 bytes, without BigInt. */
+  small(v: number, bytes: number): void {
+    this.ensure(bytes);
+    if (bytes === 1) this.buf[this.len] = v;
+    else if (bytes === 2) this.view.setUint16(this.len, v, true);
+    else this.view.setUint32(this.len, v, true);
+    this.len += bytes;
   }
   bytes(b: Uint8Array): void {
     this.ensure(b.length);
@@ -89,18 +99,18 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
     switch (t) {
       case 'bool':
         if (typeof v !== 'boolean') throw new CodecError(`${path}: expected a boolean`);
-        w.int(v ? 1n : 0n, 1);
+        w.small(v ? 1 : 0, 1);
         return;
       case 'string': {
         if (typeof v !== 'string') throw new CodecError(`${path}: expected a string`);
         const b = utf8.encode(v);
-        w.int(BigInt(b.length), 4);
+        w.small(b.length, 4);
         w.bytes(b);
         return;
       }
       case 'bytes': {
         const b = toBytes(v, path);
-        w.int(BigInt(b.length), 4);
+        w.small(b.length, 4);
         w.bytes(b);
         return;
       }
@@ -113,6 +123,14 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
       default: {
         const spec = INT[t];
         if (!spec) throw new CodecError(`${path}: unknown type ${t}`);
+        if (spec.bytes <= 4 && typeof v === 'number' && Number.isInteger(v)) {
+          // Fast path: small integers as numbers.
+          const lo = spec.signed ? -(2 ** (spec.bytes * 8 - 1)) : 0;
+          const hi = spec.signed ? 2 ** (spec.bytes * 8 - 1) - 1 : 2 ** (spec.bytes * 8) - 1;
+          if (v < lo || v > hi) throw new CodecError(`${path}: ${v} is out of range for ${t}`);
+          w.small(v < 0 ? v + 2 ** (spec.bytes * 8) : v, spec.bytes);
+          return;
+        }
         const n = toBigInt(v, path);
         const bits = BigInt(spec.bytes * 8);
         const min = spec.signed ? -(1n << (bits - 1n)) : 0n;
@@ -124,13 +142,13 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
     }
   }
   if ('option' in t) {
-    if (v === null || v === undefined) return w.int(0n, 1);
-    w.int(1n, 1);
+    if (v === null || v === undefined) return w.small(0, 1);
+    w.small(1, 1);
     return encodeInto(w, t.option, v, structs, path);
   }
   if ('array' in t) {
     if (!Array.isArray(v)) throw new CodecError(`${path}: expected an array`);
-    w.int(BigInt(v.length), 4);
+    w.small(v.length, 4);
     v.forEach((item, i) => encodeInto(w, t.array, item, structs, `${path}[${i}]`));
     return;
   }
@@ -159,8 +177,17 @@ export function encode(t: AbiType, value: unknown, structs: StructTable = {}): U
 class Reader {
   pos = 0;
   readonly bytes: Uint8Array;
+  private readonly view: DataView;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** Unsigned integers of up to 4 bytes, without BigInt. */
+  small(bytes: number, path: string): number {
+    if (bytes > this.bytes.length - this.pos) throw new CodecError(`${path}: unexpected end of data`);
+    const p = this.pos;
+    this.pos += bytes;
+    return bytes === 1 ? this.bytes[p]! : bytes === 2 ? this.view.getUint16(p, true) : this.view.getUint32(p, true);
   }
   take(n: number, path: string): Uint8Array {
     if (n > this.bytes.length - this.pos) throw new CodecError(`${path}: unexpected end of data`);
@@ -180,24 +207,29 @@ function decodeFrom(r: Reader, t: AbiType, structs: StructTable, path: string): 
   if (typeof t === 'string') {
     switch (t) {
       case 'bool': {
-        const b = r.uint(1, path);
-        if (b > 1n) throw new CodecError(`${path}: a boolean is 0 or 1, got ${b}`);
-        return b === 1n;
+        const b = r.small(1, path);
+        if (b > 1) throw new CodecError(`${path}: a boolean is 0 or 1, got ${b}`);
+        return b === 1;
       }
       case 'string':
         try {
-          return strictUtf8.decode(r.take(Number(r.uint(4, path)), path));
+          return strictUtf8.decode(r.take(r.small(4, path), path));
         } catch (e) {
           if (e instanceof CodecError) throw e;
           throw new CodecError(`${path}: string is not valid UTF-8`);
         }
       case 'bytes':
-        return r.take(Number(r.uint(4, path)), path).slice();
+        return r.take(r.small(4, path), path).slice();
       case 'bytes32':
         return r.take(32, path).slice();
       default: {
         const spec = INT[t];
         if (!spec) throw new CodecError(`${path}: unknown type ${t}`);
+        if (spec.bytes <= 4) {
+          const u = r.small(spec.bytes, path);
+          const bits = spec.bytes * 8;
+          return spec.signed && u >= 2 ** (bits - 1) ? u - 2 ** bits : u;
+        }
         const raw = r.uint(spec.bytes, path);
         const v = spec.signed ? BigInt.asIntN(spec.bytes * 8, raw) : raw;
         return isBigIntType(t) ? v : Number(v);
@@ -205,12 +237,12 @@ function decodeFrom(r: Reader, t: AbiType, structs: StructTable, path: string): 
     }
   }
   if ('option' in t) {
-    const tag = r.uint(1, path);
-    if (tag > 1n) throw new CodecError(`${path}: an option tag is 0 or 1, got ${tag}`);
-    return tag === 0n ? null : decodeFrom(r, t.option, structs, path);
+    const tag = r.small(1, path);
+    if (tag > 1) throw new CodecError(`${path}: an option tag is 0 or 1, got ${tag}`);
+    return tag === 0 ? null : decodeFrom(r, t.option, structs, path);
   }
   if ('array' in t) {
-    const n = Number(r.uint(4, path));
+    const n = r.small(4, path);
     if (n > r.bytes.length - r.pos) throw new CodecError(`${path}: array of ${n} items cannot fit the remaining data`);
     const out: unknown[] = [];
     for (let i = 0; i < n; i++) out.push(decodeFrom(r, t.array, structs, `${path}[${i}]`));
