@@ -61,7 +61,8 @@ export interface Frame {
 /** The instance-side state the host functions need: gas and stack counters, memory. */
 export interface HostInstance {
   current: Frame | null;
-  gas: WebAssembly.Global;
+  /** The gas counter as host functions see and charge it: an f64 holding an integer. */
+  hostGas: WebAssembly.Global;
   stack: WebAssembly.Global;
   memory: WebAssembly.Memory | undefined;
 }
@@ -99,9 +100,9 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     return f;
   };
   const charge = (amount: number): void => {
-    const left = (inst.gas.value as bigint) - BigInt(amount);
-    inst.gas.value = left;
-    if (left < 0n) throw new VmError('VM_OUT_OF_GAS', 'out of gas');
+    const left = (inst.hostGas.value as number) - amount;
+    inst.hostGas.value = left;
+    if (left < 0) throw new VmError('VM_OUT_OF_GAS', 'out of gas');
   };
   const mem = (): Uint8Array => {
     const m = inst.memory;
@@ -167,7 +168,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     },
     gas_left: (): bigint => {
       charge(hc.call);
-      return inst.gas.value as bigint;
+      return BigInt(inst.hostGas.value as number);
     },
     storage_get: (kp: number, kl: number, vp: number, vcap: number): number => {
       const f = frame();
@@ -272,8 +273,8 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       const address = read(ap, 32).slice();
       const method = utf8.decode(read(mp, ml));
       const input = read(ip, il).slice();
-      const left = inst.gas.value as bigint;
-      const forwarded = Number(gas < 0n || gas > left ? left : gas);
+      const left = inst.hostGas.value as number;
+      const forwarded = gas < 0n || gas > BigInt(left) ? left : Number(gas);
       const outcome = nested(f, inst, address, method, input, forwarded);
       charge(outcome.gasUsed);
       f.lastResult = outcome.ok

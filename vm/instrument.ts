@@ -4,7 +4,8 @@
  * - Gas: an i64 counter, decremented in WebAssembly at the start of every basic block (function
  *   entry, loop head, if/else arms, after every `end`) by the static cost of the instructions up to
  *   the next block boundary; a negative counter traps. No JS call per block. Inside a function the
- *   counter is a local (a register); the exported global holds it across calls, host calls and exits.
+ *   counter is a local (a register); an i64 global hands it between WebAssembly functions and an
+ *   f64 copy (exact for integers below 2^53) is what host functions charge, as plain JS numbers.
  *   A trap other than out-of-gas therefore does not publish the exact counter: the VM charges a
  *   trapping call its whole gas limit, as the EVM does for an invalid instruction.
  *   memory.grow and the bulk memory/table instructions are charged by their length at run time.
@@ -25,6 +26,7 @@ import { OP, type Instr, newInstr, producesArithmeticNaN, readInstr, stackEffect
 import { type FuncType, type WasmModule, I32, I64, F32, F64, encodeModule, funcTypeOf, importedCount } from './wasm/module.ts';
 
 export const EXPORT_GAS = '__brop_gas';
+export const EXPORT_HOST_GAS = '__brop_host_gas';
 export const EXPORT_STACK = '__brop_stack';
 export const EXPORT_RESET = '__brop_reset';
 export const EXPORT_SAVE = '__brop_save';
@@ -181,7 +183,14 @@ function analyse(m: WasmModule, type: FuncType, code: Uint8Array, costs: CostTab
  * Where the gas counter lives while a function runs: the i64 local `counter` (a register), published
  * to the exported global `global` around every call and on exit, and loaded back after calls.
  */
-interface GasSlots { global: number; counter: number }
+interface GasSlots {
+  /** i64 global: the counter as handed between WebAssembly functions (and read by the VM at the end). */
+  global: number;
+  /** f64 global: the counter as host functions see it, a plain JS number (no BigInt per host call). */
+  host: number;
+  /** i64 local: the counter while the function runs. */
+  counter: number;
+}
 
 /** counter -= amount; where tested, a negative counter is published (the host sees out of gas) and traps. */
 function emitCharge(w: Writer, gas: GasSlots, charge: Charge): void {
@@ -209,6 +218,22 @@ function emitPublish(w: Writer, gas: GasSlots): void {
 
 function emitReload(w: Writer, gas: GasSlots): void {
   w.u8(OP.global_get).u32(gas.global).u8(OP.local_set).u32(gas.counter);
+}
+
+// The host's copy is an f64 holding an integer of magnitude below 2^53: exact both ways.
+function emitPublishToHost(w: Writer, gas: GasSlots): void {
+  w.u8(OP.local_get).u32(gas.counter).u8(0xb9 /* f64.convert_i64_s */).u8(OP.global_set).u32(gas.host);
+}
+
+function emitReloadFromHost(w: Writer, gas: GasSlots): void {
+  w.u8(OP.global_get).u32(gas.host).u8(0xfc).u8(6 /* i64.trunc_sat_f64_s */).u8(OP.local_set).u32(gas.counter);
+}
+
+/** After a call_indirect the callee was WebAssembly (lowering the i64) or the host (lowering the f64): take the lower. */
+function emitReloadFromEither(w: Writer, gas: GasSlots): void {
+  w.u8(OP.global_get).u32(gas.global).u8(OP.global_get).u32(gas.host).u8(0xfc).u8(6);
+  w.u8(OP.global_get).u32(gas.global).u8(OP.global_get).u32(gas.host).u8(0xfc).u8(6).u8(0x53 /* i64.lt_s */);
+  w.u8(OP.select).u8(OP.local_set).u32(gas.counter);
 }
 
 /** Charges ceil(local / unitsPerGas) * multiplier, where local holds an i32 count. */
@@ -241,10 +266,15 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
   const costs = opts.costs;
   const funcImports = importedCount(original, 'func');
   const globalImports = importedCount(original, 'global');
+  if (!Number.isSafeInteger(opts.gasLimit) || opts.gasLimit < 0) throw new VmError('VM_BAD_REQUEST', 'the gas limit must be a non-negative safe integer');
   const gas = globalImports + m.globals.length;
   const sp = gas + 1;
+  const hostGas = gas + 2;
   m.globals.push({ valType: I64, mutable: true, init: new Writer().u8(OP.i64_const).s64(BigInt(opts.gasLimit)).u8(OP.end).finish() });
   m.globals.push({ valType: I32, mutable: true, init: new Uint8Array([OP.i32_const, 0, OP.end]) });
+  const hostInit = new Uint8Array(8);
+  new DataView(hostInit.buffer).setFloat64(0, opts.gasLimit, true);
+  m.globals.push({ valType: F64, mutable: true, init: new Writer().u8(OP.f64_const).bytes(hostInit).u8(OP.end).finish() });
 
   const frameCosts: number[] = [];
   for (let f = 0; f < original.bodies.length; f++) {
@@ -260,7 +290,7 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
     const tf32 = a.needsF32Scratch ? (locals.push([1, F32]), next++) : -1;
     const tf64 = a.needsF64Scratch ? (locals.push([1, F64]), next++) : -1;
     locals.push([1, I64], [1, I32]);
-    const g: GasSlots = { global: gas, counter: next++ };
+    const g: GasSlots = { global: gas, host: hostGas, counter: next++ };
     const spLocal = next++;
     // Slots: params and locals (the instrumentation's own included), operand stack, fixed overhead.
     const frameCost = next + a.maxHeight + INSTRUMENTATION_SLOTS + FRAME_OVERHEAD_SLOTS;
@@ -304,11 +334,24 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
         case OP.return:
           w.u8(OP.br).u32(depth);
           break;
-        case OP.call: case OP.call_indirect:
-          // Callees (and host functions) charge the global: publish before, reload after.
+        case OP.call:
+          // A WebAssembly callee takes the counter from the i64 global and leaves it there; a host
+          // function charges the f64 one.
+          if (ins.a < funcImports) {
+            emitPublishToHost(w, g);
+            w.bytes(code.subarray(ins.start, ins.end));
+            emitReloadFromHost(w, g);
+          } else {
+            emitPublish(w, g);
+            w.bytes(code.subarray(ins.start, ins.end));
+            emitReload(w, g);
+          }
+          break;
+        case OP.call_indirect:
           emitPublish(w, g);
+          emitPublishToHost(w, g);
           w.bytes(code.subarray(ins.start, ins.end));
-          emitReload(w, g);
+          emitReloadFromEither(w, g);
           break;
         case OP.memory_grow:
           // [n] -> [old size | -1]; fails beyond the page limit, charges only pages actually added.
@@ -356,6 +399,7 @@ export function instrument(original: WasmModule, opts: InstrumentOptions): Instr
   const resetIndex = funcImports + m.functions.length - 1;
 
   m.exports.push({ name: EXPORT_GAS, kind: 'global', index: gas });
+  m.exports.push({ name: EXPORT_HOST_GAS, kind: 'global', index: hostGas });
   m.exports.push({ name: EXPORT_STACK, kind: 'global', index: sp });
   m.exports.push({ name: EXPORT_RESET, kind: 'func', index: resetIndex });
   m.exports.push({ name: EXPORT_SAVE, kind: 'func', index: saveIndex });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { type CostTable, COST_TABLE_V1 } from './costs.ts';
 import { VmError } from './errors.ts';
 import { type ContractEvent, type Frame, type HostInstance, type HostLimits, DEFAULT_HOST_LIMITS, hostImports } from './host.ts';
-import { EXPORT_GAS, EXPORT_MEMORY, EXPORT_RESET, EXPORT_SAVE, EXPORT_STACK, type InstrumentOptions, RESERVED_PREFIX, instrument } from './instrument.ts';
+import { EXPORT_GAS, EXPORT_HOST_GAS, EXPORT_MEMORY, EXPORT_RESET, EXPORT_SAVE, EXPORT_STACK, type InstrumentOptions, RESERVED_PREFIX, instrument } from './instrument.ts';
 import { Journal, type StateView, type StorageWrite } from './state.ts';
 import { type ModuleLimits, DEFAULT_MODULE_LIMITS, validateModule } from './validate.ts';
 import { type FuncType, type WasmModule, funcTypeOf, parseModule } from './wasm/module.ts';
@@ -109,7 +109,10 @@ export interface PreparedContract {
 
 class LiveInstance implements HostInstance {
   current: Frame | null = null;
+  /** i64: the counter between WebAssembly functions. */
   gas!: WebAssembly.Global;
+  /** f64: the counter host functions charge. */
+  hostGas!: WebAssembly.Global;
   stack!: WebAssembly.Global;
   memory: WebAssembly.Memory | undefined;
   reset!: () => void;
@@ -294,18 +297,19 @@ export class Vm {
     const ex = instance.exports;
     live.exports = ex;
     live.gas = ex[EXPORT_GAS] as WebAssembly.Global;
+    live.hostGas = ex[EXPORT_HOST_GAS] as WebAssembly.Global;
     live.stack = ex[EXPORT_STACK] as WebAssembly.Global;
     live.reset = ex[EXPORT_RESET] as () => void;
     live.memory = ex[EXPORT_MEMORY] as WebAssembly.Memory | undefined;
     if (prepared.initializes) {
-      live.gas.value = BigInt(this.config.initGasLimit);
+      setGas(live, this.config.initGasLimit);
       try {
         (ex[INITIALIZE_EXPORT] as () => void)();
       } catch (e) {
         const why = e instanceof VmError ? e : this.classify(e, live);
         throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: ${why.code}: ${why.message}`);
       }
-      if ((live.gas.value as bigint) < 0n) throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: VM_OUT_OF_GAS: out of gas`);
+      if (gasLeft(live) < 0) throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: VM_OUT_OF_GAS: out of gas`);
       (ex[EXPORT_SAVE] as () => void)();
     }
     if (live.memory && live.memory.buffer.byteLength > 0) live.snapshot = new Uint8Array(live.memory.buffer).slice();
@@ -345,7 +349,7 @@ export class Vm {
       live.reset();
     }
     live.used = true;
-    live.gas.value = BigInt(gasLimit - setup);
+    setGas(live, gasLimit - setup);
     live.stack.value = stackBase;
     live.current = frame;
     this.envs.push(env);
@@ -359,12 +363,12 @@ export class Vm {
       live.current = null;
       this.envs.pop();
     }
-    const left = live.gas.value as bigint;
+    const left = gasLeft(live);
     // Forward-only code may leave the counter negative without a test before returning: still out of gas.
-    if (left < 0n && error === null) error = new VmError('VM_OUT_OF_GAS', 'out of gas');
+    if (left < 0 && error === null) error = new VmError('VM_OUT_OF_GAS', 'out of gas');
     // Traps end the call where the counter was not published: they consume the whole limit.
     const consumesAll = error !== null && (error.code === 'VM_OUT_OF_GAS' || error.code === 'VM_TRAP' || error.code === 'VM_STACK_OVERFLOW');
-    const gasUsed = consumesAll ? gasLimit : gasLimit - Number(left);
+    const gasUsed = consumesAll ? gasLimit : gasLimit - left;
     this.release(prepared, live);
     return { result: error ? undefined : result, gasUsed, error };
   }
@@ -373,7 +377,7 @@ export class Vm {
   private readonly envs: HostEnvironment[] = [];
 
   private classify(e: unknown, live: LiveInstance): VmError {
-    if ((live.gas.value as bigint) < 0n) return new VmError('VM_OUT_OF_GAS', 'out of gas');
+    if (gasLeft(live) < 0) return new VmError('VM_OUT_OF_GAS', 'out of gas');
     if (e instanceof VmError) return e;
     if (e instanceof WebAssembly.RuntimeError) {
       if ((live.stack.value as number) >>> 0 > this.config.stackLimit) {
@@ -416,6 +420,19 @@ export class Vm {
     }
     return { ok: r.error === null, output: r.error === null ? frame.output : EMPTY, gasUsed: r.gasUsed, error: r.error };
   }
+}
+
+function setGas(live: LiveInstance, gas: number): void {
+  live.gas.value = BigInt(gas);
+  live.hostGas.value = gas;
+}
+
+/**
+ * Gas left after a call: the i64 global holds it when WebAssembly returned normally; a host function
+ * that failed has lowered only the f64 copy. Both only ever go down, so the lower one is current.
+ */
+function gasLeft(live: LiveInstance): number {
+  return Math.min(Number(live.gas.value as bigint), live.hostGas.value as number);
 }
 
 function memoryBytes(live: LiveInstance): number {

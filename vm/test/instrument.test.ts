@@ -7,7 +7,7 @@ import { parseModule } from '../wasm/module.ts';
 import { Vm } from '../vm.ts';
 import { MemoryState } from '../state.ts';
 
-const UNLIMITED = new Vm().instrumentOptions(2 ** 62);
+const UNLIMITED = new Vm().instrumentOptions(Number.MAX_SAFE_INTEGER);
 const NAN_EXPORTS = new Set(['nanBits32', 'nanBits64', 'payloadAdd', 'negNaN', 'storeNaN']);
 const abortImports = { env: { abort: () => { throw new Error('abort'); } } };
 
@@ -98,7 +98,7 @@ test('differential with host imports: contracts behave the same raw (host bound 
   const runRaw = (code: Uint8Array, method: string, input: Uint8Array) => {
     const inst = {
       current: null as null | import('../host.ts').Frame,
-      gas: new WebAssembly.Global({ value: 'i64', mutable: true }, 2n ** 60n),
+      hostGas: new WebAssembly.Global({ value: 'f64', mutable: true }, 2 ** 52),
       stack: new WebAssembly.Global({ value: 'i32', mutable: true }, 0),
       memory: undefined as WebAssembly.Memory | undefined,
     };
@@ -207,7 +207,7 @@ test('bulk memory operations are charged by length', () => {
   const used = (n: number) => {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(instrument(parseModule(fill(n)), UNLIMITED).bytes), {});
     (inst.exports.f as () => void)();
-    return Number(2n ** 62n - ((inst.exports.__brop_gas as WebAssembly.Global).value as bigint));
+    return Number(BigInt(Number.MAX_SAFE_INTEGER) - ((inst.exports.__brop_gas as WebAssembly.Global).value as bigint));
   };
   assert.is(used(16000) - used(0), 1000); // 16 bytes per gas
 });

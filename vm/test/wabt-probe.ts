@@ -15,7 +15,7 @@ const mode = process.argv[2];
 let instrumentedFunctions = 0;
 if (mode === 'metered') {
   const original = WebAssembly.instantiate;
-  const options = { ...new Vm().instrumentOptions(2 ** 60), stackLimit: 2 ** 30 };
+  const options = { ...new Vm().instrumentOptions(Number.MAX_SAFE_INTEGER), stackLimit: 2 ** 30 };
   (WebAssembly as { instantiate: unknown }).instantiate = (source: unknown, imports: WebAssembly.Imports) => {
     if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
       const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
