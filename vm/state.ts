@@ -47,9 +47,6 @@ function addressString(contract: Uint8Array): string {
   return s;
 }
 
-export function fromLatin1(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'latin1'));
-}
 
 const ADDRESS_CHARS = 32;
 
@@ -57,9 +54,6 @@ function compositeKey(contract: Uint8Array, key: Uint8Array): string {
   return addressString(contract) + latin1(key);
 }
 
-function splitComposite(ck: string): { contract: Uint8Array; key: Uint8Array } {
-  return { contract: fromLatin1(ck.slice(0, ADDRESS_CHARS)), key: fromLatin1(ck.slice(ADDRESS_CHARS)) };
-}
 
 /** The first key in `map` that is > `after` (or >= `lo` when `after` sorts before `lo`) and starts with `lo`. */
 function firstInRange(map: SortedMap<unknown>, lo: string, after: string | undefined): string | undefined {
@@ -162,55 +156,75 @@ export class Journal implements StateView {
   }
 }
 
-/** An in-memory committed state: the `vm exec` CLI, simulations and tests use it. */
-export class MemoryState implements StateView {
-  /** Ordered, for iteration and cheap copy-on-write snapshots... */
-  private entries = sortedMap<Uint8Array>();
-  /** ...and hashed, for point reads. */
-  private lookup = new Map<string, Uint8Array>();
+/** One contract's storage in MemoryState: hashed for point reads, ordered for iteration. */
+interface ContractStore {
+  lookup: Map<string, StorageEntry>;
+  ordered: SortedMap<StorageEntry>;
+}
 
-  /** A copy that shares the ordered structure until either side changes: cheap snapshots. */
+/**
+ * An in-memory committed state: the `vm exec` CLI, simulations and tests use it. Storage is split
+ * per contract, so ordered keys are short (no shared 32-byte address prefix to compare).
+ */
+export class MemoryState implements StateView {
+  private contracts = new Map<string, ContractStore>();
+  private count = 0;
+
+  /** A copy: the ordered trees are shared copy-on-write, the hash maps copied. */
   clone(): MemoryState {
     const c = new MemoryState();
-    c.entries = this.entries.clone();
-    c.lookup = new Map(this.lookup);
+    for (const [a, cs] of this.contracts) c.contracts.set(a, { lookup: new Map(cs.lookup), ordered: cs.ordered.clone() });
+    c.count = this.count;
     return c;
   }
 
   /** Every entry of a contract, in key order. */
   entriesOf(contract: Uint8Array): StorageEntry[] {
     const out: StorageEntry[] = [];
-    for (let e = this.next(contract, new Uint8Array(0), undefined); e; e = this.next(contract, new Uint8Array(0), e.key)) out.push(e);
+    this.contracts.get(addressString(contract))?.ordered.forEachPair((_k, e) => { out.push(e); });
     return out;
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    return this.lookup.get(compositeKey(contract, key));
+    return this.contracts.get(addressString(contract))?.lookup.get(latin1(key))?.value;
   }
 
+  /** Read by the journal's composite key (address string + key string), saving a conversion. */
   getByCompositeKey(ck: string): Uint8Array | undefined {
-    return this.lookup.get(ck);
+    return this.contracts.get(ck.slice(0, ADDRESS_CHARS))?.lookup.get(ck.slice(ADDRESS_CHARS))?.value;
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
-    const ck = firstInRange(this.entries, compositeKey(contract, prefix), after ? compositeKey(contract, after) : undefined);
-    return ck === undefined ? undefined : { key: splitComposite(ck).key, value: this.entries.get(ck)! };
+    const cs = this.contracts.get(addressString(contract));
+    if (!cs) return undefined;
+    const k = firstInRange(cs.ordered, latin1(prefix), after ? latin1(after) : undefined);
+    return k === undefined ? undefined : cs.ordered.get(k);
   }
 
   apply(writes: Iterable<StorageWrite>): void {
     for (const w of writes) {
-      const ck = compositeKey(w.contract, w.key);
+      const a = addressString(w.contract);
+      const k = latin1(w.key);
+      let cs = this.contracts.get(a);
       if (w.value === null) {
-        this.entries.delete(ck);
-        this.lookup.delete(ck);
-      } else {
-        this.entries.set(ck, w.value);
-        this.lookup.set(ck, w.value);
+        if (cs?.lookup.delete(k)) {
+          cs.ordered.delete(k);
+          this.count--;
+        }
+        continue;
       }
+      if (!cs) {
+        cs = { lookup: new Map(), ordered: sortedMap<StorageEntry>() };
+        this.contracts.set(a, cs);
+      }
+      const e = { key: w.key, value: w.value };
+      if (!cs.lookup.has(k)) this.count++;
+      cs.lookup.set(k, e);
+      cs.ordered.set(k, e);
     }
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 }
