@@ -4,6 +4,7 @@
 // permission, and users whose identity standing allows evidence (SPEC I3).
 import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, emitEncoded, fail, ensure } from "@brop/sdk";
 import { IDENTITY, PERM_EVIDENCE, partnerHas, systemView } from "../../common/assembly/system";
+import { Standing } from "../../common/assembly/records";
 import { Evidence, ChainHead, MultiParty, MULTI_PENDING, MULTI_EFFECTIVE, MULTI_REVOKED } from "./model";
 
 const records = new PersistentMap<string, Evidence>("e");
@@ -13,22 +14,13 @@ const multi = new PersistentMap<string, MultiParty>("m");
 
 const MAX_PARTIES = 16;
 
-/** The leading fields of identity's Standing. */
-@serializable
-class StandingView {
-  exists: bool = false;
-  frozen: bool = false;
-  level: u8 = 0;
-  evidenceAllowed: bool = false;
-}
-
 function requireRegistrant(): Address {
   const me = Context.caller();
   if (partnerHas(me, PERM_EVIDENCE)) return me;
   const e = new Encoder();
   encodeValue<Bytes32>(e, me);
   encodeValue<Bytes32>(e, Bytes32.zero());
-  const s = decode<StandingView>(systemView(IDENTITY, "standingFor", e.finish()));
+  const s = decode<Standing>(systemView(IDENTITY, "standingFor", e.finish()));
   if (!s.evidenceAllowed) fail("NOT_PERMITTED", "evidence is registered by evidence partners and by users certified phone-verified or better (or anonymous with a partner's voucher)");
   return me;
 }

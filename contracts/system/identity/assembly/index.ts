@@ -3,6 +3,7 @@
 // on regulator commands (SPEC I1-I7, S3).
 import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, emit, fail, ensure } from "@brop/sdk";
 import { ADMISSION, PERM_IDENTITY, partnerHas } from "../../common/assembly/system";
+import { Command } from "../../common/assembly/records";
 import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
 
 const accounts = new PersistentMap<Address, Account>("a");
@@ -235,8 +236,7 @@ export function executeCommand(address: Address, commandId: u64, proofDigest: By
   const a = account(address);
   if (!certs.has(certKey(address, partner)) && !a.registeredBy.equals(partner)) fail("NOT_USERS_PARTNER", "only a partner of this user may execute commands against it");
   const raw = recordExecution(commandId, partner, proofDigest);
-  // Command fields: id, regulator, target, action, ... (contracts/system/admission/assembly/model.ts)
-  const cmd = decode<CommandView>(raw);
+  const cmd = decode<Command>(raw);
   if (!cmd.target.equals(address)) fail("WRONG_TARGET", "the command is against another account");
   if (cmd.action == "freeze-account") {
     a.frozen = true;
@@ -252,21 +252,6 @@ export function executeCommand(address: Address, commandId: u64, proofDigest: By
   sum.frozen = a.frozen;
   summaries.set(address, sum);
   emit<Account>(a.frozen ? "account-frozen" : "account-unfrozen", a, [address.toHex()]);
-}
-
-/** The leading fields of admission's Command, enough to check what was executed. */
-@serializable
-class CommandView {
-  id: u64 = 0;
-  regulator: Address = Bytes32.zero();
-  target: Address = Bytes32.zero();
-  action: string = "";
-  orderDigest: Bytes32 = Bytes32.zero();
-  issuedAt: u64 = 0;
-  status: u8 = 0;
-  executedBy: Address = Bytes32.zero();
-  proofDigest: Bytes32 = Bytes32.zero();
-  executedAt: u64 = 0;
 }
 
 // ---- views ----

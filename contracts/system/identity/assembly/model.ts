@@ -59,14 +59,7 @@ export class Grant {
   grantedAt: u64 = 0;
 }
 
-/** What other contracts need to know about an account, as seen by a set of certifiers. */
-@serializable
-export class Standing {
-  exists: bool = false;
-  frozen: bool = false;
-  level: u8 = 0;
-  evidenceAllowed: bool = false;
-}
+export { Standing } from "../../common/assembly/records";
 
 /** One certifier's level, as kept in an account's summary. */
 @serializable

@@ -5,6 +5,7 @@
 // Merkle sum roots of what they hold for others, which anyone verifies (V5).
 import { Context, PersistentMap, Singleton, Bytes32, Address, U128, Encoder, encodeValue, decode, sha256, emit, fail, ensure } from "@brop/sdk";
 import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, roleOf, systemView } from "../../common/assembly/system";
+import { Standing } from "../../common/assembly/records";
 import { VoucherClass, Item, HoldingsCommitment, ProofStep } from "./model";
 
 const classes = new PersistentMap<u64, VoucherClass>("v");
@@ -15,14 +16,6 @@ const items = new PersistentMap<Uint8Array, Item>("it");
 const frozenHolders = new PersistentMap<Uint8Array, bool>("fh");
 const periodUse = new PersistentMap<Uint8Array, U128>("pu");
 const commitments = new PersistentMap<Uint8Array, HoldingsCommitment>("hc");
-
-@serializable
-class StandingView {
-  exists: bool = false;
-  frozen: bool = false;
-  level: u8 = 0;
-  evidenceAllowed: bool = false;
-}
 
 function holderKey(id: u64, holder: Address): Uint8Array {
   const k = new Uint8Array(40);
@@ -87,7 +80,7 @@ function requireEligible(v: VoucherClass, accounts: Array<Address>): void {
   const e = new Encoder();
   encodeValue<Array<Address>>(e, accounts);
   encodeValue<Array<Address>>(e, trusted);
-  const s = decode<Array<StandingView>>(systemView(IDENTITY, "standingsWith", e.finish()));
+  const s = decode<Array<Standing>>(systemView(IDENTITY, "standingsWith", e.finish()));
   for (let i = 0; i < s.length; i++) {
     if (!s[i].exists) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " does not exist");
     if (s[i].frozen) fail("ACCOUNT_FROZEN", "the account " + accounts[i].toHex() + " is frozen");
