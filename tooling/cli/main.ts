@@ -10,7 +10,7 @@ import { CliError, printError } from './output.ts';
 const USAGE = `Usage: brop <command> [options]
 
 Commands:
-  start                                   Start what is built so far (the chain node lands with the node issue)
+  start                                   Run the system contracts through a short demo (the chain node lands with the node issue)
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
