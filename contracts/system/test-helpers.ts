@@ -28,7 +28,7 @@ export type Role = keyof World['roles'];
 export interface MatrixRow {
   method: string;
   /** Arguments, built fresh for each role (after `setup`, inside a snapshot). */
-  args: (w: World) => unknown[];
+  args: (w: World, role: Role) => unknown[];
   /** Roles allowed to call; everyone else must fail with `denied`. */
   allowed: Role[];
   denied: string;
@@ -43,7 +43,7 @@ export function checkMatrix(w: World, rows: MatrixRow[]): void {
       const snap = w.sim.snapshot();
       try {
         row.setup?.(w);
-        const out: Outcome = row.contract(w).call(row.method, row.args(w), { as: w.roles[role] });
+        const out: Outcome = row.contract(w).call(row.method, row.args(w, role), { as: w.roles[role] });
         if (row.allowed.includes(role)) assert.ok(out.ok, `${row.method} as ${role} should succeed, got ${out.errorCode}: ${out.error?.message}`);
         else assert.is(out.errorCode, row.denied, `${row.method} as ${role} should fail with ${row.denied}, got ${out.ok ? 'success' : out.errorCode}`);
       } finally {

@@ -27,7 +27,7 @@ export async function runStart(_argv: string[]): Promise<number> {
   step(sys.operator, sys.admission, 'admitPartner', [partner.address, 'Demo Partner Ltd', PERM.all, doc('partner agreement')]);
   const alice = sim.account('alice'), bob = sim.account('bob');
   for (const u of [alice, bob]) {
-    step(partner, sys.identity, 'createAccount', [u.address, [doc(`${u.name} key`)], u.name]);
+    step(partner, sys.identity, 'createAccount', [u.key, u.name]);
     step(partner, sys.identity, 'certify', [u.address, 4, identityDigest(`${u.name} id card`, 'salt'), false]);
   }
   step(partner, sys.evidence, 'register', ['contract/2026-001', doc('the signed contract'), '{"type":"contract"}', null, null]);

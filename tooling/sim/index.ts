@@ -18,6 +18,8 @@ import type { VmError } from '../../vm/errors.ts';
 
 export interface Account {
   name: string;
+  /** A stand-in public key (the simulation does not sign); the address derives from it. */
+  key: Uint8Array;
   address: Uint8Array;
   /** Lower-case hex of the address. */
   hex: string;
@@ -25,9 +27,19 @@ export interface Account {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** Deterministic 32-byte address for a name, so tests read well and reproduce. */
-export function addressOf(name: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(`brop:account:${name}`).digest());
+/** An account's address: sha256("brop:address:" || public key), as the identity contract derives it. */
+export function accountAddress(key: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update('brop:address:').update(key).digest());
+}
+
+/** The deterministic stand-in public key of a named test account, so tests read well and reproduce. */
+export function testKey(name: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`brop:test-key:${name}`).digest());
+}
+
+/** Where the simulation deploys a contract that has no well-known address. */
+export function contractAddress(name: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`brop:contract:${name}`).digest());
 }
 
 export class SimulationError extends Error {
@@ -180,8 +192,9 @@ export class Simulation {
   }
 
   account(name: string): Account {
-    const address = addressOf(name);
-    return { name, address, hex: hex(address) };
+    const key = testKey(name);
+    const address = accountAddress(key);
+    return { name, key, address, hex: hex(address) };
   }
 
   /** Builds (if given a project folder) and deploys a contract at a deterministic (or the given) address. */
@@ -190,7 +203,7 @@ export class Simulation {
     this.vm.prepare(wasm); // refuses invalid modules now, with the VM's typed error
     const name = opts.name ?? abi.name;
     if ([...this.contracts.values()].some((c) => c.name === name)) throw new SimulationError('ALREADY_DEPLOYED', `a contract named ${name} is already deployed`);
-    const address = opts.address ?? addressOf(`contract:${name}`);
+    const address = opts.address ?? contractAddress(name);
     if (this.contracts.has(latin1(address))) throw new SimulationError('ALREADY_DEPLOYED', `a contract is already deployed at ${hex(address)}`);
     const c = new Contract(this, name, address, wasm, abi);
     this.contracts.set(latin1(address), c);

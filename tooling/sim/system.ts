@@ -17,7 +17,7 @@ export function identityDigest(data: string, salt: string): Uint8Array {
 }
 
 /** The caller the node uses for system calls (quota charges): the zero address. */
-export const SYSTEM_CALLER: Account = { name: 'system', address: new Uint8Array(32), hex: '00'.repeat(32) };
+export const SYSTEM_CALLER: Account = { name: 'system', key: new Uint8Array(32), address: new Uint8Array(32), hex: '00'.repeat(32) };
 
 export class SystemContracts {
   readonly sim: Simulation;
@@ -43,8 +43,7 @@ export class SystemContracts {
    */
   enrolUser(name: string, partner: Account, level = 4, opts: { vouchesEvidence?: boolean } = {}): Account {
     const a = this.sim.account(name);
-    const key = new Uint8Array(createHash('sha256').update(`key:${name}`).digest());
-    this.identity.call('createAccount', [a.address, [key], null], { as: partner }).expectOk();
+    this.identity.call('createAccount', [a.key, null], { as: partner }).expectOk();
     this.identity.call('certify', [a.address, level, identityDigest(name, 'salt'), opts.vouchesEvidence ?? false], { as: partner }).expectOk();
     return a;
   }

@@ -1,7 +1,7 @@
 // Admission (业务准入): the operator admits partners with permissions and registers regulators, each
 // with the digest of their signed legal agreement (SPEC L1); regulators issue commands; commands against
 // partners are executed by the operator with a legal proof digest (SPEC S1).
-import { Context, PersistentMap, Singleton, Bytes32, Address, emit, fail, ensure } from "@brop/sdk";
+import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, callContract, emit, fail, ensure } from "@brop/sdk";
 import { IDENTITY, VOUCHER, PERM_ALL, ROLE_NONE, ROLE_OPERATOR, ROLE_PARTNER, ROLE_REGULATOR } from "../../common/assembly/system";
 import { Partner, Regulator, Command, Operator, STATUS_ACTIVE, STATUS_SUSPENDED, COMMAND_PENDING, COMMAND_EXECUTED } from "./model";
 
@@ -12,7 +12,7 @@ const commands = new PersistentMap<u64, Command>("c");
 const commandCount = new Singleton<u64>("cn");
 
 const PARTNER_ACTIONS = ["suspend-partner", "reinstate-partner"];
-const ACCOUNT_ACTIONS = ["freeze-account", "unfreeze-account", "freeze-holder", "unfreeze-holder"];
+const ACCOUNT_ACTIONS = ["freeze-account", "unfreeze-account"];
 
 function requireOperator(): Operator {
   const op = operator.getSome("NOT_INITIALISED", "the admission contract has no operator yet");
@@ -44,6 +44,7 @@ export function init(operatorAddress: Address, legalDigest: Bytes32): void {
 export function transferOperator(newOperator: Address, legalDigest: Bytes32): void {
   requireOperator();
   nonZero(legalDigest, "the new operator's legal document");
+  if (partners.has(newOperator) || regulators.has(newOperator)) fail("ROLE_CONFLICT", "a partner or regulator cannot be the operator");
   const op = new Operator();
   op.address = newOperator;
   op.legalDigest = legalDigest;
@@ -58,7 +59,7 @@ export function admitPartner(partner: Address, name: string, permissions: u32, l
   ensure(permissions != 0 && (permissions & ~PERM_ALL) == 0, "BAD_PERMISSIONS", "permissions are a non-empty set of identity (1), evidence (2), voucher (4)");
   nonZero(legalDigest, "the partner's admission agreement");
   if (partners.has(partner)) fail("ALREADY_ADMITTED", "this account is already a partner");
-  if (regulators.has(partner)) fail("ROLE_CONFLICT", "a regulator cannot be a partner");
+  if (regulators.has(partner) || operator.getSome().address.equals(partner)) fail("ROLE_CONFLICT", "a regulator or the operator cannot be a partner");
   const p = new Partner();
   p.address = partner;
   p.name = name;
@@ -83,7 +84,7 @@ export function registerRegulator(regulator: Address, name: string, legalDigest:
   ensure(name.length > 0 && name.length <= 128, "BAD_NAME", "regulator names are 1 to 128 characters");
   nonZero(legalDigest, "the regulator's mandate");
   if (regulators.has(regulator)) fail("ALREADY_REGISTERED", "this account is already a regulator");
-  if (partners.has(regulator)) fail("ROLE_CONFLICT", "a partner cannot be a regulator");
+  if (partners.has(regulator) || operator.getSome().address.equals(regulator)) fail("ROLE_CONFLICT", "a partner or the operator cannot be a regulator");
   const r = new Regulator();
   r.address = regulator;
   r.name = name;
@@ -130,7 +131,17 @@ export function issueCommand(target: Address, action: string, orderDigest: Bytes
 function pending(id: u64): Command {
   const c = commands.getSome(id, "UNKNOWN_COMMAND", "no such command");
   if (c.status != COMMAND_PENDING) fail("COMMAND_NOT_PENDING", "the command was already executed");
+  if (!regulators.has(c.regulator)) fail("REGULATOR_REMOVED", "the regulator that issued the command is no longer registered");
   return c;
+}
+
+/** Identity stops counting a suspended partner's certifications. */
+function reportSuspension(partner: Address, isSuspended: bool): void {
+  const e = new Encoder();
+  encodeValue<Bytes32>(e, partner);
+  encodeValue<bool>(e, isSuspended);
+  const r = callContract(IDENTITY, "setPartnerSuspended", e.finish());
+  if (!r.ok) fail("SYSTEM_CALL_FAILED", "setPartnerSuspended: " + String.UTF8.decode(r.data.buffer));
 }
 
 function executed(c: Command, by: Address, proofDigest: Bytes32): void {
@@ -157,6 +168,7 @@ export function executeCommand(id: u64, proofDigest: Bytes32): void {
     p.suspendedBy = 0;
   }
   partners.set(p.address, p);
+  reportSuspension(p.address, p.status == STATUS_SUSPENDED);
   executed(c, op.address, proofDigest);
 }
 

@@ -63,6 +63,14 @@ test('a regulator command suspends a partner only when the operator executes it 
   sim.revert(snap);
 });
 
+test('a removed regulator\'s pending commands can no longer be executed', () => {
+  const snap = sim.snapshot();
+  const id = pendingCommand(w, 'suspend-partner');
+  w.sys.admission.call('removeRegulator', [w.roles.regulator.address], { as: w.roles.operator }).expectOk();
+  w.sys.admission.call('executeCommand', [id, documentDigest('p')], { as: w.roles.operator }).expectError('REGULATOR_REMOVED');
+  sim.revert(snap);
+});
+
 test('commands against accounts are not the operator\'s to execute', () => {
   const id = pendingCommand(w, 'freeze-account', w.roles.user.address);
   w.sys.admission.call('executeCommand', [id, documentDigest('p')], { as: w.roles.operator }).expectError('WRONG_EXECUTOR');
@@ -82,6 +90,9 @@ test('bad input is refused with a clear code', () => {
   a.call('issueCommand', [w.roles.user.address, 'suspend-partner', documentDigest('o')], { as: w.roles.regulator }).expectError('UNKNOWN_PARTNER');
   a.call('issueCommand', [w.roles.user.address, 'explode', documentDigest('o')], { as: w.roles.regulator }).expectError('UNKNOWN_ACTION');
   a.call('executeCommand', [999n, documentDigest('p')], op).expectError('UNKNOWN_COMMAND');
+  a.call('registerRegulator', [w.roles.operator.address, 'self', documentDigest('x')], op).expectError('ROLE_CONFLICT');
+  a.call('transferOperator', [w.roles.partner.address, documentDigest('x')], op).expectError('ROLE_CONFLICT');
+  a.call('issueCommand', [w.roles.user.address, 'freeze-holder', documentDigest('o')], { as: w.roles.regulator }).expectError('UNKNOWN_ACTION');
 });
 
 test('the operator role can be handed over, and only then the new operator acts', () => {

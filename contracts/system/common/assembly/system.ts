@@ -2,6 +2,7 @@
 // typed calls to the admission contract. The addresses are sha256("brop:system:" + name), the same
 // values contracts/system/index.ts computes on the TypeScript side (a test checks they agree).
 import { Bytes32, Address, Encoder, encodeValue, decode, callContract, fail } from "@brop/sdk";
+import { Standing } from "./records";
 
 function fromHex(hex: string): Bytes32 {
   const b = new Uint8Array(32);
@@ -59,4 +60,12 @@ export function roleOf(who: Address): u8 {
 
 export function requirePartner(who: Address, perms: u32): void {
   if (!partnerHas(who, perms)) fail("NOT_PERMITTED", "the caller is not an active partner with the required permission");
+}
+
+/** Fails if the account is frozen in identity (a regulator command executed by its partner, SPEC S3). */
+export function requireNotFrozen(account: Address): void {
+  const e = new Encoder();
+  encodeValue<Bytes32>(e, account);
+  encodeValue<Array<Address>>(e, []);
+  if (decode<Standing>(systemView(IDENTITY, "standingWith", e.finish())).frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
 }

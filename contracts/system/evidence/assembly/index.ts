@@ -3,7 +3,7 @@
 // effect only when every named party confirms (E4). Registrants: partners with the evidence
 // permission, and users whose identity standing allows evidence (SPEC I3).
 import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, emitEncoded, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_EVIDENCE, partnerHas, systemView } from "../../common/assembly/system";
+import { IDENTITY, PERM_EVIDENCE, partnerHas, requireNotFrozen, systemView } from "../../common/assembly/system";
 import { Standing } from "../../common/assembly/records";
 import { Evidence, ChainHead, MultiParty, MULTI_PENDING, MULTI_EFFECTIVE, MULTI_REVOKED } from "./model";
 
@@ -76,6 +76,8 @@ export function append(chain: string, key: string, digest: Bytes32, prev: Bytes3
   if (head.length == 0) {
     if (prev !== null) fail("BROKEN_LINK", "a new chain starts with no previous digest");
     head.creator = registrant;
+  } else if (!head.creator.equals(registrant) && !contains(head.writers, registrant)) {
+    fail("NOT_A_WRITER", "only the chain's creator and the writers it names may append");
   } else if (prev === null || !prev!.equals(head.head)) {
     fail("BROKEN_LINK", "prev must be the digest of the chain's last record");
   }
@@ -90,6 +92,21 @@ export function append(chain: string, key: string, digest: Bytes32, prev: Bytes3
   chains.set(chain, head);
   emit<Evidence>("appended", r, [key, chain]);
   return r.index;
+}
+
+function contains(list: Array<Address>, a: Address): bool {
+  for (let i = 0; i < list.length; i++) if (list[i].equals(a)) return true;
+  return false;
+}
+
+/** The chain's creator names who else may append to it (replacing the previous list). */
+export function setChainWriters(chain: string, writers: Array<Address>): void {
+  const head = chains.getSome(chain, "NOT_FOUND", "no chain named " + chain);
+  if (!head.creator.equals(Context.caller())) fail("NOT_CREATOR", "only the chain's creator names its writers");
+  ensure(writers.length <= 32, "TOO_MANY", "at most 32 writers");
+  head.writers = writers;
+  chains.set(chain, head);
+  emit<Array<Address>>("writers-set", writers, [chain]);
 }
 
 /** Proposes a record that takes effect when every party confirms (E4). The proposer may be a party. */
@@ -124,6 +141,7 @@ function pendingMulti(key: string): MultiParty {
 /** A named party confirms; the last confirmation makes the record effective. Returns whether it now is. */
 export function confirm(key: string): bool {
   const m = pendingMulti(key);
+  requireNotFrozen(Context.caller());
   const i = partyIndex(m, Context.caller());
   if (i < 0) fail("NOT_A_PARTY", "only the named parties confirm");
   if (m.confirmed[i]) fail("ALREADY_CONFIRMED", "this party already confirmed");
@@ -152,6 +170,7 @@ export function confirm(key: string): bool {
 /** Before the record takes effect, any named party may revoke it. */
 export function revoke(key: string): void {
   const m = pendingMulti(key);
+  requireNotFrozen(Context.caller());
   if (partyIndex(m, Context.caller()) < 0) fail("NOT_A_PARTY", "only the named parties revoke");
   m.status = MULTI_REVOKED;
   m.settledAt = Context.blockHeight();

@@ -26,6 +26,8 @@ export class ChainHead {
   length: u64 = 0;
   head: Bytes32 = Bytes32.zero();
   creator: Address = Bytes32.zero();
+  /** Besides the creator, who may append (the farm names the factory, the carrier, the shop). */
+  writers: Array<Address> = [];
 }
 
 export const MULTI_PENDING: u8 = 1;

@@ -10,12 +10,15 @@ const evidence = (x: World) => x.sys.evidence;
 const digestOf = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 let n = 0;
 const key = () => `key-${n++}`;
+const fresh32 = () => sim.account(`writer-${n++}`).address;
 
 test('permission matrix: who may register, append, propose, confirm and revoke', () => {
   let pending = '';
   checkMatrix(w, [
     { contract: evidence, method: 'register', args: () => [key(), digestOf('doc'), '{}', null, null], allowed: ['partner', 'user'], denied: 'NOT_PERMITTED' },
     { contract: evidence, method: 'append', args: () => [`chain-${n++}`, key(), digestOf('lot'), null, ''], allowed: ['partner', 'user'], denied: 'NOT_PERMITTED' },
+    { contract: evidence, method: 'setChainWriters', args: () => ['shared-chain', [fresh32()]], allowed: ['partner'], denied: 'NOT_CREATOR',
+      setup: (x) => { x.sys.evidence.call('append', ['shared-chain', key(), digestOf('first'), null, ''], { as: x.roles.partner }).expectOk(); } },
     { contract: evidence, method: 'propose', args: (x) => [key(), digestOf('deal'), [x.roles.partner.address, x.roles.user.address], ''], allowed: ['partner', 'user'], denied: 'NOT_PERMITTED' },
     { contract: evidence, method: 'confirm', args: () => [pending], allowed: ['partner', 'user'], denied: 'NOT_A_PARTY',
       setup: (x) => { pending = key(); x.sys.evidence.call('propose', [pending, digestOf('deal'), [x.roles.partner.address, x.roles.user.address], ''], { as: x.roles.partner }).expectOk(); } },
@@ -53,6 +56,8 @@ test('E3: linked records; a missing, altered or reordered record fails verificat
   });
   w.sys.evidence.call('append', ['pork-lot-77', 'pork-lot-77/x', digestOf('forged'), lots[1]!, ''], { as: w.roles.partner }).expectError('BROKEN_LINK');
   w.sys.evidence.call('append', ['pork-lot-77', 'pork-lot-77/y', digestOf('forged'), null, ''], { as: w.roles.partner }).expectError('BROKEN_LINK');
+  // Only the creator and the writers it names append.
+  w.sys.evidence.call('append', ['pork-lot-77', 'pork-lot-77/z', digestOf('intruder'), lots[3]!, ''], { as: w.roles.user }).expectError('NOT_A_WRITER');
   const verify = (ds: Uint8Array[]) => w.sys.evidence.view('verifyChain', ['pork-lot-77', ds]).value;
   assert.is(verify(lots), true);
   assert.is(verify([lots[0]!, lots[2]!, lots[3]!]), false); // a gap
@@ -88,6 +93,14 @@ test('E4: a multi-party record takes effect only when all parties confirm; any m
   assert.is((w.sys.evidence.view('getMultiParty', ['lease-10']).value as Record<string, unknown>).status, 3);
   assert.is(w.sys.evidence.view('get', ['lease-10']).value, null);
   w.sys.evidence.call('propose', ['x', digestOf('x'), [a.address], ''], { as: a }).expectError('BAD_PARTIES');
+  // A party frozen by a regulator command can neither confirm nor revoke.
+  const snap = sim.snapshot();
+  w.sys.evidence.call('propose', ['lease-11', digestOf('lease 3'), parties, ''], { as: a }).expectOk();
+  const cmd = w.sys.admission.call('issueCommand', [c.address, 'freeze-account', digestOf('order')], { as: w.roles.regulator }).expectOk().value;
+  w.sys.identity.call('executeCommand', [c.address, cmd, digestOf('proof')], { as: a }).expectOk();
+  w.sys.evidence.call('confirm', ['lease-11'], { as: c }).expectError('ACCOUNT_FROZEN');
+  w.sys.evidence.call('revoke', ['lease-11'], { as: c }).expectError('ACCOUNT_FROZEN');
+  sim.revert(snap);
   w.sys.evidence.call('propose', ['x', digestOf('x'), [a.address, a.address], ''], { as: a }).expectError('BAD_PARTIES');
 });
 

@@ -52,10 +52,24 @@ function contains(list: Array<Address>, a: Address): i32 {
   return -1;
 }
 
-/** The validator set at `height`: genesis plus the passed changes in effect by then, in order. */
-function validatorsAt(height: u64): Array<Address> {
+/**
+ * The validator set at `height`: genesis plus the passed changes in effect by then, applied in order
+ * of effective height (and of passing, at the same height). `extra` is a change not yet passed.
+ */
+function validatorsAt(height: u64, extra: Change | null = null): Array<Address> {
   const set = genesis.get([]).slice();
-  const cs = changes.get([]);
+  const cs = changes.get([]).slice();
+  if (extra !== null) cs.push(extra!);
+  // Stable insertion sort by effective height: lists are short.
+  for (let i = 1; i < cs.length; i++) {
+    const c = cs[i];
+    let j = i - 1;
+    while (j >= 0 && cs[j].height > c.height) {
+      cs[j + 1] = cs[j];
+      j--;
+    }
+    cs[j + 1] = c;
+  }
   for (let i = 0; i < cs.length; i++) {
     const c = cs[i];
     if (c.height > height) continue;
@@ -132,6 +146,13 @@ export function vote(id: u64, approve: bool): u8 {
     c.subject = p.subject;
     c.codeHash = p.codeHash;
     c.height = p.effectiveHeight;
+    // Removals passed side by side must never empty the set: check it with every passed change applied.
+    if (c.kind == KIND_REMOVE_VALIDATOR && validatorsAt(u64.MAX_VALUE, c).length == 0) {
+      p.status = REJECTED;
+      proposals.set(id, p);
+      emit<u64>("rejected", p.id, [p.subject.toHex()]);
+      return p.status;
+    }
     const cs = changes.get([]);
     cs.push(c);
     changes.set(cs);

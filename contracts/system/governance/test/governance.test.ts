@@ -47,6 +47,16 @@ test('C7: two of four against means a proposal can no longer pass', () => {
   sim.revert(snap);
 });
 
+test('C7: removals passed side by side never empty the validator set', () => {
+  const snap = sim.snapshot();
+  const at = sim.height + 10n;
+  const ids = [v1, v2, v3, v4].map((v) => g.call('propose', [KIND.remove, v.address, new Uint8Array(32), at, documentDigest(`remove ${v.name}`)], { as: v1 }).expectOk().value);
+  const outcomes = ids.map((id) => { let status = 0; for (const v of [v1, v2, v3]) status = g.call('vote', [id, true], { as: v }).expectOk().value as number; return status; });
+  assert.equal(outcomes, [2, 2, 2, 3]); // the fourth would leave nobody: rejected
+  assert.is((g.view('validatorsAtHeight', [at]).value as unknown[]).length, 1);
+  sim.revert(snap);
+});
+
 test('S2: system-contract upgrades are decided by vote and recorded for the node to apply', () => {
   const snap = sim.snapshot();
   const evidence = systemAddress('evidence');

@@ -1,7 +1,7 @@
 // Identity (身份): accounts with stable addresses and system ids, certifications by several partners,
 // acceptance between partners, key resets with materials digests, user grants, and freezes executed
 // on regulator commands (SPEC I1-I7, S3).
-import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, emit, fail, ensure } from "@brop/sdk";
+import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, sha256, emit, fail, ensure } from "@brop/sdk";
 import { ADMISSION, PERM_IDENTITY, partnerHas } from "../../common/assembly/system";
 import { Command } from "../../common/assembly/records";
 import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
@@ -63,10 +63,29 @@ function claimName(name: string | null, address: Address): void {
   byName.set(n, address);
 }
 
-function create(address: Address, keys: Array<Bytes32>, name: string | null, by: Address): Account {
-  if (address.isZero()) fail("BAD_ADDRESS", "the zero address is reserved");
-  if (accounts.has(address)) fail("ACCOUNT_EXISTS", "an account already has this address");
+const suspended = new PersistentMap<Address, bool>("sp");
+
+const ADDRESS_DOMAIN = "brop:address:";
+
+/**
+ * An account's address: sha256("brop:address:" || its first public key). Deriving it from the key
+ * means nobody can open an account at an address they do not hold the key for (or at the address of
+ * the operator, a regulator or a validator).
+ */
+@view
+export function addressOfKey(key: Bytes32): Address {
+  const d = Uint8Array.wrap(String.UTF8.encode(ADDRESS_DOMAIN));
+  const b = new Uint8Array(d.length + 32);
+  b.set(d, 0);
+  b.set(key.bytes, d.length);
+  return sha256(b);
+}
+
+function create(key: Bytes32, name: string | null, by: Address, userPartner: Address): Account {
+  const keys: Array<Bytes32> = [key];
   checkKeys(keys);
+  const address = addressOfKey(key);
+  if (accounts.has(address)) fail("ACCOUNT_EXISTS", "an account already has this address");
   claimName(name, address);
   const a = new Account();
   a.id = accountCount.get(0) + 1;
@@ -75,6 +94,7 @@ function create(address: Address, keys: Array<Bytes32>, name: string | null, by:
   a.name = name;
   a.keys = keys;
   a.registeredBy = by;
+  a.userPartner = userPartner;
   a.createdAt = Context.blockHeight();
   accounts.set(address, a);
   summaries.set(address, new Summary());
@@ -83,20 +103,43 @@ function create(address: Address, keys: Array<Bytes32>, name: string | null, by:
   return a;
 }
 
-/** A partner registers an account for a user; returns its system id. */
-export function createAccount(address: Address, keys: Array<Bytes32>, name: string | null): u64 {
-  return create(address, keys, name, requireIdentityPartner()).id;
+/**
+ * A partner registers an account for a user, whose address derives from the user's public key; the
+ * partner becomes the user's partner. Returns the system id.
+ */
+export function createAccount(key: Bytes32, name: string | null): u64 {
+  const partner = requireIdentityPartner();
+  return create(key, name, partner, partner).id;
 }
 
-/** Self-registration (level: registration only) of the calling address. */
-export function register(keys: Array<Bytes32>, name: string | null): u64 {
+/** Self-registration (level: registration only): the caller's address must derive from `key`. */
+export function register(key: Bytes32, name: string | null): u64 {
   const me = Context.caller();
-  return create(me, keys, name, me).id;
+  if (!addressOfKey(key).equals(me)) fail("KEY_MISMATCH", "the caller's address does not derive from this key");
+  return create(key, name, me, Bytes32.zero()).id;
+}
+
+/** The account chooses its user partner (which must have certified it) — for key resets and commands. */
+export function setUserPartner(partner: Address): void {
+  const a = account(Context.caller());
+  if (a.frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
+  if (!certs.has(certKey(a.address, partner))) fail("NOT_CERTIFIER", "the user partner must have certified the account");
+  a.userPartner = partner;
+  accounts.set(a.address, a);
+  emit<Address>("user-partner-set", partner, [a.address.toHex()]);
+}
+
+/** The admission contract reports a partner's suspension: its certifications stop counting meanwhile. */
+export function setPartnerSuspended(partner: Address, isSuspended: bool): void {
+  if (!Context.caller().equals(ADMISSION)) fail("NOT_SYSTEM", "only the admission contract reports suspensions");
+  if (isSuspended) suspended.set(partner, true);
+  else suspended.delete(partner);
 }
 
 /** The account adds a key of its own. */
 export function addKey(key: Bytes32): void {
   const a = account(Context.caller());
+  if (a.frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
   const keys = a.keys;
   keys.push(key);
   checkKeys(keys);
@@ -168,7 +211,7 @@ export function setAccepted(partners: Array<Address>): void {
 export function resetKeys(address: Address, newKeys: Array<Bytes32>, materialsDigest: Bytes32): void {
   const partner = requireIdentityPartner();
   const a = account(address);
-  if (!certs.has(certKey(address, partner))) fail("NOT_CERTIFIER", "only a partner that certified the account may reset its keys");
+  if (!a.userPartner.equals(partner)) fail("NOT_USERS_PARTNER", "only the user's partner may reset its keys");
   if (materialsDigest.isZero()) fail("MISSING_DIGEST", "a key reset registers the digest of the application and certification materials");
   checkKeys(newKeys);
   a.keys = newKeys;
@@ -234,7 +277,7 @@ function recordExecution(commandId: u64, executor: Address, proofDigest: Bytes32
 export function executeCommand(address: Address, commandId: u64, proofDigest: Bytes32): void {
   const partner = requireIdentityPartner();
   const a = account(address);
-  if (!certs.has(certKey(address, partner)) && !a.registeredBy.equals(partner)) fail("NOT_USERS_PARTNER", "only a partner of this user may execute commands against it");
+  if (!a.userPartner.equals(partner)) fail("NOT_USERS_PARTNER", "only the user's partner executes commands against it");
   const raw = recordExecution(commandId, partner, proofDigest);
   const cmd = decode<Command>(raw);
   if (!cmd.target.equals(address)) fail("WRONG_TARGET", "the command is against another account");
@@ -329,6 +372,7 @@ function standing(address: Address, trusted: Array<Address> | null): Standing {
   for (let i = 0; i < sum.certs.length; i++) {
     const c = sum.certs[i];
     if (trusted !== null && !contains(trusted!, c.partner)) continue;
+    if (suspended.has(c.partner)) continue; // a suspended partner's certifications do not count
     if (c.level > s.level) s.level = c.level;
     if (c.vouchesEvidence) vouched = true;
   }

@@ -17,6 +17,11 @@ export class Account {
   /** Ed25519 public keys that may sign for the account. */
   keys: Array<Bytes32> = [];
   registeredBy: Address = Bytes32.zero();
+  /**
+   * The user's partner: the one that may reset its keys (I5) and executes regulator commands
+   * against it (S3). The registering partner, or one the account chooses; zero for none.
+   */
+  userPartner: Address = Bytes32.zero();
   createdAt: u64 = 0;
   frozen: bool = false;
   /** The regulator command behind the current freeze, 0 if none. */

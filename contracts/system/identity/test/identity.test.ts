@@ -20,8 +20,10 @@ function freezeCommand(x: World, action = 'freeze-account'): bigint {
 test('permission matrix: who may call each state-changing method', () => {
   let grantId = 0n;
   checkMatrix(w, [
-    { contract: identity, method: 'createAccount', args: () => [fresh(), [keyOf('k')], null], allowed: ['partner'], denied: 'NOT_PERMITTED' },
-    { contract: identity, method: 'register', args: () => [[keyOf('self')], null], allowed: ['operator', 'partner', 'regulator'], denied: 'ACCOUNT_EXISTS' },
+    { contract: identity, method: 'createAccount', args: () => [keyOf(`k-${n++}`), null], allowed: ['partner'], denied: 'NOT_PERMITTED' },
+    { contract: identity, method: 'register', args: (x, role) => [x.roles[role].key, null], allowed: ['operator', 'partner', 'regulator'], denied: 'ACCOUNT_EXISTS' },
+    { contract: identity, method: 'setUserPartner', args: (x) => [x.roles.partner.address], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT' },
+    { contract: identity, method: 'setPartnerSuspended', args: (x) => [x.roles.partner.address, true], allowed: [], denied: 'NOT_SYSTEM' },
     { contract: identity, method: 'addKey', args: () => [keyOf('extra')], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT' },
     { contract: identity, method: 'removeKey', args: () => [keyOf('extra')], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT',
       setup: (x) => { x.sys.identity.call('addKey', [keyOf('extra')], { as: x.roles.user }).expectOk(); } },
@@ -36,26 +38,43 @@ test('permission matrix: who may call each state-changing method', () => {
   ]);
 });
 
-test('I1: accounts have a stable address, a system id, an optional unique name, and keys', () => {
+test('I1: an account\'s address derives from its key; it has a system id, an optional unique name, and keys', () => {
   const snap = sim.snapshot();
   const p = w.roles.partner;
-  const a = sim.account('zhang-san');
-  const id = w.sys.identity.call('createAccount', [a.address, [keyOf('z1')], 'zhangsan'], { as: p }).expectOk().value as bigint;
-  const acc = w.sys.identity.view('getAccount', [a.address]).value as Record<string, unknown>;
+  const zs = sim.account('zhang-san');
+  assert.equal(w.sys.identity.view('addressOfKey', [zs.key]).value, zs.address);
+  const id = w.sys.identity.call('createAccount', [zs.key, 'zhangsan'], { as: p }).expectOk().value as bigint;
+  const acc = w.sys.identity.view('getAccount', [zs.address]).value as Record<string, unknown>;
   assert.is(acc.id, id);
   assert.is(acc.name, 'zhangsan');
-  assert.equal((w.sys.identity.view('accountById', [id]).value as Record<string, unknown>).address, a.address);
-  assert.equal((w.sys.identity.view('accountByName', ['zhangsan']).value as Record<string, unknown>).address, a.address);
-  w.sys.identity.call('createAccount', [sim.account('other').address, [keyOf('o')], 'zhangsan'], { as: p }).expectError('NAME_TAKEN');
-  w.sys.identity.call('createAccount', [a.address, [keyOf('z2')], null], { as: p }).expectError('ACCOUNT_EXISTS');
-  w.sys.identity.call('createAccount', [sim.account('k').address, [], null], { as: p }).expectError('BAD_KEYS');
-  w.sys.identity.call('createAccount', [sim.account('k').address, [keyOf('d'), keyOf('d')], null], { as: p }).expectError('BAD_KEYS');
-  assert.is(w.sys.identity.view('isAuthorisedKey', [a.address, keyOf('z1')]).value, true);
-  assert.is(w.sys.identity.view('isAuthorisedKey', [a.address, keyOf('z2')]).value, false);
-  w.sys.identity.call('addKey', [keyOf('z2')], { as: a }).expectOk();
-  w.sys.identity.call('removeKey', [keyOf('z1')], { as: a }).expectOk();
-  w.sys.identity.call('removeKey', [keyOf('z2')], { as: a }).expectError('LAST_KEY');
-  assert.is(w.sys.identity.view('isAuthorisedKey', [a.address, keyOf('z1')]).value, false);
+  assert.equal(acc.userPartner, p.address);
+  assert.equal((w.sys.identity.view('accountById', [id]).value as Record<string, unknown>).address, zs.address);
+  assert.equal((w.sys.identity.view('accountByName', ['zhangsan']).value as Record<string, unknown>).address, zs.address);
+  w.sys.identity.call('createAccount', [sim.account('other').key, 'zhangsan'], { as: p }).expectError('NAME_TAKEN');
+  w.sys.identity.call('createAccount', [zs.key, null], { as: p }).expectError('ACCOUNT_EXISTS');
+  w.sys.identity.call('createAccount', [new Uint8Array(32), null], { as: p }).expectError('BAD_KEYS');
+  w.sys.identity.call('register', [sim.account('someone-else').key, null], { as: sim.account('mallory') }).expectError('KEY_MISMATCH');
+  assert.is(w.sys.identity.view('isAuthorisedKey', [zs.address, zs.key]).value, true);
+  assert.is(w.sys.identity.view('isAuthorisedKey', [zs.address, keyOf('z2')]).value, false);
+  w.sys.identity.call('addKey', [keyOf('z2')], { as: zs }).expectOk();
+  w.sys.identity.call('addKey', [keyOf('z2')], { as: zs }).expectError('BAD_KEYS');
+  w.sys.identity.call('removeKey', [zs.key], { as: zs }).expectOk();
+  w.sys.identity.call('removeKey', [keyOf('z2')], { as: zs }).expectError('LAST_KEY');
+  assert.is(w.sys.identity.view('isAuthorisedKey', [zs.address, zs.key]).value, false);
+  // The address stays the same after the key that made it is gone.
+  assert.equal((w.sys.identity.view('getAccount', [zs.address]).value as Record<string, unknown>).address, zs.address);
+  sim.revert(snap);
+});
+
+test('I1: nobody can open an account at an address whose key they do not hold (the operator\'s, say)', () => {
+  const snap = sim.snapshot();
+  // A partner creating an account with its own key gets its own address, never the operator's.
+  w.sys.identity.call('createAccount', [w.roles.partner.key, null], { as: w.roles.partner }).expectOk();
+  assert.is(w.sys.identity.view('getAccount', [w.roles.operator.address]).value, null);
+  // An account at the operator's address exists only with the operator's key.
+  w.sys.identity.call('createAccount', [w.roles.operator.key, null], { as: w.roles.partner }).expectOk();
+  assert.is(w.sys.identity.view('isAuthorisedKey', [w.roles.operator.address, w.roles.partner.key]).value, false);
+  assert.is(w.sys.identity.view('isAuthorisedKey', [w.roles.operator.address, w.roles.operator.key]).value, true);
   sim.revert(snap);
 });
 
@@ -88,6 +107,21 @@ test('I3, I4: several certifiers; a partner sees levels certified by itself and 
   sim.revert(snap);
 });
 
+test('a suspended partner\'s certifications stop counting, and count again on reinstatement', () => {
+  const snap = sim.snapshot();
+  const q = w.sys.admitPartner('partner-q', PERM.identity);
+  const u = w.roles.user.address;
+  w.sys.identity.call('certify', [u, LEVEL.certificate, identityDigest('user-u', 'q'), false], { as: q }).expectOk();
+  const level = () => (w.sys.identity.view('standingWith', [u, [q.address]]).value as Record<string, unknown>).level;
+  assert.is(level(), LEVEL.certificate);
+  const order = (action: string) => w.sys.admission.call('issueCommand', [q.address, action, documentDigest('order')], { as: w.roles.regulator }).expectOk().value;
+  w.sys.admission.call('executeCommand', [order('suspend-partner'), documentDigest('proof')], { as: w.roles.operator }).expectOk();
+  assert.is(level(), 1);
+  w.sys.admission.call('executeCommand', [order('reinstate-partner'), documentDigest('proof')], { as: w.roles.operator }).expectOk();
+  assert.is(level(), LEVEL.certificate);
+  sim.revert(snap);
+});
+
 test('I3: evidence is allowed from phone-verified users, and from anonymous ones only when a partner vouches', () => {
   const snap = sim.snapshot();
   const anon = w.sys.enrolUser('anon-1', w.roles.partner, LEVEL.anonymous);
@@ -104,11 +138,18 @@ test('I5: a certifying partner resets lost keys, registering the materials diges
   const snap = sim.snapshot();
   const u = w.roles.user.address;
   const other = w.sys.admitPartner('partner-x', PERM.identity);
-  w.sys.identity.call('resetKeys', [u, [keyOf('new')], documentDigest('m')], { as: other }).expectError('NOT_CERTIFIER');
+  w.sys.identity.call('resetKeys', [u, [keyOf('new')], documentDigest('m')], { as: other }).expectError('NOT_USERS_PARTNER');
+  // Certifying the account does not make a partner the user's partner: no takeover by certification.
+  w.sys.identity.call('certify', [u, 1, identityDigest('x', 'y'), false], { as: other }).expectOk();
+  w.sys.identity.call('resetKeys', [u, [keyOf('evil')], documentDigest('m')], { as: other }).expectError('NOT_USERS_PARTNER');
   w.sys.identity.call('resetKeys', [u, [keyOf('new')], new Uint8Array(32)], { as: w.roles.partner }).expectError('MISSING_DIGEST');
   w.sys.identity.call('resetKeys', [u, [keyOf('new')], documentDigest('application + id scan')], { as: w.roles.partner }).expectOk();
-  assert.is(w.sys.identity.view('isAuthorisedKey', [u, keyOf('user-u')]).value, false);
+  assert.is(w.sys.identity.view('isAuthorisedKey', [u, w.roles.user.key]).value, false);
   assert.is(w.sys.identity.view('isAuthorisedKey', [u, keyOf('new')]).value, true);
+  // The user may choose another partner that certified it as its user partner.
+  w.sys.identity.call('setUserPartner', [sim.account('nobody').address], { as: w.roles.user }).expectError('NOT_CERTIFIER');
+  w.sys.identity.call('setUserPartner', [other.address], { as: w.roles.user }).expectOk();
+  w.sys.identity.call('resetKeys', [u, [keyOf('newer')], documentDigest('m2')], { as: other }).expectOk();
   const history = w.sys.identity.view('keyResets', [u]).value as Array<Record<string, unknown>>;
   assert.equal(history[0]!.materialsDigest, documentDigest('application + id scan'));
   assert.equal((w.sys.identity.view('getAccount', [u]).value as Record<string, unknown>).address, u);
@@ -146,7 +187,8 @@ test('S3: a regulator command against a user is executed by the user\'s partner,
   w.sys.identity.call('executeCommand', [u, id, new Uint8Array(32)], { as: w.roles.partner }).expectError('COMMAND_REFUSED');
   w.sys.identity.call('executeCommand', [u, id, documentDigest('execution record')], { as: w.roles.partner }).expectOk();
   assert.is((w.sys.identity.view('getAccount', [u]).value as Record<string, unknown>).frozen, true);
-  assert.is(w.sys.identity.view('isAuthorisedKey', [u, keyOf('user-u')]).value, false);
+  assert.is(w.sys.identity.view('isAuthorisedKey', [u, w.roles.user.key]).value, false);
+  w.sys.identity.call('addKey', [keyOf('sneaky')], { as: w.roles.user }).expectError('ACCOUNT_FROZEN');
   const c = w.sys.admission.view('getCommand', [id]).value as Record<string, unknown>;
   assert.equal(c.executedBy, w.roles.partner.address);
   assert.equal(c.proofDigest, documentDigest('execution record'));

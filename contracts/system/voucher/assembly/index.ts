@@ -4,7 +4,7 @@
 // adjust caps, restrict issuance, freeze, limit transfers and read reports (V4); custodians commit
 // Merkle sum roots of what they hold for others, which anyone verifies (V5).
 import { Context, PersistentMap, Singleton, Bytes32, Address, U128, Encoder, encodeValue, decode, sha256, emit, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, roleOf, systemView } from "../../common/assembly/system";
+import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, systemView } from "../../common/assembly/system";
 import { Standing } from "../../common/assembly/records";
 import { VoucherClass, Item, HoldingsCommitment, ProofStep } from "./model";
 
@@ -36,6 +36,7 @@ function itemKey(id: u64, itemId: string): Uint8Array {
 @serializable
 class Stats {
   supply: U128 = new U128();
+  issued: U128 = new U128();
   holderCount: u64 = 0;
   transferCount: u64 = 0;
 }
@@ -45,6 +46,7 @@ function voucher(id: u64): VoucherClass {
   const v = classes.getSome(id, "UNKNOWN_VOUCHER", "no such voucher");
   const st = stats.getSome(id);
   v.supply = st.supply;
+  v.issued = st.issued;
   v.holderCount = st.holderCount;
   v.transferCount = st.transferCount;
   return v;
@@ -53,6 +55,7 @@ function voucher(id: u64): VoucherClass {
 function saveStats(v: VoucherClass): void {
   const st = new Stats();
   st.supply = v.supply;
+  st.issued = v.issued;
   st.holderCount = v.holderCount;
   st.transferCount = v.transferCount;
   stats.set(v.id, st);
@@ -162,7 +165,8 @@ export function setCertifiers(id: u64, certifiers: Array<Address>): void {
 function requireIssuable(v: VoucherClass, amount: U128): void {
   if (v.issuanceRestricted) fail("ISSUANCE_RESTRICTED", "a regulator has restricted issuance");
   if (v.frozen) fail("VOUCHER_FROZEN", "the voucher is frozen by a regulator");
-  if (v.supply.add(amount).gt(v.cap)) fail("CAP_EXCEEDED", "issuing this would exceed the supply cap");
+  const counted = v.divisible ? v.supply : v.issued;
+  if (counted.add(amount).gt(v.cap)) fail("CAP_EXCEEDED", "issuing this would exceed the supply cap");
 }
 
 /** The issuer issues an amount of a divisible voucher to an eligible account (V2). */
@@ -172,8 +176,10 @@ export function issue(id: u64, to: Address, amount: U128): void {
   if (!v.divisible) fail("NOT_DIVISIBLE", "use issueItem for a voucher of unique items");
   if (amount.isZero()) fail("BAD_AMOUNT", "the amount must be positive");
   requireIssuable(v, amount);
+  requireHolderActive(v, to);
   requireEligible(v, [to]);
   v.supply = v.supply.add(amount);
+  v.issued = v.issued.add(amount);
   credit(v, to, amount);
   saveStats(v);
   emit<U128>("issued", amount, [v.symbol, to.toHex()]);
@@ -189,6 +195,7 @@ export function issueItem(id: u64, to: Address, itemId: string, meta: string): v
   if (items.has(k)) fail("ITEM_EXISTS", "an item with this id exists");
   const one = U128.from(1);
   requireIssuable(v, one);
+  requireHolderActive(v, to);
   requireEligible(v, [to]);
   const it = new Item();
   it.id = itemId;
@@ -197,6 +204,7 @@ export function issueItem(id: u64, to: Address, itemId: string, meta: string): v
   it.issuedAt = Context.blockHeight();
   items.set(k, it);
   v.supply = v.supply.add(one);
+  v.issued = v.issued.add(one);
   credit(v, to, one);
   saveStats(v);
   emit<Item>("item-issued", it, [v.symbol, to.toHex()]);
@@ -250,6 +258,7 @@ export function redeem(id: u64, amount: U128): void {
   if (!v.divisible) fail("NOT_DIVISIBLE", "use redeemItem for a voucher of unique items");
   if (amount.isZero()) fail("BAD_AMOUNT", "the amount must be positive");
   requireHolderActive(v, from);
+  requireNotFrozen(from);
   debit(v, from, amount);
   v.supply = v.supply.sub(amount);
   saveStats(v);
@@ -264,6 +273,7 @@ export function redeemItem(id: u64, itemId: string): void {
   if (!it.owner.equals(Context.caller())) fail("NOT_OWNER", "only the item's owner may redeem it");
   if (it.redeemed) fail("REDEEMED", "the item was already redeemed");
   requireHolderActive(v, it.owner);
+  requireNotFrozen(it.owner);
   it.redeemed = true;
   items.set(k, it);
   debit(v, it.owner, U128.from(1));
@@ -277,7 +287,7 @@ export function redeemItem(id: u64, itemId: string): void {
 export function setCap(id: u64, cap: U128): void {
   requireRegulator();
   const v = voucher(id);
-  if (cap.lt(v.supply)) fail("BAD_CAP", "the cap cannot go below the current supply");
+  if (cap.lt(v.divisible ? v.supply : v.issued)) fail("BAD_CAP", "the cap cannot go below what it already counts");
   v.cap = cap;
   saveConfig(v);
   emit<U128>("cap-set", cap, [v.symbol]);
@@ -330,6 +340,8 @@ export function commitHoldings(id: u64, root: Bytes32, total: U128, leafCount: u
   const v = voucher(id);
   const custodian = Context.caller();
   if (root.isZero() || leafCount == 0) fail("BAD_COMMITMENT", "a commitment has a root and at least one leaf");
+  requireHolderActive(v, custodian);
+  requireNotFrozen(custodian);
   const balance = balances.get(holderKey(id, custodian), new U128());
   if (balance.lt(total)) fail("UNDER_RESERVED", "the custodian holds less than the total it claims to hold for others");
   const c = new HoldingsCommitment();
@@ -376,6 +388,8 @@ export function verifyHolding(id: u64, custodian: Address, holder: Bytes32, amou
   const k = holderKey(id, custodian);
   if (!commitments.has(k)) return false;
   const c = commitments.getSome(k);
+  // The claim holds only while the custodian still has what it committed to.
+  if (balances.get(k, new U128()).lt(c.total)) return false;
   let h = leafHash(holder, amount);
   let sum = amount;
   for (let i = 0; i < proof.length; i++) {

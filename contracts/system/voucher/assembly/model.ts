@@ -10,8 +10,12 @@ export class VoucherClass {
   product: string = "";
   /** true: amounts (coupons, points); false: unique items (tickets, certificates). */
   divisible: bool = true;
+  /** Divisible: the most that may be outstanding. Indivisible: the most items ever issued (seats, certificates). */
   cap: U128 = new U128();
+  /** Outstanding: issued and not redeemed. */
   supply: U128 = new U128();
+  /** Ever issued. */
+  issued: U128 = new U128();
   /** The issuing partner that manages it. */
   issuer: Address = Bytes32.zero();
   /** Partners (besides the issuer) whose certifications make an account eligible to hold it (V3). */

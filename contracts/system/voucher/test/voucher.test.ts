@@ -70,9 +70,11 @@ test('V1: indivisible vouchers are unique items; transfer, redeem, and the cap c
   sys.voucher.call('transferItem', [ticket, U.address, 'A-1'], { as: bob }).expectError('REDEEMED');
   sys.voucher.call('issueItem', [ticket, U.address, 'A-2', ''], { as: P }).expectOk();
   sys.voucher.call('issueItem', [ticket, U.address, 'A-3', ''], { as: P }).expectOk();
-  // The cap bounds what is outstanding: A-1 was redeemed, so a third live item still fits, a fourth does not.
-  sys.voucher.call('issueItem', [ticket, U.address, 'A-4', ''], { as: P }).expectOk();
-  sys.voucher.call('issueItem', [ticket, U.address, 'A-5', ''], { as: P }).expectError('CAP_EXCEEDED');
+  // For unique items the cap bounds what was ever issued: a redeemed seat does not free a new one.
+  sys.voucher.call('issueItem', [ticket, U.address, 'A-4', ''], { as: P }).expectError('CAP_EXCEEDED');
+  const t = info(ticket);
+  assert.is(t.issued, 3n);
+  assert.is(t.supply, 2n);
   sim.revert(snap);
 });
 
@@ -111,11 +113,25 @@ test('V4: regulators change the cap, restrict issuance, freeze vouchers and hold
   sim.revert(snap);
 });
 
-test('V2: a frozen account (regulator command executed by its partner) can neither send nor receive', () => {
+test('V2: a frozen account (regulator command executed by its partner) can neither send, receive, redeem nor commit', () => {
   const snap = sim.snapshot();
-  const cmd = sys.admission.call('issueCommand', [bob.address, 'freeze-account', documentDigest('order')], { as: REG }).expectOk().value;
-  sys.identity.call('executeCommand', [bob.address, cmd, documentDigest('proof')], { as: P }).expectOk();
+  const freeze = (who: typeof bob) => {
+    const cmd = sys.admission.call('issueCommand', [who.address, 'freeze-account', documentDigest('order')], { as: REG }).expectOk().value;
+    sys.identity.call('executeCommand', [who.address, cmd, documentDigest('proof')], { as: P }).expectOk();
+  };
+  freeze(bob);
   sys.voucher.call('transfer', [coupon, bob.address, 1n], { as: U }).expectError('ACCOUNT_FROZEN');
+  freeze(U);
+  sys.voucher.call('redeem', [coupon, 1n], { as: U }).expectError('ACCOUNT_FROZEN');
+  sys.voucher.call('commitHoldings', [coupon, new Uint8Array(32).fill(1), 1n, 1n], { as: U }).expectError('ACCOUNT_FROZEN');
+  sim.revert(snap);
+});
+
+test('V4: nothing is issued to a holder a regulator has frozen', () => {
+  const snap = sim.snapshot();
+  sys.voucher.call('freezeHolder', [coupon, bob.address, true], { as: REG }).expectOk();
+  sys.voucher.call('issue', [coupon, bob.address, 1n], { as: P }).expectError('HOLDER_FROZEN');
+  sys.voucher.call('issueItem', [ticket, bob.address, 'Z-1', ''], { as: P }).expectOk(); // the freeze is per voucher
   sim.revert(snap);
 });
 
@@ -137,6 +153,9 @@ test('V5: a custodian proves full reserve; each holder verifies inclusion, anyon
   assert.is(sys.voucher.view('verifyHolding', [coupon, exchange.address, cheat.holder, cheat.amount, tree.proof(0)]).value, false);
   assert.not.ok(verifyHolding(tree.root, tree.total, cheat, tree.proof(0)));
   assert.is((sys.voucher.view('holdingsCommitment', [coupon, exchange.address]).value as Record<string, unknown>).total, 100n);
+  // The proof stands only while the custodian still holds the total.
+  sys.voucher.call('transfer', [coupon, bob.address, 1n], { as: exchange }).expectOk();
+  assert.is(sys.voucher.view('verifyHolding', [coupon, exchange.address, leaves[0]!.holder, leaves[0]!.amount, tree.proof(0)]).value, false);
   sim.revert(snap);
 });
 
