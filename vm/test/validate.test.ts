@@ -97,6 +97,30 @@ test('malformed bytes get VM_MODULE_MALFORMED, type errors VM_MODULE_INVALID', (
   refused(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 10, 4, 1, 2, 0, 0x0b]), 'VM_MODULE_INVALID');
 });
 
+function leb(n: number): number[] {
+  const o: number[] = [];
+  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n);
+  return o;
+}
+const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
+
+test('refuses typed-function-reference encodings that would make the decoder see other code than the engine', () => {
+  // block (result (ref null 2)) hides a loop from the metering: the engine runs it, the decoder would see a load.
+  const types = [41, ...Array(41).fill([0x60, 0, 0]).flat()];
+  const body = [0, 0x02, 0x63, 0x02, 0x01, 0x02, 0x63, 0x28, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0xd0, 0x28, 0x0b, 0x1a, 0xd0, 0x02, 0x0b, 0x1a, 0x0b];
+  const hiddenLoop = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...section(1, types), ...section(3, [1, 0]), ...section(5, [1, 0, 1]),
+    ...section(7, [1, 1, 0x66, 0, 0]), ...section(10, [1, ...leb(body.length), ...body])]);
+  assert.ok(WebAssembly.validate(hiddenLoop), 'the engine accepts it');
+  refused(hiddenLoop, 'VM_MODULE_UNSUPPORTED', /typed function references/);
+  // select (result (ref null 32)) hides a table.set from the deployment rules.
+  const t2 = [33, ...Array(33).fill([0x60, 0, 0]).flat()];
+  const f = [0, 0x41, 0x00, 0xd0, 0x20, 0xd0, 0x20, 0x41, 0x01, 0x1c, 0x01, 0x63, 0x20, 0x26, 0x00, 0x0b];
+  const hiddenTableSet = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...section(1, t2), ...section(3, [1, 0]),
+    ...section(4, [1, 0x70, 0x00, 0x01]), ...section(7, [1, 1, 0x66, 0, 0]), ...section(10, [1, ...leb(f.length), ...f])]);
+  assert.ok(WebAssembly.validate(hiddenTableSet), 'the engine accepts it');
+  refused(hiddenTableSet, 'VM_MODULE_UNSUPPORTED');
+});
+
 test('fuzz: truncated and mutated modules never crash the decoder, only typed errors', async () => {
   const { asFixture } = await import('./fixtures.ts');
   const base = await asFixture('storage');

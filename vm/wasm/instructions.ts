@@ -40,6 +40,26 @@ function unsupported(what: string): never {
   throw new VmError('VM_MODULE_UNSUPPORTED', `the VM does not support ${what}`);
 }
 
+/**
+ * Block types the VM supports: empty (-64), a number or reference value type, or a type index.
+ * Typed function references (0x63/0x64 + heap type) would make the next byte look like an opcode:
+ * refusing them keeps the decoder's view of the code identical to the engine's.
+ */
+const BLOCK_VALUE_TYPES = new Set([-64, -1, -2, -3, -4, -16, -17]);
+
+export function checkBlockType(bt: number): void {
+  if (bt >= 0 || BLOCK_VALUE_TYPES.has(bt)) return;
+  if (bt === -5) unsupported('SIMD (v128 block types)');
+  unsupported('typed function references or GC types');
+}
+
+/** Heap type of ref.null: only funcref (0x70) and externref (0x6F), read as the s33 they are. */
+export function readNullHeapType(r: Reader): number {
+  const ht = r.s33();
+  if (ht !== -16 && ht !== -17) unsupported('typed function references or GC heap types');
+  return ht & 0x7f;
+}
+
 function memarg(r: Reader): void {
   const align = r.u32();
   if (align & 0x40) unsupported('multiple memories');
@@ -60,6 +80,7 @@ export function readInstr(r: Reader, ins: Instr): void {
     // no immediates
   } else if (op >= 0x02 && op <= 0x04) {
     ins.a = r.s33();
+    checkBlockType(ins.a);
   } else if (op === 0x0c || op === 0x0d || op === 0x10 || (op >= 0x20 && op <= 0x26) || op === 0xd2) {
     ins.a = r.u32();
   } else if (op === 0x0e) {
@@ -76,6 +97,7 @@ export function readInstr(r: Reader, ins: Instr): void {
     for (let i = 0; i < n; i++) {
       const t = r.u8();
       if (t === 0x7b) unsupported('SIMD');
+      if (t !== 0x7f && t !== 0x7e && t !== 0x7d && t !== 0x7c && t !== 0x70 && t !== 0x6f) unsupported('typed function references or GC types');
     }
   } else if (op >= 0x28 && op <= 0x3e) {
     memarg(r);
@@ -92,7 +114,7 @@ export function readInstr(r: Reader, ins: Instr): void {
   } else if (op >= 0x45 && op <= 0xc4) {
     // numeric, no immediates
   } else if (op === 0xd0) {
-    ins.a = r.u8();
+    ins.a = readNullHeapType(r);
   } else if (op === 0xfc) {
     const sub = r.u32();
     ins.op = 0xfc00 + sub;

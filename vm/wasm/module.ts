@@ -4,6 +4,7 @@
  */
 import { VmError } from '../errors.ts';
 import { Reader, Writer } from './bytes.ts';
+import { readNullHeapType } from './instructions.ts';
 
 export const I32 = 0x7f, I64 = 0x7e, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b, FUNCREF = 0x70, EXTERNREF = 0x6f;
 const VALTYPES = new Set([I32, I64, F32, F64, V128, FUNCREF, EXTERNREF]);
@@ -105,7 +106,7 @@ function constExpr(r: Reader): Uint8Array {
       case 0x43: r.take(4); break;
       case 0x44: r.take(8); break;
       case 0x23: case 0xd2: r.u32(); break;
-      case 0xd0: r.u8(); break;
+      case 0xd0: readNullHeapType(r); break;
       case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break; // extended-const arithmetic
       case 0xfd: unsupported('SIMD');
       default: r.fail(`opcode 0x${op.toString(16)} in a constant expression`);
