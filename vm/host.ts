@@ -195,9 +195,10 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * (kl >>> 0));
       const key = read(kp, kl).slice();
-      const existed = f.journal.get(f.contract, key) !== undefined;
+      // Removing what is not there changes nothing and leaves no deletion marker behind.
+      if (f.journal.get(f.contract, key) === undefined) return 0;
       f.journal.set(f.contract, key, null);
-      return existed ? 1 : 0;
+      return 1;
     },
     storage_has: (kp: number, kl: number): number => {
       const f = frame();
@@ -212,7 +213,8 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       charge(hc.storageIterate + hc.perByte * ((pl >>> 0) + (al >>> 0)));
       const prefix = read(pp, pl).slice();
       const after = al >>> 0 === 0 && ap === 0 ? undefined : read(ap, al).slice();
-      const e = f.journal.next(f.contract, prefix, after);
+      const { entry: e, skipped } = f.journal.nextCounting(f.contract, prefix, after);
+      charge(hc.storageRead * skipped);
       if (!e) return -1;
       const total = 8 + e.key.length + e.value.length;
       if (total > ocap >>> 0) return total;

@@ -117,6 +117,15 @@ export class Journal implements StateView {
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
+    return this.nextCounting(contract, prefix, after).entry;
+  }
+
+  /**
+   * `next`, also counting the pending deletions it stepped over: the host charges for them, since a
+   * contract could otherwise make every step walk the same long run of removed keys.
+   */
+  nextCounting(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): { entry: StorageEntry | undefined; skipped: number } {
+    let skipped = 0;
     const base = this.committed();
     const lo = compositeKey(contract, prefix);
     let cursor = after ? compositeKey(contract, after) : undefined;
@@ -133,12 +142,13 @@ export class Journal implements StateView {
       const stored = base.next(contract, prefix, cursorKey);
       const storedCk = stored ? compositeKey(contract, stored.key) : undefined;
       const pick = pending === undefined ? storedCk : storedCk === undefined || pending < storedCk ? pending : storedCk;
-      if (pick === undefined) return undefined;
+      if (pick === undefined) return { entry: undefined, skipped };
       const w = this.lookup(pick);
-      if (w === undefined) return stored; // not written in this call: the committed entry
-      if (w.value !== null) return { key: w.key, value: w.value };
+      if (w === undefined) return { entry: stored, skipped }; // not written in this call: the committed entry
+      if (w.value !== null) return { entry: { key: w.key, value: w.value }, skipped };
       cursor = pick; // removed in this call: skip it
       cursorKey = w.key;
+      skipped++;
     }
   }
 

@@ -92,6 +92,10 @@ test('storage write spam, host-call spam, hash spam, bulk-memory spam: out of ga
   for (const m of ['writeSpam', 'hostSpam', 'hashSpam', 'fillSpam']) expectError(runTwice(hostile, m), 'VM_OUT_OF_GAS');
 });
 
+test('iterating over many pending deletions is paid for per deletion stepped over', () => {
+  expectError(runTwice(hostile, 'removeThenScan', undefined, 500_000_000), 'VM_OUT_OF_GAS', 500_000_000);
+});
+
 test('pointers outside memory: VM_HOST_BAD_ARGUMENT', () => {
   expectError(runTwice(hostile, 'badPointer'), 'VM_HOST_BAD_ARGUMENT');
 });
