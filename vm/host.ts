@@ -53,6 +53,8 @@ export interface Frame {
   depth: number;
   journal: Journal;
   events: ContractEvent[];
+  /** Events emitted so far by the whole call tree (shared by nested frames): the limit is per call tree. */
+  eventCount: { n: number };
   logs: string[];
   /** Output (or failure description) of the last cross-contract call. */
   lastResult: Uint8Array;
@@ -89,6 +91,18 @@ function ed25519Key(pk: Uint8Array): KeyObject | null {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * What a caller learns of a failed nested call. Only the contract's own words (revert, abort) travel
+ * with the code: other messages may quote the engine, whose wording can differ between Node versions,
+ * and a contract must not be able to branch on that.
+ */
+function failureText(error: VmError | null): string {
+  if (!error) return 'VM_TRAP';
+  if (error.code === 'VM_REVERT') return `${error.revertCode}: ${error.message}`;
+  if (error.code === 'VM_ABORT') return `VM_ABORT: ${error.message}`;
+  return error.code;
+}
 
 export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLimits, nested: NestedCaller): WebAssembly.Imports {
   const hc = costs.host;
@@ -234,7 +248,8 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('event data', dl >>> 0, limits.maxEventDataBytes);
       limit('event topics', tl >>> 0, limits.maxTopics * (1 + limits.maxTopicBytes));
       charge(hc.emit + hc.emitPerByte * ((tl >>> 0) + (dl >>> 0)));
-      if (f.events.length >= limits.maxEventsPerCall) throw new VmError('VM_HOST_LIMIT', `more than ${limits.maxEventsPerCall} events in one call`);
+      if (f.eventCount.n >= limits.maxEventsPerCall) throw new VmError('VM_HOST_LIMIT', `more than ${limits.maxEventsPerCall} events in one call, nested calls included`);
+      f.eventCount.n++;
       // Topics: each is one length byte followed by that many bytes.
       const raw = read(tp, tl);
       const topics: Uint8Array[] = [];
@@ -279,9 +294,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       const forwarded = gas < 0n || gas > BigInt(left) ? left : Number(gas);
       const outcome = nested(f, inst, address, method, input, forwarded);
       charge(outcome.gasUsed);
-      f.lastResult = outcome.ok
-        ? outcome.output
-        : new TextEncoder().encode(outcome.error ? `${outcome.error.revertCode ?? outcome.error.code}: ${outcome.error.message}` : 'failed');
+      f.lastResult = outcome.ok ? outcome.output : new TextEncoder().encode(failureText(outcome.error));
       return outcome.ok ? 0 : 1;
     },
     result_len: (): number => {

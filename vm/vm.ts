@@ -7,7 +7,7 @@
  * `memory.size` is always what a fresh instance would see. Validation forbids every other kind of
  * instance state (table mutation, dropped segments), so nothing leaks from one call to the next.
  */
-import { createHash } from 'node:crypto';
+import { createHash, getHashes } from 'node:crypto';
 import { type CostTable, COST_TABLE_V1 } from './costs.ts';
 import { VmError } from './errors.ts';
 import { type ContractEvent, type Frame, type HostInstance, type HostLimits, DEFAULT_HOST_LIMITS, hostImports } from './host.ts';
@@ -105,6 +105,11 @@ export interface PreparedContract {
   readonly module: WebAssembly.Module;
   readonly pool: LiveInstance[];
   readonly initializes: boolean;
+  /**
+   * Gas `_initialize` used (measured once: it is deterministic). Every call pays it, since whether a
+   * call meets a fresh instance that re-runs it depends on pool state, which differs between nodes.
+   */
+  initGasUsed: number;
 }
 
 class LiveInstance implements HostInstance {
@@ -165,6 +170,8 @@ export class Vm {
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config };
+    // The host API promises SM3; a Node built without it must not run contracts (results would differ).
+    if (!getHashes().includes('sm3')) throw new Error('this Node.js build has no SM3 hash (OpenSSL without SM3): BROP cannot run contracts on it');
   }
 
   /** The instrumentation this VM applies; `gasLimit` is only the counter's initial value. */
@@ -219,11 +226,17 @@ export class Vm {
       const t = funcTypeAt(m, initType.index);
       if (!t || t.params.length > 0 || t.results.length > 0) throw new VmError('VM_MODULE_FORBIDDEN', `${INITIALIZE_EXPORT} must take no parameters and return nothing`);
     }
-    const prepared: PreparedContract = { codeHash: hash, exports, instrumented, module, pool: [], initializes: initType !== undefined };
-    // Instantiate once now, so that a module whose initialiser fails is refused at deployment.
-    this.release(prepared, this.acquire(prepared));
+    const prepared: PreparedContract = { codeHash: hash, exports, instrumented, module, pool: [], initializes: initType !== undefined, initGasUsed: 0 };
     this.cache.set(hash, prepared);
     this.byObject.set(code, prepared);
+    // Instantiate once now, so that a module whose initialiser fails is refused at deployment.
+    try {
+      this.release(prepared, this.acquire(prepared));
+    } catch (e) {
+      this.cache.delete(hash);
+      this.byObject.delete(code);
+      throw e;
+    }
     if (this.cache.size > this.config.cacheSize) {
       const [oldest, evicted] = this.cache.entries().next().value!;
       this.cache.delete(oldest);
@@ -252,6 +265,7 @@ export class Vm {
       depth: 0,
       journal: new Journal(env.state),
       events: [],
+      eventCount: { n: 0 },
       logs: [],
       lastResult: EMPTY,
     };
@@ -278,7 +292,8 @@ export class Vm {
     }
   }
 
-  private acquire(prepared: PreparedContract): LiveInstance {
+  /** A clean instance; a fresh one runs `_initialize` on top of the caller's stack use (`stackBase`). */
+  private acquire(prepared: PreparedContract, stackBase = 0): LiveInstance {
     const pooled = prepared.pool.pop();
     if (pooled) {
       this.pooledBytes -= memoryBytes(pooled);
@@ -303,6 +318,7 @@ export class Vm {
     live.memory = ex[EXPORT_MEMORY] as WebAssembly.Memory | undefined;
     if (prepared.initializes) {
       setGas(live, this.config.initGasLimit);
+      live.stack.value = stackBase;
       try {
         (ex[INITIALIZE_EXPORT] as () => void)();
       } catch (e) {
@@ -310,6 +326,7 @@ export class Vm {
         throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: ${why.code}: ${why.message}`);
       }
       if (gasLeft(live) < 0) throw new VmError('VM_MODULE_INIT_FAILED', `${INITIALIZE_EXPORT} failed: VM_OUT_OF_GAS: out of gas`);
+      prepared.initGasUsed = this.config.initGasLimit - gasLeft(live);
       (ex[EXPORT_SAVE] as () => void)();
     }
     if (live.memory && live.memory.buffer.byteLength > 0) live.snapshot = new Uint8Array(live.memory.buffer).slice();
@@ -317,6 +334,8 @@ export class Vm {
   }
 
   private release(prepared: PreparedContract, live: LiveInstance): void {
+    // An evicted contract's instances are not kept (its pool is gone from the accounting).
+    if (this.cache.get(prepared.codeHash) !== prepared) return;
     // An instance whose memory grew cannot be shrunk back: drop it.
     const bytes = memoryBytes(live);
     if (bytes !== (live.snapshot?.length ?? 0)) return;
@@ -334,12 +353,13 @@ export class Vm {
     }
     let live: LiveInstance;
     try {
-      live = this.acquire(prepared);
+      live = this.acquire(prepared, stackBase);
     } catch (e) {
       return { result: undefined, gasUsed: 0, error: asModuleError(e) };
     }
-    // Every call pays for the memory it starts from (restored in place for a reused instance).
-    const setup = ((live.snapshot?.length ?? 0) / 65536) * this.config.costs.callMemoryPerPage;
+    // Every call pays for the state it starts from: its initial memory (restored in place for a reused
+    // instance) and the initialiser that produced it.
+    const setup = ((live.snapshot?.length ?? 0) / 65536) * this.config.costs.callMemoryPerPage + prepared.initGasUsed;
     if (setup > gasLimit) {
       this.release(prepared, live);
       return { result: undefined, gasUsed: gasLimit, error: new VmError('VM_OUT_OF_GAS', 'out of gas before the call started: not enough for its initial memory') };
@@ -416,7 +436,7 @@ export class Vm {
     const r = this.invoke(prepared, method, frame, gas, stackBase, env);
     if (r.error === null) {
       frame.journal.commitInto(caller.journal);
-      caller.events.push(...frame.events);
+      for (const e of frame.events) caller.events.push(e); // no spread: event lists can be long
     }
     return { ok: r.error === null, output: r.error === null ? frame.output : EMPTY, gasUsed: r.gasUsed, error: r.error };
   }

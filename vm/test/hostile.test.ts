@@ -96,6 +96,21 @@ test('iterating over many pending deletions is paid for per deletion stepped ove
   expectError(runTwice(hostile, 'removeThenScan', undefined, 500_000_000), 'VM_OUT_OF_GAS', 500_000_000);
 });
 
+test('the event limit counts the whole call tree, nested calls included', () => {
+  const r = runTwice(hostile, 'emitMany', new Uint8Array([1]));
+  assert.ok(r.ok, r.error?.message);
+  assert.is(r.result, 1); // the nested call failed at the limit...
+  assert.is(r.events.length, 600); // ...and its events were dropped with it
+});
+
+test('every call pays for its contract\'s initialiser, fresh instance or not', () => {
+  const code = (n: number) => wat(`(module (global $g (mut i32) (i32.const 0))
+    (func (export "_initialize") (local $i i32) (loop $l (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const ${n})))))
+    (func (export "f")))`);
+  const small = runTwice(code(10), 'f').gasUsed, big = runTwice(code(1010), 'f').gasUsed;
+  assert.is(big - small, 7000); // 1,000 more loop iterations of 7 instructions
+});
+
 test('pointers outside memory: VM_HOST_BAD_ARGUMENT', () => {
   expectError(runTwice(hostile, 'badPointer'), 'VM_HOST_BAD_ARGUMENT');
 });

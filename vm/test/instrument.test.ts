@@ -106,7 +106,7 @@ test('differential with host imports: contracts behave the same raw (host bound 
     inst.memory = instance.exports.memory as WebAssembly.Memory;
     (instance.exports._initialize as () => void)();
     const frame = { contract: A, caller: A, input, output: new Uint8Array(0), txHash: new Uint8Array(32).fill(3), blockHeight: 5n, blockTime: 6n,
-      readOnly: false, depth: 0, journal: new Journal(seed()), events: [], logs: [], lastResult: new Uint8Array(0) };
+      readOnly: false, depth: 0, journal: new Journal(seed()), events: [], eventCount: { n: 0 }, logs: [], lastResult: new Uint8Array(0) };
     inst.current = frame;
     let result: unknown, error: string | undefined;
     try { result = (instance.exports[method] as () => unknown)(); } catch (e) { error = (e as { code?: string }).code ?? 'TRAP'; }
