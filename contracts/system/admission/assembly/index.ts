@@ -1,8 +1,8 @@
 // Admission (业务准入): the operator admits partners with permissions and registers regulators, each
 // with the digest of their signed legal agreement (SPEC L1); regulators issue commands; commands against
 // partners are executed by the operator with a legal proof digest (SPEC S1).
-import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, callContract, emit, fail, ensure } from "@brop/sdk";
-import { IDENTITY, VOUCHER, PERM_ALL, ROLE_NONE, ROLE_OPERATOR, ROLE_PARTNER, ROLE_REGULATOR } from "../../common/assembly/system";
+import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, emit, fail, ensure } from "@brop/sdk";
+import { IDENTITY, VOUCHER, PERM_ALL, ROLE_NONE, ROLE_OPERATOR, ROLE_PARTNER, ROLE_REGULATOR, systemCall } from "../../common/assembly/system";
 import { Partner, Regulator, Command, Operator, STATUS_ACTIVE, STATUS_SUSPENDED, COMMAND_PENDING, COMMAND_EXECUTED } from "./model";
 
 const operator = new Singleton<Operator>("op");
@@ -32,12 +32,20 @@ function nonZero(d: Bytes32, what: string): void {
 export function init(operatorAddress: Address, legalDigest: Bytes32): void {
   if (operator.exists()) fail("ALREADY_INITIALISED", "the operator is already set");
   nonZero(legalDigest, "the operator's legal document");
+  setOperator(operatorAddress, legalDigest);
+}
+
+function setOperator(address: Address, legalDigest: Bytes32): void {
   const op = new Operator();
-  op.address = operatorAddress;
+  op.address = address;
   op.legalDigest = legalDigest;
   op.since = Context.blockHeight();
   operator.set(op);
   emit<Operator>("operator-set", op);
+}
+
+function checkPermissions(permissions: u32): void {
+  ensure(permissions != 0 && (permissions & ~PERM_ALL) == 0, "BAD_PERMISSIONS", "permissions are a non-empty set of identity (1), evidence (2), voucher (4)");
 }
 
 /** Hands the operator role to another account (with its own signed agreement). */
@@ -45,18 +53,13 @@ export function transferOperator(newOperator: Address, legalDigest: Bytes32): vo
   requireOperator();
   nonZero(legalDigest, "the new operator's legal document");
   if (partners.has(newOperator) || regulators.has(newOperator)) fail("ROLE_CONFLICT", "a partner or regulator cannot be the operator");
-  const op = new Operator();
-  op.address = newOperator;
-  op.legalDigest = legalDigest;
-  op.since = Context.blockHeight();
-  operator.set(op);
-  emit<Operator>("operator-set", op);
+  setOperator(newOperator, legalDigest);
 }
 
 export function admitPartner(partner: Address, name: string, permissions: u32, legalDigest: Bytes32): void {
   requireOperator();
   ensure(name.length > 0 && name.length <= 128, "BAD_NAME", "partner names are 1 to 128 characters");
-  ensure(permissions != 0 && (permissions & ~PERM_ALL) == 0, "BAD_PERMISSIONS", "permissions are a non-empty set of identity (1), evidence (2), voucher (4)");
+  checkPermissions(permissions);
   nonZero(legalDigest, "the partner's admission agreement");
   if (partners.has(partner)) fail("ALREADY_ADMITTED", "this account is already a partner");
   if (regulators.has(partner) || operator.getSome().address.equals(partner)) fail("ROLE_CONFLICT", "a regulator or the operator cannot be a partner");
@@ -72,7 +75,7 @@ export function admitPartner(partner: Address, name: string, permissions: u32, l
 
 export function setPermissions(partner: Address, permissions: u32): void {
   requireOperator();
-  ensure(permissions != 0 && (permissions & ~PERM_ALL) == 0, "BAD_PERMISSIONS", "permissions are a non-empty set of identity (1), evidence (2), voucher (4)");
+  checkPermissions(permissions);
   const p = partners.getSome(partner, "UNKNOWN_PARTNER", "no such partner");
   p.permissions = permissions;
   partners.set(partner, p);
@@ -140,8 +143,7 @@ function reportSuspension(partner: Address, isSuspended: bool): void {
   const e = new Encoder();
   encodeValue<Bytes32>(e, partner);
   encodeValue<bool>(e, isSuspended);
-  const r = callContract(IDENTITY, "setPartnerSuspended", e.finish());
-  if (!r.ok) fail("SYSTEM_CALL_FAILED", "setPartnerSuspended: " + String.UTF8.decode(r.data.buffer));
+  systemCall(IDENTITY, "setPartnerSuspended", e.finish());
 }
 
 function executed(c: Command, by: Address, proofDigest: Bytes32): void {

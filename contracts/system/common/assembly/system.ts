@@ -55,8 +55,8 @@ function args1(a: Address): Uint8Array {
   return e.finish();
 }
 
-/** A view of another system contract; its failure is a failure of the system, not of the caller. */
-export function systemView(target: Address, method: string, args: Uint8Array): Uint8Array {
+/** A call to another system contract; its failure is a failure of the system, not of the caller. */
+export function systemCall(target: Address, method: string, args: Uint8Array): Uint8Array {
   const r = callContract(target, method, args);
   if (!r.ok) fail("SYSTEM_CALL_FAILED", method + ": " + String.UTF8.decode(r.data.buffer));
   return r.data;
@@ -64,11 +64,11 @@ export function systemView(target: Address, method: string, args: Uint8Array): U
 
 /** Whether `who` is an active partner holding every permission in `perms`. */
 export function partnerHas(who: Address, perms: u32): bool {
-  return decode<bool>(systemView(ADMISSION, "hasPermission", args2(who, perms)));
+  return decode<bool>(systemCall(ADMISSION, "hasPermission", args2(who, perms)));
 }
 
 export function roleOf(who: Address): u8 {
-  return decode<u8>(systemView(ADMISSION, "roleOf", args1(who)));
+  return decode<u8>(systemCall(ADMISSION, "roleOf", args1(who)));
 }
 
 export function requirePartner(who: Address, perms: u32): void {
@@ -80,5 +80,10 @@ export function requireNotFrozen(account: Address): void {
   const e = new Encoder();
   encodeValue<Bytes32>(e, account);
   encodeValue<Array<Address>>(e, []);
-  if (decode<Standing>(systemView(IDENTITY, "standingWith", e.finish())).frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
+  if (decode<Standing>(systemCall(IDENTITY, "standingWith", e.finish())).frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
+}
+
+export function containsAddress(list: Array<Address>, a: Address): bool {
+  for (let i = 0; i < list.length; i++) if (list[i].equals(a)) return true;
+  return false;
 }

@@ -3,7 +3,7 @@
 // effect only when every named party confirms (E4). Registrants: partners with the evidence
 // permission, and users whose identity standing allows evidence (SPEC I3).
 import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, emitEncoded, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_EVIDENCE, partnerHas, requireNotFrozen, systemView } from "../../common/assembly/system";
+import { IDENTITY, PERM_EVIDENCE, partnerHas, requireNotFrozen, containsAddress, systemCall } from "../../common/assembly/system";
 import { Standing } from "../../common/assembly/records";
 import { Evidence, ChainHead, MultiParty, MULTI_PENDING, MULTI_EFFECTIVE, MULTI_REVOKED } from "./model";
 
@@ -20,7 +20,7 @@ function requireRegistrant(): Address {
   const e = new Encoder();
   encodeValue<Bytes32>(e, me);
   encodeValue<Bytes32>(e, Bytes32.zero());
-  const s = decode<Standing>(systemView(IDENTITY, "standingFor", e.finish()));
+  const s = decode<Standing>(systemCall(IDENTITY, "standingFor", e.finish()));
   if (!s.evidenceAllowed) fail("NOT_PERMITTED", "evidence is registered by evidence partners and by users certified phone-verified or better (or anonymous with a partner's voucher)");
   return me;
 }
@@ -76,7 +76,7 @@ export function append(chain: string, key: string, digest: Bytes32, prev: Bytes3
   if (head.length == 0) {
     if (prev !== null) fail("BROKEN_LINK", "a new chain starts with no previous digest");
     head.creator = registrant;
-  } else if (!head.creator.equals(registrant) && !contains(head.writers, registrant)) {
+  } else if (!head.creator.equals(registrant) && !containsAddress(head.writers, registrant)) {
     fail("NOT_A_WRITER", "only the chain's creator and the writers it names may append");
   } else if (prev === null || !prev!.equals(head.head)) {
     fail("BROKEN_LINK", "prev must be the digest of the chain's last record");
@@ -94,10 +94,6 @@ export function append(chain: string, key: string, digest: Bytes32, prev: Bytes3
   return r.index;
 }
 
-function contains(list: Array<Address>, a: Address): bool {
-  for (let i = 0; i < list.length; i++) if (list[i].equals(a)) return true;
-  return false;
-}
 
 /** The chain's creator names who else may append to it (replacing the previous list). */
 export function setChainWriters(chain: string, writers: Array<Address>): void {

@@ -2,7 +2,7 @@
 // acceptance between partners, key resets with materials digests, user grants, and freezes executed
 // on regulator commands (SPEC I1-I7, S3).
 import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, sha256, emit, fail, ensure } from "@brop/sdk";
-import { ADMISSION, PERM_IDENTITY, partnerHas } from "../../common/assembly/system";
+import { ADMISSION, PERM_IDENTITY, containsAddress, partnerHas } from "../../common/assembly/system";
 import { Command } from "../../common/assembly/records";
 import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
 
@@ -351,10 +351,6 @@ export function verifyIdentity(address: Address, partner: Address, digest: Bytes
   return certs.has(key) && certs.getSome(key).identityDigest.equals(digest);
 }
 
-function contains(list: Array<Address>, a: Address): bool {
-  for (let i = 0; i < list.length; i++) if (list[i].equals(a)) return true;
-  return false;
-}
 
 /**
  * The account's standing as `viewer` sees it: the best level certified by `viewer` or by partners
@@ -371,7 +367,7 @@ function standing(address: Address, trusted: Array<Address> | null): Standing {
   let vouched = false;
   for (let i = 0; i < sum.certs.length; i++) {
     const c = sum.certs[i];
-    if (trusted !== null && !contains(trusted!, c.partner)) continue;
+    if (trusted !== null && !containsAddress(trusted!, c.partner)) continue;
     if (suspended.has(c.partner)) continue; // a suspended partner's certifications do not count
     if (c.level > s.level) s.level = c.level;
     if (c.vouchesEvidence) vouched = true;

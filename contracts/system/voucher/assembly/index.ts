@@ -4,7 +4,7 @@
 // adjust caps, restrict issuance, freeze, limit transfers and read reports (V4); custodians commit
 // Merkle sum roots of what they hold for others, which anyone verifies (V5).
 import { Context, PersistentMap, Singleton, Bytes32, Address, U128, Encoder, encodeValue, decode, sha256, emit, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, systemView } from "../../common/assembly/system";
+import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, systemCall } from "../../common/assembly/system";
 import { Standing } from "../../common/assembly/records";
 import { VoucherClass, Item, HoldingsCommitment, ProofStep } from "./model";
 
@@ -83,7 +83,7 @@ function requireEligible(v: VoucherClass, accounts: Array<Address>): void {
   const e = new Encoder();
   encodeValue<Array<Address>>(e, accounts);
   encodeValue<Array<Address>>(e, trusted);
-  const s = decode<Array<Standing>>(systemView(IDENTITY, "standingsWith", e.finish()));
+  const s = decode<Array<Standing>>(systemCall(IDENTITY, "standingsWith", e.finish()));
   for (let i = 0; i < s.length; i++) {
     if (!s[i].exists) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " does not exist");
     if (s[i].frozen) fail("ACCOUNT_FROZEN", "the account " + accounts[i].toHex() + " is frozen");
