@@ -23,6 +23,7 @@ export const HOST_API: Readonly<Record<string, Readonly<Record<string, HostSigna
     block_time: sig([], [j]),
     gas_left: sig([], [j]),
     storage_get: sig([i, i, i, i], [i]),
+    storage_get_at: sig([i, i, i, i, i], [i]),
     storage_set: sig([i, i, i, i]),
     storage_remove: sig([i, i], [i]),
     storage_has: sig([i, i], [i]),

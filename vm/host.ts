@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { CostTable } from './costs.ts';
 import { VmError } from './errors.ts';
-import type { Journal } from './state.ts';
+import { type Journal, latin1 } from './state.ts';
 
 export interface HostLimits {
   maxInputBytes: number;
@@ -153,6 +153,30 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     write(out, createHash(algorithm).update(read(ptr, len)).digest());
   };
 
+  const storageGet = (f: Frame, contract: Uint8Array, kp: number, kl: number, vp: number, vcap: number): number => {
+    limit('storage key', kl >>> 0, limits.maxKeyBytes);
+    charge(hc.storageRead + hc.perByte * (kl >>> 0));
+    const v = f.journal.get(contract, read(kp, kl));
+    if (v === undefined) return -1;
+    const n = Math.min(v.length, vcap >>> 0);
+    charge(hc.perByte * n);
+    write(vp, n === v.length ? v : v.subarray(0, n));
+    return v.length;
+  };
+  // One Uint8Array per address this instance has named: the journal caches each address object's key string.
+  const addresses = new Map<string, Uint8Array>();
+  const contractAt = (ap: number): Uint8Array => {
+    const bytes = read(ap, 32);
+    const k = latin1(bytes);
+    let a = addresses.get(k);
+    if (a === undefined) {
+      a = bytes.slice();
+      if (addresses.size >= 256) addresses.clear();
+      addresses.set(k, a);
+    }
+    return a;
+  };
+
   const brop = {
     input_len: (): number => {
       charge(hc.call);
@@ -186,14 +210,14 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     },
     storage_get: (kp: number, kl: number, vp: number, vcap: number): number => {
       const f = frame();
-      limit('storage key', kl >>> 0, limits.maxKeyBytes);
-      charge(hc.storageRead + hc.perByte * (kl >>> 0));
-      const v = f.journal.get(f.contract, read(kp, kl));
-      if (v === undefined) return -1;
-      const n = Math.min(v.length, vcap >>> 0);
-      charge(hc.perByte * n);
-      write(vp, n === v.length ? v : v.subarray(0, n));
-      return v.length;
+      return storageGet(f, f.contract, kp, kl, vp, vcap);
+    },
+    // Another contract's storage, read-only, as this call sees it (pending writes of the call tree
+    // included). Nothing private is exposed: every entry is public state with a Merkle proof anyway.
+    storage_get_at: (ap: number, kp: number, kl: number, vp: number, vcap: number): number => {
+      const f = frame();
+      charge(hc.perByte * 32);
+      return storageGet(f, contractAt(ap), kp, kl, vp, vcap);
     },
     storage_set: (kp: number, kl: number, vp: number, vl: number): void => {
       const f = frame();
@@ -287,7 +311,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('call input', il >>> 0, limits.maxInputBytes);
       limit('method name', ml >>> 0, limits.maxMethodBytes);
       charge(hc.contractCall + hc.perByte * (32 + (ml >>> 0) + (il >>> 0)));
-      const address = read(ap, 32).slice();
+      const address = contractAt(ap);
       const method = utf8.decode(read(mp, ml));
       const input = read(ip, il).slice();
       const left = inst.hostGas.value as number;

@@ -47,41 +47,42 @@ function addressString(contract: Uint8Array): string {
   return s;
 }
 
-
-const ADDRESS_CHARS = 32;
-
-function compositeKey(contract: Uint8Array, key: Uint8Array): string {
-  return addressString(contract) + latin1(key);
-}
-
-
 /** The first key in `map` that is > `after` (or >= `lo` when `after` sorts before `lo`) and starts with `lo`. */
 function firstInRange(map: SortedMap<unknown>, lo: string, after: string | undefined): string | undefined {
   const k = after !== undefined && after >= lo ? map.nextHigherKey(after) : map.getPairOrNextHigher(lo)?.[0];
   return k !== undefined && k.startsWith(lo) ? k : undefined;
 }
 
+/** One contract's pending writes in a journal, keyed by the key's byte string. */
+interface ContractWrites {
+  writes: Map<string, StorageWrite>;
+  /** Built on the first prefix iteration, then kept up to date: most calls never iterate. */
+  ordered: SortedMap<StorageWrite> | undefined;
+}
+
 /**
  * Writes of one call frame over a parent view (committed state, or the caller's journal).
  * A nested call gets a child journal; `commitInto` folds it into its parent on success.
- * Writes are kept in an ordered map, so prefix iteration costs one search per journal level.
+ * Writes are kept per contract (so keys are hashed without the 32-byte address in front) and, once
+ * a call iterates, ordered, so prefix iteration costs one search per journal level.
  */
 export class Journal implements StateView {
   readonly parent: StateView;
-  /** Keyed by contract + key as a string; the entry keeps the bytes, so the write set needs no decoding. */
-  private readonly writes = new Map<string, StorageWrite>();
-  /** Built on the first prefix iteration, then kept up to date: most calls never iterate. */
-  private ordered: SortedMap<StorageWrite> | undefined;
+  /** The entry keeps the bytes, so the write set needs no decoding. */
+  private readonly contracts = new Map<string, ContractWrites>();
+  private count = 0;
 
   constructor(parent: StateView) {
     this.parent = parent;
   }
 
   /** undefined: no journal in the chain has a write for the key. */
-  private lookup(ck: string): StorageWrite | undefined {
-    const own = this.writes.get(ck);
-    if (own !== undefined) return own;
-    return this.parent instanceof Journal ? this.parent.lookup(ck) : undefined;
+  private lookup(a: string, k: string): StorageWrite | undefined {
+    for (let j: StateView = this; j instanceof Journal; j = j.parent) {
+      const w = j.contracts.get(a)?.writes.get(k);
+      if (w !== undefined) return w;
+    }
+    return undefined;
   }
 
   private committed(): StateView {
@@ -90,30 +91,38 @@ export class Journal implements StateView {
     return p;
   }
 
-  private index(): SortedMap<StorageWrite> {
-    if (!this.ordered) {
-      this.ordered = sortedMap<StorageWrite>();
-      for (const [k, v] of this.writes) this.ordered.set(k, v);
+  private static index(cw: ContractWrites): SortedMap<StorageWrite> {
+    if (!cw.ordered) {
+      cw.ordered = sortedMap<StorageWrite>();
+      for (const [k, v] of cw.writes) cw.ordered.set(k, v);
     }
-    return this.ordered;
+    return cw.ordered;
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    const ck = compositeKey(contract, key);
-    const w = this.lookup(ck);
+    const a = addressString(contract);
+    const k = latin1(key);
+    const w = this.lookup(a, k);
     if (w !== undefined) return w.value ?? undefined;
     const base = this.committed();
-    // The in-memory state is keyed the same way: skip computing the key twice.
-    return base instanceof MemoryState ? base.getByCompositeKey(ck) : base.get(contract, key);
+    // The in-memory state is keyed the same way: skip converting the key twice.
+    return base instanceof MemoryState ? base.getByStrings(a, k) : base.get(contract, key);
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.put(compositeKey(contract, key), { contract, key, value });
+    this.put(addressString(contract), latin1(key), { contract, key, value });
   }
 
-  private put(ck: string, w: StorageWrite): void {
-    this.writes.set(ck, w);
-    this.ordered?.set(ck, w);
+  private put(a: string, k: string, w: StorageWrite): void {
+    let cw = this.contracts.get(a);
+    if (cw === undefined) {
+      cw = { writes: new Map(), ordered: undefined };
+      this.contracts.set(a, cw);
+    }
+    const before = cw.writes.size;
+    cw.writes.set(k, w);
+    this.count += cw.writes.size - before;
+    cw.ordered?.set(k, w);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
@@ -127,23 +136,25 @@ export class Journal implements StateView {
   nextCounting(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): { entry: StorageEntry | undefined; skipped: number } {
     let skipped = 0;
     const base = this.committed();
-    const lo = compositeKey(contract, prefix);
-    let cursor = after ? compositeKey(contract, after) : undefined;
+    const a = addressString(contract);
+    const lo = latin1(prefix);
+    let cursor = after ? latin1(after) : undefined;
     let cursorKey = after;
     for (;;) {
       // The smallest pending key in range, over this journal and its journal ancestors...
       let pending: string | undefined;
       for (let j: StateView = this; j instanceof Journal; j = j.parent) {
-        if (j.writes.size === 0) continue;
-        const k = firstInRange(j.index(), lo, cursor);
+        const cw = j.contracts.get(a);
+        if (cw === undefined) continue;
+        const k = firstInRange(Journal.index(cw), lo, cursor);
         if (k !== undefined && (pending === undefined || k < pending)) pending = k;
       }
       // ...and the smallest committed one.
       const stored = base.next(contract, prefix, cursorKey);
-      const storedCk = stored ? compositeKey(contract, stored.key) : undefined;
-      const pick = pending === undefined ? storedCk : storedCk === undefined || pending < storedCk ? pending : storedCk;
+      const storedK = stored ? latin1(stored.key) : undefined;
+      const pick = pending === undefined ? storedK : storedK === undefined || pending < storedK ? pending : storedK;
       if (pick === undefined) return { entry: undefined, skipped };
-      const w = this.lookup(pick);
+      const w = this.lookup(a, pick);
       if (w === undefined) return { entry: stored, skipped }; // not written in this call: the committed entry
       if (w.value !== null) return { entry: { key: w.key, value: w.value }, skipped };
       cursor = pick; // removed in this call: skip it
@@ -153,16 +164,21 @@ export class Journal implements StateView {
   }
 
   commitInto(parent: Journal): void {
-    for (const [k, w] of this.writes) parent.put(k, w);
+    for (const [a, cw] of this.contracts) for (const [k, w] of cw.writes) parent.put(a, k, w);
   }
 
-  /** This journal's writes in key order: the deterministic write set of a call. */
+  /** This journal's writes in (contract, key) order: the deterministic write set of a call. */
   toWrites(): StorageWrite[] {
-    return [...this.writes.keys()].sort().map((ck) => this.writes.get(ck)!);
+    const out: StorageWrite[] = [];
+    for (const a of [...this.contracts.keys()].sort()) {
+      const writes = this.contracts.get(a)!.writes;
+      for (const k of [...writes.keys()].sort()) out.push(writes.get(k)!);
+    }
+    return out;
   }
 
   get size(): number {
-    return this.writes.size;
+    return this.count;
   }
 }
 
@@ -199,9 +215,9 @@ export class MemoryState implements StateView {
     return this.contracts.get(addressString(contract))?.lookup.get(latin1(key))?.value;
   }
 
-  /** Read by the journal's composite key (address string + key string), saving a conversion. */
-  getByCompositeKey(ck: string): Uint8Array | undefined {
-    return this.contracts.get(ck.slice(0, ADDRESS_CHARS))?.lookup.get(ck.slice(ADDRESS_CHARS))?.value;
+  /** Read by the journal's key strings (address, key), saving a conversion. */
+  getByStrings(a: string, k: string): Uint8Array | undefined {
+    return this.contracts.get(a)?.lookup.get(k)?.value;
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {

@@ -9,6 +9,7 @@
 @external("brop", "block_time") export declare function block_time(): i64;
 @external("brop", "gas_left") export declare function gas_left(): i64;
 @external("brop", "storage_get") export declare function storage_get(kp: usize, kl: i32, vp: usize, vcap: i32): i32;
+@external("brop", "storage_get_at") export declare function storage_get_at(ap: usize, kp: usize, kl: i32, vp: usize, vcap: i32): i32;
 @external("brop", "storage_set") export declare function storage_set(kp: usize, kl: i32, vp: usize, vl: i32): void;
 @external("brop", "storage_remove") export declare function storage_remove(kp: usize, kl: i32): i32;
 @external("brop", "storage_has") export declare function storage_has(kp: usize, kl: i32): i32;

@@ -1,20 +1,16 @@
 import * as env from "./env";
 import { Encoder, decode, encode, encodeValue } from "./codec";
 import { fail } from "./errors";
-import { Bytes32 } from "./bytes32";
+import { Bytes32, Address } from "./bytes32";
 
 /** Raw contract storage: byte keys to byte values, ordered by key. */
 export namespace Storage {
   export function get(key: Uint8Array): Uint8Array | null {
-    let buf = new Uint8Array(64);
-    const n = env.storage_get(key.dataStart, key.length, buf.dataStart, buf.length);
-    if (n < 0) return null;
-    if (n > buf.length) {
-      buf = new Uint8Array(n);
-      env.storage_get(key.dataStart, key.length, buf.dataStart, n);
-      return buf;
-    }
-    return buf.slice(0, n);
+    return read(null, key);
+  }
+  /** A value in another contract's storage (read-only): every entry of every contract is public state. */
+  export function getAt(contract: Address, key: Uint8Array): Uint8Array | null {
+    return read(contract, key);
   }
   export function set(key: Uint8Array, value: Uint8Array): void {
     env.storage_set(key.dataStart, key.length, value.dataStart, value.length);
@@ -26,6 +22,24 @@ export namespace Storage {
   export function remove(key: Uint8Array): bool {
     return env.storage_remove(key.dataStart, key.length) == 1;
   }
+}
+
+function getInto(contract: Address | null, key: Uint8Array, buf: Uint8Array): i32 {
+  return contract === null
+    ? env.storage_get(key.dataStart, key.length, buf.dataStart, buf.length)
+    : env.storage_get_at(contract.bytes.dataStart, key.dataStart, key.length, buf.dataStart, buf.length);
+}
+
+function read(contract: Address | null, key: Uint8Array): Uint8Array | null {
+  let buf = new Uint8Array(64);
+  const n = getInto(contract, key, buf);
+  if (n < 0) return null;
+  if (n > buf.length) {
+    buf = new Uint8Array(n);
+    getInto(contract, key, buf);
+    return buf;
+  }
+  return buf.slice(0, n);
 }
 
 /** One storage entry, from prefix iteration. */
@@ -170,6 +184,45 @@ export class PersistentMap<K, V> {
     p[0] = <u8>this.prefix.length;
     p.set(this.prefix, 1);
     return p;
+  }
+}
+
+/**
+ * Read-only view of a PersistentMap that another contract owns (its address and the map's prefix):
+ * checking another contract's public records costs a storage read instead of a nested call. The
+ * value type must be the owner's record type (keep it in code both contracts import).
+ */
+export class ForeignMap<K, V> {
+  readonly contract: Address;
+  readonly prefix: Uint8Array;
+  constructor(contract: Address, prefix: string) {
+    this.contract = contract;
+    this.prefix = prefixBytes(prefix);
+  }
+  has(key: K): bool {
+    return Storage.getAt(this.contract, itemKey<K>(this.prefix, key)) !== null;
+  }
+  get(key: K, fallback: V): V {
+    const raw = Storage.getAt(this.contract, itemKey<K>(this.prefix, key));
+    return raw ? decode<V>(raw) : fallback;
+  }
+  tryGet(key: K): V | null {
+    const raw = Storage.getAt(this.contract, itemKey<K>(this.prefix, key));
+    return raw ? decode<V>(raw) : null;
+  }
+}
+
+/** Read-only view of a Singleton that another contract owns. */
+export class ForeignSingleton<T> {
+  private readonly contract: Address;
+  private readonly key: Uint8Array;
+  constructor(contract: Address, name: string) {
+    this.contract = contract;
+    this.key = itemKey<string>(prefixBytes(name), "");
+  }
+  tryGet(): T | null {
+    const raw = Storage.getAt(this.contract, this.key);
+    return raw ? decode<T>(raw) : null;
   }
 }
 

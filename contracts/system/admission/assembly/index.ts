@@ -1,13 +1,14 @@
 // Admission (业务准入): the operator admits partners with permissions and registers regulators, each
 // with the digest of their signed legal agreement (SPEC L1); regulators issue commands; commands against
 // partners are executed by the operator with a legal proof digest (SPEC S1).
-import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, emit, fail, ensure } from "@brop/sdk";
-import { IDENTITY, VOUCHER, PERM_ALL, ROLE_NONE, ROLE_OPERATOR, ROLE_PARTNER, ROLE_REGULATOR, systemCall } from "../../common/assembly/system";
+import { Context, PersistentMap, Singleton, Bytes32, Address, emit, fail, ensure } from "@brop/sdk";
+import { IDENTITY, VOUCHER, PERM_ALL, partnerHas, roleOf as roleOfAccount } from "../../common/assembly/system";
+import { ADMISSION_OPERATOR, ADMISSION_PARTNERS, ADMISSION_REGULATORS } from "../../common/assembly/records";
 import { Partner, Regulator, Command, Operator, STATUS_ACTIVE, STATUS_SUSPENDED, COMMAND_PENDING, COMMAND_EXECUTED } from "./model";
 
-const operator = new Singleton<Operator>("op");
-const partners = new PersistentMap<Address, Partner>("p");
-const regulators = new PersistentMap<Address, Regulator>("r");
+const operator = new Singleton<Operator>(ADMISSION_OPERATOR);
+const partners = new PersistentMap<Address, Partner>(ADMISSION_PARTNERS);
+const regulators = new PersistentMap<Address, Regulator>(ADMISSION_REGULATORS);
 const commands = new PersistentMap<u64, Command>("c");
 const commandCount = new Singleton<u64>("cn");
 
@@ -138,14 +139,6 @@ function pending(id: u64): Command {
   return c;
 }
 
-/** Identity stops counting a suspended partner's certifications. */
-function reportSuspension(partner: Address, isSuspended: bool): void {
-  const e = new Encoder();
-  encodeValue<Bytes32>(e, partner);
-  encodeValue<bool>(e, isSuspended);
-  systemCall(IDENTITY, "setPartnerSuspended", e.finish());
-}
-
 function executed(c: Command, by: Address, proofDigest: Bytes32): void {
   nonZero(proofDigest, "the legal proof of execution");
   c.status = COMMAND_EXECUTED;
@@ -169,8 +162,7 @@ export function executeCommand(id: u64, proofDigest: Bytes32): void {
     p.status = STATUS_ACTIVE;
     p.suspendedBy = 0;
   }
-  partners.set(p.address, p);
-  reportSuspension(p.address, p.status == STATUS_SUSPENDED);
+  partners.set(p.address, p); // identity and voucher read the status from here: certifications stop counting
   executed(c, op.address, proofDigest);
 }
 
@@ -210,10 +202,7 @@ export function getCommand(id: u64): Command | null {
 /** Whether `who` is an active (not suspended) partner holding every permission in `permissions`. */
 @view
 export function hasPermission(who: Address, permissions: u32): bool {
-  const found = partners.tryGet(who);
-  if (found === null) return false;
-  const p = found!;
-  return p.status == STATUS_ACTIVE && (p.permissions & permissions) == permissions;
+  return partnerHas(who, permissions);
 }
 
 @view
@@ -223,8 +212,5 @@ export function isRegulator(who: Address): bool {
 
 @view
 export function roleOf(who: Address): u8 {
-  if (operator.exists() && operator.getSome().address.equals(who)) return ROLE_OPERATOR;
-  if (partners.has(who)) return ROLE_PARTNER;
-  if (regulators.has(who)) return ROLE_REGULATOR;
-  return ROLE_NONE;
+  return roleOfAccount(who);
 }

@@ -1,8 +1,10 @@
 // What every system contract shares: the system contracts' addresses, roles and permissions, and
 // typed calls to the admission contract. The addresses are sha256("brop:system:" + name), the same
 // values contracts/system/index.ts computes on the TypeScript side (a test checks they agree).
-import { Bytes32, Address, Encoder, encodeValue, decode, callContract, fail } from "@brop/sdk";
-import { Standing } from "./records";
+// Also the checks every contract makes against admission's and identity's records.
+import { Bytes32, Address, ForeignMap, ForeignSingleton, callContract, fail } from "@brop/sdk";
+import { Standing, Partner, Regulator, Operator, Summary, STATUS_ACTIVE, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE,
+  ADMISSION_PARTNERS, ADMISSION_REGULATORS, ADMISSION_OPERATOR, IDENTITY_SUMMARIES } from "./records";
 
 /** 32 bytes of static data as a Bytes32: a copy, no parsing, so initialisation stays cheap (every call pays it). */
 function fromStatic(bytes: StaticArray<u8>): Bytes32 {
@@ -42,19 +44,6 @@ export const ROLE_OPERATOR: u8 = 1;
 export const ROLE_PARTNER: u8 = 2;
 export const ROLE_REGULATOR: u8 = 3;
 
-function args2(a: Address, b: u32): Uint8Array {
-  const e = new Encoder();
-  encodeValue<Bytes32>(e, a);
-  encodeValue<u32>(e, b);
-  return e.finish();
-}
-
-function args1(a: Address): Uint8Array {
-  const e = new Encoder();
-  encodeValue<Bytes32>(e, a);
-  return e.finish();
-}
-
 /** A call to another system contract; its failure is a failure of the system, not of the caller. */
 export function systemCall(target: Address, method: string, args: Uint8Array): Uint8Array {
   const r = callContract(target, method, args);
@@ -62,13 +51,27 @@ export function systemCall(target: Address, method: string, args: Uint8Array): U
   return r.data;
 }
 
+// Checks read the owning contract's records directly (a storage read, not a nested call): every
+// transaction makes one or two of them, and a nested call costs several times more.
+const partners = new ForeignMap<Address, Partner>(ADMISSION, ADMISSION_PARTNERS);
+const regulators = new ForeignMap<Address, Regulator>(ADMISSION, ADMISSION_REGULATORS);
+const operator = new ForeignSingleton<Operator>(ADMISSION, ADMISSION_OPERATOR);
+const summaries = new ForeignMap<Address, Summary>(IDENTITY, IDENTITY_SUMMARIES);
+
 /** Whether `who` is an active partner holding every permission in `perms`. */
 export function partnerHas(who: Address, perms: u32): bool {
-  return decode<bool>(systemCall(ADMISSION, "hasPermission", args2(who, perms)));
+  const found = partners.tryGet(who);
+  if (found === null) return false;
+  const p = found!;
+  return p.status == STATUS_ACTIVE && (p.permissions & perms) == perms;
 }
 
 export function roleOf(who: Address): u8 {
-  return decode<u8>(systemCall(ADMISSION, "roleOf", args1(who)));
+  const op = operator.tryGet();
+  if (op !== null && op!.address.equals(who)) return ROLE_OPERATOR;
+  if (partners.has(who)) return ROLE_PARTNER;
+  if (regulators.has(who)) return ROLE_REGULATOR;
+  return ROLE_NONE;
 }
 
 export function requirePartner(who: Address, perms: u32): void {
@@ -77,10 +80,38 @@ export function requirePartner(who: Address, perms: u32): void {
 
 /** Fails if the account is frozen in identity (a regulator command executed by its partner, SPEC S3). */
 export function requireNotFrozen(account: Address): void {
-  const e = new Encoder();
-  encodeValue<Bytes32>(e, account);
-  encodeValue<Array<Address>>(e, []);
-  if (decode<Standing>(systemCall(IDENTITY, "standingWith", e.finish())).frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
+  const s = summaries.tryGet(account);
+  if (s !== null && s!.frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
+}
+
+/**
+ * The account's standing as certified by `trusted` partners (null: by any partner). Self-registration
+ * counts as level 1; certifications by a partner that is not active (suspended, S1) do not count.
+ */
+export function standingOf(account: Address, trusted: Array<Address> | null): Standing {
+  const s = new Standing();
+  const found = summaries.tryGet(account);
+  if (found === null) return s;
+  const sum = found!;
+  s.exists = true;
+  s.frozen = sum.frozen;
+  s.level = LEVEL_REGISTERED;
+  let vouched = false;
+  for (let i = 0; i < sum.certs.length; i++) {
+    const c = sum.certs[i];
+    if (c.level <= s.level && !(c.vouchesEvidence && !vouched)) continue; // adds nothing: skip the partner read
+    if (trusted !== null && !containsAddress(trusted!, c.partner)) continue;
+    if (!partnerActive(c.partner)) continue;
+    if (c.level > s.level) s.level = c.level;
+    if (c.vouchesEvidence) vouched = true;
+  }
+  s.evidenceAllowed = !s.frozen && (s.level >= LEVEL_PHONE || (s.level == LEVEL_ANONYMOUS && vouched));
+  return s;
+}
+
+function partnerActive(who: Address): bool {
+  const found = partners.tryGet(who);
+  return found !== null && found!.status == STATUS_ACTIVE;
 }
 
 export function containsAddress(list: Array<Address>, a: Address): bool {

@@ -2,9 +2,8 @@
 // E2, E5), linked chains that expose any gap or alteration (E3), and multi-party records that take
 // effect only when every named party confirms (E4). Registrants: partners with the evidence
 // permission, and users whose identity standing allows evidence (SPEC I3).
-import { Context, PersistentMap, Bytes32, Address, Encoder, encodeValue, decode, emit, emitEncoded, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_EVIDENCE, partnerHas, requireNotFrozen, containsAddress, systemCall } from "../../common/assembly/system";
-import { Standing } from "../../common/assembly/records";
+import { Context, PersistentMap, Bytes32, Address, emit, emitEncoded, fail, ensure } from "@brop/sdk";
+import { PERM_EVIDENCE, partnerHas, requireNotFrozen, containsAddress, standingOf } from "../../common/assembly/system";
 import { Evidence, ChainHead, MultiParty, MULTI_PENDING, MULTI_EFFECTIVE, MULTI_REVOKED } from "./model";
 
 const records = new PersistentMap<string, Evidence>("e");
@@ -17,11 +16,7 @@ const MAX_PARTIES = 16;
 function requireRegistrant(): Address {
   const me = Context.caller();
   if (partnerHas(me, PERM_EVIDENCE)) return me;
-  const e = new Encoder();
-  encodeValue<Bytes32>(e, me);
-  encodeValue<Bytes32>(e, Bytes32.zero());
-  const s = decode<Standing>(systemCall(IDENTITY, "standingFor", e.finish()));
-  if (!s.evidenceAllowed) fail("NOT_PERMITTED", "evidence is registered by evidence partners and by users certified phone-verified or better (or anonymous with a partner's voucher)");
+  if (!standingOf(me, null).evidenceAllowed) fail("NOT_PERMITTED", "evidence is registered by evidence partners and by users certified phone-verified or better (or anonymous with a partner's voucher)");
   return me;
 }
 

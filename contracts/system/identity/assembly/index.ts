@@ -2,15 +2,15 @@
 // acceptance between partners, key resets with materials digests, user grants, and freezes executed
 // on regulator commands (SPEC I1-I7, S3).
 import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, sha256, emit, fail, ensure } from "@brop/sdk";
-import { ADMISSION, PERM_IDENTITY, containsAddress, partnerHas } from "../../common/assembly/system";
-import { Command } from "../../common/assembly/records";
-import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_CERTIFICATE } from "./model";
+import { ADMISSION, PERM_IDENTITY, partnerHas, standingOf } from "../../common/assembly/system";
+import { Command, IDENTITY_SUMMARIES } from "../../common/assembly/records";
+import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_CERTIFICATE } from "./model";
 
 const accounts = new PersistentMap<Address, Account>("a");
 const byId = new PersistentMap<u64, Address>("i");
 const byName = new PersistentMap<string, Address>("n");
 const accountCount = new Singleton<u64>("ac");
-const summaries = new PersistentMap<Address, Summary>("sm");
+const summaries = new PersistentMap<Address, Summary>(IDENTITY_SUMMARIES);
 const certs = new PersistentMap<Uint8Array, Certification>("c");
 const accepted = new PersistentMap<Address, Array<Address>>("acc");
 const resets = new PersistentMap<Address, Array<KeyReset>>("rs");
@@ -62,8 +62,6 @@ function claimName(name: string | null, address: Address): void {
   if (byName.has(n)) fail("NAME_TAKEN", "the name " + n + " is taken");
   byName.set(n, address);
 }
-
-const suspended = new PersistentMap<Address, bool>("sp");
 
 const ADDRESS_DOMAIN = "brop:address:";
 
@@ -127,13 +125,6 @@ export function setUserPartner(partner: Address): void {
   a.userPartner = partner;
   accounts.set(a.address, a);
   emit<Address>("user-partner-set", partner, [a.address.toHex()]);
-}
-
-/** The admission contract reports a partner's suspension: its certifications stop counting meanwhile. */
-export function setPartnerSuspended(partner: Address, isSuspended: bool): void {
-  if (!Context.caller().equals(ADMISSION)) fail("NOT_SYSTEM", "only the admission contract reports suspensions");
-  if (isSuspended) suspended.set(partner, true);
-  else suspended.delete(partner);
 }
 
 /** The account adds a key of its own. */
@@ -354,47 +345,27 @@ export function verifyIdentity(address: Address, partner: Address, digest: Bytes
 
 /**
  * The account's standing as `viewer` sees it: the best level certified by `viewer` or by partners
- * `viewer` accepts (a zero viewer: by any partner). Self-registration counts as level 1.
+ * `viewer` accepts (a zero viewer: by any active partner). Self-registration counts as level 1.
  */
-function standing(address: Address, trusted: Array<Address> | null): Standing {
-  const s = new Standing();
-  const found = summaries.tryGet(address);
-  if (found === null) return s;
-  const sum = found!;
-  s.exists = true;
-  s.frozen = sum.frozen;
-  s.level = LEVEL_REGISTERED;
-  let vouched = false;
-  for (let i = 0; i < sum.certs.length; i++) {
-    const c = sum.certs[i];
-    if (trusted !== null && !containsAddress(trusted!, c.partner)) continue;
-    if (suspended.has(c.partner)) continue; // a suspended partner's certifications do not count
-    if (c.level > s.level) s.level = c.level;
-    if (c.vouchesEvidence) vouched = true;
-  }
-  s.evidenceAllowed = !s.frozen && (s.level >= LEVEL_PHONE || (s.level == LEVEL_ANONYMOUS && vouched));
-  return s;
-}
-
 @view
 export function standingFor(address: Address, viewer: Address): Standing {
-  if (viewer.isZero()) return standing(address, null);
+  if (viewer.isZero()) return standingOf(address, null);
   const trusted = accepted.get(viewer, []);
   trusted.push(viewer);
-  return standing(address, trusted);
+  return standingOf(address, trusted);
 }
 
 /** Standing as certified by any of `certifiers` (empty: by anyone). Used by vouchers (V3). */
 @view
 export function standingWith(address: Address, certifiersList: Array<Address>): Standing {
-  return standing(address, certifiersList.length == 0 ? null : certifiersList);
+  return standingOf(address, certifiersList.length == 0 ? null : certifiersList);
 }
 
 /** Standings of several accounts at once (a voucher transfer checks sender and receiver in one call). */
 @view
 export function standingsWith(addresses: Array<Address>, certifiersList: Array<Address>): Array<Standing> {
   const out = new Array<Standing>();
-  for (let i = 0; i < addresses.length; i++) out.push(standing(addresses[i], certifiersList.length == 0 ? null : certifiersList));
+  for (let i = 0; i < addresses.length; i++) out.push(standingOf(addresses[i], certifiersList.length == 0 ? null : certifiersList));
   return out;
 }
 

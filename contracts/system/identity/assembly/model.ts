@@ -1,12 +1,6 @@
 import { Address, Bytes32 } from "@brop/sdk";
 
-/** Certification levels (SPEC I3), weakest to strongest. */
-export const LEVEL_NONE: u8 = 0;
-export const LEVEL_REGISTERED: u8 = 1;
-export const LEVEL_ANONYMOUS: u8 = 2;
-export const LEVEL_PHONE: u8 = 3;
-export const LEVEL_REAL_NAME: u8 = 4;
-export const LEVEL_CERTIFICATE: u8 = 5;
+export { LEVEL_NONE, LEVEL_REGISTERED, LEVEL_ANONYMOUS, LEVEL_PHONE, LEVEL_REAL_NAME, LEVEL_CERTIFICATE, CertLevel, Summary, Standing } from "../../common/assembly/records";
 
 /** A user account (SPEC I1): a stable address and system id, operated by its keys. */
 @serializable
@@ -62,24 +56,4 @@ export class Grant {
   expiresAt: u64 = 0;
   revoked: bool = false;
   grantedAt: u64 = 0;
-}
-
-export { Standing } from "../../common/assembly/records";
-
-/** One certifier's level, as kept in an account's summary. */
-@serializable
-export class CertLevel {
-  partner: Address = Bytes32.zero();
-  level: u8 = 0;
-  vouchesEvidence: bool = false;
-}
-
-/**
- * What standing checks need about an account, kept in one record so that a check (every voucher
- * transfer, every user's evidence registration) costs one storage read.
- */
-@serializable
-export class Summary {
-  frozen: bool = false;
-  certs: Array<CertLevel> = [];
 }

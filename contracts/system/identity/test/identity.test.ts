@@ -23,7 +23,6 @@ test('permission matrix: who may call each state-changing method', () => {
     { contract: identity, method: 'createAccount', args: () => [keyOf(`k-${n++}`), null], allowed: ['partner'], denied: 'NOT_PERMITTED' },
     { contract: identity, method: 'register', args: (x, role) => [x.roles[role].key, null], allowed: ['operator', 'partner', 'regulator'], denied: 'ACCOUNT_EXISTS' },
     { contract: identity, method: 'setUserPartner', args: (x) => [x.roles.partner.address], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT' },
-    { contract: identity, method: 'setPartnerSuspended', args: (x) => [x.roles.partner.address, true], allowed: [], denied: 'NOT_SYSTEM' },
     { contract: identity, method: 'addKey', args: () => [keyOf('extra')], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT' },
     { contract: identity, method: 'removeKey', args: () => [keyOf('extra')], allowed: ['user'], denied: 'UNKNOWN_ACCOUNT',
       setup: (x) => { x.sys.identity.call('addKey', [keyOf('extra')], { as: x.roles.user }).expectOk(); } },

@@ -3,9 +3,8 @@
 // between real-name-or-better accounts certified by partners the issuer accepts (V3); regulators
 // adjust caps, restrict issuance, freeze, limit transfers and read reports (V4); custodians commit
 // Merkle sum roots of what they hold for others, which anyone verifies (V5).
-import { Context, PersistentMap, Singleton, Bytes32, Address, U128, Encoder, encodeValue, decode, sha256, emit, fail, ensure } from "@brop/sdk";
-import { IDENTITY, PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, systemCall } from "../../common/assembly/system";
-import { Standing } from "../../common/assembly/records";
+import { Context, PersistentMap, Singleton, Bytes32, Address, U128, sha256, emit, fail, ensure } from "@brop/sdk";
+import { PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, standingOf } from "../../common/assembly/system";
 import { VoucherClass, Item, HoldingsCommitment, ProofStep } from "./model";
 
 const classes = new PersistentMap<u64, VoucherClass>("v");
@@ -80,14 +79,11 @@ function requireEligible(v: VoucherClass, accounts: Array<Address>): void {
   const trusted = new Array<Address>();
   trusted.push(v.issuer);
   for (let i = 0; i < v.certifiers.length; i++) trusted.push(v.certifiers[i]);
-  const e = new Encoder();
-  encodeValue<Array<Address>>(e, accounts);
-  encodeValue<Array<Address>>(e, trusted);
-  const s = decode<Array<Standing>>(systemCall(IDENTITY, "standingsWith", e.finish()));
-  for (let i = 0; i < s.length; i++) {
-    if (!s[i].exists) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " does not exist");
-    if (s[i].frozen) fail("ACCOUNT_FROZEN", "the account " + accounts[i].toHex() + " is frozen");
-    if (s[i].level < v.minLevel) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " is not certified at the required level by a partner the issuer accepts");
+  for (let i = 0; i < accounts.length; i++) {
+    const s = standingOf(accounts[i], trusted);
+    if (!s.exists) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " does not exist");
+    if (s.frozen) fail("ACCOUNT_FROZEN", "the account " + accounts[i].toHex() + " is frozen");
+    if (s.level < v.minLevel) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " is not certified at the required level by a partner the issuer accepts");
   }
 }
 
