@@ -6,7 +6,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { CostTable } from './costs.ts';
 import { VmError } from './errors.ts';
-import { type Journal, latin1 } from './state.ts';
+import { type Journal, latin1Range } from './state.ts';
 
 export interface HostLimits {
   maxInputBytes: number;
@@ -92,6 +92,12 @@ function ed25519Key(pk: Uint8Array): KeyObject | null {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * What a caller learns of a failed nested call. Only the contract's own words (revert, abort) travel
  * with the code: other messages may quote the engine, whose wording can differ between Node versions,
@@ -119,9 +125,12 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     if (left < 0) throw new VmError('VM_OUT_OF_GAS', 'out of gas');
   };
   const mem = (): Uint8Array => {
-    const m = inst.memory;
-    if (!m) throw new VmError('VM_HOST_BAD_ARGUMENT', 'the contract has no memory to exchange data through');
-    if (view.buffer !== m.buffer) view = new Uint8Array(m.buffer);
+    // Growing memory detaches the old buffer (length 0): only then is a new view needed.
+    if (view.length === 0) {
+      const m = inst.memory;
+      if (!m) throw new VmError('VM_HOST_BAD_ARGUMENT', 'the contract has no memory to exchange data through');
+      view = new Uint8Array(m.buffer);
+    }
     return view;
   };
   /** A view of contract memory; callers copy what they keep. */
@@ -153,27 +162,34 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     write(out, createHash(algorithm).update(read(ptr, len)).digest());
   };
 
-  const storageGet = (f: Frame, contract: Uint8Array, kp: number, kl: number, vp: number, vcap: number): number => {
+  /** A storage key in contract memory as the journal's key string, with no intermediate copy. */
+  const keyAt = (kp: number, kl: number): string => {
     limit('storage key', kl >>> 0, limits.maxKeyBytes);
-    charge(hc.storageRead + hc.perByte * (kl >>> 0));
-    const v = f.journal.get(contract, read(kp, kl));
+    const m = mem();
+    kp >>>= 0;
+    kl >>>= 0;
+    if (kp + kl > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${kp}, ${kp + kl}) is outside the contract's memory`);
+    return latin1Range(m, kp, kp + kl);
+  };
+  const storageGet = (f: Frame, contract: Uint8Array, kp: number, kl: number, vp: number, vcap: number): number => {
+    const k = keyAt(kp, kl);
+    const v = f.journal.getByString(contract, k);
+    // One charge for the whole read: key bytes, and the value bytes copied out.
+    const n = v === undefined ? 0 : Math.min(v.length, vcap >>> 0);
+    charge(hc.storageRead + hc.perByte * ((kl >>> 0) + n));
     if (v === undefined) return -1;
-    const n = Math.min(v.length, vcap >>> 0);
-    charge(hc.perByte * n);
     write(vp, n === v.length ? v : v.subarray(0, n));
     return v.length;
   };
-  // One Uint8Array per address this instance has named: the journal caches each address object's key string.
-  const addresses = new Map<string, Uint8Array>();
+  // The addresses this instance named last, as stable objects: the journal caches each address
+  // object's key string, and a contract usually names the same few contracts again and again.
+  const recent: Uint8Array[] = [];
   const contractAt = (ap: number): Uint8Array => {
     const bytes = read(ap, 32);
-    const k = latin1(bytes);
-    let a = addresses.get(k);
-    if (a === undefined) {
-      a = bytes.slice();
-      if (addresses.size >= 256) addresses.clear();
-      addresses.set(k, a);
-    }
+    for (const a of recent) if (sameBytes(a, bytes)) return a;
+    const a = bytes.slice();
+    if (recent.length >= 8) recent.pop();
+    recent.unshift(a);
     return a;
   };
 
@@ -240,9 +256,9 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     },
     storage_has: (kp: number, kl: number): number => {
       const f = frame();
-      limit('storage key', kl >>> 0, limits.maxKeyBytes);
+      const k = keyAt(kp, kl);
       charge(hc.storageRead + hc.perByte * (kl >>> 0));
-      return f.journal.get(f.contract, read(kp, kl)) === undefined ? 0 : 1;
+      return f.journal.getByString(f.contract, k) === undefined ? 0 : 1;
     },
     storage_next: (pp: number, pl: number, ap: number, al: number, op: number, ocap: number): number => {
       const f = frame();

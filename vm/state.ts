@@ -11,6 +11,11 @@ export interface StorageEntry { key: Uint8Array; value: Uint8Array }
 /** Read access to committed contract storage. Host calls are synchronous, so this is too. */
 export interface StateView {
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional fast path: `get` with the address and key already converted by `latin1` (the journal has
+   * them). A view keyed by such strings saves converting again.
+   */
+  getByStrings?(a: string, k: string): Uint8Array | undefined;
   /** The entry with the smallest key that starts with `prefix` and is greater than `after` (if given). */
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined;
 }
@@ -20,6 +25,8 @@ export interface StorageWrite {
   key: Uint8Array;
   /** null: the key was removed. */
   value: Uint8Array | null;
+  /** `latin1(key)` when the producer had it (the journal does): saves a state keyed that way converting again. */
+  keyString?: string;
 }
 
 // Node's own latin1 decoder, applicable to any Uint8Array without wrapping it in a Buffer.
@@ -27,13 +34,13 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8
 
 /** Bytes as a JS string of char codes 0..255: a Map key that sorts bytewise. */
 export function latin1(bytes: Uint8Array): string {
-  if (bytes.length <= 16) {
-    let s = '';
-    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
-  if (latin1Slice) return latin1Slice.call(bytes, 0, bytes.length);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  return latin1Range(bytes, 0, bytes.length);
+}
+
+/** `latin1` of bytes[start, end), with no intermediate view (host calls read keys straight from memory). */
+export function latin1Range(bytes: Uint8Array, start: number, end: number): string {
+  if (latin1Slice) return latin1Slice.call(bytes, start, end);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 /** Contract addresses recur on every host call of a frame: convert each address object once. */
@@ -100,17 +107,22 @@ export class Journal implements StateView {
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+    return this.getByString(contract, latin1(key), key);
+  }
+
+  /** `get` by the key's `latin1` string; `key` (its bytes) only saves converting back for some views. */
+  getByString(contract: Uint8Array, k: string, key?: Uint8Array): Uint8Array | undefined {
     const a = addressString(contract);
-    const k = latin1(key);
     const w = this.lookup(a, k);
     if (w !== undefined) return w.value ?? undefined;
     const base = this.committed();
-    // The in-memory state is keyed the same way: skip converting the key twice.
-    return base instanceof MemoryState ? base.getByStrings(a, k) : base.get(contract, key);
+    if (base.getByStrings) return base.getByStrings(a, k);
+    return base.get(contract, key ?? Buffer.from(k, 'latin1'));
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.put(addressString(contract), latin1(key), { contract, key, value });
+    const k = latin1(key);
+    this.put(addressString(contract), k, { contract, key, value, keyString: k });
   }
 
   private put(a: string, k: string, w: StorageWrite): void {
@@ -230,7 +242,7 @@ export class MemoryState implements StateView {
   apply(writes: Iterable<StorageWrite>): void {
     for (const w of writes) {
       const a = addressString(w.contract);
-      const k = latin1(w.key);
+      const k = w.keyString ?? latin1(w.key);
       let cs = this.contracts.get(a);
       if (w.value === null) {
         if (cs?.lookup.delete(k)) {
