@@ -24,11 +24,39 @@ export class CodecError extends Error {
   }
 }
 
-const INT: Record<string, { bytes: number; signed: boolean }> = {
-  u8: { bytes: 1, signed: false }, u16: { bytes: 2, signed: false }, u32: { bytes: 4, signed: false },
-  u64: { bytes: 8, signed: false }, u128: { bytes: 16, signed: false },
-  i8: { bytes: 1, signed: true }, i16: { bytes: 2, signed: true }, i32: { bytes: 4, signed: true }, i64: { bytes: 8, signed: true },
+interface IntSpec { bytes: number; signed: boolean; min: bigint; max: bigint; minNumber: number; maxNumber: number }
+
+function intSpec(bytes: number, signed: boolean): IntSpec {
+  const bits = BigInt(bytes * 8);
+  const min = signed ? -(1n << (bits - 1n)) : 0n;
+  const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
+  return { bytes, signed, min, max, minNumber: Number(min), maxNumber: Number(max) };
+}
+
+const INT: Record<string, IntSpec> = {
+  u8: intSpec(1, false), u16: intSpec(2, false), u32: intSpec(4, false), u64: intSpec(8, false), u128: intSpec(16, false),
+  i8: intSpec(1, true), i16: intSpec(2, true), i32: intSpec(4, true), i64: intSpec(8, true),
 };
+
+/**
+ * Where in a value the codec is, for error messages: segments are pushed and popped as it descends,
+ * and joined only when something is wrong (building a path string per value is most of the cost).
+ */
+class Trail {
+  private readonly parts: Array<string | number>;
+  constructor(root: string) {
+    this.parts = [root];
+  }
+  push(part: string | number): void {
+    this.parts.push(part);
+  }
+  pop(): void {
+    this.parts.pop();
+  }
+  toString(): string {
+    return this.parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  }
+}
 
 /** Types whose JS representation is bigint (u64, i64, u128); the rest of the integers are numbers. */
 export function isBigIntType(t: AbiType): boolean {
@@ -45,22 +73,28 @@ export function typeName(t: AbiType): string {
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-function toBigInt(v: unknown, what: string): bigint {
+function toBigInt(v: unknown, what: Trail): bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
   throw new CodecError(`${what}: expected an integer, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`);
 }
 
-function toBytes(v: unknown, what: string): Uint8Array {
+function toBytes(v: unknown, what: Trail): Uint8Array {
   if (v instanceof Uint8Array) return v;
   if (typeof v === 'string' && /^(0x)?([0-9a-fA-F]{2})*$/.test(v)) return new Uint8Array(Buffer.from(v.replace(/^0x/, ''), 'hex'));
   throw new CodecError(`${what}: expected bytes (Uint8Array or hex string)`);
 }
 
+/**
+ * Encoding goes into one scratch buffer reused by every call (encoding never re-enters itself), and
+ * `finish` copies the result out: one allocation per encoded value instead of one per piece.
+ */
 class Writer {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
+  private static scratch = new Uint8Array(1024);
+  private static scratchView = new DataView(Writer.scratch.buffer);
+  private buf = Writer.scratch;
+  private view = Writer.scratchView;
   private len = 0;
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -68,6 +102,32 @@ class Writer {
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
     this.view = new DataView(next.buffer);
+    if (next.length <= 1 << 20) {
+      Writer.scratch = next;
+      Writer.scratchView = this.view;
+    }
+  }
+  /** A string as u32 byte length + UTF-8, without an intermediate array for short ASCII strings. */
+  string(v: string): void {
+    const n = v.length;
+    if (n <= 256) {
+      this.ensure(4 + n);
+      const at = this.len + 4;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[at + i] = c;
+      }
+      if (i === n) {
+        this.view.setUint32(this.len, n, true);
+        this.len = at + n;
+        return;
+      }
+    }
+    const b = utf8.encode(v);
+    this.small(b.length, 4);
+    this.bytes(b);
   }
   /** Unsigned integers of up to 4 bytes, without BigInt. */
   small(v: number, bytes: number): void {
@@ -82,19 +142,19 @@ class Writer {
     this.buf.set(b, this.len);
     this.len += b.length;
   }
+  /** Unsigned (already wrapped) integers of 8 or 16 bytes. */
   int(v: bigint, bytes: number): void {
     this.ensure(bytes);
-    for (let i = 0; i < bytes; i++) {
-      this.buf[this.len++] = Number(v & 0xffn);
-      v >>= 8n;
-    }
+    this.view.setBigUint64(this.len, BigInt.asUintN(64, v), true);
+    if (bytes === 16) this.view.setBigUint64(this.len + 8, v >> 64n, true);
+    this.len += bytes;
   }
   finish(): Uint8Array {
     return this.buf.slice(0, this.len);
   }
 }
 
-function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, path: string): void {
+function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, path: Trail): void {
   if (typeof t === 'string') {
     switch (t) {
       case 'bool':
@@ -103,9 +163,7 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
         return;
       case 'string': {
         if (typeof v !== 'string') throw new CodecError(`${path}: expected a string`);
-        const b = utf8.encode(v);
-        w.small(b.length, 4);
-        w.bytes(b);
+        w.string(v);
         return;
       }
       case 'bytes': {
@@ -125,18 +183,14 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
         if (!spec) throw new CodecError(`${path}: unknown type ${t}`);
         if (spec.bytes <= 4 && typeof v === 'number' && Number.isInteger(v)) {
           // Fast path: small integers as numbers.
-          const lo = spec.signed ? -(2 ** (spec.bytes * 8 - 1)) : 0;
-          const hi = spec.signed ? 2 ** (spec.bytes * 8 - 1) - 1 : 2 ** (spec.bytes * 8) - 1;
-          if (v < lo || v > hi) throw new CodecError(`${path}: ${v} is out of range for ${t}`);
+          if (v < spec.minNumber || v > spec.maxNumber) throw new CodecError(`${path}: ${v} is out of range for ${t}`);
           w.small(v < 0 ? v + 2 ** (spec.bytes * 8) : v, spec.bytes);
           return;
         }
         const n = toBigInt(v, path);
-        const bits = BigInt(spec.bytes * 8);
-        const min = spec.signed ? -(1n << (bits - 1n)) : 0n;
-        const max = spec.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
-        if (n < min || n > max) throw new CodecError(`${path}: ${n} is out of range for ${t}`);
-        w.int(BigInt.asUintN(Number(bits), n), spec.bytes);
+        if (n < spec.min || n > spec.max) throw new CodecError(`${path}: ${n} is out of range for ${t}`);
+        if (spec.bytes <= 4) w.small(Number(BigInt.asUintN(spec.bytes * 8, n)), spec.bytes);
+        else w.int(BigInt.asUintN(spec.bytes * 8, n), spec.bytes);
         return;
       }
     }
@@ -149,24 +203,32 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
   if ('array' in t) {
     if (!Array.isArray(v)) throw new CodecError(`${path}: expected an array`);
     w.small(v.length, 4);
-    v.forEach((item, i) => encodeInto(w, t.array, item, structs, `${path}[${i}]`));
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      encodeInto(w, t.array, v[i], structs, path);
+      path.pop();
+    }
     return;
   }
   const fields = structs[t.struct];
   if (!fields) throw new CodecError(`${path}: unknown struct ${t.struct}`);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CodecError(`${path}: expected an object (${t.struct})`);
   const obj = v as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
-    if (!fields.some((f) => f.name === k)) throw new CodecError(`${path}: ${t.struct} has no field "${k}"`);
+  for (const k in obj) {
+    if (Object.hasOwn(obj, k) && !fields.some((f) => f.name === k)) throw new CodecError(`${path}: ${t.struct} has no field "${k}"`);
   }
-  for (const f of fields) encodeInto(w, f.type, obj[f.name], structs, `${path}.${f.name}`);
+  for (const f of fields) {
+    path.push(f.name);
+    encodeInto(w, f.type, obj[f.name], structs, path);
+    path.pop();
+  }
 }
 
 /** Encodes a sequence of values (arguments of a method, or one value). */
 export function encodeValues(types: readonly AbiType[], values: readonly unknown[], structs: StructTable = {}, names?: readonly string[]): Uint8Array {
   if (values.length !== types.length) throw new CodecError(`expected ${types.length} values, got ${values.length}`);
   const w = new Writer();
-  types.forEach((t, i) => encodeInto(w, t, values[i], structs, names?.[i] ?? `#${i}`));
+  for (let i = 0; i < types.length; i++) encodeInto(w, types[i]!, values[i], structs, new Trail(names?.[i] ?? `#${i}`));
   return w.finish();
 }
 
@@ -183,27 +245,29 @@ class Reader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   /** Unsigned integers of up to 4 bytes, without BigInt. */
-  small(bytes: number, path: string): number {
+  small(bytes: number, path: Trail): number {
     if (bytes > this.bytes.length - this.pos) throw new CodecError(`${path}: unexpected end of data`);
     const p = this.pos;
     this.pos += bytes;
     return bytes === 1 ? this.bytes[p]! : bytes === 2 ? this.view.getUint16(p, true) : this.view.getUint32(p, true);
   }
-  take(n: number, path: string): Uint8Array {
+  take(n: number, path: Trail): Uint8Array {
     if (n > this.bytes.length - this.pos) throw new CodecError(`${path}: unexpected end of data`);
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
-  uint(bytes: number, path: string): bigint {
-    const b = this.take(bytes, path);
-    let v = 0n;
-    for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-    return v;
+  /** Unsigned integers of 8 or 16 bytes. */
+  uint(bytes: number, path: Trail): bigint {
+    if (bytes > this.bytes.length - this.pos) throw new CodecError(`${path}: unexpected end of data`);
+    const p = this.pos;
+    this.pos += bytes;
+    const lo = this.view.getBigUint64(p, true);
+    return bytes === 16 ? lo | (this.view.getBigUint64(p + 8, true) << 64n) : lo;
   }
 }
 
-function decodeFrom(r: Reader, t: AbiType, structs: StructTable, path: string): unknown {
+function decodeFrom(r: Reader, t: AbiType, structs: StructTable, path: Trail): unknown {
   if (typeof t === 'string') {
     switch (t) {
       case 'bool': {
@@ -245,20 +309,28 @@ function decodeFrom(r: Reader, t: AbiType, structs: StructTable, path: string): 
     const n = r.small(4, path);
     if (n > r.bytes.length - r.pos) throw new CodecError(`${path}: array of ${n} items cannot fit the remaining data`);
     const out: unknown[] = [];
-    for (let i = 0; i < n; i++) out.push(decodeFrom(r, t.array, structs, `${path}[${i}]`));
+    for (let i = 0; i < n; i++) {
+      path.push(i);
+      out.push(decodeFrom(r, t.array, structs, path));
+      path.pop();
+    }
     return out;
   }
   const fields = structs[t.struct];
   if (!fields) throw new CodecError(`${path}: unknown struct ${t.struct}`);
   const obj: Record<string, unknown> = {};
-  for (const f of fields) obj[f.name] = decodeFrom(r, f.type, structs, `${path}.${f.name}`);
+  for (const f of fields) {
+    path.push(f.name);
+    obj[f.name] = decodeFrom(r, f.type, structs, path);
+    path.pop();
+  }
   return obj;
 }
 
 /** Decodes a sequence of values; the data must be consumed exactly. */
 export function decodeValues(types: readonly AbiType[], bytes: Uint8Array, structs: StructTable = {}, names?: readonly string[]): unknown[] {
   const r = new Reader(bytes);
-  const out = types.map((t, i) => decodeFrom(r, t, structs, names?.[i] ?? `#${i}`));
+  const out = types.map((t, i) => decodeFrom(r, t, structs, new Trail(names?.[i] ?? `#${i}`)));
   if (r.pos !== bytes.length) throw new CodecError(`${bytes.length - r.pos} trailing bytes after the last value`);
   return out;
 }

@@ -118,12 +118,15 @@ export interface CallOptions {
 
 export interface GasRecord { contract: string; method: string; gasUsed: number; ok: boolean; inputBytes: number }
 
+interface MethodPlan { method: AbiMethod; types: AbiType[]; names: string[] }
+
 export class Contract {
   readonly sim: Simulation;
   readonly name: string;
   readonly address: Uint8Array;
   readonly abi: ContractAbi;
   readonly wasm: Uint8Array;
+  private readonly plans = new Map<string, MethodPlan>();
   constructor(sim: Simulation, name: string, address: Uint8Array, wasm: Uint8Array, abi: ContractAbi) {
     this.sim = sim;
     this.name = name;
@@ -133,16 +136,26 @@ export class Contract {
   }
 
   method(name: string): AbiMethod {
-    const m = this.abi.methods.find((x) => x.name === name);
-    if (!m) throw new SimulationError('NO_SUCH_METHOD', `${this.name} has no method "${name}" (it has: ${this.abi.methods.map((x) => x.name).join(', ')})`);
-    return m;
+    return this.plan(name).method;
+  }
+
+  /** A method with its parameter types and names, worked out once. */
+  private plan(name: string): MethodPlan {
+    let p = this.plans.get(name);
+    if (p === undefined) {
+      const m = this.abi.methods.find((x) => x.name === name);
+      if (!m) throw new SimulationError('NO_SUCH_METHOD', `${this.name} has no method "${name}" (it has: ${this.abi.methods.map((x) => x.name).join(', ')})`);
+      p = { method: m, types: m.params.map((x) => x.type), names: m.params.map((x) => `${name}.${x.name}`) };
+      this.plans.set(name, p);
+    }
+    return p;
   }
 
   /** Encodes arguments given positionally or by parameter name. */
   encodeArgs(method: string, args: readonly unknown[] | Record<string, unknown> = []): Uint8Array {
-    const m = this.method(method);
+    const { method: m, types, names } = this.plan(method);
     const values = Array.isArray(args) ? args : m.params.map((p) => (args as Record<string, unknown>)[p.name]);
-    return encodeValues(m.params.map((p) => p.type), values, this.abi.structs, m.params.map((p) => `${method}.${p.name}`));
+    return encodeValues(types, values, this.abi.structs, names);
   }
 
   /** A state-changing call: committed when it succeeds. */

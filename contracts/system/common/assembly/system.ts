@@ -84,11 +84,25 @@ export function requireNotFrozen(account: Address): void {
   if (s !== null && s!.frozen) fail("ACCOUNT_FROZEN", "the account is frozen");
 }
 
+/** Partners' active status, each read once: checks of several accounts often meet the same certifier. */
+export class ActivePartners {
+  private readonly seen: Array<Address> = [];
+  private readonly active: Array<bool> = [];
+  isActive(who: Address): bool {
+    for (let i = 0; i < this.seen.length; i++) if (this.seen[i].equals(who)) return this.active[i];
+    const found = partners.tryGet(who);
+    const yes = found !== null && found!.status == STATUS_ACTIVE;
+    this.seen.push(who);
+    this.active.push(yes);
+    return yes;
+  }
+}
+
 /**
  * The account's standing as certified by `trusted` partners (null: by any partner). Self-registration
  * counts as level 1; certifications by a partner that is not active (suspended, S1) do not count.
  */
-export function standingOf(account: Address, trusted: Array<Address> | null): Standing {
+export function standingOf(account: Address, trusted: Array<Address> | null, partnersSeen: ActivePartners = new ActivePartners()): Standing {
   const s = new Standing();
   const found = summaries.tryGet(account);
   if (found === null) return s;
@@ -101,17 +115,12 @@ export function standingOf(account: Address, trusted: Array<Address> | null): St
     const c = sum.certs[i];
     if (c.level <= s.level && !(c.vouchesEvidence && !vouched)) continue; // adds nothing: skip the partner read
     if (trusted !== null && !containsAddress(trusted!, c.partner)) continue;
-    if (!partnerActive(c.partner)) continue;
+    if (!partnersSeen.isActive(c.partner)) continue;
     if (c.level > s.level) s.level = c.level;
     if (c.vouchesEvidence) vouched = true;
   }
   s.evidenceAllowed = !s.frozen && (s.level >= LEVEL_PHONE || (s.level == LEVEL_ANONYMOUS && vouched));
   return s;
-}
-
-function partnerActive(who: Address): bool {
-  const found = partners.tryGet(who);
-  return found !== null && found!.status == STATUS_ACTIVE;
 }
 
 export function containsAddress(list: Array<Address>, a: Address): bool {

@@ -2,7 +2,7 @@
 // acceptance between partners, key resets with materials digests, user grants, and freezes executed
 // on regulator commands (SPEC I1-I7, S3).
 import { Context, PersistentMap, Singleton, Bytes32, Address, Encoder, encodeValue, decode, callContract, sha256, emit, fail, ensure } from "@brop/sdk";
-import { ADMISSION, PERM_IDENTITY, partnerHas, standingOf } from "../../common/assembly/system";
+import { ADMISSION, PERM_IDENTITY, partnerHas, standingOf, ActivePartners } from "../../common/assembly/system";
 import { Command, IDENTITY_SUMMARIES } from "../../common/assembly/records";
 import { Account, Certification, KeyReset, Grant, Standing, Summary, CertLevel, LEVEL_REGISTERED, LEVEL_CERTIFICATE } from "./model";
 
@@ -365,7 +365,8 @@ export function standingWith(address: Address, certifiersList: Array<Address>): 
 @view
 export function standingsWith(addresses: Array<Address>, certifiersList: Array<Address>): Array<Standing> {
   const out = new Array<Standing>();
-  for (let i = 0; i < addresses.length; i++) out.push(standingOf(addresses[i], certifiersList.length == 0 ? null : certifiersList));
+  const partnersSeen = new ActivePartners();
+  for (let i = 0; i < addresses.length; i++) out.push(standingOf(addresses[i], certifiersList.length == 0 ? null : certifiersList, partnersSeen));
   return out;
 }
 

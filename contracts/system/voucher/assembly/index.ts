@@ -4,7 +4,7 @@
 // adjust caps, restrict issuance, freeze, limit transfers and read reports (V4); custodians commit
 // Merkle sum roots of what they hold for others, which anyone verifies (V5).
 import { Context, PersistentMap, Singleton, Bytes32, Address, U128, sha256, emit, fail, ensure } from "@brop/sdk";
-import { PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, standingOf } from "../../common/assembly/system";
+import { PERM_VOUCHER, ROLE_OPERATOR, ROLE_REGULATOR, partnerHas, requireNotFrozen, roleOf, standingOf, ActivePartners } from "../../common/assembly/system";
 import { VoucherClass, Item, HoldingsCommitment, ProofStep } from "./model";
 
 const classes = new PersistentMap<u64, VoucherClass>("v");
@@ -79,8 +79,9 @@ function requireEligible(v: VoucherClass, accounts: Array<Address>): void {
   const trusted = new Array<Address>();
   trusted.push(v.issuer);
   for (let i = 0; i < v.certifiers.length; i++) trusted.push(v.certifiers[i]);
+  const partnersSeen = new ActivePartners();
   for (let i = 0; i < accounts.length; i++) {
-    const s = standingOf(accounts[i], trusted);
+    const s = standingOf(accounts[i], trusted, partnersSeen);
     if (!s.exists) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " does not exist");
     if (s.frozen) fail("ACCOUNT_FROZEN", "the account " + accounts[i].toHex() + " is frozen");
     if (s.level < v.minLevel) fail("NOT_ELIGIBLE", "the account " + accounts[i].toHex() + " is not certified at the required level by a partner the issuer accepts");
