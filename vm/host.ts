@@ -141,6 +141,14 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     if (ptr + len > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${ptr}, ${ptr + len}) is outside the contract's memory`);
     return m.subarray(ptr, ptr + len);
   };
+  /** A copy of a range of contract memory. */
+  const copy = (ptr: number, len: number): Uint8Array => {
+    const m = mem();
+    ptr >>>= 0;
+    len >>>= 0;
+    if (ptr + len > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${ptr}, ${ptr + len}) is outside the contract's memory`);
+    return m.slice(ptr, ptr + len);
+  };
   const write = (ptr: number, data: Uint8Array): void => {
     const m = mem();
     ptr >>>= 0;
@@ -207,7 +215,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       const f = frame();
       limit('output', len >>> 0, limits.maxOutputBytes);
       charge(hc.call + hc.perByte * (len >>> 0));
-      f.output = read(ptr, len).slice();
+      f.output = copy(ptr, len);
     },
     caller: (ptr: number): void => copyOut32(ptr, frame().caller),
     address: (ptr: number): void => copyOut32(ptr, frame().contract),
@@ -241,14 +249,14 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       limit('storage value', vl >>> 0, limits.maxValueBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * ((kl >>> 0) + (vl >>> 0)));
-      f.journal.set(f.contract, read(kp, kl).slice(), read(vp, vl).slice());
+      f.journal.set(f.contract, copy(kp, kl), copy(vp, vl));
     },
     storage_remove: (kp: number, kl: number): number => {
       const f = frame();
       writable(f);
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * (kl >>> 0));
-      const key = read(kp, kl).slice();
+      const key = copy(kp, kl);
       // Removing what is not there changes nothing and leaves no deletion marker behind.
       if (f.journal.get(f.contract, key) === undefined) return 0;
       f.journal.set(f.contract, key, null);
@@ -265,8 +273,8 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('storage prefix', pl >>> 0, limits.maxKeyBytes);
       limit('storage key', al >>> 0, limits.maxKeyBytes);
       charge(hc.storageIterate + hc.perByte * ((pl >>> 0) + (al >>> 0)));
-      const prefix = read(pp, pl).slice();
-      const after = al >>> 0 === 0 && ap === 0 ? undefined : read(ap, al).slice();
+      const prefix = copy(pp, pl);
+      const after = al >>> 0 === 0 && ap === 0 ? undefined : copy(ap, al);
       const { entry: e, skipped } = f.journal.nextCounting(f.contract, prefix, after);
       charge(hc.storageRead * skipped);
       if (!e) return -1;
@@ -301,7 +309,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
         i += 1 + n;
       }
       if (topics.length > limits.maxTopics) throw new VmError('VM_HOST_LIMIT', `${topics.length} event topics exceed the limit of ${limits.maxTopics}`);
-      f.events.push({ contract: f.contract, topics, data: read(dp, dl).slice() });
+      f.events.push({ contract: f.contract, topics, data: copy(dp, dl) });
     },
     log: (ptr: number, len: number): void => {
       const f = frame();
@@ -329,7 +337,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       charge(hc.contractCall + hc.perByte * (32 + (ml >>> 0) + (il >>> 0)));
       const address = contractAt(ap);
       const method = utf8.decode(read(mp, ml));
-      const input = read(ip, il).slice();
+      const input = copy(ip, il);
       const left = inst.hostGas.value as number;
       const forwarded = gas < 0n || gas > BigInt(left) ? left : Number(gas);
       const outcome = nested(f, inst, address, method, input, forwarded);

@@ -30,16 +30,18 @@ function getInto(contract: Address | null, key: Uint8Array, buf: Uint8Array): i3
     : env.storage_get_at(contract.bytes.dataStart, key.dataStart, key.length, buf.dataStart, buf.length);
 }
 
+// Values are read into this buffer first, then copied out at their exact size: one allocation per read.
+const readBuffer = new Uint8Array(256);
+
 function read(contract: Address | null, key: Uint8Array): Uint8Array | null {
-  let buf = new Uint8Array(64);
-  const n = getInto(contract, key, buf);
+  const n = getInto(contract, key, readBuffer);
   if (n < 0) return null;
-  if (n > buf.length) {
-    buf = new Uint8Array(n);
-    getInto(contract, key, buf);
-    return buf;
+  if (n > readBuffer.length) {
+    const big = new Uint8Array(n);
+    getInto(contract, key, big);
+    return big;
   }
-  return buf.slice(0, n);
+  return readBuffer.slice(0, n);
 }
 
 /** One storage entry, from prefix iteration. */
