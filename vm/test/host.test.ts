@@ -65,6 +65,30 @@ test('storage is namespaced by contract address', () => {
   assert.is(call('get', enc('k'), { contract: B }).output.length, 0);
 });
 
+test('storage_get_at reads another contract\'s storage, pending writes of the call tree included', () => {
+  const { call, vm, env } = setup();
+  call('put', putInput('color', 'blue'));
+  const at = (address: Uint8Array, key: string) => new Uint8Array([...address, ...enc(key)]);
+  // B reads A's committed entry, read-only calls included; its own storage has no such key.
+  const r = call('getAt', at(A, 'color'), { contract: B, readOnly: true });
+  assert.ok(r.ok, r.error?.message);
+  assert.is(new TextDecoder().decode(r.output), 'blue');
+  assert.is(call('getAt', at(B, 'color'), { contract: B }).result, -1);
+  // A writes "before", then calls B, which sees A's pending write.
+  const method = enc('getAt');
+  const fwd = new Uint8Array([...B, method.length, ...method, ...new Uint8Array(new BigInt64Array([-1n]).buffer), ...at(A, 'before')]);
+  const f = call('forward', fwd);
+  assert.ok(f.ok, f.error?.message);
+  assert.is(new TextDecoder().decode(f.output), 'before');
+  // A read costs at least as much as reading one's own storage.
+  const own = vm.call({ contract: A, caller: USER, method: 'get', input: enc('color'), gasLimit: 1e7 }, env);
+  const other = vm.call({ contract: B, caller: USER, method: 'getAt', input: at(A, 'color'), gasLimit: 1e7 }, env);
+  assert.ok(other.gasUsed > own.gasUsed);
+  // An address outside memory is the contract's mistake, reported as such.
+  const bad = call('getAtPointer', new Uint8Array(new Uint32Array([0xfffffff0]).buffer));
+  assert.is(bad.error?.code, 'VM_HOST_BAD_ARGUMENT');
+});
+
 test('events carry topics and data; a failed call has no writes and no events', () => {
   const { call } = setup();
   const r = call('increment');

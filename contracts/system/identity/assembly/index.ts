@@ -361,7 +361,7 @@ export function standingWith(address: Address, certifiersList: Array<Address>): 
   return standingOf(address, certifiersList.length == 0 ? null : certifiersList);
 }
 
-/** Standings of several accounts at once (a voucher transfer checks sender and receiver in one call). */
+/** Standings of several accounts at once, as certified by the same partners (a client checking a transfer's parties, say). */
 @view
 export function standingsWith(addresses: Array<Address>, certifiersList: Array<Address>): Array<Standing> {
   const out = new Array<Standing>();
