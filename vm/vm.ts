@@ -477,9 +477,13 @@ function checkRequest(req: CallRequest, limits: HostLimits): VmError | null {
   if (req.method.startsWith(RESERVED_PREFIX)) return bad(`method names starting with ${RESERVED_PREFIX} are reserved`);
   if (req.input !== undefined && !(req.input instanceof Uint8Array)) return bad('input must be bytes');
   if ((req.input?.length ?? 0) > limits.maxInputBytes) return bad(`input exceeds ${limits.maxInputBytes} bytes`);
-  for (const [name, v] of [['block height', req.blockHeight], ['block time', req.blockTime]] as const) {
-    const ok = v === undefined || (typeof v === 'bigint' ? v >= 0n && v < 2n ** 63n : Number.isSafeInteger(v) && v >= 0);
-    if (!ok) return bad(`${name} must be a non-negative integer`);
-  }
+  if (!isBlockNumber(req.blockHeight)) return bad('block height must be a non-negative integer');
+  if (!isBlockNumber(req.blockTime)) return bad('block time must be a non-negative integer');
   return null;
+}
+
+const I64_LIMIT = 2n ** 63n;
+
+function isBlockNumber(v: number | bigint | undefined): boolean {
+  return v === undefined || (typeof v === 'bigint' ? v >= 0n && v < I64_LIMIT : Number.isSafeInteger(v) && v >= 0);
 }

@@ -258,8 +258,11 @@ export class Simulation {
     let txHash: Uint8Array | undefined;
     if (!readOnly) {
       txHash = new Uint8Array(32);
-      txHash.set([0x73, 0x69, 0x6d]);
-      new DataView(txHash.buffer).setBigUint64(24, BigInt(++this.txCounter));
+      txHash[0] = 0x73;
+      txHash[1] = 0x69;
+      txHash[2] = 0x6d;
+      const n = ++this.txCounter;
+      for (let i = 0; i < 6; i++) txHash[31 - i] = Math.floor(n / 2 ** (8 * i)) & 0xff; // big-endian, below 2^48
     }
     const r = this.vm.call({
       contract: contract.address, method, input, caller, txHash, readOnly,
