@@ -15,6 +15,11 @@ export function systemAddress(name: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`brop:system:${name}`).digest());
 }
 
+/** An account's address: derived from its first public key, as the identity contract derives it. */
+export function accountAddress(publicKey: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update('brop:address:').update(publicKey).digest());
+}
+
 export function systemContractDir(name: SystemContractName): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }

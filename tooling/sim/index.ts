@@ -15,6 +15,7 @@ import { type ContractEvent } from '../../vm/host.ts';
 import { MemoryState, type StorageWrite, latin1 } from '../../vm/state.ts';
 import { Vm, type CallResult } from '../../vm/vm.ts';
 import type { VmError } from '../../vm/errors.ts';
+import { accountAddress } from '../../contracts/system/index.ts';
 
 export interface Account {
   name: string;
@@ -28,9 +29,7 @@ export interface Account {
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** An account's address: sha256("brop:address:" || public key), as the identity contract derives it. */
-export function accountAddress(key: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update('brop:address:').update(key).digest());
-}
+export { accountAddress };
 
 /** The deterministic stand-in public key of a named test account, so tests read well and reproduce. */
 export function testKey(name: string): Uint8Array {

@@ -1,0 +1,99 @@
+/**
+ * Signature checks spread over worker threads (SPEC C4: parallel across cores). Callers ask for one
+ * check at a time; checks asked for in the same turn of the event loop travel to a worker together,
+ * so the message-passing cost is paid per batch, not per signature.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { verifyEd25519 } from './ed25519.ts';
+
+export interface SignatureCheck {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+interface Pending { check: SignatureCheck; resolve: (ok: boolean) => void; reject: (e: Error) => void }
+
+interface WorkerSlot { worker: Worker; inFlight: Map<number, Pending[]>; load: number }
+
+const MAX_BATCH = 256;
+
+export class SignatureVerifier {
+  private readonly slots: WorkerSlot[] = [];
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private nextBatch = 1;
+  private closed = false;
+
+  /** `workers: 0` checks inline on the calling thread (tests, tiny deployments). */
+  constructor(opts: { workers?: number } = {}) {
+    const n = opts.workers ?? Math.max(1, availableParallelism());
+    for (let i = 0; i < n; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): WorkerSlot {
+    const worker = new Worker(new URL('./verify-worker.ts', import.meta.url));
+    worker.unref();
+    const slot: WorkerSlot = { worker, inFlight: new Map(), load: 0 };
+    worker.on('message', (m: { id: number; results: Uint8Array }) => {
+      const batch = slot.inFlight.get(m.id);
+      if (!batch) return;
+      slot.inFlight.delete(m.id);
+      slot.load -= batch.length;
+      batch.forEach((p, i) => p.resolve(m.results[i] === 1));
+    });
+    worker.on('error', (e) => this.failSlot(slot, e));
+    worker.on('exit', (code) => { if (!this.closed) this.failSlot(slot, new Error(`signature worker exited with code ${code}`)); });
+    return slot;
+  }
+
+  /** A crashed worker's checks are done inline, and the worker is replaced: a check is never lost. */
+  private failSlot(slot: WorkerSlot, _e: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    for (const batch of slot.inFlight.values()) for (const p of batch) p.resolve(verifyEd25519(p.check.publicKey, p.check.message, p.check.signature));
+    slot.inFlight.clear();
+    this.slots[i] = this.spawn();
+  }
+
+  verify(check: SignatureCheck): Promise<boolean> {
+    if (this.closed) return Promise.reject(new Error('the signature verifier is closed'));
+    if (this.slots.length === 0) return Promise.resolve(verifyEd25519(check.publicKey, check.message, check.signature));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ check, resolve, reject });
+      if (this.queue.length >= MAX_BATCH * this.slots.length) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  verifyAll(checks: SignatureCheck[]): Promise<boolean[]> {
+    return Promise.all(checks.map((c) => this.verify(c)));
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    // Even shares, so that one batch does not wait for a busy worker while another idles.
+    const per = Math.min(MAX_BATCH, Math.ceil(queue.length / this.slots.length));
+    for (let i = 0; i < queue.length; i += per) {
+      const batch = queue.slice(i, i + per);
+      const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+      const id = this.nextBatch++;
+      slot.inFlight.set(id, batch);
+      slot.load += batch.length;
+      slot.worker.postMessage({ id, checks: batch.map((p) => p.check) });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue) p.reject(new Error('the signature verifier is closed'));
+    this.queue = [];
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

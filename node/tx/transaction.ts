@@ -1,0 +1,134 @@
+/**
+ * Transactions (SPEC C4): one canonical binary encoding (the contract codec's layout, decoded
+ * strictly, so a transaction has exactly one encoding), hash = sha256 of that encoding, and a
+ * signature over a domain-separated payload of every field but the signature itself.
+ */
+import { createHash } from 'node:crypto';
+import { type AbiType, type StructTable, CodecError, decode, encode } from '../../contracts/sdk/codec.ts';
+import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
+import { TxError } from './errors.ts';
+
+/** Signature schemes. SM2 (with SM3) is reserved for the national-crypto suite. */
+export const SCHEME_ED25519 = 1;
+export const SCHEME_SM2 = 2;
+
+export interface UnsignedTransaction {
+  chainId: string;
+  /** The account that sends (and pays quota for) the transaction. */
+  sender: Uint8Array;
+  /** Random: makes otherwise identical transactions distinct. */
+  nonce: bigint;
+  /** Valid while the chain's height is below this, and at most the validity window above it. */
+  validUntilBlock: bigint;
+  contract: Uint8Array;
+  method: string;
+  /** ABI-encoded arguments. */
+  args: Uint8Array;
+}
+
+export interface Transaction extends UnsignedTransaction {
+  scheme: number;
+  publicKey: Uint8Array;
+  signature: Uint8Array;
+}
+
+const FIELDS: ReadonlyArray<{ name: keyof Transaction; type: AbiType }> = [
+  { name: 'chainId', type: 'string' },
+  { name: 'sender', type: 'bytes32' },
+  { name: 'nonce', type: 'u64' },
+  { name: 'validUntilBlock', type: 'u64' },
+  { name: 'contract', type: 'bytes32' },
+  { name: 'method', type: 'string' },
+  { name: 'args', type: 'bytes' },
+  { name: 'scheme', type: 'u8' },
+  { name: 'publicKey', type: 'bytes' },
+  { name: 'signature', type: 'bytes' },
+];
+const STRUCTS: StructTable = {
+  Transaction: FIELDS,
+  SigningPayload: FIELDS.filter((f) => f.name !== 'signature'),
+};
+
+export const TX_DOMAIN = new TextEncoder().encode('brop:tx:v1\0');
+
+export interface TxLimits {
+  maxTxBytes: number;
+  maxMethodBytes: number;
+  maxChainIdBytes: number;
+}
+
+export const DEFAULT_TX_LIMITS: TxLimits = { maxTxBytes: 64 * 1024, maxMethodBytes: 128, maxChainIdBytes: 64 };
+
+export function encodeTransaction(tx: Transaction): Uint8Array {
+  return encode({ struct: 'Transaction' }, tx, STRUCTS);
+}
+
+/** The bytes a signature covers: the domain tag, then every field but the signature. */
+export function signingPayload(tx: UnsignedTransaction & { scheme: number; publicKey: Uint8Array }): Uint8Array {
+  const { signature: _omit, ...body } = tx as Transaction;
+  const fields = encode({ struct: 'SigningPayload' }, body, STRUCTS);
+  const out = new Uint8Array(TX_DOMAIN.length + fields.length);
+  out.set(TX_DOMAIN);
+  out.set(fields, TX_DOMAIN.length);
+  return out;
+}
+
+export function signTransaction(body: UnsignedTransaction, privateKey: Uint8Array): Transaction {
+  const unsigned = { ...body, scheme: SCHEME_ED25519, publicKey: ed25519PublicKey(privateKey) };
+  return { ...unsigned, signature: signEd25519(privateKey, signingPayload(unsigned)) };
+}
+
+/** A decoded transaction with its canonical bytes and hash, computed once. */
+export class SignedTx {
+  readonly tx: Transaction;
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly hashHex: string;
+  constructor(tx: Transaction, bytes: Uint8Array) {
+    this.tx = tx;
+    this.bytes = bytes;
+    this.hash = new Uint8Array(createHash('sha256').update(bytes).digest());
+    this.hashHex = Buffer.from(this.hash).toString('hex');
+  }
+
+  static from(tx: Transaction): SignedTx {
+    return new SignedTx(tx, encodeTransaction(tx));
+  }
+
+  /** Strict decoding: anything but the one canonical encoding of a well-formed transaction is TX_MALFORMED. */
+  static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
+    if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
+    let tx: Transaction;
+    try {
+      tx = decode({ struct: 'Transaction' }, bytes, STRUCTS) as Transaction;
+    } catch (e) {
+      if (e instanceof CodecError) throw new TxError('TX_MALFORMED', e.message.replace(/^#0\./, ''));
+      throw e;
+    }
+    if (Buffer.byteLength(tx.method) > limits.maxMethodBytes || tx.method.length === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
+    if (Buffer.byteLength(tx.chainId) > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
+    return new SignedTx(tx, bytes.slice());
+  }
+
+  /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
+  signatureCheck(): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
+    if (this.tx.scheme !== SCHEME_ED25519) return undefined;
+    return { publicKey: this.tx.publicKey, message: signingPayload(this.tx), signature: this.tx.signature };
+  }
+
+  /** Checks the signature inline (the node batches checks over worker threads instead). */
+  verifySignature(): void {
+    const check = this.signatureCheck();
+    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${this.tx.scheme} is not supported by this node`);
+    if (!verifyEd25519(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
+  }
+}
+
+/** A transaction as JSON: bytes as 0x-hex, integers as decimal strings. */
+export function transactionToJson(tx: Transaction): Record<string, unknown> {
+  const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+  return {
+    chainId: tx.chainId, sender: hex(tx.sender), nonce: tx.nonce.toString(), validUntilBlock: tx.validUntilBlock.toString(),
+    contract: hex(tx.contract), method: tx.method, args: hex(tx.args), scheme: tx.scheme, publicKey: hex(tx.publicKey), signature: hex(tx.signature),
+  };
+}
