@@ -43,3 +43,15 @@ export class VmError extends Error {
       : { code: this.code, message: this.message, revertCode: this.revertCode };
   }
 }
+
+/**
+ * What may be known of a failed call wherever consensus depends on it (a nested call's caller, a
+ * receipt): the error code, plus the contract's own words for a revert or an abort. Other messages may
+ * quote the engine, whose wording can differ between Node versions.
+ */
+export function deterministicErrorText(error: VmError | null): string {
+  if (!error) return 'VM_TRAP';
+  if (error.code === 'VM_REVERT') return `${error.revertCode}: ${error.message}`;
+  if (error.code === 'VM_ABORT') return `VM_ABORT: ${error.message}`;
+  return error.code;
+}

@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { CostTable } from './costs.ts';
-import { VmError } from './errors.ts';
+import { VmError, deterministicErrorText } from './errors.ts';
 import { type Journal, latin1Range } from './state.ts';
 
 export interface HostLimits {
@@ -98,17 +98,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/**
- * What a caller learns of a failed nested call. Only the contract's own words (revert, abort) travel
- * with the code: other messages may quote the engine, whose wording can differ between Node versions,
- * and a contract must not be able to branch on that.
- */
-function failureText(error: VmError | null): string {
-  if (!error) return 'VM_TRAP';
-  if (error.code === 'VM_REVERT') return `${error.revertCode}: ${error.message}`;
-  if (error.code === 'VM_ABORT') return `VM_ABORT: ${error.message}`;
-  return error.code;
-}
 
 export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLimits, nested: NestedCaller): WebAssembly.Imports {
   const hc = costs.host;
@@ -342,7 +331,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       const forwarded = gas < 0n || gas > BigInt(left) ? left : Number(gas);
       const outcome = nested(f, inst, address, method, input, forwarded);
       charge(outcome.gasUsed);
-      f.lastResult = outcome.ok ? outcome.output : new TextEncoder().encode(failureText(outcome.error));
+      f.lastResult = outcome.ok ? outcome.output : new TextEncoder().encode(deterministicErrorText(outcome.error));
       return outcome.ok ? 0 : 1;
     },
     result_len: (): number => {

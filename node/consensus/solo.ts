@@ -1,0 +1,65 @@
+/**
+ * Consensus of a chain with a single validator: it proposes a block every block time and its own
+ * precommit is the whole commit certificate (1 of 1 is more than 2/3). The multi-validator BFT
+ * protocol drives the same node calls (proposeBlock, commitBlock) from votes instead of a timer.
+ */
+import { accountAddress } from '../../contracts/system/index.ts';
+import { signPrecommit } from '../chain/commit.ts';
+import type { ChainNode } from '../node.ts';
+
+export interface ValidatorKey {
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
+
+export class SoloConsensus {
+  private readonly node: ChainNode;
+  private readonly key: ValidatorKey;
+  private readonly blockTimeMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private readonly onError: (e: Error) => void;
+
+  constructor(node: ChainNode, key: ValidatorKey, opts: { blockTimeMs?: number; onError?: (e: Error) => void } = {}) {
+    this.node = node;
+    this.key = key;
+    this.blockTimeMs = opts.blockTimeMs ?? node.params.blockTimeMs;
+    this.onError = opts.onError ?? ((e) => console.error(`block production failed: ${e.message}`));
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const due = Number(this.node.head.header.time) + this.blockTimeMs;
+    this.timer = setTimeout(() => {
+      this.running = this.produce().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, Math.max(0, due - Date.now()));
+  }
+
+  /** Makes and commits one block now. */
+  async produce(): Promise<void> {
+    try {
+      const proposal = this.node.proposeBlock(accountAddress(this.key.publicKey));
+      const signature = signPrecommit(proposal.header, 0, this.key.privateKey);
+      await this.node.commitBlock(proposal, { height: proposal.header.height, round: 0, blockHash: proposal.hash, signatures: [signature] });
+    } catch (e) {
+      this.onError(e as Error);
+    }
+  }
+
+  /** Stops after the block being committed, if any, is stored. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

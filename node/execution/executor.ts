@@ -1,0 +1,114 @@
+/**
+ * Executes transactions in the VM against the system contracts, deterministically: the same block on
+ * the same state gives the same writes and receipts on every node. Per transaction: the sender's key
+ * must be authorised by the identity contract, the call runs with the chain's per-transaction gas, and
+ * the quota contract charges the sender (SPEC Q3). A transaction that cannot be authorised or paid for
+ * leaves no writes; its receipt says why.
+ */
+import { Vm, type CallResult } from '../../vm/vm.ts';
+import { Journal, type StateView, type StorageWrite } from '../../vm/state.ts';
+import { deterministicErrorText } from '../../vm/errors.ts';
+import { accountAddress, systemAddress } from '../../contracts/system/index.ts';
+import { encodeValues } from '../../contracts/sdk/codec.ts';
+import type { SignedTx } from '../tx/transaction.ts';
+import { type Receipt, RECEIPT_FAILED, RECEIPT_OK } from '../chain/block.ts';
+import type { ChainParams } from '../chain/params.ts';
+import { equalBytes } from '../chain/merkle.ts';
+import type { ContractRegistry } from './contracts.ts';
+
+export interface BlockContext {
+  height: bigint;
+  time: bigint;
+}
+
+export interface BlockResult {
+  receipts: Receipt[];
+  /** The block's state changes, in (contract, key) order. */
+  writes: StorageWrite[];
+  gasUsed: bigint;
+}
+
+const SYSTEM = new Uint8Array(32);
+const IDENTITY = systemAddress('identity');
+const QUOTA = systemAddress('quota');
+/** Gas for the node's own checks and charges (small, bounded system methods). */
+const SYSTEM_CALL_GAS = 10_000_000;
+
+export class Executor {
+  readonly vm: Vm;
+  readonly contracts: ContractRegistry;
+  readonly params: ChainParams;
+
+  constructor(vm: Vm, contracts: ContractRegistry, params: ChainParams) {
+    this.vm = vm;
+    this.contracts = contracts;
+    this.params = params;
+  }
+
+  /** A read-only call (queries, and the node's own checks): never changes state. */
+  query(state: StateView, contract: Uint8Array, method: string, input: Uint8Array, ctx: BlockContext, caller: Uint8Array = SYSTEM, gasLimit = SYSTEM_CALL_GAS): CallResult {
+    return this.vm.call({ contract, method, input, caller, gasLimit, blockHeight: ctx.height, blockTime: ctx.time, readOnly: true }, { state, code: this.contracts.codeOf });
+  }
+
+  /**
+   * Whether the transaction's key may sign for its sender: listed by the identity contract for a live
+   * account, or a new key registering itself (its own derived address, calling identity.register).
+   */
+  isAuthorised(state: StateView, stx: SignedTx, ctx: BlockContext): boolean {
+    const { tx } = stx;
+    if (tx.publicKey.length !== 32) return false;
+    const r = this.query(state, IDENTITY, 'isAuthorisedKey', encodeValues(['bytes32', 'bytes32'], [tx.sender, tx.publicKey]), ctx);
+    if (r.ok && r.output[0] === 1) return true;
+    return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey));
+  }
+
+  /** Whether the sender can pay at least a transaction of this size that uses no gas. */
+  canPay(state: StateView, stx: SignedTx, ctx: BlockContext): boolean {
+    const r = this.query(state, QUOTA, 'canPay', encodeValues(['bytes32', 'u64', 'u64'], [stx.tx.sender, BigInt(stx.bytes.length), 0n]), ctx);
+    return r.ok && r.output[0] === 1;
+  }
+
+  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[]): BlockResult {
+    const block = new Journal(state);
+    const receipts: Receipt[] = [];
+    let gasUsed = 0n;
+    for (const stx of txs) {
+      const receipt = this.executeTx(block, ctx, stx);
+      gasUsed += receipt.gasUsed;
+      receipts.push(receipt);
+    }
+    return { receipts, writes: block.toWrites(), gasUsed };
+  }
+
+  private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx): Receipt {
+    const { tx } = stx;
+    const refused = (error: string): Receipt => ({ txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed: 0n, quotaCharged: 0n, events: [] });
+    if (!this.isAuthorised(block, stx, ctx)) return refused('TX_UNAUTHORISED_KEY');
+    const r = this.vm.call({
+      contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
+      gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
+    }, { state: block, code: this.contracts.codeOf });
+    // The call's writes go into a transaction journal first: if the sender cannot pay, none of them stay.
+    const txJournal = new Journal(block);
+    for (const w of r.writes) txJournal.set(w.contract, w.key, w.value);
+    const charge = this.vm.call({
+      contract: QUOTA, method: 'charge', input: encodeValues(['bytes32', 'u64', 'u64'], [tx.sender, BigInt(stx.bytes.length), BigInt(r.gasUsed)]),
+      caller: SYSTEM, txHash: stx.hash, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
+    }, { state: txJournal, code: this.contracts.codeOf });
+    if (!charge.ok) return refused('TX_INSUFFICIENT_QUOTA');
+    for (const w of charge.writes) txJournal.set(w.contract, w.key, w.value);
+    txJournal.commitInto(block);
+    return {
+      txHash: stx.hash,
+      status: r.ok ? RECEIPT_OK : RECEIPT_FAILED,
+      error: r.ok ? '' : deterministicErrorText(r.error),
+      gasUsed: BigInt(r.gasUsed),
+      quotaCharged: readU64(charge.output),
+      events: r.events.map((e) => ({ contract: e.contract, topics: e.topics, data: e.data })),
+    };
+  }
+}
+
+function readU64(bytes: Uint8Array): bigint {
+  return bytes.length >= 8 ? new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true) : 0n;
+}

@@ -1,0 +1,406 @@
+/**
+ * A chain node: admits transactions into its pool, makes blocks from them (when it is the proposer),
+ * executes and commits blocks, and answers queries. Consensus decides which block is final; this class
+ * makes, checks, executes, stores and serves blocks, so the consensus protocol plugs in through
+ * `proposeBlock`, `checkProposal` and `commitBlock` without rework. The single-validator chain drives
+ * those from a timer (node/consensus/solo.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { Vm } from '../vm/vm.ts';
+import { MemoryState, type StorageWrite } from '../vm/state.ts';
+import { SignedTx } from './tx/transaction.ts';
+import { TxError } from './tx/errors.ts';
+import { SignatureVerifier } from './crypto/verify-pool.ts';
+import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
+import { Executor, type BlockContext } from './execution/executor.ts';
+import { ContractRegistry, type DeployedContract } from './execution/contracts.ts';
+import { ChainStore } from './store/chain-store.ts';
+import {
+  type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeHeader, decodeReceipts,
+  encodeBlock, encodeCommit, encodeReceipts, headerHash, receiptsRoot, validatorSetHash,
+} from './chain/block.ts';
+import { merkleRoot, equalBytes } from './chain/merkle.ts';
+import type { ChainParams } from './chain/params.ts';
+import { hex } from './chain/hash.ts';
+import { type GenesisFile, chainParams, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
+import { StateTree, type StateProof } from './state/index.ts';
+
+export interface NodeOptions {
+  /** LevelDB folder. */
+  dataDir: string;
+  genesis: GenesisFile;
+  contracts: DeployedContract[];
+  mempool?: Partial<MempoolLimits>;
+  /** Worker threads for signature checks (default: one per core; 0: on the main thread). */
+  verifierWorkers?: number;
+  /** Clock for block times (tests). */
+  now?: () => number;
+}
+
+export interface CommittedBlock {
+  header: BlockHeader;
+  hash: Uint8Array;
+  txs: SignedTx[];
+  receipts: Receipt[];
+  commit: Commit;
+}
+
+export type TxStatus =
+  | { status: 'pending'; validUntilBlock: bigint }
+  | { status: 'committed'; height: bigint; index: number; blockHash: Uint8Array; receipt: Receipt }
+  | { status: 'expired'; validUntilBlock: bigint }
+  | { status: 'unknown' };
+
+/** A block made by the proposer, executed, waiting for its commit certificate. */
+export interface Proposal {
+  block: Block;
+  header: BlockHeader;
+  hash: Uint8Array;
+  txs: SignedTx[];
+  receipts: Receipt[];
+  writes: StorageWrite[];
+  nodes: Map<string, Uint8Array>;
+}
+
+export class NodeError extends Error {
+  readonly code: 'BLOCK_INVALID' | 'NOT_FOUND' | 'NODE_CLOSED';
+  constructor(code: NodeError['code'], message: string) {
+    super(message);
+    this.name = 'NodeError';
+    this.code = code;
+  }
+}
+
+/** Group commit of accepted transactions: one LevelDB batch per turn of the event loop, not one per transaction. */
+class PendingWriter {
+  private batch: Array<{ hash: Uint8Array; bytes: Uint8Array }> = [];
+  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private scheduled = false;
+  private readonly store: ChainStore;
+  constructor(store: ChainStore) {
+    this.store = store;
+  }
+  write(stx: SignedTx): Promise<void> {
+    this.batch.push({ hash: stx.hash, bytes: stx.bytes });
+    const p = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    }
+    return p;
+  }
+  private async flush(): Promise<void> {
+    const batch = this.batch, waiting = this.waiting;
+    this.batch = [];
+    this.waiting = [];
+    this.scheduled = false;
+    try {
+      await this.store.putPending(batch);
+      for (const w of waiting) w.resolve();
+    } catch (e) {
+      for (const w of waiting) w.reject(e as Error);
+    }
+  }
+}
+
+export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
+  readonly params: ChainParams;
+  readonly genesis: GenesisFile;
+  readonly contracts: ContractRegistry;
+  readonly executor: Executor;
+  readonly mempool: Mempool;
+  readonly validators: Uint8Array[];
+  private readonly store: ChainStore;
+  private readonly verifier: SignatureVerifier;
+  private readonly pending: PendingWriter;
+  private state: MemoryState;
+  private tree: StateTree;
+  private headHeader: BlockHeader;
+  private headHash: Uint8Array;
+  private readonly now: () => number;
+  private closed = false;
+  /** Transactions in the block being committed: still answered as pending, never as unknown. */
+  private committing = new Map<string, SignedTx>();
+
+  private constructor(opts: NodeOptions, store: ChainStore, state: MemoryState, tree: StateTree, head: BlockHeader) {
+    super();
+    this.genesis = opts.genesis;
+    this.params = chainParams(opts.genesis);
+    this.contracts = new ContractRegistry(opts.contracts);
+    this.executor = new Executor(new Vm(), this.contracts, this.params);
+    this.mempool = new Mempool(opts.mempool);
+    this.validators = validatorAddresses(opts.genesis);
+    this.store = store;
+    this.verifier = new SignatureVerifier({ workers: opts.verifierWorkers });
+    this.pending = new PendingWriter(store);
+    this.state = state;
+    this.tree = tree;
+    this.headHeader = head;
+    this.headHash = headerHash(head);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Opens (or, on first start, creates from genesis) the chain in `dataDir`. */
+  static async open(opts: NodeOptions): Promise<ChainNode> {
+    const store = await ChainStore.open(opts.dataDir);
+    try {
+      const contracts = new ContractRegistry(opts.contracts);
+      const tree = new StateTree(store.stateNodes());
+      let head = store.head();
+      if (!head) {
+        // First start: the genesis block, committed like any other (without a commit certificate).
+        const writes = genesisWrites(opts.genesis, contracts);
+        const { root, nodes } = tree.update(writes.map(stateEntry));
+        const header = genesisHeader(opts.genesis, root);
+        const hash = headerHash(header);
+        await store.commitBlock({
+          height: 0n, hash, block: encodeBlock({ header, txs: [] }),
+          commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
+          receipts: encodeReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
+        });
+        head = { height: 0n, hash };
+      }
+      const headBlock = store.block(head.height);
+      if (!headBlock) throw new NodeError('BLOCK_INVALID', `the store's head block ${head.height} is missing`);
+      const header = decodeBlock(headBlock).header;
+      if (header.chainId !== opts.genesis.chainId) throw new NodeError('BLOCK_INVALID', `the data folder holds chain ${header.chainId}, the genesis file is for ${opts.genesis.chainId}`);
+      const state = new MemoryState();
+      const entries: StorageWrite[] = [];
+      for await (const e of store.stateEntries()) entries.push(e);
+      state.apply(entries);
+      tree.setRoot(header.stateRoot);
+      const node = new ChainNode(opts, store, state, tree, header);
+      await node.reloadPending();
+      return node;
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** Transactions accepted before a restart go back into the pool (if still valid). */
+  private async reloadPending(): Promise<void> {
+    const expired: SignedTx[] = [];
+    for await (const bytes of this.store.pendingTxs()) {
+      let stx: SignedTx;
+      try {
+        stx = SignedTx.decode(bytes, this.txLimits());
+      } catch {
+        continue;
+      }
+      if (this.store.txLocation(stx.hash)) continue;
+      if (stx.tx.validUntilBlock <= this.height) {
+        expired.push(stx);
+        continue;
+      }
+      try {
+        this.mempool.add(stx);
+      } catch {
+        expired.push(stx); // a smaller pool than before: cannot keep it; it will be reported expired
+      }
+    }
+    if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
+  }
+
+  get height(): bigint {
+    return this.headHeader.height;
+  }
+
+  get head(): { header: BlockHeader; hash: Uint8Array } {
+    return { header: this.headHeader, hash: this.headHash };
+  }
+
+  /** The committed state (for read-only calls). */
+  get committedState(): MemoryState {
+    return this.state;
+  }
+
+  private txLimits() {
+    return { maxTxBytes: this.params.maxTxBytes, maxMethodBytes: 128, maxChainIdBytes: 64 };
+  }
+
+  private context(): BlockContext {
+    return { height: this.headHeader.height, time: this.headHeader.time };
+  }
+
+  /**
+   * Admission (SPEC C4): decodes and checks a transaction, and once it is durably pending resolves
+   * with it. Throws TxError with the reason otherwise.
+   */
+  async submit(bytes: Uint8Array): Promise<SignedTx> {
+    if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
+    const stx = SignedTx.decode(bytes, this.txLimits());
+    const { tx } = stx;
+    if (tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${tx.chainId}, this is ${this.params.chainId}`);
+    this.checkValidity(tx.validUntilBlock);
+    if (this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.store.txLocation(stx.hash)) {
+      throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
+    }
+    if (!this.contracts.at(tx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(tx.contract)}`);
+    const check = stx.signatureCheck();
+    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${tx.scheme} is not supported by this node`);
+    if (!(await this.verifier.verify(check))) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
+    // State may have moved on while the signature was checked: judge it at the current head.
+    this.checkValidity(tx.validUntilBlock);
+    const ctx = this.context();
+    if (!this.executor.isAuthorised(this.state, stx, ctx)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
+    if (!this.executor.canPay(this.state, stx, ctx)) throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender has not enough quota points this period');
+    this.mempool.add(stx); // throws BUSY or TX_DUPLICATE
+    try {
+      await this.pending.write(stx);
+    } catch (e) {
+      this.mempool.remove([stx.hashHex]);
+      throw e;
+    }
+    return stx;
+  }
+
+  private checkValidity(validUntilBlock: bigint): void {
+    const h = this.height;
+    if (validUntilBlock <= h) throw new TxError('TX_EXPIRED', `validUntilBlock ${validUntilBlock} is not above the current height ${h}`);
+    if (validUntilBlock > h + BigInt(this.params.validityWindow)) {
+      throw new TxError('TX_VALIDITY_TOO_LONG', `validUntilBlock ${validUntilBlock} is more than ${this.params.validityWindow} blocks above the current height ${h}`);
+    }
+  }
+
+  /** Makes the next block from the pool, executed on the current state (the proposer's job). */
+  proposeBlock(proposer: Uint8Array): Proposal {
+    const height = this.height + 1n;
+    const prevTime = this.headHeader.time;
+    const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
+    const txs = this.mempool.reap(this.params.maxBlockTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock > height - 1n);
+    return this.execute({ height, time, proposer, txs });
+  }
+
+  /** Executes a proposed block and checks that its header says what executing it gives (a validator's check). */
+  checkProposal(block: Block): Proposal {
+    const { header } = block;
+    if (header.chainId !== this.params.chainId) throw new NodeError('BLOCK_INVALID', 'wrong chain id');
+    if (header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', `height ${header.height}, expected ${this.height + 1n}`);
+    if (!equalBytes(header.prevHash, this.headHash)) throw new NodeError('BLOCK_INVALID', 'prevHash is not the head');
+    if (header.time <= this.headHeader.time) throw new NodeError('BLOCK_INVALID', 'time does not advance');
+    const seen = new Set<string>();
+    const txs = block.txs.map((bytes) => {
+      let stx: SignedTx;
+      try {
+        stx = SignedTx.decode(bytes, this.txLimits());
+        stx.verifySignature();
+      } catch (e) {
+        throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
+      }
+      if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock <= this.height || stx.tx.validUntilBlock > this.height + BigInt(this.params.validityWindow)) {
+        throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${header.height}`);
+      }
+      if (seen.has(stx.hashHex) || this.store.txLocation(stx.hash)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);
+      seen.add(stx.hashHex);
+      return stx;
+    });
+    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs });
+    if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
+    return mine;
+  }
+
+  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }): Proposal {
+    // Block limits on gas: transactions past the limit wait for the next block.
+    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs);
+    const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
+    const txBytes = b.txs.map((t) => t.bytes);
+    const header: BlockHeader = {
+      chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
+      txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRoot(result.receipts),
+      proposer: b.proposer, validatorSetHash: validatorSetHash(this.validators),
+    };
+    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, writes: result.writes, nodes };
+  }
+
+  /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */
+  async commitBlock(p: Proposal, commit: Commit): Promise<CommittedBlock> {
+    if (!equalBytes(commit.blockHash, p.hash)) throw new NodeError('BLOCK_INVALID', 'the commit is for another block');
+    if (p.header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', 'the block does not extend the head');
+    for (const t of p.txs) this.committing.set(t.hashHex, t);
+    this.mempool.remove(p.txs.map((t) => t.hashHex));
+    try {
+      await this.store.commitBlock({
+        height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
+        receipts: encodeReceipts(p.receipts), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
+      });
+    } finally {
+      this.committing.clear();
+    }
+    this.state.apply(p.writes);
+    this.tree.setRoot(p.header.stateRoot);
+    this.headHeader = p.header;
+    this.headHash = p.hash;
+    const expired = this.mempool.evictExpired(this.height);
+    if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
+    const done: CommittedBlock = { header: p.header, hash: p.hash, txs: p.txs, receipts: p.receipts, commit };
+    this.emit('block', done);
+    return done;
+  }
+
+  txStatus(hash: Uint8Array): TxStatus {
+    const h = hex(hash);
+    const loc = this.store.txLocation(hash);
+    if (loc) {
+      const receipts = decodeReceipts(this.store.receipts(loc.height)!);
+      const header = decodeBlock(this.store.block(loc.height)!).header;
+      return { status: 'committed', height: loc.height, index: loc.index, blockHash: headerHash(header), receipt: receipts[loc.index]! };
+    }
+    const pending = this.mempool.get(h) ?? this.committing.get(h);
+    if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
+    const expiredAt = this.store.expiredAt(hash);
+    if (expiredAt !== undefined) return { status: 'expired', validUntilBlock: expiredAt };
+    return { status: 'unknown' };
+  }
+
+  block(height: bigint): { block: Block; commit: Commit; hash: Uint8Array; receipts: Receipt[] } | undefined {
+    const b = this.store.block(height);
+    if (!b) return undefined;
+    const block = decodeBlock(b);
+    return { block, commit: decodeCommit(this.store.commit(height)!), hash: headerHash(block.header), receipts: decodeReceipts(this.store.receipts(height)!) };
+  }
+
+  blockByHash(hash: Uint8Array): ReturnType<ChainNode['block']> {
+    const height = this.store.heightOf(hash);
+    return height === undefined ? undefined : this.block(height);
+  }
+
+  /** A read-only contract call at the head. */
+  call(contract: Uint8Array, method: string, input: Uint8Array, caller?: Uint8Array) {
+    return this.executor.query(this.state, contract, method, input, this.context(), caller, this.params.maxTxGas);
+  }
+
+  /** A Merkle proof of a contract storage entry (or its absence) at a retained height, with the header it is anchored in. */
+  stateProof(contract: Uint8Array, key: Uint8Array, height = this.height): { proof: StateProof; value: Uint8Array | null; header: BlockHeader; commit: Commit } {
+    const found = this.block(height);
+    if (!found) throw new NodeError('NOT_FOUND', `no block at height ${height}`);
+    const k = stateKey(contract, key);
+    const proof = this.tree.prove(k, found.block.header.stateRoot);
+    return { proof, value: this.tree.get(k, found.block.header.stateRoot) ?? null, header: found.block.header, commit: found.commit };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.verifier.close();
+    await this.store.close();
+  }
+}
+
+/** A contract storage entry as the state tree keys it: contract address ‖ storage key. */
+export function stateKey(contract: Uint8Array, key: Uint8Array): Uint8Array {
+  const k = new Uint8Array(32 + key.length);
+  k.set(contract);
+  k.set(key, 32);
+  return k;
+}
+
+function stateEntry(w: StorageWrite): { key: Uint8Array; value: Uint8Array | null } {
+  return { key: stateKey(w.contract, w.key), value: w.value };
+}
+
+function nodeEntries(nodes: Map<string, Uint8Array>): Array<[Uint8Array, Uint8Array]> {
+  return [...nodes].map(([h, n]) => [Buffer.from(h, 'hex'), n]);
+}
+
+export { decodeHeader };

@@ -1,0 +1,212 @@
+/**
+ * The node's LevelDB: blocks, commits, receipts, the transaction index, the flat contract state, the
+ * state tree's nodes, contract code, and the transactions accepted but not yet committed. A block is
+ * committed in one atomic, synced batch together with the new head, so a node killed at any moment
+ * restarts at its last committed block with everything of that block and nothing of the next.
+ *
+ * Keys start with one byte naming the record kind; heights are 8-byte big-endian (so blocks iterate
+ * in order).
+ */
+import { Level } from 'level';
+import type { StorageWrite } from '../../vm/state.ts';
+
+const K = {
+  head: 0x48,        // 'H' → height ‖ block hash
+  block: 0x42,       // 'B' height → encoded block
+  commit: 0x43,      // 'C' height → encoded commit
+  receipts: 0x52,    // 'R' height → encoded receipts
+  blockHash: 0x49,   // 'I' block hash → height
+  tx: 0x54,          // 'T' tx hash → height ‖ index
+  state: 0x53,       // 'S' contract ‖ key → value
+  node: 0x4e,        // 'N' node hash → encoded state tree node
+  pending: 0x50,     // 'P' tx hash → tx bytes, accepted and not yet committed or expired
+  expired: 0x58,     // 'X' tx hash → validUntilBlock, accepted and expired
+  code: 0x4b,        // 'K' code hash → wasm
+  meta: 0x4d,        // 'M' name → bytes (genesis, ...)
+} as const;
+
+function key(kind: number, ...parts: Uint8Array[]): Uint8Array {
+  let n = 1;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  out[0] = kind;
+  let at = 1;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function u64be(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v);
+  return b;
+}
+
+function readU64be(b: Uint8Array, at = 0): bigint {
+  return new DataView(b.buffer, b.byteOffset + at, 8).getBigUint64(0);
+}
+
+const utf8 = new TextEncoder();
+
+export interface BlockRecord {
+  height: bigint;
+  hash: Uint8Array;
+  block: Uint8Array;
+  commit: Uint8Array;
+  receipts: Uint8Array;
+  txHashes: Uint8Array[];
+  /** Flat state changes of the block. */
+  writes: readonly StorageWrite[];
+  /** New state tree nodes (hash → encoded node). */
+  nodes: Iterable<[Uint8Array, Uint8Array]>;
+}
+
+export interface Head {
+  height: bigint;
+  hash: Uint8Array;
+}
+
+export class StoreError extends Error {
+  readonly code = 'STORE_CORRUPT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+export class ChainStore {
+  private readonly db: Level<Uint8Array, Uint8Array>;
+
+  private constructor(db: Level<Uint8Array, Uint8Array>) {
+    this.db = db;
+  }
+
+  static async open(dir: string): Promise<ChainStore> {
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    return new ChainStore(db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  head(): Head | undefined {
+    const v = this.db.getSync(key(K.head));
+    if (!v) return undefined;
+    if (v.length !== 40) throw new StoreError('head record is not 40 bytes');
+    return { height: readU64be(v), hash: v.slice(8) };
+  }
+
+  block(height: bigint): Uint8Array | undefined {
+    return this.db.getSync(key(K.block, u64be(height)));
+  }
+
+  commit(height: bigint): Uint8Array | undefined {
+    return this.db.getSync(key(K.commit, u64be(height)));
+  }
+
+  receipts(height: bigint): Uint8Array | undefined {
+    return this.db.getSync(key(K.receipts, u64be(height)));
+  }
+
+  heightOf(blockHash: Uint8Array): bigint | undefined {
+    const v = this.db.getSync(key(K.blockHash, blockHash));
+    return v ? readU64be(v) : undefined;
+  }
+
+  /** Where a committed transaction is: its block height and index in the block. */
+  txLocation(txHash: Uint8Array): { height: bigint; index: number } | undefined {
+    const v = this.db.getSync(key(K.tx, txHash));
+    if (!v) return undefined;
+    return { height: readU64be(v), index: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0) };
+  }
+
+  stateNode(hash: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(key(K.node, hash));
+  }
+
+  /** The state tree's node store (node/state reads nodes synchronously). */
+  stateNodes(): { get(hash: Uint8Array): Uint8Array | undefined } {
+    return { get: (hash) => this.stateNode(hash) };
+  }
+
+  code(codeHash: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(key(K.code, codeHash));
+  }
+
+  meta(name: string): Uint8Array | undefined {
+    return this.db.getSync(key(K.meta, utf8.encode(name)));
+  }
+
+  /** Every flat state entry, in key order (loaded into memory at start). */
+  async *stateEntries(): AsyncGenerator<StorageWrite> {
+    for await (const [k, v] of this.db.iterator({ gte: key(K.state), lt: key(K.state + 1) })) {
+      if (k.length < 33) throw new StoreError('state key shorter than a contract address');
+      yield { contract: k.slice(1, 33), key: k.slice(33), value: v };
+    }
+  }
+
+  /** Transactions accepted but neither committed nor expired (the pool survives restarts). */
+  async *pendingTxs(): AsyncGenerator<Uint8Array> {
+    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) yield v;
+  }
+
+  async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array }>): Promise<void> {
+    await this.db.batch(txs.map((t) => ({ type: 'put' as const, key: key(K.pending, t.hash), value: t.bytes })));
+  }
+
+  /** Pool entries that expired: forgotten as pending, remembered as expired (so a status query answers). */
+  async markExpired(txs: ReadonlyArray<{ hash: Uint8Array; validUntilBlock: bigint }>): Promise<void> {
+    const ops: Op[] = [];
+    for (const t of txs) {
+      ops.push({ type: 'del', key: key(K.pending, t.hash) });
+      ops.push({ type: 'put', key: key(K.expired, t.hash), value: u64be(t.validUntilBlock) });
+    }
+    await this.db.batch(ops);
+  }
+
+  /** validUntilBlock of a transaction this node accepted and that expired, if any. */
+  expiredAt(txHash: Uint8Array): bigint | undefined {
+    const v = this.db.getSync(key(K.expired, txHash));
+    return v ? readU64be(v) : undefined;
+  }
+
+  async putGenesis(genesisJson: Uint8Array, code: ReadonlyArray<{ hash: Uint8Array; wasm: Uint8Array }>): Promise<void> {
+    const ops: Op[] = [{ type: 'put', key: key(K.meta, utf8.encode('genesis')), value: genesisJson }];
+    for (const c of code) ops.push({ type: 'put', key: key(K.code, c.hash), value: c.wasm });
+    await this.db.batch(ops, { sync: true } as object);
+  }
+
+  /** One atomic, synced batch: the block and everything derived from it, then the new head. */
+  async commitBlock(r: BlockRecord): Promise<void> {
+    const h = u64be(r.height);
+    const ops: Op[] = [
+      { type: 'put', key: key(K.block, h), value: r.block },
+      { type: 'put', key: key(K.commit, h), value: r.commit },
+      { type: 'put', key: key(K.receipts, h), value: r.receipts },
+      { type: 'put', key: key(K.blockHash, r.hash), value: h },
+    ];
+    r.txHashes.forEach((t, i) => {
+      const loc = new Uint8Array(12);
+      loc.set(h);
+      new DataView(loc.buffer).setUint32(8, i);
+      ops.push({ type: 'put', key: key(K.tx, t), value: loc });
+      ops.push({ type: 'del', key: key(K.pending, t) });
+    });
+    for (const w of r.writes) {
+      const k = key(K.state, w.contract, w.key);
+      ops.push(w.value === null ? { type: 'del', key: k } : { type: 'put', key: k, value: w.value });
+    }
+    for (const [hash, node] of r.nodes) ops.push({ type: 'put', key: key(K.node, hash), value: node });
+    const head = new Uint8Array(40);
+    head.set(h);
+    head.set(r.hash, 8);
+    ops.push({ type: 'put', key: key(K.head), value: head });
+    await this.db.batch(ops, { sync: true } as object);
+  }
+}
