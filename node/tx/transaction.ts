@@ -123,12 +123,3 @@ export class SignedTx {
     if (!verifyEd25519(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
   }
 }
-
-/** A transaction as JSON: bytes as 0x-hex, integers as decimal strings. */
-export function transactionToJson(tx: Transaction): Record<string, unknown> {
-  const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
-  return {
-    chainId: tx.chainId, sender: hex(tx.sender), nonce: tx.nonce.toString(), validUntilBlock: tx.validUntilBlock.toString(),
-    contract: hex(tx.contract), method: tx.method, args: hex(tx.args), scheme: tx.scheme, publicKey: hex(tx.publicKey), signature: hex(tx.signature),
-  };
-}

@@ -102,15 +102,6 @@ test('contract test builds and runs the project\'s tests, with the summary line'
   assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
 });
 
-test('start runs the system contracts through the demo session and ends with "done"', () => {
-  const r = spawnSync(process.execPath, [brop, 'start'], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.is(lines[0].event, 'system-contracts-deployed');
-  assert.ok(lines.slice(1, -1).every((l) => l.ok === true));
-  assert.is(lines.at(-1).event, 'done');
-});
-
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

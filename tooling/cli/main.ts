@@ -3,14 +3,22 @@
  * it; errors print `{"error":{"code","message"}}` on stderr with a non-zero exit status.
  */
 import { runVmCommand } from './vm.ts';
-import { runStart } from './start.ts';
+import { runCall, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
 import { runContractCommand } from './contract.ts';
 import { CliError, printError } from './output.ts';
 
 const USAGE = `Usage: brop <command> [options]
 
 Commands:
-  start                                   Run the system contracts through a short demo (the chain node lands with the node issue)
+  init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS]
+                                          Create a single-validator chain: keys, system contracts, genesis, config
+  start [--home DIR] [--rpc-port N]       Run the node of DIR (default .brop/local, created on first run) until Ctrl-C
+  status [--rpc URL | --home DIR]         The chain's head, validators and pool
+  tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
+                                          Sign and submit a transaction; wait for its receipt or its expiry
+  call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
+                                          A read-only contract call at the head
+  keys new --out FILE | keys show FILE    Create or inspect an Ed25519 key file
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
@@ -27,8 +35,18 @@ async function main(argv: string[]): Promise<number> {
       return runVmCommand(rest);
     case 'contract':
       return runContractCommand(rest);
+    case 'init':
+      return runInit(rest);
     case 'start':
-      return runStart(rest);
+      return runNode(rest);
+    case 'status':
+      return runStatus(rest);
+    case 'tx':
+      return runTx(rest);
+    case 'call':
+      return runCall(rest);
+    case 'keys':
+      return runKeys(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;

@@ -23,8 +23,10 @@ export function toJson(value: unknown): string {
 
 /** Prints an error as JSON on stderr; returns the exit status (2: usage, 1: anything else). */
 export function printError(e: unknown): number {
-  if (e instanceof CliError || e instanceof VmError) {
-    process.stderr.write(`${toJson({ error: { code: e.code, message: e.message } })}\n`);
+  // Every typed error of the project (CliError, VmError, TxError, RpcError, ...) has a stable string code.
+  const code = (e as { code?: unknown })?.code;
+  if (e instanceof Error && typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) {
+    process.stderr.write(`${toJson({ error: { code, message: e.message } })}\n`);
     return e instanceof CliError && e.code === 'CLI_USAGE' ? 2 : 1;
   }
   process.stderr.write(`${toJson({ error: { code: 'INTERNAL', message: (e as Error)?.stack ?? String(e) } })}\n`);

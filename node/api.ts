@@ -1,0 +1,190 @@
+/**
+ * The chain's RPC methods and subscriptions (docs/rpc.md), registered on the transport of node/rpc.
+ * Parameters are validated here and refused with RPC_INVALID_PARAMS; chain failures keep their own
+ * stable codes (TX_*, BUSY, NODE_BEHIND, CONTRACT_*, NOT_FOUND).
+ */
+import { RpcError } from './rpc/errors.ts';
+import type { RpcServer } from './rpc/server.ts';
+import { type ChainNode, type CommittedBlock, NodeError, stateKey } from './node.ts';
+import { decodeResult, encodeArgs, methodOf } from './execution/contracts.ts';
+import { SignedTx } from './tx/transaction.ts';
+import { fromHex } from './chain/hash.ts';
+import { proofToJSON } from './state/index.ts';
+import { commitJson, eventJson, headerJson, hex0x, receiptJson, txJson } from './json.ts';
+import { deterministicErrorText } from '../vm/errors.ts';
+
+type Params = Record<string, unknown>;
+
+function obj(params: unknown): Params {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) throw RpcError.invalidParams('params must be an object');
+  return params as Params;
+}
+
+function bytesParam(p: Params, name: string, length?: number): Uint8Array {
+  const v = p[name];
+  const b = typeof v === 'string' ? fromHex(v, length) : undefined;
+  if (!b) throw RpcError.invalidParams(`${name} must be ${length ? `${length} bytes of` : ''} 0x-hex`);
+  return b;
+}
+
+function heightParam(p: Params, name: string): bigint | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'string' && /^\d{1,19}$/.test(v)) return BigInt(v);
+  throw RpcError.invalidParams(`${name} must be a non-negative integer`);
+}
+
+function stringParam(p: Params, name: string, max = 256): string {
+  const v = p[name];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw RpcError.invalidParams(`${name} must be a string of 1 to ${max} characters`);
+  return v;
+}
+
+function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['block']>>, withTxs: boolean) {
+  const txs = found.block.txs.map((bytes) => SignedTx.decode(bytes, { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 }));
+  return {
+    hash: hex0x(found.hash),
+    header: headerJson(found.block.header),
+    commit: commitJson(found.commit),
+    txCount: txs.length,
+    txs: withTxs ? txs.map((t) => txJson(t.tx, t.hash)) : txs.map((t) => hex0x(t.hash)),
+    receipts: withTxs ? found.receipts.map(receiptJson) : undefined,
+    validators: node.validators.map(hex0x),
+  };
+}
+
+export interface TxFilter { sender?: string; contract?: string }
+export interface EventFilter { contract?: string; topic?: string }
+
+export function registerChainApi(server: RpcServer, node: ChainNode): void {
+  server.method('chain_status', () => ({
+    chainId: node.params.chainId,
+    height: Number(node.height),
+    headHash: hex0x(node.head.hash),
+    headTime: Number(node.head.header.time),
+    stateRoot: hex0x(node.head.header.stateRoot),
+    validators: node.validators.map(hex0x),
+    validityWindow: node.params.validityWindow,
+    blockTimeMs: node.params.blockTimeMs,
+    pendingTxs: node.mempool.size,
+    behind: false,
+  }));
+
+  server.method('chain_block', (params) => {
+    const p = obj(params);
+    const withTxs = p.full === true;
+    if (p.hash !== undefined) {
+      const found = node.blockByHash(bytesParam(p, 'hash', 32));
+      if (!found) throw new NodeError('NOT_FOUND', `no block with hash ${String(p.hash)}`);
+      return blockJson(node, found, withTxs);
+    }
+    const height = heightParam(p, 'height') ?? node.height;
+    const found = node.block(height);
+    if (!found) throw new NodeError('NOT_FOUND', `no block at height ${height} (head is ${node.height})`);
+    return blockJson(node, found, withTxs);
+  });
+
+  server.method('tx_send', async (params) => {
+    const p = obj(params);
+    const stx = await node.submit(bytesParam(p, 'tx'));
+    return { hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) };
+  });
+
+  server.method('tx_get', (params) => {
+    const p = obj(params);
+    const hash = bytesParam(p, 'hash', 32);
+    const s = node.txStatus(hash);
+    switch (s.status) {
+      case 'committed':
+        return { hash: hex0x(hash), status: 'committed', height: Number(s.height), index: s.index, blockHash: hex0x(s.blockHash), receipt: receiptJson(s.receipt) };
+      case 'pending':
+      case 'expired':
+        return { hash: hex0x(hash), status: s.status, validUntilBlock: Number(s.validUntilBlock), height: Number(node.height) };
+      default:
+        return { hash: hex0x(hash), status: 'unknown', height: Number(node.height) };
+    }
+  });
+
+  server.method('contract_abi', (params) => {
+    const c = node.contracts.resolve(stringParam(obj(params), 'contract', 66));
+    return { name: c.name, address: hex0x(c.address), abi: c.abi };
+  });
+
+  server.method('contract_list', () => node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), codeHash: c.abi.codeHash })));
+
+  server.method('contract_call', (params) => {
+    const p = obj(params);
+    const c = node.contracts.resolve(stringParam(p, 'contract', 66));
+    const method = stringParam(p, 'method', 128);
+    const m = methodOf(c, method);
+    let input: Uint8Array;
+    if (p.input !== undefined) input = bytesParam(p, 'input');
+    else if (p.args === undefined || Array.isArray(p.args) || (typeof p.args === 'object' && p.args !== null)) input = encodeArgs(c, method, (p.args ?? []) as unknown[]);
+    else throw RpcError.invalidParams('args must be an array (positional) or an object (by name)');
+    const caller = p.caller === undefined ? undefined : bytesParam(p, 'caller', 32);
+    const r = node.call(c.address, method, input, caller);
+    return {
+      ok: r.ok,
+      result: r.ok ? decodeResult(c, method, r.output) : null,
+      output: hex0x(r.output),
+      gasUsed: r.gasUsed,
+      error: r.ok ? null : deterministicErrorText(r.error),
+      readOnly: m.kind === 'view',
+    };
+  });
+
+  server.method('state_proof', (params) => {
+    const p = obj(params);
+    const c = node.contracts.resolve(stringParam(p, 'contract', 66));
+    const key = bytesParam(p, 'key');
+    const height = heightParam(p, 'height') ?? node.height;
+    if (height > node.height) throw new NodeError('NOT_FOUND', `height ${height} is above the head ${node.height}`);
+    const r = node.stateProof(c.address, key, height);
+    return {
+      contract: hex0x(c.address), key: hex0x(key), stateKey: hex0x(stateKey(c.address, key)),
+      value: r.value === null ? null : hex0x(r.value), proof: proofToJSON(r.proof),
+      height: Number(height), header: headerJson(r.header), commit: commitJson(r.commit), validators: node.validators.map(hex0x),
+    };
+  });
+
+  // Subscriptions: blocks, committed transactions, contract events. Each event carries its cursor.
+  server.topic('blocks');
+  server.topic<TxFilter>('txs', (f) => ({ sender: optionalHex(f, 'sender'), contract: optionalContract(node, f) }));
+  server.topic<EventFilter>('events', (f) => {
+    if (f.topic !== undefined && typeof f.topic !== 'string') throw RpcError.invalidParams('topic must be a string');
+    return { contract: optionalContract(node, f), topic: f.topic as string | undefined };
+  });
+
+  node.on('block', (b: CommittedBlock) => {
+    server.publish('blocks', { hash: hex0x(b.hash), header: headerJson(b.header), txCount: b.txs.length });
+    b.txs.forEach((t, i) => {
+      const sender = hex0x(t.tx.sender), contract = hex0x(t.tx.contract);
+      server.publish<TxFilter>('txs', { hash: hex0x(t.hash), height: Number(b.header.height), index: i, sender, contract, method: t.tx.method, receipt: receiptJson(b.receipts[i]!) },
+        (f) => (f.sender === undefined || f.sender === sender) && (f.contract === undefined || f.contract === contract));
+      b.receipts[i]!.events.forEach((e, j) => {
+        const ev = eventJson(e);
+        server.publish<EventFilter>('events', { cursor: { height: Number(b.header.height), tx: i, event: j }, txHash: hex0x(t.hash), ...ev },
+          (f) => (f.contract === undefined || f.contract === ev.contract) && (f.topic === undefined || ev.topics.includes(f.topic)));
+      });
+    });
+  });
+}
+
+function optionalHex(f: Record<string, unknown>, name: string): string | undefined {
+  if (f[name] === undefined) return undefined;
+  const b = typeof f[name] === 'string' ? fromHex(f[name] as string, 32) : undefined;
+  if (!b) throw RpcError.invalidParams(`${name} must be 32 bytes of 0x-hex`);
+  return hex0x(b);
+}
+
+function optionalContract(node: ChainNode, f: Record<string, unknown>): string | undefined {
+  if (f.contract === undefined) return undefined;
+  if (typeof f.contract !== 'string') throw RpcError.invalidParams('contract must be a name or an address');
+  try {
+    return hex0x(node.contracts.resolve(f.contract).address);
+  } catch (e) {
+    throw RpcError.invalidParams((e as Error).message);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Chain commands: `brop init`, `brop start`, `brop keys`, `brop tx`, `brop call`, `brop status`.
+ * The client commands talk to a node over RPC (--rpc URL, or the URL in --home's config, or the
+ * default local one) and encode JSON arguments through the contract's ABI, fetched from the node.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { RpcClient } from '../../node/rpc/client.ts';
+import { RpcServer } from '../../node/rpc/server.ts';
+import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
+import type { ContractAbi } from '../build/contract.ts';
+import { accountAddress } from '../../contracts/system/index.ts';
+import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts';
+import { fromHex } from '../../node/chain/hash.ts';
+import { hex0x } from '../../node/json.ts';
+import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
+import { DEFAULT_RPC_PORT, initHome, loadHome } from '../../node/home.ts';
+import { ChainNode } from '../../node/node.ts';
+import { SoloConsensus } from '../../node/consensus/solo.ts';
+import { registerChainApi } from '../../node/api.ts';
+import { CliError, toJson } from './output.ts';
+
+const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
+
+/** The folder `npm start` uses when no --home is given. */
+export const DEFAULT_HOME = '.brop/local';
+
+function parse(argv: string[], options: ParseArgsOptionsConfig, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CliError('CLI_USAGE', `${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+export async function runInit(argv: string[]): Promise<number> {
+  const usage = 'brop init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS]';
+  const { values } = parse(argv, { home: { type: 'string' }, 'chain-id': { type: 'string' }, 'rpc-port': { type: 'string' }, 'block-time': { type: 'string' } }, usage);
+  if (!values.home) throw new CliError('CLI_USAGE', `--home is required\nusage: ${usage}`);
+  const r = await initHome(String(values.home), {
+    chainId: values['chain-id'] as string | undefined,
+    rpcPort: values['rpc-port'] ? positive(values['rpc-port'] as string, '--rpc-port') : undefined,
+    params: values['block-time'] ? { blockTimeMs: positive(values['block-time'] as string, '--block-time') } : undefined,
+  });
+  print({ ok: true, home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey, validatorKey: r.validatorKey, genesis: join(r.home, 'genesis.json') });
+  return 0;
+}
+
+function positive(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CliError('CLI_USAGE', `${what} must be a positive integer`);
+  return n;
+}
+
+/** Runs a node until SIGINT/SIGTERM. Without --home: the default home, created on first run (npm start). */
+export async function runNode(argv: string[]): Promise<number> {
+  const usage = 'brop start [--home DIR] [--rpc-port N]';
+  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' } }, usage);
+  const homeDir = resolve(String(values.home ?? DEFAULT_HOME));
+  if (!existsSync(join(homeDir, 'genesis.json'))) {
+    if (values.home) throw new CliError('HOME_INVALID', `${homeDir} has no genesis.json: run brop init --home ${values.home} first`);
+    const r = await initHome(homeDir, { chainId: 'brop-local' });
+    print({ event: 'home-created', home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
+  }
+  const home = loadHome(homeDir);
+  const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool });
+  const server = new RpcServer({ host: home.config.rpc.host, port: values['rpc-port'] ? positive(values['rpc-port'] as string, '--rpc-port') : home.config.rpc.port });
+  registerChainApi(server, node);
+  let urls: { url: string; wsUrl: string };
+  try {
+    urls = await server.listen();
+  } catch (e) {
+    await node.close();
+    throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${home.config.rpc.port}: ${(e as Error).message}`);
+  }
+  const isValidator = home.validatorKey !== undefined && node.validators.some((v) => hex0x(v) === hex0x(accountAddress(home.validatorKey!.publicKey)));
+  const consensus = isValidator ? new SoloConsensus(node, home.validatorKey!, { onError: (e) => print({ event: 'error', code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message }) }) : undefined;
+  node.on('block', (b) => {
+    if (b.txs.length > 0 || b.header.height % 60n === 0n) print({ event: 'block', height: b.header.height, hash: hex0x(b.hash), txs: b.txs.length, pending: node.mempool.size });
+  });
+  consensus?.start();
+  print({
+    event: 'started', chainId: node.params.chainId, height: node.height, rpc: urls.url, ws: urls.wsUrl, home: home.home,
+    operatorKey: existsSync(join(home.home, 'keys', 'operator.json')) ? join(home.home, 'keys', 'operator.json') : null,
+    validator: isValidator, blockTimeMs: node.params.blockTimeMs,
+  });
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await consensus?.stop();
+  await server.close();
+  await node.close();
+  print({ event: 'stopped', height: node.height });
+  return 0;
+}
+
+export async function runKeys(argv: string[]): Promise<number> {
+  const usage = 'brop keys new --out FILE | brop keys show FILE';
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(rest, { out: { type: 'string' }, force: { type: 'boolean' } }, usage);
+  if (sub === 'new') {
+    if (!values.out) throw new CliError('CLI_USAGE', `--out FILE is required\nusage: ${usage}`);
+    const f = writeKeyFile(resolve(String(values.out)), newKeyPair(), { overwrite: values.force === true });
+    print({ ok: true, file: resolve(String(values.out)), address: f.address, publicKey: f.publicKey });
+    return 0;
+  }
+  if (sub === 'show' && positionals[0]) {
+    const f = keyFileOf(readKeyFile(resolve(positionals[0])));
+    print({ file: resolve(positionals[0]), address: f.address, publicKey: f.publicKey });
+    return 0;
+  }
+  throw new CliError('CLI_USAGE', `usage: ${usage}`);
+}
+
+function rpcUrl(values: Record<string, unknown>): string {
+  if (typeof values.rpc === 'string') return values.rpc;
+  if (typeof values.home === 'string') {
+    const h = loadHome(String(values.home));
+    return `http://${h.config.rpc.host}:${h.config.rpc.port}`;
+  }
+  return `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
+}
+
+function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
+  if (text === undefined) return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(String(text));
+  } catch (e) {
+    throw new CliError('CLI_USAGE', `--args is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null) throw new CliError('CLI_USAGE', '--args must be a JSON array (positional) or object (by name)');
+  return v as unknown[] | Record<string, unknown>;
+}
+
+async function abiOf(client: RpcClient, contract: string): Promise<{ address: Uint8Array; abi: ContractAbi }> {
+  const r = await client.call<{ address: string; abi: ContractAbi }>('contract_abi', { contract });
+  return { address: fromHex(r.address, 32)!, abi: r.abi };
+}
+
+export async function runTx(argv: string[]): Promise<number> {
+  const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
+  const { values, positionals } = parse(argv, {
+    args: { type: 'string' }, key: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' },
+    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' },
+  }, usage);
+  const [contract, method] = positionals;
+  if (!contract || !method || !values.key) throw new CliError('CLI_USAGE', `usage: ${usage}`);
+  const key = readKeyFile(resolve(String(values.key)));
+  const client = new RpcClient(rpcUrl(values));
+  const status = await client.call<{ chainId: string; height: number; validityWindow: number }>('chain_status');
+  const { address, abi } = await abiOf(client, contract);
+  const m = abi.methods.find((x) => x.name === method);
+  if (!m) throw new CliError('METHOD_NOT_FOUND', `${abi.name} has no method ${method} (it has: ${abi.methods.map((x) => x.name).join(', ')})`);
+  const given = jsonArgs(values.args);
+  const list = Array.isArray(given) ? given : m.params.map((p) => given[p.name]);
+  let args: Uint8Array;
+  try {
+    args = encodeValues(m.params.map((p) => p.type as AbiType), list, abi.structs as StructTable, m.params.map((p) => `${method}.${p.name}`));
+  } catch (e) {
+    throw new CliError('BAD_ARGUMENTS', (e as Error).message);
+  }
+  const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : Math.min(20, status.validityWindow);
+  const tx = signTransaction({
+    chainId: status.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
+    validUntilBlock: BigInt(status.height + validFor), contract: address, method, args,
+  }, key.privateKey);
+  const sent = await client.call<{ hash: string; validUntilBlock: number }>('tx_send', { tx: hex0x(encodeTransaction(tx)) });
+  if (values['no-wait']) {
+    print({ hash: sent.hash, status: 'pending', validUntilBlock: sent.validUntilBlock });
+    return 0;
+  }
+  // Submit and wait: a transaction always ends committed (with its receipt) or expired.
+  for (;;) {
+    const r = await client.call<{ status: string; receipt?: { status: string } }>('tx_get', { hash: sent.hash });
+    if (r.status === 'committed' || r.status === 'expired') {
+      print(r);
+      return r.status === 'committed' && r.receipt?.status === 'ok' ? 0 : 1;
+    }
+    await new Promise((w) => setTimeout(w, 200));
+  }
+}
+
+export async function runCall(argv: string[]): Promise<number> {
+  const usage = 'brop call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]';
+  const { values, positionals } = parse(argv, { args: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, caller: { type: 'string' } }, usage);
+  const [contract, method] = positionals;
+  if (!contract || !method) throw new CliError('CLI_USAGE', `usage: ${usage}`);
+  const client = new RpcClient(rpcUrl(values));
+  const r = await client.call<{ ok: boolean }>('contract_call', { contract, method, args: jsonArgs(values.args), ...(values.caller ? { caller: values.caller } : {}) });
+  print(r);
+  return r.ok ? 0 : 1;
+}
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { rpc: { type: 'string' }, home: { type: 'string' } }, 'brop status [--rpc URL | --home DIR]');
+  print(await new RpcClient(rpcUrl(values)).call('chain_status'));
+  return 0;
+}
