@@ -23,7 +23,7 @@ import { merkleRoot, equalBytes } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
 import { hex } from './chain/hash.ts';
 import { type GenesisFile, chainParams, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
-import { StateTree, type StateProof } from './state/index.ts';
+import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
 
 export interface NodeOptions {
   /** LevelDB folder. */
@@ -377,6 +377,18 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const k = stateKey(contract, key);
     const proof = this.tree.prove(k, found.block.header.stateRoot);
     return { proof, value: this.tree.get(k, found.block.header.stateRoot) ?? null, header: found.block.header, commit: found.commit };
+  }
+
+  /**
+   * Recomputes the state root from the flat state and compares it with the head block's: the check
+   * that the state and the blocks on disk agree (after a crash, say). Costs a pass over all state.
+   */
+  checkIntegrity(): { ok: boolean; stateRoot: Uint8Array; computedRoot: Uint8Array; entries: number } {
+    const tree = new StateTree(new MemoryNodeStore());
+    const entries: Array<{ key: Uint8Array; value: Uint8Array }> = [];
+    for (const c of this.contracts.all()) for (const e of this.state.entriesOf(c.address)) entries.push({ key: stateKey(c.address, e.key), value: e.value });
+    const { root } = tree.update(entries);
+    return { ok: equalBytes(root, this.headHeader.stateRoot), stateRoot: this.headHeader.stateRoot, computedRoot: root, entries: entries.length };
   }
 
   async close(): Promise<void> {

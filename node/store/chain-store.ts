@@ -50,6 +50,13 @@ function readU64be(b: Uint8Array, at = 0): bigint {
 
 const utf8 = new TextEncoder();
 
+/** LevelDB hands out Buffers; callers get plain Uint8Arrays (the same memory), so comparisons and encodings behave alike everywhere. */
+function plain(v: Uint8Array): Uint8Array;
+function plain(v: Uint8Array | undefined): Uint8Array | undefined;
+function plain(v: Uint8Array | undefined): Uint8Array | undefined {
+  return v === undefined || Object.getPrototypeOf(v) === Uint8Array.prototype ? v : new Uint8Array(v.buffer, v.byteOffset, v.length);
+}
+
 export interface BlockRecord {
   height: bigint;
   hash: Uint8Array;
@@ -85,6 +92,10 @@ export class ChainStore {
     this.db = db;
   }
 
+  private getSync(k: Uint8Array): Uint8Array | undefined {
+    return plain(this.db.getSync(k));
+  }
+
   static async open(dir: string): Promise<ChainStore> {
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
@@ -96,38 +107,38 @@ export class ChainStore {
   }
 
   head(): Head | undefined {
-    const v = this.db.getSync(key(K.head));
+    const v = this.getSync(key(K.head));
     if (!v) return undefined;
     if (v.length !== 40) throw new StoreError('head record is not 40 bytes');
     return { height: readU64be(v), hash: v.slice(8) };
   }
 
   block(height: bigint): Uint8Array | undefined {
-    return this.db.getSync(key(K.block, u64be(height)));
+    return this.getSync(key(K.block, u64be(height)));
   }
 
   commit(height: bigint): Uint8Array | undefined {
-    return this.db.getSync(key(K.commit, u64be(height)));
+    return this.getSync(key(K.commit, u64be(height)));
   }
 
   receipts(height: bigint): Uint8Array | undefined {
-    return this.db.getSync(key(K.receipts, u64be(height)));
+    return this.getSync(key(K.receipts, u64be(height)));
   }
 
   heightOf(blockHash: Uint8Array): bigint | undefined {
-    const v = this.db.getSync(key(K.blockHash, blockHash));
+    const v = this.getSync(key(K.blockHash, blockHash));
     return v ? readU64be(v) : undefined;
   }
 
   /** Where a committed transaction is: its block height and index in the block. */
   txLocation(txHash: Uint8Array): { height: bigint; index: number } | undefined {
-    const v = this.db.getSync(key(K.tx, txHash));
+    const v = this.getSync(key(K.tx, txHash));
     if (!v) return undefined;
     return { height: readU64be(v), index: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0) };
   }
 
   stateNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.db.getSync(key(K.node, hash));
+    return this.getSync(key(K.node, hash));
   }
 
   /** The state tree's node store (node/state reads nodes synchronously). */
@@ -136,24 +147,24 @@ export class ChainStore {
   }
 
   code(codeHash: Uint8Array): Uint8Array | undefined {
-    return this.db.getSync(key(K.code, codeHash));
+    return this.getSync(key(K.code, codeHash));
   }
 
   meta(name: string): Uint8Array | undefined {
-    return this.db.getSync(key(K.meta, utf8.encode(name)));
+    return this.getSync(key(K.meta, utf8.encode(name)));
   }
 
   /** Every flat state entry, in key order (loaded into memory at start). */
   async *stateEntries(): AsyncGenerator<StorageWrite> {
     for await (const [k, v] of this.db.iterator({ gte: key(K.state), lt: key(K.state + 1) })) {
       if (k.length < 33) throw new StoreError('state key shorter than a contract address');
-      yield { contract: k.slice(1, 33), key: k.slice(33), value: v };
+      yield { contract: plain(k.slice(1, 33)), key: plain(k.slice(33)), value: plain(v) };
     }
   }
 
   /** Transactions accepted but neither committed nor expired (the pool survives restarts). */
   async *pendingTxs(): AsyncGenerator<Uint8Array> {
-    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) yield v;
+    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) yield plain(v);
   }
 
   async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array }>): Promise<void> {
@@ -172,7 +183,7 @@ export class ChainStore {
 
   /** validUntilBlock of a transaction this node accepted and that expired, if any. */
   expiredAt(txHash: Uint8Array): bigint | undefined {
-    const v = this.db.getSync(key(K.expired, txHash));
+    const v = this.getSync(key(K.expired, txHash));
     return v ? readU64be(v) : undefined;
   }
 

@@ -16,15 +16,40 @@ import { createRequire } from 'node:module';
 export const ASC_FLAGS = ['--runtime', 'stub', '-O3', '--exportStart', '_initialize', '--noColors'] as const;
 
 /** The part of asc's API used here. Its own typings declare AssemblyScript globals (console, ...) that clash with Node's. */
-interface Asc {
+export interface Asc {
   main(argv: string[], options: {
+    readFile?: (name: string, baseDir: string) => string | null;
     writeFile: (name: string, contents: Uint8Array | string) => void;
+    listFiles?: (dir: string, baseDir: string) => string[] | null;
     stdout: { write(s: string | Uint8Array): boolean };
     stderr: { write(s: string | Uint8Array): boolean };
   }): Promise<{ error: Error | null }>;
 }
+
 const ascModule = 'assemblyscript/asc';
-const asc = ((await import(ascModule)) as { default: Asc }).default;
+const nativeSort = Array.prototype.sort;
+let loading: Promise<{ asc: Asc; ascSort: typeof nativeSort }> | undefined;
+
+/**
+ * Runs `fn` with the compiler. asc is loaded on first use only (a node that does not build never
+ * loads it), and loading it replaces the global Array.prototype.sort with asc's own: the native one
+ * is put back at once, and asc's is in place only while a compilation runs.
+ */
+export async function withAsc<T>(fn: (asc: Asc) => Promise<T>): Promise<T> {
+  loading ??= (async () => {
+    const asc = ((await import(ascModule)) as { default: Asc }).default;
+    const ascSort = Array.prototype.sort;
+    Array.prototype.sort = nativeSort;
+    return { asc, ascSort };
+  })();
+  const { asc, ascSort } = await loading;
+  Array.prototype.sort = ascSort;
+  try {
+    return await fn(asc);
+  } finally {
+    Array.prototype.sort = nativeSort;
+  }
+}
 
 const ascVersion: string = createRequire(import.meta.url)('assemblyscript/package.json').version;
 
@@ -43,11 +68,11 @@ export async function compileAssemblyScript(entry: string, extraFlags: string[] 
   const outputs = new Map<string, Uint8Array | string>();
   let stderrText = '';
   const stderr = { write(s: string | Uint8Array) { stderrText += typeof s === 'string' ? s : Buffer.from(s).toString(); return true; } };
-  const { error } = await asc.main([resolve(entry), ...ASC_FLAGS, ...extraFlags, '--outFile', 'out.wasm', '--textFile', 'out.wat'], {
+  const { error } = await withAsc((asc) => asc.main([resolve(entry), ...ASC_FLAGS, ...extraFlags, '--outFile', 'out.wasm', '--textFile', 'out.wat'], {
     writeFile: (name: string, contents: Uint8Array | string) => { outputs.set(name.replace(/^.*[\\/]/, ''), contents); },
     stderr,
     stdout: { write: () => true },
-  });
+  }));
   const wasm = outputs.get('out.wasm');
   if (error || !(wasm instanceof Uint8Array)) throw new CompileError(`asc failed for ${entry}:\n${stderrText || error?.message}`);
   return { wasm, text: String(outputs.get('out.wat') ?? '') };

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AbiField, AbiType } from '../../contracts/sdk/codec.ts';
-import { ASC_FLAGS, CompileError } from './assemblyscript.ts';
+import { ASC_FLAGS, CompileError, withAsc } from './assemblyscript.ts';
 
 export const ABI_VERSION = 1;
 export const SDK_PACKAGE = '@brop/sdk';
@@ -209,18 +209,6 @@ export function generate(dir: string, config: ProjectConfig): GeneratedSources {
   return { texts, abi: { abiVersion: ABI_VERSION, name, methods, structs } };
 }
 
-interface Asc {
-  main(argv: string[], options: {
-    readFile: (name: string, baseDir: string) => string | null;
-    writeFile: (name: string, contents: Uint8Array | string) => void;
-    listFiles: (dir: string, baseDir: string) => string[] | null;
-    stdout: { write(s: string | Uint8Array): boolean };
-    stderr: { write(s: string | Uint8Array): boolean };
-  }): Promise<{ error: Error | null }>;
-}
-const ascModule = 'assemblyscript/asc';
-const asc = ((await import(ascModule)) as { default: Asc }).default;
-
 /** Resolves `@brop/sdk` imports to this repository's SDK, wherever the contract project lives. */
 function sdkFile(path: string): string | undefined {
   const m = /node_modules[\\/]@brop[\\/]sdk[\\/](.*)$/.exec(path);
@@ -289,7 +277,7 @@ export async function buildContract(dirIn: string, opts: { outDir?: string; cach
   const { texts, abi } = generate(dir, config);
   const outputs = new Map<string, Uint8Array | string>();
   let stderrText = '';
-  const { error } = await asc.main(['assembly/index.ts', ...ASC_FLAGS, '--baseDir', dir, '--outFile', 'out.wasm'], {
+  const { error } = await withAsc((asc) => asc.main(['assembly/index.ts', ...ASC_FLAGS, '--baseDir', dir, '--outFile', 'out.wasm'], {
     readFile: (file, baseDir) => {
       const p = resolve(baseDir, file);
       const generated = texts.get(p);
@@ -302,7 +290,7 @@ export async function buildContract(dirIn: string, opts: { outDir?: string; cach
     listFiles: () => null,
     stdout: { write: () => true },
     stderr: { write: (s) => { stderrText += typeof s === 'string' ? s : Buffer.from(s).toString(); return true; } },
-  });
+  }));
   const wasm = outputs.get('out.wasm');
   if (error || !(wasm instanceof Uint8Array)) throw new CompileError(`build of ${dir} failed:\n${stderrText.replace(/^WARNING AS235[^\n]*\n(?:[^\n]*\n){3}/gm, '') || error?.message}`);
   const full: ContractAbi = { ...abi, codeHash: createHash('sha256').update(wasm).digest('hex') };

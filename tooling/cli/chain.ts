@@ -41,11 +41,17 @@ export async function runInit(argv: string[]): Promise<number> {
   if (!values.home) throw new CliError('CLI_USAGE', `--home is required\nusage: ${usage}`);
   const r = await initHome(String(values.home), {
     chainId: values['chain-id'] as string | undefined,
-    rpcPort: values['rpc-port'] ? positive(values['rpc-port'] as string, '--rpc-port') : undefined,
+    rpcPort: values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined,
     params: values['block-time'] ? { blockTimeMs: positive(values['block-time'] as string, '--block-time') } : undefined,
   });
   print({ ok: true, home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey, validatorKey: r.validatorKey, genesis: join(r.home, 'genesis.json') });
   return 0;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('CLI_USAGE', '--rpc-port must be 0 (any free port) to 65535');
+  return n;
 }
 
 function positive(v: string, what: string): number {
@@ -59,6 +65,7 @@ export async function runNode(argv: string[]): Promise<number> {
   const usage = 'brop start [--home DIR] [--rpc-port N]';
   const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' } }, usage);
   const homeDir = resolve(String(values.home ?? DEFAULT_HOME));
+  const rpcPort = values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined;
   if (!existsSync(join(homeDir, 'genesis.json'))) {
     if (values.home) throw new CliError('HOME_INVALID', `${homeDir} has no genesis.json: run brop init --home ${values.home} first`);
     const r = await initHome(homeDir, { chainId: 'brop-local' });
@@ -66,14 +73,14 @@ export async function runNode(argv: string[]): Promise<number> {
   }
   const home = loadHome(homeDir);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool });
-  const server = new RpcServer({ host: home.config.rpc.host, port: values['rpc-port'] ? positive(values['rpc-port'] as string, '--rpc-port') : home.config.rpc.port });
-  registerChainApi(server, node);
+  const server = new RpcServer({ host: home.config.rpc.host, port: rpcPort ?? home.config.rpc.port });
   let urls: { url: string; wsUrl: string };
   try {
+    registerChainApi(server, node);
     urls = await server.listen();
   } catch (e) {
     await node.close();
-    throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${home.config.rpc.port}: ${(e as Error).message}`);
+    throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
   }
   const isValidator = home.validatorKey !== undefined && node.validators.some((v) => hex0x(v) === hex0x(accountAddress(home.validatorKey!.publicKey)));
   const consensus = isValidator ? new SoloConsensus(node, home.validatorKey!, { onError: (e) => print({ event: 'error', code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message }) }) : undefined;

@@ -1,0 +1,664 @@
+/**
+ * JSON-RPC 2.0 over HTTP (POST /) and WebSocket (/ or /ws) on one port, with the protections a public
+ * endpoint needs: size, batch, rate, connection and subscription limits, handler timeouts, bounded
+ * buffering for slow WebSocket consumers and keep-alive pings. Knows nothing about the chain: the node
+ * registers methods and topics and publishes items.
+ */
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { RpcError, toRpcError, type RpcErrorCode } from './errors.ts';
+import { RateLimiter, type RateLimit } from './rate-limit.ts';
+
+export interface HandlerContext {
+  transport: 'http' | 'ws';
+  /** The peer's IP address (IPv4-mapped IPv6 addresses unwrapped). */
+  remote: string;
+  /** Aborted on timeout (reason: RpcError RPC_TIMEOUT), client disconnect or server close. */
+  signal: AbortSignal;
+}
+
+/** Returns a JSON-serialisable result (undefined becomes null). Throw RpcError, or any error with a stable string `code`, for typed failures. */
+export type Handler = (params: unknown, ctx: HandlerContext) => unknown;
+
+/** Validates a subscription's filter (the subscribe params without `topic`); throw RpcError.invalidParams for bad ones. */
+export type FilterParser<F> = (params: Record<string, unknown>) => F;
+
+export interface RpcServerOptions {
+  /** Interface to bind; default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Port; 0 picks a free one (see the URLs `listen()` returns). */
+  port?: number;
+  /** Largest HTTP body or WebSocket message, bytes. */
+  maxBodyBytes?: number;
+  /** Most entries in one batch. */
+  maxBatch?: number;
+  /** Per-remote-address token bucket, one token per request (each batch entry counts); false disables it. */
+  rateLimit?: RateLimit | false;
+  /** Open TCP connections (HTTP and WebSocket together); beyond it, 503 / RPC_TOO_MANY_CONNECTIONS. */
+  maxConnections?: number;
+  maxSubscriptionsPerConnection?: number;
+  /** Handler deadline; on expiry its signal aborts and the caller gets RPC_TIMEOUT. */
+  requestTimeoutMs?: number;
+  /** A WebSocket whose unsent bytes exceed this is closed (1008 RPC_SLOW_CONSUMER) instead of buffering more. */
+  wsMaxBufferedBytes?: number;
+  /** Ping period; 0 disables keep-alive. */
+  wsPingIntervalMs?: number;
+  /** A connection that does not answer a ping within this is terminated. */
+  wsPongTimeoutMs?: number;
+  /** How long closing connections (shutdown, slow consumers) get to finish before they are cut. */
+  closeGraceMs?: number;
+  /** Browser origins allowed to call (the Origin header); requests without Origin (non-browser clients) always pass. */
+  allowedOrigins?: readonly string[] | '*';
+  /** Receives internal errors (with stack) and disconnects; default: internal errors to stderr. */
+  log?: (event: RpcLogEvent) => void;
+  /** Clock for the rate limiter (tests). */
+  now?: () => number;
+}
+
+export type RpcLogEvent =
+  | { type: 'internal_error'; remote: string; method: string | undefined; error: unknown }
+  | { type: 'rejected'; remote: string; code: RpcErrorCode }
+  | { type: 'ws_disconnect'; remote: string; reason: WsCloseReason };
+
+export const RPC_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8645,
+  maxBodyBytes: 1 << 20,
+  maxBatch: 100,
+  rateLimit: { perSecond: 200, burst: 400 } as RateLimit,
+  maxConnections: 256,
+  maxSubscriptionsPerConnection: 64,
+  requestTimeoutMs: 10_000,
+  wsMaxBufferedBytes: 4 << 20,
+  wsPingIntervalMs: 30_000,
+  wsPongTimeoutMs: 10_000,
+  closeGraceMs: 2_000,
+} as const;
+
+/** Close codes and reasons (the reason is a stable string code) the server uses on WebSockets. */
+export const WS_CLOSE = {
+  shuttingDown: { code: 1001, reason: 'RPC_SHUTTING_DOWN' },
+  slowConsumer: { code: 1008, reason: 'RPC_SLOW_CONSUMER' },
+  /** Sent by `ws` itself for a message over maxBodyBytes. */
+  messageTooLarge: { code: 1009, reason: 'Max payload size exceeded' },
+} as const;
+export type WsCloseReason = 'RPC_SLOW_CONSUMER' | 'RPC_PING_TIMEOUT';
+
+export interface RpcServerStats {
+  connections: number;
+  websockets: number;
+  subscriptions: number;
+  inFlight: number;
+}
+
+const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
+/** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
+const OVERFLOW_ALLOWANCE = 32;
+
+interface Topic {
+  parse: FilterParser<unknown>;
+  subs: Set<Subscription>;
+}
+
+interface Subscription {
+  id: string;
+  topic: string;
+  filter: unknown;
+  conn: WsConnection;
+  /** False until the subscribe response is sent, so no notification overtakes it. */
+  active: boolean;
+}
+
+interface WsConnection {
+  ws: WebSocket;
+  remote: string;
+  subs: Map<string, Subscription>;
+  inFlight: Set<AbortController>;
+  closing: boolean;
+  awaitingPong: boolean;
+  pingTimer: NodeJS.Timeout | undefined;
+  pongTimer: NodeJS.Timeout | undefined;
+  killTimer: NodeJS.Timeout | undefined;
+}
+
+/** Where one HTTP body or WebSocket message came from. */
+interface Caller {
+  transport: 'http' | 'ws';
+  remote: string;
+  inFlight: Set<AbortController>;
+  conn?: WsConnection;
+  /** Subscriptions created by this message, activated once its response is sent. */
+  created: Subscription[];
+}
+
+interface Reply {
+  /** Serialised response; undefined for notifications. */
+  json: string | undefined;
+  limited: boolean;
+}
+
+export class RpcServer {
+  private readonly opts: Required<Omit<RpcServerOptions, 'rateLimit' | 'now' | 'allowedOrigins'>>;
+  private readonly origins: ReadonlySet<string> | '*';
+  private readonly limiter: RateLimiter | undefined;
+  private readonly methods = new Map<string, Handler>();
+  private readonly topics = new Map<string, Topic>();
+  private readonly http: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly overflow = new WeakSet<Duplex>();
+  /** Sockets with an HTTP request being answered, or upgraded to WebSocket: not idle at shutdown. */
+  private readonly busy = new WeakMap<Duplex, number>();
+  private readonly websockets = new Set<WsConnection>();
+  private readonly inFlight = new Set<AbortController>();
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private urls: { url: string; wsUrl: string } | undefined;
+
+  constructor(options: RpcServerOptions = {}) {
+    this.opts = {
+      host: options.host ?? RPC_DEFAULTS.host,
+      port: options.port ?? RPC_DEFAULTS.port,
+      maxBodyBytes: options.maxBodyBytes ?? RPC_DEFAULTS.maxBodyBytes,
+      maxBatch: options.maxBatch ?? RPC_DEFAULTS.maxBatch,
+      maxConnections: options.maxConnections ?? RPC_DEFAULTS.maxConnections,
+      maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? RPC_DEFAULTS.maxSubscriptionsPerConnection,
+      requestTimeoutMs: options.requestTimeoutMs ?? RPC_DEFAULTS.requestTimeoutMs,
+      wsMaxBufferedBytes: options.wsMaxBufferedBytes ?? RPC_DEFAULTS.wsMaxBufferedBytes,
+      wsPingIntervalMs: options.wsPingIntervalMs ?? RPC_DEFAULTS.wsPingIntervalMs,
+      wsPongTimeoutMs: options.wsPongTimeoutMs ?? RPC_DEFAULTS.wsPongTimeoutMs,
+      closeGraceMs: options.closeGraceMs ?? RPC_DEFAULTS.closeGraceMs,
+      log: options.log ?? defaultLog,
+    };
+    const allowed = options.allowedOrigins ?? [];
+    this.origins = allowed === '*' ? '*' : new Set(allowed);
+    const rateLimit = options.rateLimit ?? RPC_DEFAULTS.rateLimit;
+    this.limiter = rateLimit === false ? undefined : new RateLimiter(rateLimit, options.now);
+
+    this.http = http.createServer();
+    // Slow-loris bounds: a request must arrive whole within these, whatever the handlers do.
+    this.http.headersTimeout = 10_000;
+    this.http.requestTimeout = 30_000;
+    this.http.keepAliveTimeout = 5_000;
+    this.http.maxConnections = this.opts.maxConnections + OVERFLOW_ALLOWANCE;
+    this.http.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
+      res.once('close', () => this.busy.set(socket, this.busy.get(socket)! - 1));
+      this.onRequest(req, res).catch((err) => {
+        this.opts.log({ type: 'internal_error', remote: remoteOf(req.socket), method: undefined, error: err });
+        if (!res.headersSent) this.sendError(req, res, 500, new RpcError('RPC_INTERNAL_ERROR', 'Internal error'));
+        else res.destroy();
+      });
+    });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: this.opts.maxBodyBytes });
+  }
+
+  /** Registers a method. `subscribe` and `unsubscribe` are the server's own. */
+  method(name: string, handler: Handler): void {
+    if (RESERVED_METHODS.has(name) || name.startsWith('rpc.')) throw new Error(`method name ${name} is reserved`);
+    if (this.methods.has(name)) throw new Error(`method ${name} is already registered`);
+    this.methods.set(name, handler);
+  }
+
+  /** Declares a subscribable topic; `parse` validates the filter (default: the topic takes no filter). */
+  topic<F>(name: string, parse?: FilterParser<F>): void {
+    if (this.topics.has(name)) throw new Error(`topic ${name} is already declared`);
+    this.topics.set(name, { parse: parse ?? noFilter, subs: new Set() });
+  }
+
+  /**
+   * Sends `item` to every active subscriber of `topic` whose filter `matches` (all when omitted);
+   * returns how many got it. Never blocks: a subscriber over its buffer limit is disconnected instead.
+   */
+  publish<F>(topic: string, item: unknown, matches?: (filter: F) => boolean): number {
+    const t = this.topics.get(topic);
+    if (t === undefined) throw new Error(`topic ${topic} is not declared`);
+    if (t.subs.size === 0) return 0;
+    const itemJson = JSON.stringify(item) ?? 'null'; // once, however many subscribers
+    let delivered = 0;
+    for (const sub of t.subs) { // a slow consumer dropped mid-loop is simply not visited again
+      if (!sub.active) continue;
+      if (matches !== undefined) {
+        let ok: boolean;
+        try {
+          ok = matches(sub.filter as F);
+        } catch (error) {
+          this.opts.log({ type: 'internal_error', remote: sub.conn.remote, method: `publish ${topic}`, error });
+          continue;
+        }
+        if (!ok) continue;
+      }
+      const json = `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":"${sub.id}","result":${itemJson}}}`;
+      if (this.sendWs(sub.conn, json)) delivered++;
+    }
+    return delivered;
+  }
+
+  async listen(): Promise<{ url: string; wsUrl: string }> {
+    if (this.urls !== undefined || this.closing) throw new Error('RpcServer.listen: already listening or closed');
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.opts.port, this.opts.host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.http.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.urls = { url: `http://${host}:${addr.port}/`, wsUrl: `ws://${host}:${addr.port}/ws` };
+    return this.urls;
+  }
+
+  get url(): string | undefined {
+    return this.urls?.url;
+  }
+
+  get wsUrl(): string | undefined {
+    return this.urls?.wsUrl;
+  }
+
+  stats(): RpcServerStats {
+    let subscriptions = 0;
+    for (const conn of this.websockets) subscriptions += conn.subs.size;
+    return { connections: this.sockets.size, websockets: this.websockets.size, subscriptions, inFlight: this.inFlight.size };
+  }
+
+  /**
+   * Stops accepting, aborts running handlers (their callers get RPC_SHUTTING_DOWN), closes WebSockets
+   * with 1001, and cuts whatever is still open after closeGraceMs.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    const listening = this.http.listening;
+    const stopped = new Promise<void>((resolve) => (listening ? this.http.close(() => resolve()) : resolve()));
+    const reason = new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down');
+    for (const ac of this.inFlight) ac.abort(reason);
+    await new Promise((resolve) => setImmediate(resolve)); // lets the aborted calls' answers go out before the close frames
+    for (const conn of this.websockets) this.closeWs(conn, WS_CLOSE.shuttingDown);
+    for (const socket of this.sockets) if (!this.busy.get(socket)) socket.destroy(); // idle keep-alive, or never sent a request
+    const cut = setTimeout(() => {
+      for (const conn of this.websockets) conn.ws.terminate();
+      this.http.closeAllConnections();
+      for (const socket of this.sockets) socket.destroy();
+    }, this.opts.closeGraceMs);
+    // ws reports a WebSocket closed a little after its TCP socket (which is all the HTTP server waits for).
+    const wsGone = [...this.websockets].map((conn) => new Promise<void>((resolve) => conn.ws.once('close', () => resolve())));
+    await Promise.all([stopped, ...wsGone]);
+    clearTimeout(cut);
+    this.wss.close();
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    if (this.sockets.size >= this.opts.maxConnections) {
+      // Answered with a 503 by onRequest/onUpgrade; must not linger.
+      this.overflow.add(socket);
+      socket.setTimeout(this.opts.closeGraceMs, () => socket.destroy());
+      this.opts.log({ type: 'rejected', remote: remoteOf(socket), code: 'RPC_TOO_MANY_CONNECTIONS' });
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    return origin === undefined || this.origins === '*' || this.origins.has(origin);
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const remote = remoteOf(req.socket);
+    if (this.overflow.has(req.socket)) return this.sendError(req, res, 503, new RpcError('RPC_TOO_MANY_CONNECTIONS', 'too many connections'));
+    if (this.closing) return this.sendError(req, res, 503, new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down'));
+    if (!this.originAllowed(req)) {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_FORBIDDEN_ORIGIN' });
+      return this.sendError(req, res, 403, new RpcError('RPC_FORBIDDEN_ORIGIN', 'origin not allowed'));
+    }
+    if (req.headers.origin !== undefined) {
+      res.setHeader('Access-Control-Allow-Origin', req.headers.origin);
+      res.setHeader('Vary', 'Origin');
+    }
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'GET' && path === '/health') return this.sendJson(req, res, 200, '{"ok":true}');
+    if (req.method === 'OPTIONS' && req.headers.origin !== undefined) {
+      res.writeHead(204, { 'Access-Control-Allow-Methods': 'POST', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST' || path === '/health') {
+      res.setHeader('Allow', path === '/health' ? 'GET' : 'POST');
+      return this.sendError(req, res, 405, new RpcError('RPC_HTTP_METHOD_NOT_ALLOWED', `HTTP ${req.method} not allowed: POST JSON-RPC to /`));
+    }
+    if (path !== '/') return this.sendError(req, res, 404, new RpcError('RPC_NOT_FOUND', `no such path ${path}: POST JSON-RPC to /`));
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return this.sendError(req, res, 415, new RpcError('RPC_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
+    }
+    const tooLarge = new RpcError('RPC_REQUEST_TOO_LARGE', `request body over ${this.opts.maxBodyBytes} bytes`);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.opts.maxBodyBytes) {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_REQUEST_TOO_LARGE' });
+      return this.sendError(req, res, 413, tooLarge);
+    }
+    const body = await this.readBody(req);
+    if (body === undefined) {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_REQUEST_TOO_LARGE' });
+      return this.sendError(req, res, 413, tooLarge);
+    }
+    if (body === null) return; // the client went away mid-body
+
+    const caller: Caller = { transport: 'http', remote, inFlight: new Set(), created: [] };
+    res.once('close', () => {
+      if (!res.writableFinished) for (const ac of caller.inFlight) ac.abort(new RpcError('RPC_CLIENT_CLOSED', 'the client went away'));
+    });
+    const out = await this.handleText(body, caller);
+    if (res.destroyed) return;
+    if (this.closing) res.setHeader('Connection', 'close');
+    if (out.json === undefined) {
+      res.writeHead(204).end();
+      return;
+    }
+    if (out.limited) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(this.limiter!.retryAfterMs(remote) / 1000))));
+    this.sendJson(req, res, out.limited ? 429 : 200, out.json);
+  }
+
+  /** The body as text; undefined if over the limit (reading stops at once), null if the client aborted. */
+  private readBody(req: IncomingMessage): Promise<string | undefined | null> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.opts.maxBodyBytes) {
+          req.off('data', onData);
+          req.pause();
+          resolve(undefined);
+          return;
+        }
+        chunks.push(chunk);
+      };
+      req.on('data', onData);
+      req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.once('error', () => resolve(null));
+      req.once('close', () => resolve(null)); // no-op after 'end' or the size cut-off
+    });
+  }
+
+  private sendJson(req: IncomingMessage, res: ServerResponse, status: number, json: string): void {
+    // A body we did not read (rejected early, or over the limit) is not drained: the connection ends instead.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const unread = hasBody && !req.complete;
+    res.writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(json),
+      'Cache-Control': 'no-store',
+      ...(unread || this.closing ? { Connection: 'close' } : {}),
+    });
+    res.end(json, () => {
+      if (unread) req.socket.destroySoon();
+    });
+  }
+
+  private sendError(req: IncomingMessage, res: ServerResponse, status: number, error: RpcError): void {
+    this.sendJson(req, res, status, errorJson(null, error));
+  }
+
+  // ---- JSON-RPC --------------------------------------------------------------------------------
+
+  private async handleText(text: string, caller: Caller): Promise<Reply> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      if (!this.take(caller.remote)) return { json: errorJson(null, rateLimited()), limited: true };
+      return { json: errorJson(null, new RpcError('RPC_PARSE_ERROR', 'Parse error: the request is not valid JSON')), limited: false };
+    }
+    if (!Array.isArray(message)) return this.dispatch(message, caller);
+    if (message.length === 0) return { json: errorJson(null, new RpcError('RPC_INVALID_REQUEST', 'Invalid request: empty batch')), limited: false };
+    if (message.length > this.opts.maxBatch) {
+      if (!this.take(caller.remote)) return { json: errorJson(null, rateLimited()), limited: true };
+      return { json: errorJson(null, new RpcError('RPC_BATCH_TOO_LARGE', `batch of ${message.length} over the limit of ${this.opts.maxBatch}`)), limited: false };
+    }
+    const replies = await Promise.all(message.map((entry) => this.dispatch(entry, caller)));
+    const parts = replies.flatMap((r) => (r.json === undefined ? [] : [r.json]));
+    return { json: parts.length === 0 ? undefined : `[${parts.join(',')}]`, limited: replies.every((r) => r.limited) };
+  }
+
+  private async dispatch(request: unknown, caller: Caller): Promise<Reply> {
+    const req = request as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    const isObject = typeof request === 'object' && request !== null && !Array.isArray(request);
+    const hasId = isObject && Object.hasOwn(req, 'id');
+    const idOk = !hasId || req.id === null || typeof req.id === 'string' || (typeof req.id === 'number' && Number.isFinite(req.id));
+    const id = hasId && idOk ? req.id : null;
+    if (!this.take(caller.remote)) return { json: isObject && !hasId ? undefined : errorJson(id, rateLimited()), limited: true };
+    if (!isObject || !idOk || req.jsonrpc !== '2.0' || typeof req.method !== 'string' ||
+        (req.params !== undefined && (typeof req.params !== 'object' || req.params === null))) {
+      return { json: errorJson(id, new RpcError('RPC_INVALID_REQUEST', 'Invalid request: expected {"jsonrpc":"2.0","method":string,"params"?:object|array,"id"?:string|number|null}')), limited: false };
+    }
+    const method = req.method;
+    try {
+      const result = await this.invoke(method, req.params, caller);
+      if (!hasId) return { json: undefined, limited: false };
+      return { json: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(result) ?? 'null'}}`, limited: false };
+    } catch (err) {
+      const { error, typed } = toRpcError(err);
+      if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
+      return { json: hasId ? errorJson(id, error) : undefined, limited: false };
+    }
+  }
+
+  private async invoke(method: string, params: unknown, caller: Caller): Promise<unknown> {
+    if (RESERVED_METHODS.has(method)) {
+      if (caller.conn === undefined) throw new RpcError('RPC_WS_ONLY', `${method} needs a WebSocket connection`);
+      return method === 'subscribe' ? this.subscribe(caller.conn, params, caller) : this.unsubscribe(caller.conn, params);
+    }
+    const handler = this.methods.get(method);
+    if (handler === undefined) throw new RpcError('RPC_METHOD_NOT_FOUND', `Method not found: ${method}`);
+    if (this.closing) throw new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down');
+    const ac = new AbortController();
+    caller.inFlight.add(ac);
+    this.inFlight.add(ac);
+    const timer = setTimeout(() => ac.abort(new RpcError('RPC_TIMEOUT', `${method} did not finish within ${this.opts.requestTimeoutMs} ms`)), this.opts.requestTimeoutMs);
+    let onAbort: (() => void) | undefined;
+    try {
+      // Answer on abort even if the handler ignores its signal.
+      return await new Promise<unknown>((resolve, reject) => {
+        onAbort = () => reject(ac.signal.reason);
+        ac.signal.addEventListener('abort', onAbort, { once: true });
+        Promise.resolve()
+          .then(() => handler(params, { transport: caller.transport, remote: caller.remote, signal: ac.signal }))
+          .then(resolve, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      ac.signal.removeEventListener('abort', onAbort!);
+      caller.inFlight.delete(ac);
+      this.inFlight.delete(ac);
+    }
+  }
+
+  private take(remote: string): boolean {
+    return this.limiter === undefined || this.limiter.take(remote);
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------------
+
+  private subscribe(conn: WsConnection, params: unknown, caller: Caller): string {
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw RpcError.invalidParams('subscribe takes {"topic": string, ...filter}');
+    }
+    const { topic, ...filter } = params as Record<string, unknown>;
+    if (typeof topic !== 'string') throw RpcError.invalidParams('subscribe takes {"topic": string, ...filter}');
+    const t = this.topics.get(topic);
+    if (t === undefined) throw new RpcError('RPC_UNKNOWN_TOPIC', `unknown topic ${topic}`, { data: { topics: [...this.topics.keys()] } });
+    if (conn.subs.size >= this.opts.maxSubscriptionsPerConnection) {
+      throw new RpcError('RPC_SUBSCRIPTION_LIMIT', `at most ${this.opts.maxSubscriptionsPerConnection} subscriptions per connection`);
+    }
+    const parsed = t.parse(filter);
+    if (conn.closing) throw new RpcError('RPC_SHUTTING_DOWN', 'the connection is closing');
+    let id = randomBytes(8).toString('hex');
+    while (conn.subs.has(id)) id = randomBytes(8).toString('hex');
+    const sub: Subscription = { id, topic, filter: parsed, conn, active: false };
+    conn.subs.set(id, sub);
+    t.subs.add(sub);
+    caller.created.push(sub);
+    return id;
+  }
+
+  private unsubscribe(conn: WsConnection, params: unknown): boolean {
+    const id = Array.isArray(params) ? params[0] : (params as { subscription?: unknown } | undefined)?.subscription;
+    if (typeof id !== 'string') throw RpcError.invalidParams('unsubscribe takes {"subscription": id} or [id]');
+    const sub = conn.subs.get(id);
+    if (sub === undefined) return false;
+    conn.subs.delete(id);
+    this.topics.get(sub.topic)?.subs.delete(sub);
+    return true;
+  }
+
+  private dropSubscriptions(conn: WsConnection): void {
+    for (const sub of conn.subs.values()) this.topics.get(sub.topic)?.subs.delete(sub);
+    conn.subs.clear();
+  }
+
+  // ---- WebSocket -------------------------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = remoteOf(socket);
+    socket.on('error', () => socket.destroy());
+    if (this.overflow.has(socket)) return rejectUpgrade(socket, 503, new RpcError('RPC_TOO_MANY_CONNECTIONS', 'too many connections'));
+    if (this.closing) return rejectUpgrade(socket, 503, new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down'));
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path !== '/' && path !== '/ws') return rejectUpgrade(socket, 404, new RpcError('RPC_NOT_FOUND', `no WebSocket endpoint at ${path}: use /ws`));
+    if (!this.originAllowed(req)) {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_FORBIDDEN_ORIGIN' });
+      return rejectUpgrade(socket, 403, new RpcError('RPC_FORBIDDEN_ORIGIN', 'origin not allowed'));
+    }
+    this.busy.set(socket, 1);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, remote));
+  }
+
+  private onWebSocket(ws: WebSocket, remote: string): void {
+    const conn: WsConnection = {
+      ws, remote, subs: new Map(), inFlight: new Set(), closing: false, awaitingPong: false,
+      pingTimer: undefined, pongTimer: undefined, killTimer: undefined,
+    };
+    if (this.closing) {
+      ws.close(WS_CLOSE.shuttingDown.code, WS_CLOSE.shuttingDown.reason);
+      return;
+    }
+    this.websockets.add(conn);
+    ws.on('message', (data: RawData) => this.onWsMessage(conn, data));
+    ws.on('error', () => {}); // e.g. an oversized message: ws closes with 1009 by itself
+    ws.on('close', () => this.onWsClosed(conn));
+    ws.on('pong', () => {
+      conn.awaitingPong = false;
+      clearTimeout(conn.pongTimer);
+    });
+    if (this.opts.wsPingIntervalMs > 0) {
+      conn.pingTimer = setInterval(() => {
+        if (conn.awaitingPong || ws.readyState !== ws.OPEN) return;
+        conn.awaitingPong = true;
+        ws.ping();
+        conn.pongTimer = setTimeout(() => {
+          this.opts.log({ type: 'ws_disconnect', remote, reason: 'RPC_PING_TIMEOUT' });
+          ws.terminate();
+        }, this.opts.wsPongTimeoutMs);
+      }, this.opts.wsPingIntervalMs);
+    }
+  }
+
+  private onWsMessage(conn: WsConnection, data: RawData): void {
+    if (conn.closing) return;
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const caller: Caller = { transport: 'ws', remote: conn.remote, inFlight: conn.inFlight, conn, created: [] };
+    this.handleText(text, caller).then(
+      (out) => {
+        if (out.json !== undefined) this.sendWs(conn, out.json);
+        for (const sub of caller.created) sub.active = true;
+      },
+      (error) => this.opts.log({ type: 'internal_error', remote: conn.remote, method: undefined, error }),
+    );
+  }
+
+  /** Sends unless the peer is not keeping up, in which case the connection is closed instead. */
+  private sendWs(conn: WsConnection, json: string): boolean {
+    if (conn.closing || conn.ws.readyState !== conn.ws.OPEN) return false;
+    if (conn.ws.bufferedAmount > this.opts.wsMaxBufferedBytes) {
+      this.opts.log({ type: 'ws_disconnect', remote: conn.remote, reason: 'RPC_SLOW_CONSUMER' });
+      this.closeWs(conn, WS_CLOSE.slowConsumer);
+      return false;
+    }
+    conn.ws.send(json);
+    return true;
+  }
+
+  /** Stops all traffic but the close frame; a peer that does not complete the close in time is cut. */
+  private closeWs(conn: WsConnection, how: { code: number; reason: string }): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    this.dropSubscriptions(conn);
+    const reason = new RpcError(how.reason, 'the connection is closing');
+    for (const ac of conn.inFlight) ac.abort(reason);
+    conn.ws.close(how.code, how.reason);
+    conn.killTimer = setTimeout(() => conn.ws.terminate(), this.opts.closeGraceMs);
+  }
+
+  private onWsClosed(conn: WsConnection): void {
+    conn.closing = true;
+    this.websockets.delete(conn);
+    clearInterval(conn.pingTimer);
+    clearTimeout(conn.pongTimer);
+    clearTimeout(conn.killTimer);
+    this.dropSubscriptions(conn);
+    const reason = new RpcError('RPC_CLIENT_CLOSED', 'the connection closed');
+    for (const ac of conn.inFlight) ac.abort(reason);
+  }
+}
+
+function noFilter(params: Record<string, unknown>): undefined {
+  const keys = Object.keys(params);
+  if (keys.length > 0) throw RpcError.invalidParams(`this topic takes no filter (got ${keys.join(', ')})`);
+  return undefined;
+}
+
+function rateLimited(): RpcError {
+  return new RpcError('RPC_RATE_LIMITED', 'rate limit exceeded');
+}
+
+function errorJson(id: unknown, error: RpcError): string {
+  return JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: error.toJSON() });
+}
+
+function remoteOf(socket: Duplex): string {
+  const address = (socket as Socket).remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function rejectUpgrade(socket: Duplex, status: number, error: RpcError): void {
+  const body = errorJson(null, error);
+  socket.write(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  (socket as Socket).destroySoon();
+}
+
+function defaultLog(event: RpcLogEvent): void {
+  if (event.type === 'internal_error') console.error(`rpc: internal error in ${event.method ?? 'request'} from ${event.remote}:`, event.error);
+}

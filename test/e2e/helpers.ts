@@ -1,0 +1,82 @@
+/** Running real node processes from tests: start, wait for their "started" line, stop or kill. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { accountAddress } from '../../contracts/system/index.ts';
+import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
+import { hex0x } from '../../node/json.ts';
+import type { KeyPair } from '../../node/keys/key-file.ts';
+import { RpcClient } from '../../node/rpc/client.ts';
+import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
+import type { ContractAbi } from '../../tooling/build/contract.ts';
+
+export const BROP = fileURLToPath(new URL('../../bin/brop.js', import.meta.url));
+
+export interface NodeProcess {
+  child: ChildProcess;
+  rpc: string;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `brop start --home DIR --rpc-port 0` and resolves once it prints its RPC URL. */
+export function startNode(home: string, extra: string[] = []): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [BROP, 'start', '--home', home, '--rpc-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`node did not start in 60 s: ${stderr}`)), 60_000);
+    child.stderr!.on('data', (d) => { stderr += String(d); });
+    child.stdout!.on('data', (d) => {
+      buf += String(d);
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const j = JSON.parse(line) as Record<string, unknown>;
+          lines.push(j);
+          if (j.event === 'started') {
+            clearTimeout(timer);
+            resolve({ child, rpc: String(j.rpc), lines, exited });
+          }
+        } catch {
+          // not a JSON line
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before starting: ${stderr}`));
+    });
+  });
+}
+
+/** Signs a call for `client`'s chain; the caller sends it with tx_send. */
+export class TxFactory {
+  private readonly client: RpcClient;
+  private abis = new Map<string, { address: Uint8Array; abi: ContractAbi }>();
+  private status: { chainId: string; height: number } | undefined;
+  constructor(client: RpcClient) {
+    this.client = client;
+  }
+  async refresh(): Promise<void> {
+    this.status = await this.client.call('chain_status');
+  }
+  async tx(key: KeyPair, contract: string, method: string, args: unknown[], validFor = 20): Promise<string> {
+    if (!this.status) await this.refresh();
+    let c = this.abis.get(contract);
+    if (!c) {
+      const r = await this.client.call<{ address: string; abi: ContractAbi }>('contract_abi', { contract });
+      c = { address: new Uint8Array(Buffer.from(r.address.slice(2), 'hex')), abi: r.abi };
+      this.abis.set(contract, c);
+    }
+    const m = c.abi.methods.find((x) => x.name === method)!;
+    const args2 = encodeValues(m.params.map((p) => p.type as AbiType), args, c.abi.structs as StructTable);
+    return hex0x(encodeTransaction(signTransaction({
+      chainId: this.status!.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
+      validUntilBlock: BigInt(this.status!.height + validFor), contract: c.address, method, args: args2,
+    }, key.privateKey)));
+  }
+}
