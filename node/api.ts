@@ -8,6 +8,7 @@ import type { RpcServer } from './rpc/server.ts';
 import { type ChainNode, type CommittedBlock, NodeError, stateKey } from './node.ts';
 import { decodeResult, encodeArgs, methodOf } from './execution/contracts.ts';
 import { SignedTx } from './tx/transaction.ts';
+import { TxError } from './tx/errors.ts';
 import { fromHex } from './chain/hash.ts';
 import { proofToJSON } from './state/index.ts';
 import { commitJson, eventJson, headerJson, hex0x, receiptJson, txJson } from './json.ts';
@@ -69,7 +70,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     validityWindow: node.params.validityWindow,
     blockTimeMs: node.params.blockTimeMs,
     pendingTxs: node.mempool.size,
-    behind: false,
+    behind: node.behind,
   }));
 
   server.method('chain_block', (params) => {
@@ -103,6 +104,8 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
       case 'expired':
         return { hash: hex0x(hash), status: s.status, validUntilBlock: Number(s.validUntilBlock), height: Number(node.height) };
       default:
+        // A node still catching up cannot tell "never seen" from "not synced yet".
+        if (node.behind) throw new TxError('NODE_BEHIND', `this node is catching up (at height ${node.height}): ask another node or retry later`);
         return { hash: hex0x(hash), status: 'unknown', height: Number(node.height) };
     }
   });

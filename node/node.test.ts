@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { accountAddress, PERM, systemAddress } from '../contracts/system/index.ts';
 import { ChainNode, stateKey } from './node.ts';
 import { SoloConsensus } from './consensus/solo.ts';
-import { initHome, loadHome } from './home.ts';
+import { initHome, loadHome, type InitOptions } from './home.ts';
 import { signTransaction, encodeTransaction } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { encodeArgs, decodeResult } from './execution/contracts.ts';
@@ -24,9 +24,9 @@ function tempDir(): string {
   return d;
 }
 
-async function setup() {
+async function setup(params?: InitOptions['params']) {
   const dir = tempDir();
-  const init = await initHome(dir, { chainId: 'brop-test' });
+  const init = await initHome(dir, { chainId: 'brop-test', params });
   const home = loadHome(dir);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
   const consensus = new SoloConsensus(node, home.validatorKey!, { onError: (e) => { throw e; } });
@@ -160,6 +160,23 @@ test('restart: same head, same state, pending transactions back in the pool, sta
     assert.is(verifyProof(p0.header.stateRoot, stateKey(admission, key), p0.proof), null);
   } finally {
     await again.close();
+  }
+});
+
+test('the block gas limit: the proposer stops filling a block before it could pass it; the rest wait', async () => {
+  const { node, consensus, operator } = await setup({ maxBlockGas: 150_000, maxTxGas: 100_000 });
+  try {
+    const sent = [];
+    for (let i = 0; i < 20; i++) sent.push(await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)])));
+    await consensus.produce();
+    const first = node.block(1n)!;
+    assert.ok(first.block.txs.length > 0 && first.block.txs.length < 20, `${first.block.txs.length} transactions in the first block`);
+    const gas = first.receipts.reduce((s, r) => s + r.gasUsed, 0n);
+    assert.ok(gas <= 150_000n, `block gas ${gas}`);
+    while (node.mempool.size > 0) await consensus.produce();
+    assert.ok(sent.every((t) => node.txStatus(t.hash).status === 'committed'));
+  } finally {
+    await node.close();
   }
 });
 

@@ -119,6 +119,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   private headHash: Uint8Array;
   private readonly now: () => number;
   private closed = false;
+  /**
+   * Set by block sync while the node catches up with the network: it cannot judge validUntilBlock or
+   * duplicates against a stale head, so admission answers NODE_BEHIND meanwhile.
+   */
+  behind = false;
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
 
@@ -229,6 +234,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
    */
   async submit(bytes: Uint8Array): Promise<SignedTx> {
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
+    if (this.behind) throw new TxError('NODE_BEHIND', `this node is catching up (at height ${this.height}): send to another node or retry later`);
     const stx = SignedTx.decode(bytes, this.txLimits());
     const { tx } = stx;
     if (tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${tx.chainId}, this is ${this.params.chainId}`);
@@ -269,7 +275,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
     const txs = this.mempool.reap(this.params.maxBlockTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock > height - 1n);
-    return this.execute({ height, time, proposer, txs });
+    return this.execute({ height, time, proposer, txs }, true);
   }
 
   /** Executes a proposed block and checks that its header says what executing it gives (a validator's check). */
@@ -300,9 +306,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     return mine;
   }
 
-  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }): Proposal {
-    // Block limits on gas: transactions past the limit wait for the next block.
-    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs);
+  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }, fill = false): Proposal {
+    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { fill });
+    if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
+    else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
     const txBytes = b.txs.map((t) => t.bytes);
     const header: BlockHeader = {

@@ -68,11 +68,18 @@ export class Executor {
     return r.ok && r.output[0] === 1;
   }
 
-  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[]): BlockResult {
+  /**
+   * Executes `txs` in order. With `fill` (the proposer), stops before a transaction could take the
+   * block past its gas limit (it waits for the next block): `receipts.length` says how many went in.
+   * Without it (a validator checking a proposal), every transaction runs and the caller checks the total.
+   */
+  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean } = {}): BlockResult {
     const block = new Journal(state);
     const receipts: Receipt[] = [];
     let gasUsed = 0n;
+    const budget = BigInt(this.params.maxBlockGas - this.params.maxTxGas);
     for (const stx of txs) {
+      if (opts.fill && gasUsed > budget) break;
       const receipt = this.executeTx(block, ctx, stx);
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);

@@ -1,0 +1,73 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Mempool } from './mempool.ts';
+import { SignedTx, signTransaction } from '../tx/transaction.ts';
+import { TxError } from '../tx/errors.ts';
+import { generateEd25519 } from '../crypto/ed25519.ts';
+
+const key = generateEd25519();
+let nonce = 0n;
+function tx(sender: number, validUntilBlock = 100n, argBytes = 10): SignedTx {
+  return SignedTx.from(signTransaction({
+    chainId: 'c', sender: new Uint8Array(32).fill(sender), nonce: nonce++, validUntilBlock,
+    contract: new Uint8Array(32), method: 'm', args: new Uint8Array(argBytes),
+  }, key.privateKey));
+}
+
+function code(fn: () => void): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as TxError).code;
+  }
+  return undefined;
+}
+
+test('full by count, by bytes or per sender: BUSY at once, nothing dropped', () => {
+  const byCount = new Mempool({ maxTxs: 3 });
+  for (let i = 0; i < 3; i++) byCount.add(tx(i));
+  assert.is(code(() => byCount.add(tx(9))), 'BUSY');
+  assert.is(byCount.size, 3);
+  const t = tx(1);
+  const byBytes = new Mempool({ maxBytes: t.bytes.length * 2 });
+  byBytes.add(t);
+  byBytes.add(tx(2));
+  assert.is(code(() => byBytes.add(tx(3))), 'BUSY');
+  const perSender = new Mempool({ maxPerSender: 2 });
+  perSender.add(tx(1));
+  perSender.add(tx(1));
+  assert.is(code(() => perSender.add(tx(1))), 'BUSY');
+  const other = tx(2);
+  assert.is(code(() => perSender.add(other)), undefined); // another sender is still welcome
+  assert.is(code(() => perSender.add(other)), 'TX_DUPLICATE');
+});
+
+test('blocks take senders in turn: a flooding sender cannot starve the others', () => {
+  const pool = new Mempool();
+  const flood = Array.from({ length: 100 }, () => tx(1));
+  for (const t of flood) pool.add(t);
+  const a = tx(2), b = tx(3);
+  pool.add(a);
+  pool.add(b);
+  const block = pool.reap(4, Number.MAX_SAFE_INTEGER);
+  assert.equal(block.map((t) => t.hashHex), [flood[0]!.hashHex, a.hashHex, b.hashHex, flood[1]!.hashHex]);
+  // Each sender's transactions keep their order.
+  const all = pool.reap(1000, Number.MAX_SAFE_INTEGER).filter((t) => t.tx.sender[0] === 1);
+  assert.equal(all.map((t) => t.hashHex), flood.map((t) => t.hashHex));
+});
+
+test('reap respects the byte limit; remove and expiry eviction', () => {
+  const pool = new Mempool();
+  const small = tx(1, 5n), big = tx(2, 10n, 5000), later = tx(3, 10n);
+  for (const t of [small, big, later]) pool.add(t);
+  const block = pool.reap(10, small.bytes.length + later.bytes.length);
+  assert.equal(block.map((t) => t.hashHex).sort(), [small.hashHex, later.hashHex].sort());
+  pool.remove([later.hashHex]);
+  assert.is(pool.size, 2);
+  const expired = pool.evictExpired(5n);
+  assert.equal(expired.map((t) => t.hashHex), [small.hashHex]);
+  assert.is(pool.size, 1);
+  assert.is(pool.totalBytes, big.bytes.length);
+});
+
+test.run();
