@@ -161,12 +161,14 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   });
 
   node.on('block', (b: CommittedBlock) => {
-    server.publish('blocks', { hash: hex0x(b.hash), header: headerJson(b.header), txCount: b.txs.length });
+    if (server.hasSubscribers('blocks')) server.publish('blocks', { hash: hex0x(b.hash), header: headerJson(b.header), txCount: b.txs.length });
+    const txs = server.hasSubscribers('txs'), events = server.hasSubscribers('events');
+    if (!txs && !events) return;
     b.txs.forEach((t, i) => {
       const sender = hex0x(t.tx.sender), contract = hex0x(t.tx.contract);
-      server.publish<TxFilter>('txs', { hash: hex0x(t.hash), height: Number(b.header.height), index: i, sender, contract, method: t.tx.method, receipt: receiptJson(b.receipts[i]!) },
+      if (txs) server.publish<TxFilter>('txs', { hash: hex0x(t.hash), height: Number(b.header.height), index: i, sender, contract, method: t.tx.method, receipt: receiptJson(b.receipts[i]!) },
         (f) => (f.sender === undefined || f.sender === sender) && (f.contract === undefined || f.contract === contract));
-      b.receipts[i]!.events.forEach((e, j) => {
+      if (events) b.receipts[i]!.events.forEach((e, j) => {
         const ev = eventJson(e);
         server.publish<EventFilter>('events', { cursor: { height: Number(b.header.height), tx: i, event: j }, txHash: hex0x(t.hash), ...ev },
           (f) => (f.contract === undefined || f.contract === ev.contract) && (f.topic === undefined || ev.topics.includes(f.topic)));

@@ -18,7 +18,8 @@ import { ParamsError } from './chain/params.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
 
 export interface NodeConfig {
-  rpc: { host: string; port: number };
+  /** RPC address and limits (requests per second and burst per client address; false: no limit). */
+  rpc: { host: string; port: number; rateLimit?: { perSecond: number; burst: number } | false; maxBatch?: number };
   mempool?: Partial<MempoolLimits>;
   /** Key file (relative to the home) of the validator this node runs; null: not a validator. */
   validatorKey: string | null;
@@ -37,6 +38,7 @@ export class HomeError extends Error {
 
 export interface InitOptions {
   chainId?: string;
+  rpc?: Partial<NodeConfig['rpc']>;
   params?: Partial<Omit<ChainParams, 'chainId'>>;
   rpcPort?: number;
   quotaSchedule?: Record<string, bigint | number>;
@@ -78,7 +80,7 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
     contracts,
     quotaSchedule: opts.quotaSchedule,
   });
-  const config: NodeConfig = { rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT }, validatorKey: 'keys/validator.json' };
+  const config: NodeConfig = { rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json' };
   writeJson(join(home, 'config.json'), config);
   // genesis.json last: its presence marks a complete home.
   writeJson(join(home, 'genesis.json'), genesis);

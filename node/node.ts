@@ -12,7 +12,7 @@ import { SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { SignatureVerifier } from './crypto/verify-pool.ts';
 import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
-import { Executor, type BlockContext } from './execution/executor.ts';
+import { AuthorisationCache, Executor, type BlockContext } from './execution/executor.ts';
 import { ContractRegistry, type DeployedContract } from './execution/contracts.ts';
 import { ChainStore } from './store/chain-store.ts';
 import {
@@ -124,6 +124,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
    * duplicates against a stale head, so admission answers NODE_BEHIND meanwhile.
    */
   behind = false;
+  /** Key authorisation answers for the committed state (admission, and each block's starting point). */
+  private readonly auth = new AuthorisationCache();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
 
@@ -249,7 +251,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     // State may have moved on while the signature was checked: judge it at the current head.
     this.checkValidity(tx.validUntilBlock);
     const ctx = this.context();
-    if (!this.executor.isAuthorised(this.state, stx, ctx)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
+    if (!this.executor.isAuthorised(this.state, stx, ctx, this.auth)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
     if (!this.executor.canPay(this.state, stx, ctx)) throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender has not enough quota points this period');
     this.mempool.add(stx); // throws BUSY or TX_DUPLICATE
     try {
@@ -307,7 +309,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   }
 
   private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }, fill = false): Proposal {
-    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { fill });
+    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
@@ -335,6 +337,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       this.committing.clear();
     }
     this.state.apply(p.writes);
+    this.auth.forgetIfTouched(p.writes);
     this.tree.setRoot(p.header.stateRoot);
     this.headHeader = p.header;
     this.headHash = p.hash;

@@ -6,7 +6,7 @@
  * leaves no writes; its receipt says why.
  */
 import { Vm, type CallResult } from '../../vm/vm.ts';
-import { Journal, type StateView, type StorageWrite } from '../../vm/state.ts';
+import { Journal, type StateView, type StorageWrite, latin1 } from '../../vm/state.ts';
 import { deterministicErrorText } from '../../vm/errors.ts';
 import { accountAddress, systemAddress } from '../../contracts/system/index.ts';
 import { encodeValues } from '../../contracts/sdk/codec.ts';
@@ -54,12 +54,17 @@ export class Executor {
    * Whether the transaction's key may sign for its sender: listed by the identity contract for a live
    * account, or a new key registering itself (its own derived address, calling identity.register).
    */
-  isAuthorised(state: StateView, stx: SignedTx, ctx: BlockContext): boolean {
+  isAuthorised(state: StateView, stx: SignedTx, ctx: BlockContext, cache?: AuthorisationCache): boolean {
     const { tx } = stx;
     if (tx.publicKey.length !== 32) return false;
-    const r = this.query(state, IDENTITY, 'isAuthorisedKey', encodeValues(['bytes32', 'bytes32'], [tx.sender, tx.publicKey]), ctx);
-    if (r.ok && r.output[0] === 1) return true;
+    const listed = cache ? cache.lookup(tx.sender, tx.publicKey, () => this.keyListed(state, tx.sender, tx.publicKey, ctx)) : this.keyListed(state, tx.sender, tx.publicKey, ctx);
+    if (listed) return true;
     return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey));
+  }
+
+  private keyListed(state: StateView, sender: Uint8Array, publicKey: Uint8Array, ctx: BlockContext): boolean {
+    const r = this.query(state, IDENTITY, 'isAuthorisedKey', encodeValues(['bytes32', 'bytes32'], [sender, publicKey]), ctx);
+    return r.ok && r.output[0] === 1;
   }
 
   /** Whether the sender can pay at least a transaction of this size that uses no gas. */
@@ -73,24 +78,26 @@ export class Executor {
    * block past its gas limit (it waits for the next block): `receipts.length` says how many went in.
    * Without it (a validator checking a proposal), every transaction runs and the caller checks the total.
    */
-  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean } = {}): BlockResult {
+  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean; auth?: AuthorisationCache } = {}): BlockResult {
     const block = new Journal(state);
     const receipts: Receipt[] = [];
     let gasUsed = 0n;
     const budget = BigInt(this.params.maxBlockGas - this.params.maxTxGas);
+    // Answers for the state the block starts from stay good until a transaction writes to identity.
+    const auth = opts.auth?.copy() ?? new AuthorisationCache();
     for (const stx of txs) {
       if (opts.fill && gasUsed > budget) break;
-      const receipt = this.executeTx(block, ctx, stx);
+      const receipt = this.executeTx(block, ctx, stx, auth);
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
     return { receipts, writes: block.toWrites(), gasUsed };
   }
 
-  private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx): Receipt {
+  private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache): Receipt {
     const { tx } = stx;
     const refused = (error: string): Receipt => ({ txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed: 0n, quotaCharged: 0n, events: [] });
-    if (!this.isAuthorised(block, stx, ctx)) return refused('TX_UNAUTHORISED_KEY');
+    if (!this.isAuthorised(block, stx, ctx, auth)) return refused('TX_UNAUTHORISED_KEY');
     const r = this.vm.call({
       contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
       gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
@@ -105,6 +112,7 @@ export class Executor {
     if (!charge.ok) return refused('TX_INSUFFICIENT_QUOTA');
     for (const w of charge.writes) txJournal.set(w.contract, w.key, w.value);
     txJournal.commitInto(block);
+    auth.forgetIfTouched(r.writes);
     return {
       txHash: stx.hash,
       status: r.ok ? RECEIPT_OK : RECEIPT_FAILED,
@@ -113,6 +121,43 @@ export class Executor {
       quotaCharged: readU64(charge.output),
       events: r.events.map((e) => ({ contract: e.contract, topics: e.topics, data: e.data })),
     };
+  }
+}
+
+/**
+ * Answers of identity.isAuthorisedKey(sender, key) for one state. That method reads identity's storage
+ * only, so an answer stays true to its state until something writes to identity: `forgetIfTouched`
+ * drops every answer then. Most blocks carry thousands of transactions from a few senders, and this
+ * saves a contract call for each but the first.
+ */
+export class AuthorisationCache {
+  private answers = new Map<string, boolean>();
+
+  lookup(sender: Uint8Array, key: Uint8Array, compute: () => boolean): boolean {
+    const k = latin1(sender) + latin1(key);
+    let v = this.answers.get(k);
+    if (v === undefined) {
+      v = compute();
+      if (this.answers.size >= 100_000) this.answers.clear();
+      this.answers.set(k, v);
+    }
+    return v;
+  }
+
+  forgetIfTouched(writes: readonly StorageWrite[]): void {
+    if (this.answers.size === 0) return;
+    for (const w of writes) {
+      if (equalBytes(w.contract, IDENTITY)) {
+        this.answers.clear();
+        return;
+      }
+    }
+  }
+
+  copy(): AuthorisationCache {
+    const c = new AuthorisationCache();
+    c.answers = new Map(this.answers);
+    return c;
   }
 }
 

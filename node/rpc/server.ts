@@ -265,6 +265,11 @@ export class RpcServer {
     return this.urls?.wsUrl;
   }
 
+  /** Whether anyone is subscribed to `topic`: publishers skip building items nobody receives. */
+  hasSubscribers(topic: string): boolean {
+    return (this.topics.get(topic)?.subs.size ?? 0) > 0;
+  }
+
   stats(): RpcServerStats {
     let subscriptions = 0;
     for (const conn of this.websockets) subscriptions += conn.subs.size;

@@ -21,7 +21,9 @@ export interface NodeProcess {
 
 /** Starts `brop start --home DIR --rpc-port 0` and resolves once it prints its RPC URL. */
 export function startNode(home: string, extra: string[] = []): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [BROP, 'start', '--home', home, '--rpc-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BROP_NODE_FLAGS: extra Node flags for the node process (e.g. --cpu-prof when profiling a benchmark).
+  const flags = process.env.BROP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, BROP, 'start', '--home', home, '--rpc-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));

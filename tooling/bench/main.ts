@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<void>> = {
   vm: async () => (await import('./vm.ts')).run(),
   contracts: async () => (await import('./contracts.ts')).run(),
   state: async () => (await import('./state.ts')).run(),
+  chain: async () => (await import('./chain.ts')).run(),
 };
 
 const names = process.argv.slice(2);

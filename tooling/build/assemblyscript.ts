@@ -27,25 +27,28 @@ export interface Asc {
 }
 
 const ascModule = 'assemblyscript/asc';
+const asModule = 'assemblyscript';
 const nativeSort = Array.prototype.sort;
-let loading: Promise<{ asc: Asc; ascSort: typeof nativeSort }> | undefined;
+let loading: Promise<{ asc: Asc; parser: unknown; ascSort: typeof nativeSort }> | undefined;
 
 /**
- * Runs `fn` with the compiler. asc is loaded on first use only (a node that does not build never
- * loads it), and loading it replaces the global Array.prototype.sort with asc's own: the native one
- * is put back at once, and asc's is in place only while a compilation runs.
+ * Runs `fn` with the compiler (`asc`) and its parser module. They are loaded on first use only (a node
+ * that does not build never loads them), and loading them replaces the global Array.prototype.sort
+ * with AssemblyScript's own: the native one is put back at once, and theirs is in place only while
+ * `fn` runs.
  */
-export async function withAsc<T>(fn: (asc: Asc) => Promise<T>): Promise<T> {
+export async function withAsc<T>(fn: (tools: { asc: Asc; parser: unknown }) => Promise<T> | T): Promise<T> {
   loading ??= (async () => {
     const asc = ((await import(ascModule)) as { default: Asc }).default;
+    const parser = await import(asModule);
     const ascSort = Array.prototype.sort;
     Array.prototype.sort = nativeSort;
-    return { asc, ascSort };
+    return { asc, parser, ascSort };
   })();
-  const { asc, ascSort } = await loading;
+  const { asc, parser, ascSort } = await loading;
   Array.prototype.sort = ascSort;
   try {
-    return await fn(asc);
+    return await fn({ asc, parser });
   } finally {
     Array.prototype.sort = nativeSort;
   }
@@ -68,7 +71,7 @@ export async function compileAssemblyScript(entry: string, extraFlags: string[] 
   const outputs = new Map<string, Uint8Array | string>();
   let stderrText = '';
   const stderr = { write(s: string | Uint8Array) { stderrText += typeof s === 'string' ? s : Buffer.from(s).toString(); return true; } };
-  const { error } = await withAsc((asc) => asc.main([resolve(entry), ...ASC_FLAGS, ...extraFlags, '--outFile', 'out.wasm', '--textFile', 'out.wat'], {
+  const { error } = await withAsc(({ asc }) => asc.main([resolve(entry), ...ASC_FLAGS, ...extraFlags, '--outFile', 'out.wasm', '--textFile', 'out.wat'], {
     writeFile: (name: string, contents: Uint8Array | string) => { outputs.set(name.replace(/^.*[\\/]/, ''), contents); },
     stderr,
     stdout: { write: () => true },

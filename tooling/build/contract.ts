@@ -57,9 +57,13 @@ interface AsApi {
   NodeKind: Record<string, number>;
   CommonFlags: Record<string, number>;
 }
-const asModule = 'assemblyscript';
-const as = (await import(asModule)) as unknown as AsApi;
-const K = as.NodeKind as Record<string, number>;
+// The AssemblyScript parser, set by buildContract (through withAsc) before generate runs.
+let as: AsApi;
+let K: Record<string, number>;
+function useParser(parser: unknown): void {
+  as = parser as AsApi;
+  K = as.NodeKind;
+}
 
 interface TypeNode extends AsNode { name?: { identifier: { text: string }; next: unknown }; typeArguments?: TypeNode[] | null; isNullable: boolean }
 interface Decorated extends AsNode { name: { text: string }; decorators?: Array<{ name: { text?: string } }> | null; flags: number }
@@ -145,7 +149,7 @@ export interface GeneratedSources {
 }
 
 /** Reads the contract's sources and produces the generated texts and the ABI (without code hash). */
-export function generate(dir: string, config: ProjectConfig): GeneratedSources {
+function generate(dir: string, config: ProjectConfig): GeneratedSources {
   const name = config.name;
   const assemblyDir = join(dir, 'assembly');
   const entry = join(assemblyDir, 'index.ts');
@@ -274,10 +278,13 @@ export async function buildContract(dirIn: string, opts: { outDir?: string; cach
     const abi = JSON.parse(readFileSync(cachedAbi, 'utf8')) as ContractAbi;
     return writeOutputs(outDir, name, wasm, abi);
   }
-  const { texts, abi } = generate(dir, config);
+  const { texts, abi } = await withAsc(({ parser }) => {
+    useParser(parser);
+    return generate(dir, config);
+  });
   const outputs = new Map<string, Uint8Array | string>();
   let stderrText = '';
-  const { error } = await withAsc((asc) => asc.main(['assembly/index.ts', ...ASC_FLAGS, '--baseDir', dir, '--outFile', 'out.wasm'], {
+  const { error } = await withAsc(({ asc }) => asc.main(['assembly/index.ts', ...ASC_FLAGS, '--baseDir', dir, '--outFile', 'out.wasm'], {
     readFile: (file, baseDir) => {
       const p = resolve(baseDir, file);
       const generated = texts.get(p);

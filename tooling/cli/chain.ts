@@ -73,7 +73,11 @@ export async function runNode(argv: string[]): Promise<number> {
   }
   const home = loadHome(homeDir);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool });
-  const server = new RpcServer({ host: home.config.rpc.host, port: rpcPort ?? home.config.rpc.port });
+  const server = new RpcServer({
+    host: home.config.rpc.host, port: rpcPort ?? home.config.rpc.port,
+    ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
+    ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
+  });
   let urls: { url: string; wsUrl: string };
   try {
     registerChainApi(server, node);

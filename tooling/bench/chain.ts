@@ -1,0 +1,226 @@
+/**
+ * `npm run bench -- chain`: one validator process, transactions over RPC.
+ *
+ * chain.tps_1v: evidence registrations per second committed when concurrent clients submit as fast as
+ * the node accepts them (JSON-RPC batches over several connections), against V, this machine's
+ * Ed25519 verifications per second over all cores measured in the same run: R = T / V.
+ * chain.finality_ms: submit-to-final latency (tx_send until the node reports the transaction
+ * committed on its `txs` subscription) at the default block time, for transactions sent one by one.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { randomBytes, createHash } from 'node:crypto';
+import { accountAddress, PERM } from '../../contracts/system/index.ts';
+import { initHome } from '../../node/home.ts';
+import { newKeyPair, readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
+import { RpcClient, RpcWsClient } from '../../node/rpc/client.ts';
+import { startNode, TxFactory, type NodeProcess } from '../../test/e2e/helpers.ts';
+
+const SENDERS = 8;
+const CONNECTIONS = 8;
+const BATCH = 100;
+const TXS = 24_000;
+
+/** Ed25519 verifications per second over all cores: one worker per core, each verifying for a second. */
+async function verifyRate(): Promise<number> {
+  const code = `
+    const { parentPort } = require('node:worker_threads');
+    const c = require('node:crypto');
+    const { publicKey, privateKey } = c.generateKeyPairSync('ed25519');
+    const msg = c.randomBytes(200); const sig = c.sign(null, msg, privateKey);
+    let n = 0; const end = Date.now() + 1500;
+    while (Date.now() < end) { for (let i = 0; i < 100; i++) c.verify(null, msg, publicKey, sig); n += 100; }
+    parentPort.postMessage(n / 1.5);`;
+  const n = availableParallelism();
+  const rates = await Promise.all(Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
+    const w = new Worker(code, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  })));
+  return rates.reduce((a, b) => a + b, 0);
+}
+
+async function waitCommitted(client: RpcClient, hashes: string[]): Promise<void> {
+  for (const h of hashes) {
+    for (;;) {
+      const r = await client.call<{ status: string; receipt?: { status: string; error: string } }>('tx_get', { hash: h });
+      if (r.status === 'committed') {
+        if (r.receipt!.status !== 'ok') throw new Error(`set-up transaction failed: ${r.receipt!.error}`);
+        break;
+      }
+      if (r.status === 'expired') throw new Error('set-up transaction expired');
+      await new Promise((w) => setTimeout(w, 50));
+    }
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function setUpPartners(node: NodeProcess, operator: KeyPair, count: number): Promise<KeyPair[]> {
+  const client = new RpcClient(node.rpc);
+  const factory = new TxFactory(client);
+  const partners = Array.from({ length: count }, () => newKeyPair());
+  const admits = [];
+  for (const [i, p] of partners.entries()) {
+    admits.push((await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(operator, 'admission', 'admitPartner', [accountAddress(p.publicKey), `bench-${i}`, PERM.all, randomBytes(32)]) })).hash);
+  }
+  await waitCommitted(client, admits);
+  const regs = [];
+  for (const p of partners) regs.push((await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(p, 'identity', 'register', [p.publicKey, null]) })).hash);
+  await waitCommitted(client, regs);
+  return partners;
+}
+
+export async function run(): Promise<void> {
+  const verifyPerS = await verifyRate();
+  const digest = createHash('sha256').update('bench document').digest();
+  const big = 10n ** 15n;
+  const schedule = { base: 100, perByte: 1, perKiloGas: 1, periodBlocks: 1200, operatorAllowance: big, partnerAllowance: big, regulatorAllowance: big, userAllowance: big };
+
+  // Throughput: a short block time keeps the pipeline full; the figure is committed transactions per second.
+  {
+    const dir = mkdtempSync(join(tmpdir(), 'brop-bench-chain-'));
+    try {
+      // The clients are all on loopback: the per-address rate limit would measure itself, not the node.
+      const init = await initHome(dir, { chainId: 'brop-bench', params: { blockTimeMs: 250, validityWindow: 1000 }, quotaSchedule: schedule, rpc: { rateLimit: false } });
+      const node = await startNode(dir);
+      try {
+        const operator = readKeyFile(init.operatorKey);
+        const partners = await setUpPartners(node, operator, SENDERS);
+        const client = new RpcClient(node.rpc, { timeoutMs: 120_000 });
+        const factory = new TxFactory(client);
+        await factory.refresh();
+        // Signed before timing: the clients' signing is not the node's work.
+        const txs: string[] = [];
+        for (let i = 0; i < TXS; i++) txs.push(await factory.tx(partners[i % SENDERS]!, 'evidence', 'register', [`bench/${i}`, digest, '{"kind":"invoice"}', null, null], 900));
+        const ws = await RpcWsClient.connect(node.rpc.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+        // Commits are counted per block (the node reports each block's transaction count); receipts are
+        // checked afterwards, so that the clients spend no CPU on per-transaction notifications.
+        let included = 0, lastCommit = 0;
+        const startHeight = (await client.call<{ height: number }>('chain_status')).height;
+        await ws.subscribe<{ txCount: number }>('blocks', undefined, (b) => {
+          included += b.txCount;
+          if (b.txCount > 0) lastCommit = performance.now();
+        });
+        // Request bodies are built before timing too: a batch of BATCH tx_send calls per request.
+        const bodies: string[][] = [];
+        for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}`));
+        const start = performance.now();
+        const nodeCpu0 = processCpuSeconds(node.child.pid!), clientCpu0 = process.cpuUsage();
+        let next = 0, busy = 0;
+        await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+          while (next < bodies.length) {
+            let todo = bodies[next++]!;
+            while (todo.length > 0) {
+              const res = await fetch(node.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.join(',')}]` });
+              const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
+              const byId = new Map(results.map((r) => [r.id, r]));
+              // BUSY is back-pressure: send those again after a pause.
+              const retry = todo.filter((body) => {
+                const r = byId.get(Number(/"id":(\d+)/.exec(body)![1]))!;
+                if (r.error && r.error.data?.code !== 'BUSY') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
+                return r.error !== undefined;
+              });
+              busy += retry.length;
+              todo = retry;
+              if (todo.length > 0) await new Promise((w) => setTimeout(w, 50));
+            }
+          }
+        }));
+        const submitted = performance.now();
+        while (included < TXS) {
+          if (performance.now() - Math.max(lastCommit, submitted) > 30_000) throw new Error(`stalled at ${included} of ${TXS}`);
+          await new Promise((w) => setTimeout(w, 20));
+        }
+        const seconds = (lastCommit - start) / 1000;
+        const tps = TXS / seconds;
+        // Where the machine's CPU went, per transaction: the node (all its threads) and the clients.
+        const nodeCpu = (processCpuSeconds(node.child.pid!) ?? NaN) - (nodeCpu0 ?? NaN);
+        const clientCpu = process.cpuUsage(clientCpu0);
+        if (process.env.BROP_BENCH_THREADS) {
+          const { readdirSync } = await import('node:fs');
+          const byName = new Map<string, number>();
+          for (const tid of readdirSync(`/proc/${node.child.pid}/task`)) {
+            const comm = readFileSync(`/proc/${node.child.pid}/task/${tid}/comm`, 'utf8').trim();
+            const f = readFileSync(`/proc/${node.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+            byName.set(comm, (byName.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+          }
+          console.error(JSON.stringify(Object.fromEntries(byName)));
+        }
+        await ws.close();
+        // Every transaction must have succeeded: count failed receipts in the blocks of the run.
+        let failed = 0;
+        const head = (await client.call<{ height: number }>('chain_status')).height;
+        for (let h = startHeight + 1; h <= head; h++) {
+          const b = await client.call<{ receipts: Array<{ status: string }> }>('chain_block', { height: h, full: true });
+          failed += b.receipts.filter((r) => r.status !== 'ok').length;
+        }
+        console.log(JSON.stringify({
+          bench: 'chain.tps_1v', tps: Math.round(tps), verify_per_s: Math.round(verifyPerS), ratio: Number((tps / verifyPerS).toFixed(3)), goal_ratio: 0.6,
+          txs: TXS, failed, busy_retries: busy,
+          node_cpu_us_per_tx: Math.round((nodeCpu * 1e6) / TXS), client_cpu_us_per_tx: Math.round((clientCpu.user + clientCpu.system) / TXS), submit_s: Number(((submitted - start) / 1000).toFixed(2)), total_s: Number(seconds.toFixed(2)), senders: SENDERS, connections: CONNECTIONS, batch: BATCH,
+        }));
+      } finally {
+        node.child.kill('SIGTERM');
+        await node.exited;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  // Finality at the default block time: transactions one at a time, each timed from tx_send to its commit notice.
+  {
+    const dir = mkdtempSync(join(tmpdir(), 'brop-bench-final-'));
+    try {
+      const init = await initHome(dir, { chainId: 'brop-bench-final', quotaSchedule: schedule });
+      const node = await startNode(dir);
+      try {
+        const operator = readKeyFile(init.operatorKey);
+        const [partner] = await setUpPartners(node, operator, 1);
+        const client = new RpcClient(node.rpc);
+        const factory = new TxFactory(client);
+        const ws = await RpcWsClient.connect(node.rpc.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+        const sentAt = new Map<string, number>();
+        const latencies: number[] = [];
+        await ws.subscribe<{ hash: string }>('txs', undefined, (t) => {
+          const s = sentAt.get(t.hash);
+          if (s !== undefined) latencies.push(performance.now() - s);
+        });
+        const N = 40;
+        for (let i = 0; i < N; i++) {
+          await factory.refresh();
+          const tx = await factory.tx(partner!, 'evidence', 'register', [`final/${i}`, digest, '{}', null, null]);
+          const t = performance.now();
+          const { hash } = await client.call<{ hash: string }>('tx_send', { tx });
+          sentAt.set(hash, t);
+          await new Promise((w) => setTimeout(w, 150 + Math.random() * 200));
+        }
+        const deadline = Date.now() + 10_000;
+        while (latencies.length < N && Date.now() < deadline) await new Promise((w) => setTimeout(w, 100));
+        await ws.close();
+        const sorted = latencies.sort((a, b) => a - b);
+        console.log(JSON.stringify({ bench: 'chain.finality_ms', p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), samples: sorted.length, block_time_ms: 1000 }));
+      } finally {
+        node.child.kill('SIGTERM');
+        await node.exited;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
