@@ -24,9 +24,9 @@ function tempDir(): string {
   return d;
 }
 
-async function setup(params?: InitOptions['params']) {
+async function setup(params?: InitOptions['params'], quotaSchedule?: InitOptions['quotaSchedule']) {
   const dir = tempDir();
-  const init = await initHome(dir, { chainId: 'brop-test', params });
+  const init = await initHome(dir, { chainId: 'brop-test', params, quotaSchedule });
   const home = loadHome(dir);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
   const consensus = new SoloConsensus(node, home.validatorKey!, { onError: (e) => { throw e; } });
@@ -175,6 +175,24 @@ test('the block gas limit: the proposer stops filling a block before it could pa
     assert.ok(gas <= 150_000n, `block gas ${gas}`);
     while (node.mempool.size > 0) await consensus.produce();
     assert.ok(sent.every((t) => node.txStatus(t.hash).status === 'committed'));
+  } finally {
+    await node.close();
+  }
+});
+
+test('quota at admission counts the sender\'s pending transactions; the refusal is TX_INSUFFICIENT_QUOTA', async () => {
+  const schedule = { base: 1000, perByte: 0, perKiloGas: 0, periodBlocks: 1000, operatorAllowance: 10 ** 9, partnerAllowance: 0, regulatorAllowance: 0, userAllowance: 3500 };
+  const { node, consensus } = await setup(undefined, schedule);
+  try {
+    const user = newKeyPair();
+    await node.submit(tx(node, user, 'identity', 'register', [user.publicKey, null]));
+    await consensus.produce(); // 1000 of 3500 points used
+    await node.submit(tx(node, user, 'identity', 'addKey', [randomBytes(32)]));
+    await node.submit(tx(node, user, 'identity', 'addKey', [randomBytes(32)]));
+    // Each alone would be affordable; with the two pending, a third is not.
+    assert.is(await refused(node.submit(tx(node, user, 'identity', 'addKey', [randomBytes(32)]))), 'TX_INSUFFICIENT_QUOTA');
+    await consensus.produce();
+    assert.is(await refused(node.submit(tx(node, user, 'identity', 'addKey', [randomBytes(32)]))), 'TX_INSUFFICIENT_QUOTA');
   } finally {
     await node.close();
   }

@@ -13,6 +13,7 @@ import { TxError } from './tx/errors.ts';
 import { SignatureVerifier } from './crypto/verify-pool.ts';
 import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
 import { AuthorisationCache, Executor, type BlockContext } from './execution/executor.ts';
+import { QuotaAdmission } from './execution/quota-admission.ts';
 import { ContractRegistry, type DeployedContract } from './execution/contracts.ts';
 import { ChainStore } from './store/chain-store.ts';
 import {
@@ -126,6 +127,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   behind = false;
   /** Key authorisation answers for the committed state (admission, and each block's starting point). */
   private readonly auth = new AuthorisationCache();
+  private readonly quota: QuotaAdmission;
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
 
@@ -140,6 +142,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     this.store = store;
     this.verifier = new SignatureVerifier({ workers: opts.verifierWorkers });
     this.pending = new PendingWriter(store);
+    this.quota = new QuotaAdmission(this.executor);
     this.state = state;
     this.tree = tree;
     this.headHeader = head;
@@ -152,7 +155,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const store = await ChainStore.open(opts.dataDir);
     try {
       const contracts = new ContractRegistry(opts.contracts);
-      const tree = new StateTree(store.stateNodes());
+      const tree = new StateTree(store.stateNodes(), { cacheNodes: 50_000 });
       let head = store.head();
       if (!head) {
         // First start: the genesis block, committed like any other (without a commit certificate).
@@ -252,12 +255,20 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     this.checkValidity(tx.validUntilBlock);
     const ctx = this.context();
     if (!this.executor.isAuthorised(this.state, stx, ctx, this.auth)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
-    if (!this.executor.canPay(this.state, stx, ctx)) throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender has not enough quota points this period');
-    this.mempool.add(stx); // throws BUSY or TX_DUPLICATE
+    if (!this.quota.reserve(this.state, ctx, stx, () => this.mempool.ofSender(tx.sender))) {
+      throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender\'s quota points this period do not cover this transaction and its other pending ones');
+    }
+    try {
+      this.mempool.add(stx); // throws BUSY or TX_DUPLICATE
+    } catch (e) {
+      this.quota.release(stx);
+      throw e;
+    }
     try {
       await this.pending.write(stx);
     } catch (e) {
       this.mempool.remove([stx.hashHex]);
+      this.quota.release(stx);
       throw e;
     }
     return stx;

@@ -13,8 +13,11 @@ export function hex(bytes: Uint8Array): string {
 
 /** Parses hex with or without 0x; undefined if it is not hex of an even length (or not `length` bytes when given). */
 export function fromHex(text: string, length?: number): Uint8Array | undefined {
-  const h = text.startsWith('0x') ? text.slice(2) : text;
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) return undefined;
-  const b = new Uint8Array(Buffer.from(h, 'hex'));
-  return length === undefined || b.length === length ? b : undefined;
+  const start = text.startsWith('0x') ? 2 : 0;
+  const chars = text.length - start;
+  if (chars % 2 !== 0 || (length !== undefined && chars !== length * 2)) return undefined;
+  // Buffer's hex decoder stops at the first non-hex pair: a short result means the text was not hex.
+  const b = Buffer.from(start === 0 ? text : text.slice(start), 'hex');
+  if (b.length * 2 !== chars) return undefined;
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }

@@ -67,12 +67,6 @@ export class Executor {
     return r.ok && r.output[0] === 1;
   }
 
-  /** Whether the sender can pay at least a transaction of this size that uses no gas. */
-  canPay(state: StateView, stx: SignedTx, ctx: BlockContext): boolean {
-    const r = this.query(state, QUOTA, 'canPay', encodeValues(['bytes32', 'u64', 'u64'], [stx.tx.sender, BigInt(stx.bytes.length), 0n]), ctx);
-    return r.ok && r.output[0] === 1;
-  }
-
   /**
    * Executes `txs` in order. With `fill` (the proposer), stops before a transaction could take the
    * block past its gas limit (it waits for the next block): `receipts.length` says how many went in.

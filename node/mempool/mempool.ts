@@ -114,6 +114,11 @@ export class Mempool {
     return out;
   }
 
+  /** The sender's pending transactions, oldest first. */
+  ofSender(sender: Uint8Array): readonly SignedTx[] {
+    return this.bySender.get(Buffer.from(sender).toString('latin1')) ?? [];
+  }
+
   all(): SignedTx[] {
     return [...this.byHash.values()].map((e) => e.stx);
   }

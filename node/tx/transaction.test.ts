@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { SignedTx, signTransaction, encodeTransaction, type UnsignedTransaction } from './transaction.ts';
+import { SignedTx, signTransaction, signingPayload, encodeTransaction, type UnsignedTransaction } from './transaction.ts';
 import { TxError } from './errors.ts';
 import { generateEd25519 } from '../crypto/ed25519.ts';
 import { SignatureVerifier } from '../crypto/verify-pool.ts';
@@ -28,6 +28,11 @@ test('a signed transaction round-trips through its one encoding, and its hash is
   assert.equal(back.tx, tx);
   assert.equal(back.hash, s.hash);
   assert.is(code(() => back.verifySignature()), undefined);
+});
+
+test('the signed bytes taken from the encoding are exactly the signing payload', () => {
+  const tx = signTransaction(body({ args: new Uint8Array(300), method: 'a-longer-method-name' }), keys.privateKey);
+  assert.equal(SignedTx.from(tx).signatureCheck()!.message, signingPayload(tx));
 });
 
 test('every field is covered by the signature', () => {

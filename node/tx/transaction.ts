@@ -113,7 +113,19 @@ export class SignedTx {
   /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
   signatureCheck(): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
     if (this.tx.scheme !== SCHEME_ED25519) return undefined;
-    return { publicKey: this.tx.publicKey, message: signingPayload(this.tx), signature: this.tx.signature };
+    return { publicKey: this.tx.publicKey, message: this.signedBytes(), signature: this.tx.signature };
+  }
+
+  /**
+   * signingPayload(tx), taken from the canonical bytes: the signature is the last field (u32 length,
+   * then its bytes), so everything before it is exactly the encoded payload fields.
+   */
+  private signedBytes(): Uint8Array {
+    const body = this.bytes.subarray(0, this.bytes.length - 4 - this.tx.signature.length);
+    const out = new Uint8Array(TX_DOMAIN.length + body.length);
+    out.set(TX_DOMAIN);
+    out.set(body, TX_DOMAIN.length);
+    return out;
   }
 
   /** Checks the signature inline (the node batches checks over worker threads instead). */
