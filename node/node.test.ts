@@ -51,6 +51,15 @@ async function refused(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
+async function failure(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: string }).code ?? `untyped ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
 test('genesis: block 0 with the system contracts, the operator set and its account registered', async () => {
   const { node, operator } = await setup();
   try {
@@ -176,6 +185,35 @@ test('the block gas limit: the proposer stops filling a block before it could pa
     while (node.mempool.size > 0) await consensus.produce();
     assert.ok(sent.every((t) => node.txStatus(t.hash).status === 'committed'));
   } finally {
+    await node.close();
+  }
+});
+
+test('a second node checks and commits the first one\'s blocks: same state root; a tampered block is BLOCK_INVALID', async () => {
+  const { home, node, consensus, operator } = await setup();
+  const other = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 1 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const partner = newKeyPair();
+      await node.submit(tx(node, operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), `P${i}`, PERM.all, randomBytes(32)]));
+      await node.submit(tx(node, partner, 'identity', 'register', [partner.publicKey, null]));
+      await consensus.produce();
+      const made = node.block(node.height)!;
+      // Tampering: a changed state root, a dropped transaction, a forged signature.
+      const badRoot = { ...made.block, header: { ...made.block.header, stateRoot: new Uint8Array(32) } };
+      assert.is(await failure(other.checkProposal(badRoot)), 'BLOCK_INVALID');
+      const dropped = { ...made.block, txs: made.block.txs.slice(1) };
+      assert.is(await failure(other.checkProposal(dropped)), 'BLOCK_INVALID');
+      const forged = made.block.txs[0]!.slice();
+      forged[forged.length - 1]! ^= 1;
+      assert.is(await failure(other.checkProposal({ ...made.block, txs: [forged, ...made.block.txs.slice(1)] })), 'BLOCK_INVALID');
+      const checked = await other.checkProposal(made.block);
+      await other.commitBlock(checked, made.commit);
+      assert.equal(other.head.hash, node.head.hash);
+    }
+    assert.ok(other.checkIntegrity().ok);
+  } finally {
+    await other.close();
     await node.close();
   }
 });

@@ -292,7 +292,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   }
 
   /** Executes a proposed block and checks that its header says what executing it gives (a validator's check). */
-  checkProposal(block: Block): Proposal {
+  async checkProposal(block: Block): Promise<Proposal> {
     const { header } = block;
     if (header.chainId !== this.params.chainId) throw new NodeError('BLOCK_INVALID', 'wrong chain id');
     if (header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', `height ${header.height}, expected ${this.height + 1n}`);
@@ -303,7 +303,6 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       let stx: SignedTx;
       try {
         stx = SignedTx.decode(bytes, this.txLimits());
-        stx.verifySignature();
       } catch (e) {
         throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
       }
@@ -314,6 +313,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       seen.add(stx.hashHex);
       return stx;
     });
+    // Signatures on the worker threads, all of the block's at once (the pool already checked those it holds).
+    const checks = txs.filter((t) => !this.mempool.has(t.hashHex)).map((t) => {
+      const check = t.signatureCheck();
+      if (!check) throw new NodeError('BLOCK_INVALID', `transaction ${t.hashHex} uses an unsupported signature scheme`);
+      return { t, check };
+    });
+    const valid = await this.verifier.verifyAll(checks.map((c) => c.check));
+    const bad = valid.indexOf(false);
+    if (bad >= 0) throw new NodeError('BLOCK_INVALID', `transaction ${checks[bad]!.t.hashHex} has a bad signature`);
     const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs });
     if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
     return mine;
