@@ -147,7 +147,8 @@ test('a new key registers itself; an unanswered transaction ends as expired, nev
 test('restart: same head, same state, pending transactions back in the pool, state proofs at old heights', async () => {
   const { home, node, consensus, operator } = await setup();
   const partner = newKeyPair();
-  await node.submit(tx(node, operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'Partner B', PERM.all, randomBytes(32)]));
+  const admitBytes = tx(node, operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'Partner B', PERM.all, randomBytes(32)]);
+  await node.submit(admitBytes);
   await consensus.produce();
   const pending = await node.submit(tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)]));
   const head = node.head;
@@ -157,6 +158,7 @@ test('restart: same head, same state, pending transactions back in the pool, sta
     assert.is(again.height, head.header.height);
     assert.equal(again.head.hash, head.hash);
     assert.is(again.txStatus(pending.hash).status, 'pending');
+    assert.is(await refused(again.submit(admitBytes)), 'TX_DUPLICATE'); // the duplicate window survives the restart
     // The partner's record in admission's storage ("p" map: 1-byte prefix length, prefix, address) is provable.
     const admission = systemAddress('admission');
     const key = new Uint8Array([1, 0x70, ...accountAddress(partner.publicKey)]);

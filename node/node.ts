@@ -128,6 +128,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   /** Key authorisation answers for the committed state (admission, and each block's starting point). */
   private readonly auth = new AuthorisationCache();
   private readonly quota: QuotaAdmission;
+  /**
+   * Hashes of committed transactions that are not yet expired (validUntilBlock above the head), with
+   * their validUntilBlock: the duplicate check, in memory. Older ones cannot come back anyway (they
+   * would be expired), so the window is all a duplicate check needs; rebuilt from the last W blocks at start.
+   */
+  private readonly recent = new Set<string>();
+  private readonly recentByExpiry = new Map<bigint, string[]>();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
 
@@ -180,12 +187,37 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       state.apply(entries);
       tree.setRoot(header.stateRoot);
       const node = new ChainNode(opts, store, state, tree, header);
+      node.rebuildRecent();
       await node.reloadPending();
       return node;
     } catch (e) {
       await store.close();
       throw e;
     }
+  }
+
+  /** The duplicate window: transactions of the last W blocks that are not expired yet. */
+  private rebuildRecent(): void {
+    const from = this.height > BigInt(this.params.validityWindow) ? this.height - BigInt(this.params.validityWindow) : 1n;
+    for (let h = from; h <= this.height; h++) {
+      const b = this.store.block(h);
+      if (!b) continue;
+      for (const bytes of decodeBlock(b).txs) {
+        const stx = SignedTx.decode(bytes, { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 });
+        if (stx.tx.validUntilBlock > this.height) this.remember(stx);
+      }
+    }
+  }
+
+  private remember(stx: SignedTx): void {
+    this.recent.add(stx.hashHex);
+    const bucket = this.recentByExpiry.get(stx.tx.validUntilBlock);
+    if (bucket) bucket.push(stx.hashHex);
+    else this.recentByExpiry.set(stx.tx.validUntilBlock, [stx.hashHex]);
+  }
+
+  private isCommitted(stx: SignedTx): boolean {
+    return this.recent.has(stx.hashHex);
   }
 
   /** Transactions accepted before a restart go back into the pool (if still valid). */
@@ -244,7 +276,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const { tx } = stx;
     if (tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${tx.chainId}, this is ${this.params.chainId}`);
     this.checkValidity(tx.validUntilBlock);
-    if (this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.store.txLocation(stx.hash)) {
+    if (this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.isCommitted(stx)) {
       throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
     }
     if (!this.contracts.at(tx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(tx.contract)}`);
@@ -309,7 +341,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock <= this.height || stx.tx.validUntilBlock > this.height + BigInt(this.params.validityWindow)) {
         throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${header.height}`);
       }
-      if (seen.has(stx.hashHex) || this.store.txLocation(stx.hash)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);
+      if (seen.has(stx.hashHex) || this.isCommitted(stx)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);
       seen.add(stx.hashHex);
       return stx;
     });
@@ -357,6 +389,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     }
     this.state.apply(p.writes);
     this.auth.forgetIfTouched(p.writes);
+    for (const t of p.txs) this.remember(t);
+    // Heights advance one at a time: the transactions valid until this height leave the window now.
+    for (const h of this.recentByExpiry.get(p.header.height) ?? []) this.recent.delete(h);
+    this.recentByExpiry.delete(p.header.height);
     this.tree.setRoot(p.header.stateRoot);
     this.headHeader = p.header;
     this.headHash = p.hash;
