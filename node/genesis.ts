@@ -152,3 +152,12 @@ export function genesisHeader(g: GenesisFile, stateRoot: Uint8Array): BlockHeade
     validatorSetHash: validatorSetHash(validatorAddresses(g)),
   };
 }
+
+/** sha256 of the genesis file's content (keys sorted, so formatting does not matter): what a data folder belongs to. */
+export function genesisHash(g: GenesisFile): Uint8Array {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical)
+      : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  return new Uint8Array(createHash('sha256').update(JSON.stringify(canonical(g))).digest());
+}

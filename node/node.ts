@@ -23,7 +23,8 @@ import {
 import { merkleRoot, equalBytes } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
 import { hex } from './chain/hash.ts';
-import { type GenesisFile, chainParams, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
+import { verifyCommit } from './chain/commit.ts';
+import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
 import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
 
 export interface NodeOptions {
@@ -36,6 +37,8 @@ export interface NodeOptions {
   verifierWorkers?: number;
   /** Clock for block times (tests). */
   now?: () => number;
+  /** Where problems that do not stop the node are reported (default: stderr). */
+  warn?: (message: string) => void;
 }
 
 export interface CommittedBlock {
@@ -63,6 +66,9 @@ export interface Proposal {
   nodes: Map<string, Uint8Array>;
 }
 
+/** How far ahead of a validator's clock a proposed block's time may be. */
+export const MAX_CLOCK_DRIFT_MS = 10_000;
+
 export class NodeError extends Error {
   readonly code: 'BLOCK_INVALID' | 'NOT_FOUND' | 'NODE_CLOSED';
   constructor(code: NodeError['code'], message: string) {
@@ -72,21 +78,27 @@ export class NodeError extends Error {
   }
 }
 
-/** Group commit of accepted transactions: one LevelDB batch per turn of the event loop, not one per transaction. */
+/**
+ * Group commit of accepted transactions: one synced LevelDB batch per turn of the event loop, not one
+ * per transaction. Each gets an arrival number, so a restart refills the pool in the same order.
+ */
 class PendingWriter {
-  private batch: Array<{ hash: Uint8Array; bytes: Uint8Array }> = [];
+  private batch: Array<{ hash: Uint8Array; bytes: Uint8Array; seq: bigint }> = [];
   private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private flushing: Promise<void> = Promise.resolve();
   private scheduled = false;
   private readonly store: ChainStore;
-  constructor(store: ChainStore) {
+  private seq: bigint;
+  constructor(store: ChainStore, lastSeq: bigint) {
     this.store = store;
+    this.seq = lastSeq;
   }
   write(stx: SignedTx): Promise<void> {
-    this.batch.push({ hash: stx.hash, bytes: stx.bytes });
+    this.batch.push({ hash: stx.hash, bytes: stx.bytes, seq: ++this.seq });
     const p = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => { this.flushing = this.flush(); });
     }
     return p;
   }
@@ -102,6 +114,11 @@ class PendingWriter {
       for (const w of waiting) w.reject(e as Error);
     }
   }
+  /** Waits for writes already scheduled (before closing the store). */
+  async drain(): Promise<void> {
+    while (this.scheduled) await new Promise((r) => setImmediate(r));
+    await this.flushing;
+  }
 }
 
 export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
@@ -113,12 +130,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   readonly validators: Uint8Array[];
   private readonly store: ChainStore;
   private readonly verifier: SignatureVerifier;
-  private readonly pending: PendingWriter;
+  private pending: PendingWriter;
   private state: MemoryState;
   private tree: StateTree;
   private headHeader: BlockHeader;
   private headHash: Uint8Array;
   private readonly now: () => number;
+  private readonly warn: (message: string) => void;
   private closed = false;
   /**
    * Set by block sync while the node catches up with the network: it cannot judge validUntilBlock or
@@ -137,6 +155,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
   private readonly recentByExpiry = new Map<bigint, string[]>();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
+  /** Transactions whose signature is being checked (admission awaits it): a second copy is a duplicate. */
+  private readonly admitting = new Set<string>();
+  /** A commit in progress: commits are one at a time, each on top of the one before. */
+  private commitInProgress = false;
+  /** Decoded receipts of recent blocks (status queries ask about recent transactions). */
+  private readonly receiptCache = new Map<bigint, Receipt[]>();
 
   private constructor(opts: NodeOptions, store: ChainStore, state: MemoryState, tree: StateTree, head: BlockHeader) {
     super();
@@ -148,13 +172,14 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     this.validators = validatorAddresses(opts.genesis);
     this.store = store;
     this.verifier = new SignatureVerifier({ workers: opts.verifierWorkers });
-    this.pending = new PendingWriter(store);
+    this.pending = new PendingWriter(store, 0n);
     this.quota = new QuotaAdmission(this.executor);
     this.state = state;
     this.tree = tree;
     this.headHeader = head;
     this.headHash = headerHash(head);
     this.now = opts.now ?? Date.now;
+    this.warn = opts.warn ?? ((m) => console.error(`warning: ${m}`));
   }
 
   /** Opens (or, on first start, creates from genesis) the chain in `dataDir`. */
@@ -163,6 +188,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     try {
       const contracts = new ContractRegistry(opts.contracts);
       const tree = new StateTree(store.stateNodes(), { cacheNodes: 50_000 });
+      // A data folder belongs to one genesis file: opening it with another would change the chain's rules under it.
+      const gHash = genesisHash(opts.genesis);
+      const known = store.meta('genesis-hash');
+      if (known && !equalBytes(known, gHash)) throw new NodeError('BLOCK_INVALID', 'genesis.json differs from the one this data folder was created with');
+      if (!known) await store.putMeta('genesis-hash', gHash);
       let head = store.head();
       if (!head) {
         // First start: the genesis block, committed like any other (without a commit certificate).
@@ -187,11 +217,16 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       state.apply(entries);
       tree.setRoot(header.stateRoot);
       const node = new ChainNode(opts, store, state, tree, header);
-      node.rebuildRecent();
-      await node.reloadPending();
+      try {
+        node.rebuildRecent();
+        await node.reloadPending();
+      } catch (e) {
+        await node.close();
+        throw e;
+      }
       return node;
     } catch (e) {
-      await store.close();
+      if (store.isOpen) await store.close();
       throw e;
     }
   }
@@ -220,26 +255,21 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     return this.recent.has(stx.hashHex);
   }
 
-  /** Transactions accepted before a restart go back into the pool (if still valid). */
+  /** Transactions accepted before a restart go back into the pool, in their order (those still valid). */
   private async reloadPending(): Promise<void> {
+    const { txs, lastSeq } = await this.store.pendingTxs();
+    this.pending = new PendingWriter(this.store, lastSeq);
     const expired: SignedTx[] = [];
-    for await (const bytes of this.store.pendingTxs()) {
+    for (const bytes of txs) {
       let stx: SignedTx;
       try {
         stx = SignedTx.decode(bytes, this.txLimits());
       } catch {
         continue;
       }
-      if (this.store.txLocation(stx.hash)) continue;
-      if (stx.tx.validUntilBlock <= this.height) {
-        expired.push(stx);
-        continue;
-      }
-      try {
-        this.mempool.add(stx);
-      } catch {
-        expired.push(stx); // a smaller pool than before: cannot keep it; it will be reported expired
-      }
+      if (this.store.txLocation(stx.hash) || this.mempool.has(stx.hashHex)) continue;
+      if (stx.tx.validUntilBlock <= this.height) expired.push(stx);
+      else this.mempool.add(stx, { force: true }); // accepted once: kept even if the pool is smaller now
     }
     if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
   }
@@ -276,18 +306,26 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const { tx } = stx;
     if (tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${tx.chainId}, this is ${this.params.chainId}`);
     this.checkValidity(tx.validUntilBlock);
-    if (this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.isCommitted(stx)) {
-      throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
-    }
+    this.checkNotKnown(stx);
     if (!this.contracts.at(tx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(tx.contract)}`);
     const check = stx.signatureCheck();
     if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${tx.scheme} is not supported by this node`);
-    if (!(await this.verifier.verify(check))) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
-    // State may have moved on while the signature was checked: judge it at the current head.
+    // Another copy arriving while this one's signature is checked is a duplicate at once.
+    this.admitting.add(stx.hashHex);
+    let signed: boolean;
+    try {
+      signed = await this.verifier.verify(check);
+    } finally {
+      this.admitting.delete(stx.hashHex);
+    }
+    if (!signed) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
+    // The chain may have moved on while the signature was checked: judge again at the current head.
     this.checkValidity(tx.validUntilBlock);
+    this.checkNotKnown(stx);
     const ctx = this.context();
     if (!this.executor.isAuthorised(this.state, stx, ctx, this.auth)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
-    if (!this.quota.reserve(this.state, ctx, stx, () => this.mempool.ofSender(tx.sender))) {
+    const pendingOfSender = () => [...this.mempool.ofSender(tx.sender), ...[...this.committing.values()].filter((t) => equalBytes(t.tx.sender, tx.sender))];
+    if (!this.quota.reserve(this.state, ctx, stx, pendingOfSender)) {
       throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender\'s quota points this period do not cover this transaction and its other pending ones');
     }
     try {
@@ -306,6 +344,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     return stx;
   }
 
+  private checkNotKnown(stx: SignedTx): void {
+    if (this.admitting.has(stx.hashHex) || this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.isCommitted(stx)) {
+      throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
+    }
+  }
+
   private checkValidity(validUntilBlock: bigint): void {
     const h = this.height;
     if (validUntilBlock <= h) throw new TxError('TX_EXPIRED', `validUntilBlock ${validUntilBlock} is not above the current height ${h}`);
@@ -319,7 +363,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     const height = this.height + 1n;
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
-    const txs = this.mempool.reap(this.params.maxBlockTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock > height - 1n);
+    const txs = this.mempool.reap(this.params.maxBlockTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
     return this.execute({ height, time, proposer, txs }, true);
   }
 
@@ -330,6 +374,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     if (header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', `height ${header.height}, expected ${this.height + 1n}`);
     if (!equalBytes(header.prevHash, this.headHash)) throw new NodeError('BLOCK_INVALID', 'prevHash is not the head');
     if (header.time <= this.headHeader.time) throw new NodeError('BLOCK_INVALID', 'time does not advance');
+    if (header.time > BigInt(this.now() + MAX_CLOCK_DRIFT_MS)) throw new NodeError('BLOCK_INVALID', `time ${header.time} is ahead of this node's clock by more than ${MAX_CLOCK_DRIFT_MS} ms`);
+    if (!this.validators.some((v) => equalBytes(v, header.proposer))) throw new NodeError('BLOCK_INVALID', 'the proposer is not a validator');
+    if (block.txs.length > this.params.maxBlockTxs) throw new NodeError('BLOCK_INVALID', `${block.txs.length} transactions, above the limit of ${this.params.maxBlockTxs}`);
+    const bytes = block.txs.reduce((n, t) => n + t.length, 0);
+    if (bytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${bytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
     const seen = new Set<string>();
     const txs = block.txs.map((bytes) => {
       let stx: SignedTx;
@@ -375,8 +424,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
 
   /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */
   async commitBlock(p: Proposal, commit: Commit): Promise<CommittedBlock> {
+    if (this.commitInProgress) throw new NodeError('BLOCK_INVALID', 'another block is being committed');
     if (!equalBytes(commit.blockHash, p.hash)) throw new NodeError('BLOCK_INVALID', 'the commit is for another block');
-    if (p.header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', 'the block does not extend the head');
+    if (p.header.height !== this.height + 1n || !equalBytes(p.header.prevHash, this.headHash)) throw new NodeError('BLOCK_INVALID', 'the block does not extend the head');
+    try {
+      verifyCommit(p.header, commit, this.validators);
+    } catch (e) {
+      throw new NodeError('BLOCK_INVALID', (e as Error).message);
+    }
+    this.commitInProgress = true;
     for (const t of p.txs) this.committing.set(t.hashHex, t);
     this.mempool.remove(p.txs.map((t) => t.hashHex));
     try {
@@ -384,8 +440,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
         receipts: encodeReceipts(p.receipts), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
       });
+    } catch (e) {
+      // Not committed: its transactions are pending again (their pool records on disk were never removed).
+      for (const t of p.txs) this.mempool.add(t, { force: true });
+      throw e;
     } finally {
       this.committing.clear();
+      this.commitInProgress = false;
     }
     this.state.apply(p.writes);
     this.auth.forgetIfTouched(p.writes);
@@ -396,21 +457,36 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     this.tree.setRoot(p.header.stateRoot);
     this.headHeader = p.header;
     this.headHash = p.hash;
+    this.cacheReceipts(p.header.height, p.receipts);
     const expired = this.mempool.evictExpired(this.height);
-    if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
+    if (expired.length > 0) {
+      // Best effort: the block is committed whatever happens here; a restart finds these expired anyway.
+      await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })))
+        .catch((e: Error) => this.warn(`could not record ${expired.length} expired transactions: ${e.message}`));
+    }
     const done: CommittedBlock = { header: p.header, hash: p.hash, txs: p.txs, receipts: p.receipts, commit };
     this.emit('block', done);
     return done;
   }
 
+  private cacheReceipts(height: bigint, receipts: Receipt[]): void {
+    this.receiptCache.set(height, receipts);
+    if (this.receiptCache.size > 32) this.receiptCache.delete(this.receiptCache.keys().next().value!);
+  }
+
+  private receiptsAt(height: bigint): Receipt[] {
+    let r = this.receiptCache.get(height);
+    if (!r) {
+      r = decodeReceipts(this.store.receipts(height)!);
+      this.cacheReceipts(height, r);
+    }
+    return r;
+  }
+
   txStatus(hash: Uint8Array): TxStatus {
     const h = hex(hash);
     const loc = this.store.txLocation(hash);
-    if (loc) {
-      const receipts = decodeReceipts(this.store.receipts(loc.height)!);
-      const header = decodeBlock(this.store.block(loc.height)!).header;
-      return { status: 'committed', height: loc.height, index: loc.index, blockHash: headerHash(header), receipt: receipts[loc.index]! };
-    }
+    if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptsAt(loc.height)[loc.index]! };
     const pending = this.mempool.get(h) ?? this.committing.get(h);
     if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
     const expiredAt = this.store.expiredAt(hash);
@@ -460,6 +536,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
     if (this.closed) return;
     this.closed = true;
     await this.verifier.close();
+    await this.pending.drain();
     await this.store.close();
   }
 }

@@ -132,8 +132,10 @@ export class SignatureVerifier {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue) p.reject(new Error('the signature verifier is closed'));
+    const closedError = () => new Error('the signature verifier is closed');
+    for (const p of this.queue) p.reject(closedError());
     this.queue = [];
+    for (const s of this.slots) for (const batch of s.inFlight.values()) for (const p of batch) p.reject(closedError());
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

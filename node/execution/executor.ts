@@ -79,19 +79,25 @@ export class Executor {
     const budget = BigInt(this.params.maxBlockGas - this.params.maxTxGas);
     // Answers for the state the block starts from stay good until a transaction writes to identity.
     const auth = opts.auth?.copy() ?? new AuthorisationCache();
+    const exhausted = new Set<string>();
     for (const stx of txs) {
       if (opts.fill && gasUsed > budget) break;
-      const receipt = this.executeTx(block, ctx, stx, auth);
+      // A proposal past the gas limit is invalid: no need to run the rest of it.
+      if (!opts.fill && gasUsed > BigInt(this.params.maxBlockGas)) break;
+      const receipt = this.executeTx(block, ctx, stx, auth, exhausted);
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
     return { receipts, writes: block.toWrites(), gasUsed };
   }
 
-  private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache): Receipt {
+  private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache, exhausted: Set<string>): Receipt {
     const { tx } = stx;
-    const refused = (error: string): Receipt => ({ txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed: 0n, quotaCharged: 0n, events: [] });
+    const refused = (error: string, gasUsed = 0n, quotaCharged = 0n): Receipt => ({ txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed, quotaCharged, events: [] });
     if (!this.isAuthorised(block, stx, ctx, auth)) return refused('TX_UNAUTHORISED_KEY');
+    // A payer whose points ran out earlier in this block gets nothing more executed in it.
+    const payer = latin1(tx.sender);
+    if (exhausted.has(payer)) return refused('TX_INSUFFICIENT_QUOTA');
     const r = this.vm.call({
       contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
       gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
@@ -99,11 +105,16 @@ export class Executor {
     // The call's writes go into a transaction journal first: if the sender cannot pay, none of them stay.
     const txJournal = new Journal(block);
     for (const w of r.writes) txJournal.set(w.contract, w.key, w.value);
-    const charge = this.vm.call({
-      contract: QUOTA, method: 'charge', input: encodeValues(['bytes32', 'u64', 'u64'], [tx.sender, BigInt(stx.bytes.length), BigInt(r.gasUsed)]),
-      caller: SYSTEM, txHash: stx.hash, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
-    }, { state: txJournal, code: this.contracts.codeOf });
-    if (!charge.ok) return refused('TX_INSUFFICIENT_QUOTA');
+    const gasUsed = BigInt(r.gasUsed);
+    let charge = this.charge(txJournal, ctx, stx, gasUsed);
+    if (charge.charged < charge.cost) {
+      // Not paid in full: the transaction's effects go, and what the payer has left pays for the work,
+      // charged against the state without them.
+      exhausted.add(payer);
+      charge = this.charge(block, ctx, stx, gasUsed);
+      for (const w of charge.writes) block.set(w.contract, w.key, w.value);
+      return refused('TX_INSUFFICIENT_QUOTA', gasUsed, charge.charged);
+    }
     for (const w of charge.writes) txJournal.set(w.contract, w.key, w.value);
     txJournal.commitInto(block);
     auth.forgetIfTouched(r.writes);
@@ -111,10 +122,22 @@ export class Executor {
       txHash: stx.hash,
       status: r.ok ? RECEIPT_OK : RECEIPT_FAILED,
       error: r.ok ? '' : deterministicErrorText(r.error),
-      gasUsed: BigInt(r.gasUsed),
-      quotaCharged: readU64(charge.output),
+      gasUsed,
+      quotaCharged: charge.charged,
       events: r.events.map((e) => ({ contract: e.contract, topics: e.topics, data: e.data })),
     };
+  }
+
+  /** quota.charge for the transaction, as the system; `{cost, charged}` and its writes. */
+  private charge(state: StateView, ctx: BlockContext, stx: SignedTx, gasUsed: bigint): { cost: bigint; charged: bigint; writes: StorageWrite[] } {
+    const c = this.vm.call({
+      contract: QUOTA, method: 'charge', input: encodeValues(['bytes32', 'u64', 'u64'], [stx.tx.sender, BigInt(stx.bytes.length), gasUsed]),
+      caller: SYSTEM, txHash: stx.hash, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
+    }, { state, code: this.contracts.codeOf });
+    // A charge cannot fail but for a broken quota contract: then nothing is paid and nothing applied.
+    if (!c.ok || c.output.length !== 16) return { cost: 1n, charged: 0n, writes: [] };
+    const dv = new DataView(c.output.buffer, c.output.byteOffset, 16);
+    return { cost: dv.getBigUint64(0, true), charged: dv.getBigUint64(8, true), writes: c.writes };
   }
 }
 
@@ -155,6 +178,3 @@ export class AuthorisationCache {
   }
 }
 
-function readU64(bytes: Uint8Array): bigint {
-  return bytes.length >= 8 ? new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true) : 0n;
-}

@@ -45,15 +45,18 @@ export class Mempool {
     return this.byHash.get(hashHex)?.stx;
   }
 
-  /** Throws TX_DUPLICATE or BUSY; otherwise the transaction is pending. */
-  add(stx: SignedTx): void {
+  /**
+   * Throws TX_DUPLICATE or BUSY; otherwise the transaction is pending. `force` skips the bounds: for
+   * transactions the node had already accepted (back from a failed commit, or from disk at restart).
+   */
+  add(stx: SignedTx, opts: { force?: boolean } = {}): void {
     if (this.byHash.has(stx.hashHex)) throw new TxError('TX_DUPLICATE', 'the transaction is already pending');
-    if (this.byHash.size >= this.limits.maxTxs || this.bytes + stx.bytes.length > this.limits.maxBytes) {
+    if (!opts.force && (this.byHash.size >= this.limits.maxTxs || this.bytes + stx.bytes.length > this.limits.maxBytes)) {
       throw new TxError('BUSY', `the pool is full (${this.byHash.size} transactions, ${this.bytes} bytes): retry later`);
     }
     const senderKey = Buffer.from(stx.tx.sender).toString('latin1');
     let queue = this.bySender.get(senderKey);
-    if (queue && queue.length >= this.limits.maxPerSender) {
+    if (!opts.force && queue && queue.length >= this.limits.maxPerSender) {
       throw new TxError('BUSY', `the sender has ${queue.length} pending transactions, the most allowed: retry later`);
     }
     if (!queue) {

@@ -1,6 +1,6 @@
 /**
  * The node's LevelDB: blocks, commits, receipts, the transaction index, the flat contract state, the
- * state tree's nodes, contract code, and the transactions accepted but not yet committed. A block is
+ * state tree's nodes, and the transactions accepted but not yet committed. A block is
  * committed in one atomic, synced batch together with the new head, so a node killed at any moment
  * restarts at its last committed block with everything of that block and nothing of the next.
  *
@@ -21,7 +21,6 @@ const K = {
   node: 0x4e,        // 'N' node hash → encoded state tree node
   pending: 0x50,     // 'P' tx hash → tx bytes, accepted and not yet committed or expired
   expired: 0x58,     // 'X' tx hash → validUntilBlock, accepted and expired
-  code: 0x4b,        // 'K' code hash → wasm
   meta: 0x4d,        // 'M' name → bytes (genesis, ...)
 } as const;
 
@@ -102,6 +101,10 @@ export class ChainStore {
     return new ChainStore(db);
   }
 
+  get isOpen(): boolean {
+    return this.db.status === 'open';
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }
@@ -130,11 +133,12 @@ export class ChainStore {
     return v ? readU64be(v) : undefined;
   }
 
-  /** Where a committed transaction is: its block height and index in the block. */
-  txLocation(txHash: Uint8Array): { height: bigint; index: number } | undefined {
+  /** Where a committed transaction is: its block's height and hash, and its index in the block. */
+  txLocation(txHash: Uint8Array): { height: bigint; index: number; blockHash: Uint8Array } | undefined {
     const v = this.getSync(key(K.tx, txHash));
     if (!v) return undefined;
-    return { height: readU64be(v), index: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0) };
+    if (v.length !== 44) throw new StoreError('transaction index record is not 44 bytes');
+    return { height: readU64be(v), index: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0), blockHash: v.slice(12) };
   }
 
   stateNode(hash: Uint8Array): Uint8Array | undefined {
@@ -144,10 +148,6 @@ export class ChainStore {
   /** The state tree's node store (node/state reads nodes synchronously). */
   stateNodes(): { get(hash: Uint8Array): Uint8Array | undefined } {
     return { get: (hash) => this.stateNode(hash) };
-  }
-
-  code(codeHash: Uint8Array): Uint8Array | undefined {
-    return this.getSync(key(K.code, codeHash));
   }
 
   meta(name: string): Uint8Array | undefined {
@@ -162,13 +162,28 @@ export class ChainStore {
     }
   }
 
-  /** Transactions accepted but neither committed nor expired (the pool survives restarts). */
-  async *pendingTxs(): AsyncGenerator<Uint8Array> {
-    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) yield plain(v);
+  /**
+   * Transactions accepted but neither committed nor expired (the pool survives restarts), in the order
+   * they were accepted.
+   */
+  async pendingTxs(): Promise<{ txs: Uint8Array[]; lastSeq: bigint }> {
+    const found: Array<{ seq: bigint; bytes: Uint8Array }> = [];
+    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) {
+      if (v.length < 8) throw new StoreError('pending transaction record shorter than its sequence number');
+      found.push({ seq: readU64be(v), bytes: plain(v).slice(8) });
+    }
+    found.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    return { txs: found.map((f) => f.bytes), lastSeq: found.at(-1)?.seq ?? 0n };
   }
 
-  async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array }>): Promise<void> {
-    await this.db.batch(txs.map((t) => ({ type: 'put' as const, key: key(K.pending, t.hash), value: t.bytes })));
+  /** Accepted transactions, each with its arrival sequence number; synced: an accepted transaction is never lost. */
+  async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array; seq: bigint }>): Promise<void> {
+    await this.db.batch(txs.map((t) => {
+      const value = new Uint8Array(8 + t.bytes.length);
+      value.set(u64be(t.seq));
+      value.set(t.bytes, 8);
+      return { type: 'put' as const, key: key(K.pending, t.hash), value };
+    }), { sync: true } as object);
   }
 
   /** Pool entries that expired: forgotten as pending, remembered as expired (so a status query answers). */
@@ -187,10 +202,9 @@ export class ChainStore {
     return v ? readU64be(v) : undefined;
   }
 
-  async putGenesis(genesisJson: Uint8Array, code: ReadonlyArray<{ hash: Uint8Array; wasm: Uint8Array }>): Promise<void> {
-    const ops: Op[] = [{ type: 'put', key: key(K.meta, utf8.encode('genesis')), value: genesisJson }];
-    for (const c of code) ops.push({ type: 'put', key: key(K.code, c.hash), value: c.wasm });
-    await this.db.batch(ops, { sync: true } as object);
+  /** Remembers a small named value (the genesis file's hash, say), synced. */
+  async putMeta(name: string, value: Uint8Array): Promise<void> {
+    await this.db.put(key(K.meta, utf8.encode(name)), value, { sync: true } as object);
   }
 
   /** One atomic, synced batch: the block and everything derived from it, then the new head. */
@@ -203,9 +217,10 @@ export class ChainStore {
       { type: 'put', key: key(K.blockHash, r.hash), value: h },
     ];
     r.txHashes.forEach((t, i) => {
-      const loc = new Uint8Array(12);
+      const loc = new Uint8Array(44);
       loc.set(h);
       new DataView(loc.buffer).setUint32(8, i);
+      loc.set(r.hash, 12);
       ops.push({ type: 'put', key: key(K.tx, t), value: loc });
       ops.push({ type: 'del', key: key(K.pending, t) });
     });

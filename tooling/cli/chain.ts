@@ -187,11 +187,13 @@ export async function runTx(argv: string[]): Promise<number> {
   }
   // Submit and wait: a transaction always ends committed (with its receipt) or expired.
   for (;;) {
-    const r = await client.call<{ status: string; receipt?: { status: string } }>('tx_get', { hash: sent.hash });
+    const r = await client.call<{ status: string; height: number; receipt?: { status: string } }>('tx_get', { hash: sent.hash });
     if (r.status === 'committed' || r.status === 'expired') {
       print(r);
       return r.status === 'committed' && r.receipt?.status === 'ok' ? 0 : 1;
     }
+    // Never expected (an accepted transaction is never unknown), but never wait forever either.
+    if (r.status === 'unknown' && r.height > sent.validUntilBlock) throw new CliError('TX_LOST', `the node no longer knows transaction ${sent.hash}`);
     await new Promise((w) => setTimeout(w, 200));
   }
 }

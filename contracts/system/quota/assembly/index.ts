@@ -74,19 +74,31 @@ export function setAllowance(account: Address, allowance: u64): void {
   emit<u64>("allowance-set", allowance, [account.toHex()]);
 }
 
+/** What a charge cost and what the payer could pay of it. */
+@serializable
+export class Charge {
+  cost: u64 = 0;
+  charged: u64 = 0;
+}
+
 /**
- * Charges `payer` for a transaction of `bytes` that used `gas`; returns the points charged. Only the
- * node calls this, as the system (the zero address), while executing a block.
+ * Charges `payer` for a transaction of `bytes` that used `gas`. Only the node calls this, as the
+ * system (the zero address), while executing a block. When the points left this period do not cover
+ * the cost, what is left is taken (`charged < cost`): the node then drops the transaction's effects,
+ * but the work it caused was not free.
  */
-export function charge(payer: Address, bytes: u64, gas: u64): u64 {
+export function charge(payer: Address, bytes: u64, gas: u64): Charge {
   if (!Context.caller().isZero()) fail("NOT_SYSTEM", "only the node charges quota");
   const s = current();
-  const cost = costOf(s, bytes, gas);
+  const c = new Charge();
+  c.cost = costOf(s, bytes, gas);
   const u = usedNow(s, payer);
-  if (u.used + cost > allowanceOf(s, payer)) fail("INSUFFICIENT_QUOTA", "the payer has not enough quota points this period");
-  u.used += cost;
+  const allowance = allowanceOf(s, payer);
+  const left = u.used >= allowance ? 0 : allowance - u.used;
+  c.charged = c.cost <= left ? c.cost : left;
+  u.used += c.charged;
   usage.set(payer, u);
-  return cost;
+  return c;
 }
 
 @view
