@@ -471,7 +471,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
 
   private cacheReceipts(height: bigint, receipts: Receipt[]): void {
     this.receiptCache.set(height, receipts);
-    if (this.receiptCache.size > 32) this.receiptCache.delete(this.receiptCache.keys().next().value!);
+    if (this.receiptCache.size > 4) this.receiptCache.delete(this.receiptCache.keys().next().value!);
   }
 
   private receiptsAt(height: bigint): Receipt[] {

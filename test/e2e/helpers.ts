@@ -1,5 +1,6 @@
 /** Running real node processes from tests: start, wait for their "started" line, stop or kill. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { accountAddress } from '../../contracts/system/index.ts';
@@ -30,8 +31,11 @@ export function startNode(home: string, extra: string[] = []): Promise<NodeProce
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`node did not start in 60 s: ${stderr}`)), 60_000);
-    child.stderr!.on('data', (d) => { stderr += String(d); });
+    // BROP_NODE_LOG: a file that gets everything the node prints (profiling, GC traces).
+    const log = process.env.BROP_NODE_LOG;
+    child.stderr!.on('data', (d) => { stderr += String(d); if (log) appendFileSync(log, d); });
     child.stdout!.on('data', (d) => {
+      if (log) appendFileSync(log, d);
       buf += String(d);
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
