@@ -1,0 +1,132 @@
+/**
+ * The consensus write-ahead log of one validator: what it has signed at the current height (so a
+ * restart never signs a second, different vote or proposal for the same height and round: that is
+ * equivocation), and every event its state machine saw at that height (replayed at restart, so locks
+ * and rounds come back exactly as they were).
+ *
+ * One JSON line per record, appended. A signature record is synced to disk before the signature may
+ * leave the node; events are not (losing the last few is like losing network messages). A line torn
+ * by a crash is ignored. Starting a height rewrites the file (temp file, then rename) without the
+ * records of earlier heights.
+ */
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { ConsensusEvent, Vote, VoteType } from './tendermint.ts';
+
+type SignedRecord =
+  | { sign: 'vote'; height: string; round: number; type: VoteType; block: string | null }
+  | { sign: 'proposal'; height: string; round: number; block: string };
+type EventRecord = { height: string; event: unknown };
+
+export class WalError extends Error {
+  readonly code = 'WAL_CORRUPT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WalError';
+  }
+}
+
+/** Events as JSON: bigints as strings. */
+function toJson(e: ConsensusEvent): unknown {
+  return JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+}
+
+function fromJson(j: unknown): ConsensusEvent {
+  return JSON.parse(JSON.stringify(j), (_k, v) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v)) as ConsensusEvent;
+}
+
+export class ConsensusWal {
+  private readonly file: string;
+  private readonly signed = new Map<string, SignedRecord>();
+  private events: EventRecord[] = [];
+
+  private constructor(file: string) {
+    this.file = file;
+  }
+
+  static open(file: string): ConsensusWal {
+    const wal = new ConsensusWal(file);
+    if (existsSync(file)) {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (line === '') return;
+        let r: SignedRecord | EventRecord;
+        try {
+          r = JSON.parse(line) as SignedRecord | EventRecord;
+        } catch {
+          if (i === lines.length - 1 || (i === lines.length - 2 && lines.at(-1) === '')) return; // torn by a crash mid-write
+          throw new WalError(`${file}: line ${i + 1} is not JSON`);
+        }
+        if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
+        else wal.events.push(r);
+      });
+    }
+    return wal;
+  }
+
+  /** Events recorded at `height`, in order: replay them into a fresh state machine at restart. */
+  eventsAt(height: bigint): ConsensusEvent[] {
+    const h = String(height);
+    return this.events.filter((r) => r.height === h).map((r) => fromJson(r.event));
+  }
+
+  record(height: bigint, event: ConsensusEvent): void {
+    const r: EventRecord = { height: String(height), event: toJson(event) };
+    this.events.push(r);
+    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+  }
+
+  /**
+   * The vote this validator may sign: `vote` itself the first time, durably recorded; the same vote
+   * again after a restart; and `undefined` if it already signed a different one for that height, round
+   * and type (signing this one would be equivocation).
+   */
+  claimVote(vote: Vote): Vote | undefined {
+    const k = signKey('vote', String(vote.height), vote.round, vote.type);
+    const known = this.signed.get(k);
+    if (known) return known.sign === 'vote' && known.block === vote.block ? vote : undefined;
+    this.durable({ sign: 'vote', height: String(vote.height), round: vote.round, type: vote.type, block: vote.block }, k);
+    return vote;
+  }
+
+  /** Like claimVote, for this validator's proposal of a round. */
+  claimProposal(height: bigint, round: number, block: string): boolean {
+    const k = signKey('proposal', String(height), round);
+    const known = this.signed.get(k);
+    if (known) return known.block === block;
+    this.durable({ sign: 'proposal', height: String(height), round, block }, k);
+    return true;
+  }
+
+  private durable(r: SignedRecord, k: string): void {
+    const fd = openSync(this.file, 'a');
+    try {
+      appendFileSync(fd, `${JSON.stringify(r)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.signed.set(k, r);
+  }
+
+  /** A new height: the records of earlier ones are dropped (atomically: temp file, then rename). */
+  startHeight(height: bigint): void {
+    const keep = (h: string) => BigInt(h) >= height;
+    const signed = [...this.signed.values()].filter((r) => keep(r.height));
+    this.events = this.events.filter((r) => keep(r.height));
+    this.signed.clear();
+    for (const r of signed) this.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
+    const text = [...signed, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
+    const fd = openSync(`${this.file}.tmp`, 'w');
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+}
+
+function signKey(kind: string, height: string, round: number, type?: string): string {
+  return `${kind}|${height}|${round}|${type ?? ''}`;
+}
