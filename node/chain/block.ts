@@ -115,20 +115,37 @@ export function validatorSetHash(addresses: readonly Uint8Array[]): Uint8Array {
 }
 
 export const VOTE_DOMAIN = new TextEncoder().encode('brop:vote:v1\0');
+export const PROPOSAL_DOMAIN = new TextEncoder().encode('brop:proposal:v1\0');
+export const PREVOTE = 1;
 export const PRECOMMIT = 2;
+/** The block hash a vote for no block ("nil") carries. */
+export const NIL_BLOCK = new Uint8Array(32);
 
-/**
- * The bytes a validator signs to commit a block (a precommit): domain, chain id, vote type, height,
- * round and block hash. The consensus protocol's votes and the commit certificate share it.
- */
-export function precommitPayload(chainId: string, height: bigint, round: number, blockHash: Uint8Array): Uint8Array {
-  const body = encode({ struct: 'Vote' }, { chainId, type: PRECOMMIT, height, round, blockHash }, VOTE_STRUCTS);
-  const out = new Uint8Array(VOTE_DOMAIN.length + body.length);
-  out.set(VOTE_DOMAIN);
-  out.set(body, VOTE_DOMAIN.length);
+function domainPayload(domain: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(domain.length + body.length);
+  out.set(domain);
+  out.set(body, domain.length);
   return out;
 }
 
+/**
+ * The bytes a validator signs to vote: domain, chain id, vote type (1 prevote, 2 precommit), height,
+ * round and block hash (zeros: no block). A commit certificate is a quorum of precommit signatures.
+ */
+export function votePayload(chainId: string, type: number, height: bigint, round: number, blockHash: Uint8Array): Uint8Array {
+  return domainPayload(VOTE_DOMAIN, encode({ struct: 'Vote' }, { chainId, type, height, round, blockHash }, VOTE_STRUCTS));
+}
+
+export function precommitPayload(chainId: string, height: bigint, round: number, blockHash: Uint8Array): Uint8Array {
+  return votePayload(chainId, PRECOMMIT, height, round, blockHash);
+}
+
+/** The bytes a proposer signs for a proposal: domain, chain id, height, round, valid round (-1: none) and block hash. */
+export function proposalPayload(chainId: string, height: bigint, round: number, validRound: number, blockHash: Uint8Array): Uint8Array {
+  return domainPayload(PROPOSAL_DOMAIN, encode({ struct: 'ProposalSig' }, { chainId, height, round, validRound, blockHash }, VOTE_STRUCTS));
+}
+
 const VOTE_STRUCTS: StructTable = {
+  ProposalSig: [{ name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' }, { name: 'blockHash', type: b32 }],
   Vote: [{ name: 'chainId', type: 'string' }, { name: 'type', type: 'u8' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'blockHash', type: b32 }],
 };

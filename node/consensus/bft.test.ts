@@ -1,0 +1,127 @@
+/**
+ * Four validators in one process, each a full ChainNode with its own LevelDB, agreeing through the
+ * BFT driver over an in-memory bus with random delays: they commit the same blocks with valid commit
+ * certificates, keep going with one of them stopped, and a restarted validator rejoins.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SYSTEM_CONTRACTS, accountAddress, buildSystemContract, systemAddress } from '../../contracts/system/index.ts';
+import { makeGenesis } from '../genesis.ts';
+import { ChainNode } from '../node.ts';
+import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
+import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncedBlock } from './bft.ts';
+import { ConsensusWal } from './wal.ts';
+import { verifyCommit } from '../chain/commit.ts';
+import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
+import { encodeArgs } from '../execution/contracts.ts';
+import type { DeployedContract } from '../execution/contracts.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'brop-bft-'));
+const contracts: DeployedContract[] = [];
+for (const name of SYSTEM_CONTRACTS) {
+  const built = await buildSystemContract(name);
+  contracts.push({ name, address: systemAddress(name), wasm: built.wasm, abi: built.abi });
+}
+const keys = [0, 1, 2, 3].map(() => newKeyPair());
+const operator = newKeyPair();
+const genesis = makeGenesis({
+  chainId: 'brop-bft', params: { blockTimeMs: 150 },
+  operator: { name: 'operator', publicKey: operator.publicKey },
+  validators: keys.map((k, i) => ({ name: `validator-${i + 1}`, publicKey: k.publicKey })),
+  contracts: contracts.map((c) => ({ name: c.name, wasm: c.wasm })),
+});
+const TIMEOUTS = { proposeMs: 600, prevoteMs: 200, precommitMs: 200, deltaMs: 200 };
+
+/** An in-memory network: every message reaches every other connected member after a random delay. */
+class Bus {
+  private members = new Map<number, (m: ConsensusMessage) => void>();
+  private servers = new Map<number, (from: bigint, max: number) => SyncedBlock[]>();
+  connected = new Set<number>();
+  transport(i: number): ConsensusTransport {
+    return {
+      broadcast: (m) => {
+        if (!this.connected.has(i)) return;
+        for (const [j, receive] of this.members) if (j !== i) setTimeout(() => { if (this.connected.has(j)) receive(m); }, 1 + Math.floor(Math.random() * 20));
+      },
+      subscribe: (receive) => { this.members.set(i, receive); this.connected.add(i); },
+      requestBlocks: async (from, max) => {
+        for (const [j, serve] of this.servers) {
+          if (j === i || !this.connected.has(j)) continue;
+          const got = serve(from, max);
+          if (got.length > 0) return got;
+        }
+        return [];
+      },
+      serveBlocks: (serve) => { this.servers.set(i, serve); },
+    };
+  }
+}
+
+interface Validator { node: ChainNode; bft: BftConsensus; key: KeyPair }
+
+async function validator(bus: Bus, i: number): Promise<Validator> {
+  const node = await ChainNode.open({ dataDir: join(dir, `v${i}`, 'data'), genesis, contracts, verifierWorkers: 0 });
+  const bft = new BftConsensus(node, keys[i]!, bus.transport(i), ConsensusWal.open(join(dir, `v${i}`, 'consensus.wal')), { timeouts: TIMEOUTS, onError: (e) => { throw e; } });
+  return { node, bft, key: keys[i]! };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function assertSameChain(vs: Validator[]): void {
+  const top = vs.reduce((m, v) => (v.node.height < m ? v.node.height : m), vs[0]!.node.height);
+  for (let h = 1n; h <= top; h++) {
+    const blocks = vs.map((v) => v.node.block(h)!);
+    for (const b of blocks) assert.equal(b.hash, blocks[0]!.hash, `height ${h}`);
+    verifyCommit(blocks[0]!.block.header, blocks[0]!.commit, vs[0]!.node.validators);
+  }
+}
+
+test('four validators agree on every block, with commit certificates; transactions get in; one stopped, the rest go on; it comes back', async () => {
+  const bus = new Bus();
+  const vs = await Promise.all([0, 1, 2, 3].map((i) => validator(bus, i)));
+  try {
+    for (const v of vs) v.bft.start();
+    await until(() => vs.every((v) => v.node.height >= 4n), 20_000, 'four heights');
+    assertSameChain(vs);
+    // A transaction sent to one validator gets in when that validator proposes.
+    const admission = vs[0]!.node.contracts.named('admission')!;
+    const partner = newKeyPair();
+    const tx = encodeTransaction(signTransaction({
+      chainId: 'brop-bft', sender: accountAddress(operator.publicKey), nonce: 1n, validUntilBlock: vs[0]!.node.height + 50n,
+      contract: admission.address, method: 'admitPartner', args: encodeArgs(admission, 'admitPartner', [accountAddress(partner.publicKey), 'P', 7, randomBytes(32)]),
+    }, operator.privateKey));
+    const sent = await vs[0]!.node.submit(tx);
+    await until(() => vs.every((v) => v.node.txStatus(sent.hash).status === 'committed'), 20_000, 'the transaction in a block');
+    // Validator 3 stops (f = 1 of 4): the others keep committing.
+    await vs[3]!.bft.stop();
+    bus.connected.delete(3);
+    const at = vs[0]!.node.height;
+    await until(() => vs.slice(0, 3).every((v) => v.node.height >= at + 3n), 30_000, 'three more heights without validator 3');
+    assertSameChain(vs.slice(0, 3));
+    // It restarts (same data, same log) and catches up through the others' messages and certificates.
+    await vs[3]!.node.close();
+    bus.connected.add(3);
+    const back = await validator(bus, 3);
+    vs[3] = back;
+    back.bft.start();
+    await until(() => back.node.height >= vs[0]!.node.height - 1n, 30_000, 'validator 3 to catch up');
+    assertSameChain(vs);
+  } finally {
+    for (const v of vs) await v.bft.stop();
+    for (const v of vs) await v.node.close();
+  }
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();

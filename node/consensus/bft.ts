@@ -1,0 +1,277 @@
+/**
+ * The BFT driver of one validator: runs the Tendermint state machine (tendermint.ts) against a
+ * ChainNode and a transport. It signs what the machine decides to send (after the write-ahead log
+ * allows it), verifies what arrives (signatures, validator membership), has the node check proposed
+ * blocks before the machine may vote for them, turns a decision into a commit certificate and
+ * commits the block, and keeps the timers. The transport only moves messages: libp2p gossip in a
+ * deployment, an in-memory bus in tests.
+ */
+import { accountAddress } from '../../contracts/system/index.ts';
+import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
+import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { fromHex, hex } from '../chain/hash.ts';
+import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
+import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
+import type { ConsensusWal } from './wal.ts';
+import type { ValidatorKey } from './solo.ts';
+
+/** What validators send each other. Bytes travel as they are; the transport frames them. */
+export type ConsensusMessage =
+  | { kind: 'proposal'; height: bigint; round: number; validRound: number; block: Uint8Array; publicKey: Uint8Array; signature: Uint8Array }
+  | { kind: 'vote'; type: 'prevote' | 'precommit'; height: bigint; round: number; blockHash: Uint8Array; publicKey: Uint8Array; signature: Uint8Array };
+
+/** A committed block as block sync carries it: canonical block bytes and its commit certificate. */
+export interface SyncedBlock { block: Uint8Array; commit: Uint8Array }
+
+export interface ConsensusTransport {
+  broadcast(message: ConsensusMessage): void;
+  /** Registers the receiver of every message from other validators. */
+  subscribe(receive: (message: ConsensusMessage) => void): void;
+  /** Block sync: asks peers for committed blocks from `from` on (at most `max`); [] if none has them. */
+  requestBlocks(from: bigint, max: number): Promise<SyncedBlock[]>;
+  /** Registers what this node answers to others' block requests. */
+  serveBlocks(serve: (from: bigint, max: number) => SyncedBlock[]): void;
+}
+
+const SYNC_BATCH = 64;
+
+export interface Equivocation { first: Vote; second: Vote }
+
+const MAX_FUTURE_MESSAGES = 10_000;
+
+export class BftConsensus {
+  private readonly node: ChainNode;
+  private readonly key: ValidatorKey;
+  private readonly transport: ConsensusTransport;
+  private readonly wal: ConsensusWal;
+  private readonly timeouts: TimeoutConfig;
+  private readonly self: string;
+  private machine: TendermintMachine;
+  /** Blocks this node has executed at the current height, by hash: proposals it may vote for and commit. */
+  private blocks = new Map<string, NodeProposal>();
+  /** Signatures of the precommits seen at the current height, for the commit certificate. */
+  private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
+  /** Own messages of the current height, sent again periodically (a restarted peer, a lost message). */
+  private sent: ConsensusMessage[] = [];
+  private future: ConsensusMessage[] = [];
+  private timers = new Set<NodeJS.Timeout>();
+  private gossipTimer: NodeJS.Timeout | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = true;
+  readonly evidence: Equivocation[] = [];
+  private readonly onError: (e: Error) => void;
+
+  constructor(node: ChainNode, key: ValidatorKey, transport: ConsensusTransport, wal: ConsensusWal, opts: { timeouts?: TimeoutConfig; onError?: (e: Error) => void } = {}) {
+    this.node = node;
+    this.key = key;
+    this.transport = transport;
+    this.wal = wal;
+    this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    this.self = hex(accountAddress(key.publicKey));
+    this.machine = new TendermintMachine(this.self, node.validators.map(hex), this.timeouts);
+    this.onError = opts.onError ?? ((e) => console.error(`consensus: ${e.message}`));
+    transport.subscribe((m) => this.enqueue(() => this.receive(m)));
+    transport.serveBlocks((from, max) => {
+      const out: SyncedBlock[] = [];
+      for (let h = from; h <= node.height && out.length < Math.min(max, SYNC_BATCH); h++) {
+        const b = node.block(h);
+        if (b) out.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
+      }
+      return out;
+    });
+  }
+
+  /** Everything runs one step at a time, in arrival order: the machine is not re-entrant. */
+  private enqueue(step: () => Promise<void> | void): void {
+    this.queue = this.queue.then(step).catch((e: Error) => this.onError(e));
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.enqueue(() => this.startHeight(this.node.height + 1n, true));
+    this.gossipTimer = setInterval(() => { for (const m of this.sent) this.transport.broadcast(m); }, this.timeouts.prevoteMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.gossipTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.queue;
+  }
+
+  get height(): bigint {
+    return this.machine.height;
+  }
+
+  private async startHeight(height: bigint, replay: boolean): Promise<void> {
+    this.blocks.clear();
+    this.precommitSignatures.clear();
+    this.sent = [];
+    if (!replay) this.wal.startHeight(height);
+    const events = replay ? this.wal.eventsAt(height) : [];
+    this.machine = new TendermintMachine(this.self, this.node.validators.map(hex), this.timeouts);
+    if (events.length === 0) {
+      await this.feed({ kind: 'start', height });
+    } else {
+      // A restart: the machine comes back as it was; what it says now was already said (and signed once).
+      for (const e of events) await this.act(this.machine.handle(e), true);
+    }
+    const early = this.future.filter((m) => m.height === height);
+    this.future = this.future.filter((m) => m.height > height);
+    for (const m of early) await this.receive(m);
+  }
+
+  private async feed(e: ConsensusEvent): Promise<void> {
+    if (this.stopped) return;
+    this.wal.record(this.machine.height < 0n ? (e as { height: bigint }).height : this.machine.height, e);
+    await this.act(this.machine.handle(e), false);
+  }
+
+  private async receive(m: ConsensusMessage): Promise<void> {
+    if (this.stopped || m.height < this.machine.height) return;
+    if (m.height > this.machine.height) {
+      if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(m);
+      // Others are at a later height: this node missed blocks. Fetch them with their certificates.
+      if (m.height > this.machine.height + 1n || this.machine.height <= this.node.height) await this.sync();
+      return;
+    }
+    const validator = hex(accountAddress(m.publicKey));
+    if (!this.machine.validators.includes(validator)) return;
+    if (m.kind === 'vote') {
+      const blockHash = m.blockHash;
+      const payload = votePayload(this.node.params.chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, blockHash);
+      if (!verifyEd25519(m.publicKey, payload, m.signature)) return;
+      const block = isNil(blockHash) ? null : hex(blockHash);
+      if (m.type === 'precommit' && block !== null) this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
+      await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
+      return;
+    }
+    if (validator !== this.machine.proposer(m.height, m.round)) return;
+    let block: Block;
+    try {
+      block = decodeBlock(m.block);
+    } catch {
+      return;
+    }
+    const blockId = hex(headerHash(block.header));
+    if (!verifyEd25519(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
+    let valid = this.blocks.has(blockId);
+    if (!valid) {
+      try {
+        this.blocks.set(blockId, await this.node.checkProposal(block));
+        valid = true;
+      } catch {
+        valid = false;
+      }
+    }
+    await this.feed({ kind: 'proposal', proposal: { height: m.height, round: m.round, block: blockId, validRound: m.validRound, proposer: validator }, valid });
+  }
+
+  /**
+   * Block sync: downloads committed blocks from peers, checks each (executes it: the header must be
+   * what executing it gives) and its commit certificate, commits them, and restarts consensus at the
+   * new height. While it runs the node answers NODE_BEHIND to transactions.
+   */
+  private async sync(): Promise<void> {
+    const start = this.node.height;
+    this.node.behind = true;
+    try {
+      for (;;) {
+        const got = await this.transport.requestBlocks(this.node.height + 1n, SYNC_BATCH);
+        if (got.length === 0) break;
+        for (const s of got) {
+          const block = decodeBlock(s.block);
+          if (block.header.height !== this.node.height + 1n) continue;
+          const checked = await this.node.checkProposal(block);
+          await this.node.commitBlock(checked, decodeCommit(s.commit)); // verifies the certificate
+        }
+        if (got.length < SYNC_BATCH) break;
+      }
+    } finally {
+      this.node.behind = false;
+    }
+    if (this.node.height > start) await this.startHeight(this.node.height + 1n, false);
+  }
+
+  /** Carries out the machine's actions. `replayed`: they were carried out before a restart. */
+  private async act(actions: ConsensusAction[], replayed: boolean): Promise<void> {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'propose': {
+          // Replayed: the proposal, if it was made, is among the recorded events; its block is gone with
+          // the old process, so the round goes on without it (the others time out).
+          if (replayed) break;
+          let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
+          if (!p) {
+            p = this.node.proposeBlock(accountAddress(this.key.publicKey));
+            this.blocks.set(hex(p.hash), p);
+          }
+          const blockId = hex(p.hash);
+          if (!this.wal.claimProposal(a.height, a.round, blockId)) break; // already proposed another block for this round
+          const message: ConsensusMessage = {
+            kind: 'proposal', height: a.height, round: a.round, validRound: a.validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
+            signature: signEd25519(this.key.privateKey, proposalPayload(this.node.params.chainId, a.height, a.round, a.validRound, p.hash)),
+          };
+          this.send(message);
+          await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound: a.validRound, proposer: this.self }, valid: true });
+          break;
+        }
+        case 'vote': {
+          const allowed = this.wal.claimVote(a.vote);
+          if (!allowed) break; // would contradict a vote signed before a restart
+          const blockHash = a.vote.block === null ? NIL_BLOCK : fromHex(a.vote.block, 32)!;
+          const signature = signEd25519(this.key.privateKey, votePayload(this.node.params.chainId, a.vote.type === 'prevote' ? PREVOTE : PRECOMMIT, a.vote.height, a.vote.round, blockHash));
+          if (a.vote.type === 'precommit' && a.vote.block !== null) this.precommitSignatures.set(`${this.self}|${a.vote.round}|${a.vote.block}`, { publicKey: this.key.publicKey, signature });
+          this.send({ kind: 'vote', type: a.vote.type, height: a.vote.height, round: a.vote.round, blockHash, publicKey: this.key.publicKey, signature });
+          break;
+        }
+        case 'timeout': {
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            this.enqueue(() => this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step }));
+          }, a.afterMs);
+          this.timers.add(t);
+          break;
+        }
+        case 'decide': {
+          const p = this.blocks.get(a.block);
+          if (!p) {
+            if (replayed && this.node.height >= a.height) {
+              this.startNextHeight(a.height + 1n);
+              break;
+            }
+            throw new Error(`decided block ${a.block} is not known to this node (block sync fetches it)`);
+          }
+          const signatures = a.precommits.map((v) => this.precommitSignatures.get(`${v.validator}|${a.round}|${a.block}`)).filter((s) => s !== undefined);
+          if (this.node.height < a.height) await this.node.commitBlock(p, { height: a.height, round: a.round, blockHash: p.hash, signatures });
+          this.startNextHeight(a.height + 1n);
+          break;
+        }
+        case 'equivocation':
+          this.evidence.push({ first: a.first, second: a.second });
+          break;
+      }
+    }
+  }
+
+  /** The next height starts one block time after the last block's time: the chain's pace (SPEC C3). */
+  private startNextHeight(height: bigint): void {
+    const wait = Number(this.node.head.header.time) + this.node.params.blockTimeMs - Date.now();
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.enqueue(() => this.startHeight(height, false));
+    }, Math.max(0, wait));
+    this.timers.add(t);
+  }
+
+  private send(m: ConsensusMessage): void {
+    this.sent.push(m);
+    this.transport.broadcast(m);
+  }
+}
+
+function isNil(h: Uint8Array): boolean {
+  return h.every((b) => b === 0);
+}
