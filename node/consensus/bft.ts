@@ -83,7 +83,16 @@ export class BftConsensus {
 
   /** Everything runs one step at a time, in arrival order: the machine is not re-entrant. */
   private enqueue(step: () => Promise<void> | void): void {
-    this.queue = this.queue.then(step).catch((e: Error) => this.onError(e));
+    this.queue = this.queue.then(() => (this.stopped ? undefined : step())).catch((e: Error) => this.onError(e));
+  }
+
+  private schedule(ms: number, step: () => Promise<void> | void): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.enqueue(step);
+    }, Math.max(0, ms));
+    this.timers.add(t);
   }
 
   start(): void {
@@ -96,9 +105,9 @@ export class BftConsensus {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.gossipTimer);
+    await this.queue;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await this.queue;
   }
 
   get height(): bigint {
@@ -227,14 +236,9 @@ export class BftConsensus {
           this.send({ kind: 'vote', type: a.vote.type, height: a.vote.height, round: a.vote.round, blockHash, publicKey: this.key.publicKey, signature });
           break;
         }
-        case 'timeout': {
-          const t = setTimeout(() => {
-            this.timers.delete(t);
-            this.enqueue(() => this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step }));
-          }, a.afterMs);
-          this.timers.add(t);
+        case 'timeout':
+          this.schedule(a.afterMs, () => this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step }));
           break;
-        }
         case 'decide': {
           const p = this.blocks.get(a.block);
           if (!p) {
@@ -258,12 +262,7 @@ export class BftConsensus {
 
   /** The next height starts one block time after the last block's time: the chain's pace (SPEC C3). */
   private startNextHeight(height: bigint): void {
-    const wait = Number(this.node.head.header.time) + this.node.params.blockTimeMs - Date.now();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      this.enqueue(() => this.startHeight(height, false));
-    }, Math.max(0, wait));
-    this.timers.add(t);
+    this.schedule(Number(this.node.head.header.time) + this.node.params.blockTimeMs - Date.now(), () => this.startHeight(height, false));
   }
 
   private send(m: ConsensusMessage): void {

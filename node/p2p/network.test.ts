@@ -1,0 +1,89 @@
+/**
+ * Validators on real libp2p (TCP on loopback, noise, yamux, gossipsub): the BFT protocol commits the
+ * same blocks everywhere; forged consensus messages do not spread; block sync serves certificates.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SYSTEM_CONTRACTS, buildSystemContract, systemAddress, accountAddress } from '../../contracts/system/index.ts';
+import { makeGenesis, validatorAddresses } from '../genesis.ts';
+import { ChainNode } from '../node.ts';
+import { newKeyPair } from '../keys/key-file.ts';
+import { BftConsensus, type ConsensusMessage } from '../consensus/bft.ts';
+import { ConsensusWal } from '../consensus/wal.ts';
+import { verifyCommit } from '../chain/commit.ts';
+import { hex } from '../chain/hash.ts';
+import { signEd25519 } from '../crypto/ed25519.ts';
+import { NIL_BLOCK, votePayload, PREVOTE } from '../chain/block.ts';
+import type { DeployedContract } from '../execution/contracts.ts';
+import { P2pNetwork } from './network.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'brop-p2p-'));
+const contracts: DeployedContract[] = [];
+for (const name of SYSTEM_CONTRACTS) {
+  const built = await buildSystemContract(name);
+  contracts.push({ name, address: systemAddress(name), wasm: built.wasm, abi: built.abi });
+}
+const keys = [0, 1, 2, 3].map(() => newKeyPair());
+const genesis = makeGenesis({
+  chainId: 'brop-p2p', params: { blockTimeMs: 200 },
+  operator: { name: 'operator', publicKey: newKeyPair().publicKey },
+  validators: keys.map((k, i) => ({ name: `validator-${i + 1}`, publicKey: k.publicKey })),
+  contracts: contracts.map((c) => ({ name: c.name, wasm: c.wasm })),
+});
+const validators = validatorAddresses(genesis).map(hex);
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('four validators over libp2p commit the same certified blocks; forged votes are dropped at the gossip layer', async () => {
+  const nets = await Promise.all(keys.map((_, i) => P2pNetwork.start({ chainId: 'brop-p2p', validators, peerKeyFile: join(dir, `peer-${i}.key`) })));
+  const outsider = await P2pNetwork.start({ chainId: 'brop-p2p', validators });
+  const nodes: ChainNode[] = [];
+  const bfts: BftConsensus[] = [];
+  try {
+    const all = [...nets, outsider].flatMap((n) => n.addresses());
+    for (const n of [...nets, outsider]) await n.addPeers(all.filter((a) => !n.addresses().includes(a)));
+    await until(() => nets.every((n) => n.connectedPeers() >= 3), 10_000, 'peers to connect');
+    const heard: ConsensusMessage[] = [];
+    nets[0]!.subscribe((m) => heard.push(m));
+    for (let i = 0; i < 4; i++) {
+      const node = await ChainNode.open({ dataDir: join(dir, `v${i}`), genesis, contracts, verifierWorkers: 0 });
+      nodes.push(node);
+      bfts.push(new BftConsensus(node, keys[i]!, nets[i]!, ConsensusWal.open(join(dir, `wal-${i}`)), { timeouts: { proposeMs: 1500, prevoteMs: 300, precommitMs: 300, deltaMs: 300 }, onError: (e) => { throw e; } }));
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // gossipsub meshes form in about a second
+    for (const b of bfts) b.start();
+    await until(() => nodes.every((n) => n.height >= 3n), 30_000, 'three heights');
+    for (let h = 1n; h <= 3n; h++) {
+      const blocks = nodes.map((n) => n.block(h)!);
+      for (const b of blocks) assert.equal(b.hash, blocks[0]!.hash);
+      verifyCommit(blocks[0]!.block.header, blocks[0]!.commit, nodes[0]!.validators);
+    }
+    // A vote signed by a key outside the validator set, published by a peer: never delivered.
+    const intruder = newKeyPair();
+    const height = nodes[0]!.height + 1n;
+    const forged: ConsensusMessage = { kind: 'vote', type: 'prevote', height, round: 0, blockHash: NIL_BLOCK, publicKey: intruder.publicKey, signature: signEd25519(intruder.privateKey, votePayload('brop-p2p', PREVOTE, height, 0, NIL_BLOCK)) };
+    outsider.broadcast(forged);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.not.ok(heard.some((m) => hex(accountAddress(m.publicKey)) === hex(accountAddress(intruder.publicKey))));
+    // Block sync: a peer serves committed blocks with their certificates.
+    const synced = await outsider.requestBlocks(1n, 2);
+    assert.is(synced.length, 2);
+  } finally {
+    for (const b of bfts) await b.stop();
+    for (const n of nodes) await n.close();
+    for (const n of [...nets, outsider]) await n.stop();
+  }
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();

@@ -1,0 +1,255 @@
+/**
+ * The peer-to-peer network of a node, on libp2p 3: TCP, noise encryption, yamux multiplexing,
+ * identify and ping, gossipsub for consensus messages and transactions, and a request/response
+ * protocol for block sync. It implements the consensus transport (bft.ts) and carries transactions
+ * between pools.
+ *
+ * Gossip is validated before it spreads: a consensus message must decode and carry a valid signature
+ * of a validator, a transaction must decode; anything else is rejected, which lowers the sender's
+ * gossipsub score until it is pruned and disconnected. A peer's identity is a persistent Ed25519 key
+ * (peer.key in the node's home).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
+import { multiaddr } from '@multiformats/multiaddr';
+import { lpStream } from '@libp2p/utils';
+import type { PrivateKey } from '@libp2p/interface';
+import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
+import { accountAddress } from '../../contracts/system/index.ts';
+import { verifyEd25519 } from '../crypto/ed25519.ts';
+import { PRECOMMIT, PREVOTE, decodeBlock, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { hex } from '../chain/hash.ts';
+import type { ConsensusMessage, ConsensusTransport, SyncedBlock } from '../consensus/bft.ts';
+
+export interface NetworkOptions {
+  chainId: string;
+  /** Multiaddrs to listen on (default: loopback, a free port). */
+  listen?: string[];
+  /** Peers to dial at start and redial when lost: multiaddrs ending in /p2p/PEER_ID. */
+  peers?: string[];
+  /** File of the persistent peer key (created on first start). */
+  peerKeyFile?: string;
+  /** Hex addresses of the validators: only their signed consensus messages spread. */
+  validators: readonly string[];
+  maxConnections?: number;
+}
+
+const b32: AbiType = 'bytes32';
+const WIRE: StructTable = {
+  Proposal: [
+    { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' },
+    { name: 'block', type: 'bytes' }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
+  ],
+  Vote: [
+    { name: 'type', type: 'u8' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' },
+    { name: 'blockHash', type: b32 }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
+  ],
+  SyncRequest: [{ name: 'from', type: 'u64' }, { name: 'max', type: 'u32' }],
+  SyncedBlock: [{ name: 'block', type: 'bytes' }, { name: 'commit', type: 'bytes' }],
+};
+
+/** A consensus message on the wire: one tag byte (1 proposal, 2 vote), then its fields. */
+export function encodeConsensusMessage(m: ConsensusMessage): Uint8Array {
+  const { kind: _kind, ...fields } = m;
+  const body = m.kind === 'proposal'
+    ? encode({ struct: 'Proposal' }, fields, WIRE)
+    : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
+  const out = new Uint8Array(1 + body.length);
+  out[0] = m.kind === 'proposal' ? 1 : 2;
+  out.set(body, 1);
+  return out;
+}
+
+/** Throws on anything that is not a well-formed message. */
+export function decodeConsensusMessage(bytes: Uint8Array): ConsensusMessage {
+  if (bytes[0] === 1) return { kind: 'proposal', ...(decode({ struct: 'Proposal' }, bytes.subarray(1), WIRE) as Omit<Extract<ConsensusMessage, { kind: 'proposal' }>, 'kind'>) };
+  if (bytes[0] === 2) {
+    const v = decode({ struct: 'Vote' }, bytes.subarray(1), WIRE) as { type: number } & Omit<Extract<ConsensusMessage, { kind: 'vote' }>, 'kind' | 'type'>;
+    if (v.type !== PREVOTE && v.type !== PRECOMMIT) throw new RangeError('unknown vote type');
+    return { ...v, kind: 'vote', type: v.type === PREVOTE ? 'prevote' : 'precommit' };
+  }
+  throw new RangeError('unknown consensus message kind');
+}
+
+/** Whether a consensus message is signed by a validator (checked before it spreads further). */
+export function signedByValidator(m: ConsensusMessage, chainId: string, validators: ReadonlySet<string>): boolean {
+  if (!validators.has(hex(accountAddress(m.publicKey)))) return false;
+  if (m.kind === 'vote') return verifyEd25519(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
+  let blockHash: Uint8Array;
+  try {
+    blockHash = headerHash(decodeBlock(m.block).header);
+  } catch {
+    return false;
+  }
+  return verifyEd25519(m.publicKey, proposalPayload(chainId, m.height, m.round, m.validRound, blockHash), m.signature);
+}
+
+async function peerKey(file: string | undefined): Promise<PrivateKey> {
+  if (file && existsSync(file)) return privateKeyFromProtobuf(new Uint8Array(readFileSync(file)));
+  const key = await generateKeyPair('Ed25519');
+  if (file) {
+    writeFileSync(`${file}.tmp`, privateKeyToProtobuf(key), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+  return key;
+}
+
+const MAX_SYNC_RESPONSE = 64;
+
+export class P2pNetwork implements ConsensusTransport {
+  readonly libp2p: Libp2p<{ pubsub: GossipSub }>;
+  private readonly consensusTopic: string;
+  private readonly txTopic: string;
+  private readonly syncProtocol: string;
+  private peers: string[];
+  private consensusReceivers: Array<(m: ConsensusMessage) => void> = [];
+  private txReceivers: Array<(tx: Uint8Array) => void> = [];
+  private serve: ((from: bigint, max: number) => SyncedBlock[]) | undefined;
+  private redial: NodeJS.Timeout | undefined;
+
+  private constructor(libp2p: Libp2p<{ pubsub: GossipSub }>, opts: NetworkOptions) {
+    this.libp2p = libp2p;
+    this.consensusTopic = `/brop/${opts.chainId}/consensus/1`;
+    this.txTopic = `/brop/${opts.chainId}/txs/1`;
+    this.syncProtocol = `/brop/${opts.chainId}/sync/1.0.0`;
+    this.peers = opts.peers ?? [];
+  }
+
+  static async start(opts: NetworkOptions): Promise<P2pNetwork> {
+    const libp2p = await createLibp2p({
+      privateKey: await peerKey(opts.peerKeyFile),
+      addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { maxConnections: opts.maxConnections ?? 64 },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        // A consortium has few peers: publish even before the mesh forms; messages are signed by libp2p too.
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false }),
+      },
+    });
+    const net = new P2pNetwork(libp2p, opts);
+    const validators = new Set(opts.validators);
+    const pubsub = libp2p.services.pubsub;
+    pubsub.topicValidators.set(net.consensusTopic, (_peer, msg) => {
+      try {
+        return signedByValidator(decodeConsensusMessage(msg.data), opts.chainId, validators) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+      } catch {
+        return TopicValidatorResult.Reject;
+      }
+    });
+    pubsub.topicValidators.set(net.txTopic, (_peer, msg) => (msg.data.length > 0 && msg.data.length <= 128 * 1024 ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
+    pubsub.subscribe(net.consensusTopic);
+    pubsub.subscribe(net.txTopic);
+    pubsub.addEventListener('message', (evt) => {
+      const { topic, data } = evt.detail;
+      if (topic === net.consensusTopic) {
+        let m: ConsensusMessage;
+        try {
+          m = decodeConsensusMessage(data);
+        } catch {
+          return;
+        }
+        for (const r of net.consensusReceivers) r(m);
+      } else if (topic === net.txTopic) {
+        for (const r of net.txReceivers) r(data);
+      }
+    });
+    await libp2p.handle(net.syncProtocol, async (stream) => {
+      try {
+        const lp = lpStream(stream, { maxDataLength: 64 * 1024 });
+        const req = decode({ struct: 'SyncRequest' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { from: bigint; max: number };
+        const blocks = net.serve?.(req.from, Math.min(req.max, MAX_SYNC_RESPONSE)) ?? [];
+        await lp.write(encode('u32', blocks.length, WIRE));
+        for (const b of blocks) await lp.write(encode({ struct: 'SyncedBlock' }, b, WIRE));
+        await stream.close();
+      } catch {
+        stream.abort(new Error('bad sync request'));
+      }
+    });
+    await net.dialPeers();
+    net.redial = setInterval(() => void net.dialPeers(), 2000);
+    return net;
+  }
+
+  /** This node's addresses to give to its peers (with /p2p/ID). */
+  addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  private async dialPeers(): Promise<void> {
+    const connected = new Set(this.libp2p.getPeers().map((p) => p.toString()));
+    await Promise.all(this.peers.map(async (p) => {
+      const id = p.split('/p2p/')[1];
+      if (id && connected.has(id)) return;
+      try {
+        await this.libp2p.dial(multiaddr(p), { signal: AbortSignal.timeout(3000) });
+      } catch {
+        // not up yet: the next round retries
+      }
+    }));
+  }
+
+  /** More peers to keep connected to. */
+  async addPeers(addresses: readonly string[]): Promise<void> {
+    this.peers = [...new Set([...this.peers, ...addresses])];
+    await this.dialPeers();
+  }
+
+  connectedPeers(): number {
+    return this.libp2p.getPeers().length;
+  }
+
+  broadcast(message: ConsensusMessage): void {
+    void this.libp2p.services.pubsub.publish(this.consensusTopic, encodeConsensusMessage(message)).catch(() => undefined);
+  }
+
+  subscribe(receive: (message: ConsensusMessage) => void): void {
+    this.consensusReceivers.push(receive);
+  }
+
+  publishTx(bytes: Uint8Array): void {
+    void this.libp2p.services.pubsub.publish(this.txTopic, bytes).catch(() => undefined);
+  }
+
+  onTx(receive: (bytes: Uint8Array) => void): void {
+    this.txReceivers.push(receive);
+  }
+
+  serveBlocks(serve: (from: bigint, max: number) => SyncedBlock[]): void {
+    this.serve = serve;
+  }
+
+  async requestBlocks(from: bigint, max: number): Promise<SyncedBlock[]> {
+    for (const peer of this.libp2p.getPeers()) {
+      try {
+        const stream = await this.libp2p.dialProtocol(peer, this.syncProtocol, { signal: AbortSignal.timeout(5000) });
+        const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 });
+        await lp.write(encode({ struct: 'SyncRequest' }, { from, max: Math.min(max, MAX_SYNC_RESPONSE) }, WIRE));
+        const signal = AbortSignal.timeout(30_000);
+        const count = decode('u32', (await lp.read({ signal })).subarray()) as number;
+        const out: SyncedBlock[] = [];
+        for (let i = 0; i < Math.min(count, MAX_SYNC_RESPONSE); i++) out.push(decode({ struct: 'SyncedBlock' }, (await lp.read({ signal })).subarray(), WIRE) as SyncedBlock);
+        await stream.close();
+        if (out.length > 0) return out;
+      } catch {
+        // that peer could not help: ask the next
+      }
+    }
+    return [];
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.redial);
+    await this.libp2p.stop();
+  }
+}
