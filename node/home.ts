@@ -16,6 +16,8 @@ import type { MempoolLimits } from './mempool/mempool.ts';
 import type { ChainParams } from './chain/params.ts';
 import { ParamsError } from './chain/params.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 
 export interface NodeConfig {
   /** RPC address and limits (requests per second and burst per client address; false: no limit). */
@@ -23,6 +25,11 @@ export interface NodeConfig {
   mempool?: Partial<MempoolLimits>;
   /** Key file (relative to the home) of the validator this node runs; null: not a validator. */
   validatorKey: string | null;
+  /**
+   * The peer-to-peer network (chains of several validators): where to listen, which peers to keep
+   * connected to (multiaddrs ending in /p2p/ID). The peer identity is keys/peer.key.
+   */
+  p2p?: { listen: string[]; peers: string[] };
 }
 
 export const DEFAULT_RPC_PORT = 8645;
@@ -125,4 +132,72 @@ export function loadHome(dir: string): LoadedHome {
   }
   const validatorKey = config.validatorKey ? readKeyFile(join(home, config.validatorKey)) : undefined;
   return { home, genesis, config, contracts, validatorKey, dataDir: join(home, 'data') };
+}
+
+export interface NetworkInitOptions {
+  validators: number;
+  chainId?: string;
+  params?: Partial<Omit<ChainParams, 'chainId'>>;
+  /** RPC ports are basePort + i, p2p ports basePort + 100 + i (validators first, then the full node). */
+  basePort?: number;
+  quotaSchedule?: Record<string, bigint | number>;
+}
+
+export interface NetworkInitResult {
+  dir: string;
+  genesis: GenesisFile;
+  operatorKey: string;
+  /** The validators' homes, then the full node's. */
+  homes: Array<{ name: string; home: string; rpc: string; validator: boolean }>;
+}
+
+/**
+ * A chain of `validators` validators and one full node, each in its own home under `dir`
+ * (validator-1 .. validator-N, full-node), sharing one genesis file, each knowing the others as peers.
+ */
+export async function initNetwork(dir: string, opts: NetworkInitOptions): Promise<NetworkInitResult> {
+  const root = resolve(dir);
+  if (!Number.isInteger(opts.validators) || opts.validators < 1 || opts.validators > 100) throw new HomeError('HOME_INVALID', 'validators: 1 to 100');
+  if (existsSync(join(root, 'operator.json'))) throw new HomeError('HOME_EXISTS', `${root} already holds a network: refusing to overwrite it`);
+  mkdirSync(root, { recursive: true });
+  const basePort = opts.basePort ?? 26_600;
+  const operator = newKeyPair();
+  const operatorKey = join(root, 'operator.json');
+  writeKeyFile(operatorKey, operator, { overwrite: true });
+  const built = [];
+  for (const name of SYSTEM_CONTRACTS) built.push({ name, ...(await buildSystemContract(name)) });
+  const names = [...Array.from({ length: opts.validators }, (_, i) => `validator-${i + 1}`), 'full-node'];
+  const validatorKeys = names.slice(0, -1).map(() => newKeyPair());
+  const peerKeys = await Promise.all(names.map(() => generateKeyPair('Ed25519')));
+  const p2pAddress = (i: number) => `/ip4/127.0.0.1/tcp/${basePort + 100 + i}/p2p/${peerIdFromPrivateKey(peerKeys[i]!).toString()}`;
+  const genesis = makeGenesis({
+    chainId: opts.chainId ?? `brop-net-${Date.now().toString(36)}`,
+    params: opts.params,
+    operator: { name: 'operator', publicKey: operator.publicKey },
+    validators: validatorKeys.map((k, i) => ({ name: names[i]!, publicKey: k.publicKey })),
+    contracts: built.map((b) => ({ name: b.name, wasm: b.wasm })),
+    quotaSchedule: opts.quotaSchedule,
+  });
+  const homes = [];
+  for (const [i, name] of names.entries()) {
+    const home = join(root, name);
+    mkdirSync(join(home, 'contracts'), { recursive: true });
+    mkdirSync(join(home, 'keys'), { recursive: true });
+    for (const b of built) {
+      writeFileSync(join(home, 'contracts', `${b.name}.wasm`), b.wasm);
+      writeJson(join(home, 'contracts', `${b.name}.abi.json`), b.abi);
+    }
+    const validator = i < opts.validators;
+    if (validator) writeKeyFile(join(home, 'keys', 'validator.json'), validatorKeys[i]!, { overwrite: true });
+    writeFileSync(join(home, 'keys', 'peer.key'), privateKeyToProtobuf(peerKeys[i]!), { mode: 0o600 });
+    const config: NodeConfig = {
+      rpc: { host: '127.0.0.1', port: basePort + i },
+      validatorKey: validator ? 'keys/validator.json' : null,
+      p2p: { listen: [`/ip4/127.0.0.1/tcp/${basePort + 100 + i}`], peers: names.map((_, j) => j).filter((j) => j !== i).map(p2pAddress) },
+    };
+    writeJson(join(home, 'config.json'), config);
+    writeJson(join(home, 'genesis.json'), genesis);
+    homes.push({ name, home, rpc: `http://127.0.0.1:${basePort + i}/`, validator });
+  }
+  return { dir: root, genesis, operatorKey, homes };
 }

@@ -121,7 +121,7 @@ class PendingWriter {
   }
 }
 
-export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
+export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted: [SignedTx] }> {
   readonly params: ChainParams;
   readonly genesis: GenesisFile;
   readonly contracts: ContractRegistry;
@@ -299,7 +299,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
    * Admission (SPEC C4): decodes and checks a transaction, and once it is durably pending resolves
    * with it. Throws TxError with the reason otherwise.
    */
-  async submit(bytes: Uint8Array): Promise<SignedTx> {
+  async submit(bytes: Uint8Array, opts: { gossiped?: boolean } = {}): Promise<SignedTx> {
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
     if (this.behind) throw new TxError('NODE_BEHIND', `this node is catching up (at height ${this.height}): send to another node or retry later`);
     const stx = SignedTx.decode(bytes, this.txLimits());
@@ -341,6 +341,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock] }> {
       this.quota.release(stx);
       throw e;
     }
+    // Sent by a client here (not gossiped by a peer): the network passes it on.
+    if (!opts.gossiped) this.emit('accepted', stx);
     return stx;
   }
 

@@ -41,7 +41,8 @@ const MAX_FUTURE_MESSAGES = 10_000;
 
 export class BftConsensus {
   private readonly node: ChainNode;
-  private readonly key: ValidatorKey;
+  /** undefined: a full node, following consensus without a vote. */
+  private readonly key: ValidatorKey | undefined;
   private readonly transport: ConsensusTransport;
   private readonly wal: ConsensusWal;
   private readonly timeouts: TimeoutConfig;
@@ -61,13 +62,13 @@ export class BftConsensus {
   readonly evidence: Equivocation[] = [];
   private readonly onError: (e: Error) => void;
 
-  constructor(node: ChainNode, key: ValidatorKey, transport: ConsensusTransport, wal: ConsensusWal, opts: { timeouts?: TimeoutConfig; onError?: (e: Error) => void } = {}) {
+  constructor(node: ChainNode, key: ValidatorKey | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: { timeouts?: TimeoutConfig; onError?: (e: Error) => void } = {}) {
     this.node = node;
     this.key = key;
     this.transport = transport;
     this.wal = wal;
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
-    this.self = hex(accountAddress(key.publicKey));
+    this.self = key ? hex(accountAddress(key.publicKey)) : '';
     this.machine = new TendermintMachine(this.self, node.validators.map(hex), this.timeouts);
     this.onError = opts.onError ?? ((e) => console.error(`consensus: ${e.message}`));
     transport.subscribe((m) => this.enqueue(() => this.receive(m)));
@@ -211,7 +212,7 @@ export class BftConsensus {
         case 'propose': {
           // Replayed: the proposal, if it was made, is among the recorded events; its block is gone with
           // the old process, so the round goes on without it (the others time out).
-          if (replayed) break;
+          if (replayed || !this.key) break;
           let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
           if (!p) {
             p = this.node.proposeBlock(accountAddress(this.key.publicKey));
@@ -228,6 +229,7 @@ export class BftConsensus {
           break;
         }
         case 'vote': {
+          if (!this.key) break;
           const allowed = this.wal.claimVote(a.vote);
           if (!allowed) break; // would contradict a vote signed before a restart
           const blockHash = a.vote.block === null ? NIL_BLOCK : fromHex(a.vote.block, 32)!;

@@ -166,6 +166,11 @@ export class TendermintMachine {
     this.startRound(0, out);
   }
 
+  /** A node outside the validator set (a full node) follows the rounds and decides, but never proposes or votes. */
+  get observer(): boolean {
+    return !this.isValidator(this.self);
+  }
+
   private startRound(round: number, out: ConsensusAction[]): void {
     this.round = round;
     this.step = 'propose';
@@ -229,6 +234,7 @@ export class TendermintMachine {
   }
 
   private castVote(type: VoteType, block: BlockId | null, out: ConsensusAction[]): void {
+    if (this.observer) return;
     const vote: Vote = { type, height: this.height, round: this.round, block, validator: this.self };
     out.push({ kind: 'vote', vote });
     // Our own vote counts like anyone's (the driver does not echo it back).

@@ -3,12 +3,13 @@
  * The client commands talk to a node over RPC (--rpc URL, or the URL in --home's config, or the
  * default local one) and encode JSON arguments through the contract's ABI, fetched from the node.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { RpcClient } from '../../node/rpc/client.ts';
-import { RpcServer } from '../../node/rpc/server.ts';
 import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
 import type { ContractAbi } from '../build/contract.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
@@ -16,10 +17,8 @@ import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts
 import { fromHex } from '../../node/chain/hash.ts';
 import { hex0x } from '../../node/json.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
-import { DEFAULT_RPC_PORT, initHome, loadHome } from '../../node/home.ts';
-import { ChainNode } from '../../node/node.ts';
-import { SoloConsensus } from '../../node/consensus/solo.ts';
-import { registerChainApi } from '../../node/api.ts';
+import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
+import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { CliError, toJson } from './output.ts';
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
@@ -36,9 +35,22 @@ function parse(argv: string[], options: ParseArgsOptionsConfig, usage: string) {
 }
 
 export async function runInit(argv: string[]): Promise<number> {
-  const usage = 'brop init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS]';
-  const { values } = parse(argv, { home: { type: 'string' }, 'chain-id': { type: 'string' }, 'rpc-port': { type: 'string' }, 'block-time': { type: 'string' } }, usage);
+  const usage = 'brop init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS] [--validators N [--base-port P]]';
+  const { values } = parse(argv, {
+    home: { type: 'string' }, 'chain-id': { type: 'string' }, 'rpc-port': { type: 'string' }, 'block-time': { type: 'string' },
+    validators: { type: 'string' }, 'base-port': { type: 'string' },
+  }, usage);
   if (!values.home) throw new CliError('CLI_USAGE', `--home is required\nusage: ${usage}`);
+  if (values.validators !== undefined) {
+    const r = await initNetwork(String(values.home), {
+      validators: positive(String(values.validators), '--validators'),
+      chainId: values['chain-id'] as string | undefined,
+      basePort: values['base-port'] ? port(String(values['base-port'])) : undefined,
+      params: values['block-time'] ? { blockTimeMs: positive(values['block-time'] as string, '--block-time') } : undefined,
+    });
+    print({ ok: true, dir: r.dir, chainId: r.genesis.chainId, operatorKey: r.operatorKey, homes: r.homes });
+    return 0;
+  }
   const r = await initHome(String(values.home), {
     chainId: values['chain-id'] as string | undefined,
     rpcPort: values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined,
@@ -72,39 +84,25 @@ export async function runNode(argv: string[]): Promise<number> {
     print({ event: 'home-created', home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
   }
   const home = loadHome(homeDir);
-  const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool });
-  const server = new RpcServer({
-    host: home.config.rpc.host, port: rpcPort ?? home.config.rpc.port,
-    ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
-    ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
-  });
-  let urls: { url: string; wsUrl: string };
+  let runtime: NodeRuntime;
   try {
-    registerChainApi(server, node);
-    urls = await server.listen();
+    runtime = await startRuntime(home, { rpcPort, log: print });
   } catch (e) {
-    await node.close();
-    throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
+    if ((e as { code?: string }).code === 'EADDRINUSE') throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
+    throw e;
   }
-  const isValidator = home.validatorKey !== undefined && node.validators.some((v) => hex0x(v) === hex0x(accountAddress(home.validatorKey!.publicKey)));
-  const consensus = isValidator ? new SoloConsensus(node, home.validatorKey!, { onError: (e) => print({ event: 'error', code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message }) }) : undefined;
-  node.on('block', (b) => {
-    if (b.txs.length > 0 || b.header.height % 60n === 0n) print({ event: 'block', height: b.header.height, hash: hex0x(b.hash), txs: b.txs.length, pending: node.mempool.size });
-  });
-  consensus?.start();
+  const { node } = runtime;
   print({
-    event: 'started', chainId: node.params.chainId, height: node.height, rpc: urls.url, ws: urls.wsUrl, home: home.home,
+    event: 'started', chainId: node.params.chainId, height: node.height, rpc: runtime.rpc.url, ws: runtime.rpc.wsUrl, home: home.home,
     operatorKey: existsSync(join(home.home, 'keys', 'operator.json')) ? join(home.home, 'keys', 'operator.json') : null,
-    validator: isValidator, blockTimeMs: node.params.blockTimeMs,
+    role: runtime.role, validator: runtime.role === 'validator', p2p: runtime.network?.addresses() ?? null, blockTimeMs: node.params.blockTimeMs,
   });
   await new Promise<void>((done) => {
     const stop = () => done();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await consensus?.stop();
-  await server.close();
-  await node.close();
+  await runtime.stop();
   print({ event: 'stopped', height: node.height });
   return 0;
 }
@@ -212,5 +210,49 @@ export async function runCall(argv: string[]): Promise<number> {
 export async function runStatus(argv: string[]): Promise<number> {
   const { values } = parse(argv, { rpc: { type: 'string' }, home: { type: 'string' } }, 'brop status [--rpc URL | --home DIR]');
   print(await new RpcClient(rpcUrl(values)).call('chain_status'));
+  return 0;
+}
+
+/** `brop devnet`: a chain of N validators and a full node as separate processes on loopback. */
+export async function runDevnet(argv: string[]): Promise<number> {
+  const usage = 'brop devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P]';
+  const { values } = parse(argv, { dir: { type: 'string' }, validators: { type: 'string' }, 'block-time': { type: 'string' }, 'base-port': { type: 'string' } }, usage);
+  const dir = resolve(String(values.dir ?? '.brop/devnet'));
+  if (!existsSync(join(dir, 'operator.json'))) {
+    const r = await initNetwork(dir, {
+      validators: values.validators ? positive(String(values.validators), '--validators') : 4,
+      chainId: 'brop-devnet',
+      basePort: values['base-port'] ? port(String(values['base-port'])) : undefined,
+      params: values['block-time'] ? { blockTimeMs: positive(String(values['block-time']), '--block-time') } : undefined,
+    });
+    print({ event: 'devnet-created', dir: r.dir, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
+  }
+  const homes = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'genesis.json'))).sort();
+  const children = homes.map((name) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += String(d);
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const j = JSON.parse(line) as Record<string, unknown>;
+          if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws });
+          else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });
+        } catch {
+          // not JSON
+        }
+      }
+    });
+    return child;
+  });
+  await new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  print({ event: 'devnet-stopped' });
   return 0;
 }

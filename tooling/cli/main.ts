@@ -3,7 +3,7 @@
  * it; errors print `{"error":{"code","message"}}` on stderr with a non-zero exit status.
  */
 import { runVmCommand } from './vm.ts';
-import { runCall, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
+import { runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
 import { runContractCommand } from './contract.ts';
 import { CliError, printError } from './output.ts';
 
@@ -12,6 +12,10 @@ const USAGE = `Usage: brop <command> [options]
 Commands:
   init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS]
                                           Create a single-validator chain: keys, system contracts, genesis, config
+  init --home DIR --validators N [--base-port P] [--block-time MS]
+                                          Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
+  devnet [--dir DIR] [--validators N] [--block-time MS]
+                                          Run N validators and a full node as processes on loopback (default 4)
   start [--home DIR] [--rpc-port N]       Run the node of DIR (default .brop/local, created on first run) until Ctrl-C
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
   tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
@@ -39,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return runInit(rest);
     case 'start':
       return runNode(rest);
+    case 'devnet':
+      return runDevnet(rest);
     case 'status':
       return runStatus(rest);
     case 'tx':

@@ -1,0 +1,85 @@
+/**
+ * A running node from its home folder: the chain node, its RPC server, and its consensus. A home
+ * without a p2p section is a single-validator chain (SoloConsensus). With one, the node joins the
+ * peer-to-peer network and runs the BFT protocol: as a validator when its key is in the genesis
+ * validator set, else as a full node (it follows, verifies and serves every block, and never votes).
+ * Transactions accepted over RPC are gossiped to the other nodes' pools.
+ */
+import { join } from 'node:path';
+import { accountAddress } from '../contracts/system/index.ts';
+import { ChainNode, type CommittedBlock } from './node.ts';
+import { RpcServer } from './rpc/server.ts';
+import { registerChainApi } from './api.ts';
+import { SoloConsensus } from './consensus/solo.ts';
+import { BftConsensus } from './consensus/bft.ts';
+import { ConsensusWal } from './consensus/wal.ts';
+import { P2pNetwork } from './p2p/network.ts';
+import { hex } from './chain/hash.ts';
+import type { LoadedHome } from './home.ts';
+
+export interface RuntimeOptions {
+  rpcPort?: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface NodeRuntime {
+  node: ChainNode;
+  rpc: { url: string; wsUrl: string };
+  role: 'validator' | 'full-node';
+  network: P2pNetwork | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}): Promise<NodeRuntime> {
+  const log = opts.log ?? (() => undefined);
+  const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool, warn: (message) => log({ event: 'warning', message }) });
+  const server = new RpcServer({
+    host: home.config.rpc.host, port: opts.rpcPort ?? home.config.rpc.port,
+    ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
+    ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
+  });
+  let network: P2pNetwork | undefined;
+  let consensus: SoloConsensus | BftConsensus | undefined;
+  const onError = (e: Error) => log({ event: 'error', code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message });
+  try {
+    registerChainApi(server, node);
+    const rpc = await server.listen();
+    const key = home.validatorKey && node.validators.some((v) => hex(v) === hex(accountAddress(home.validatorKey!.publicKey))) ? home.validatorKey : undefined;
+    if (home.config.p2p) {
+      network = await P2pNetwork.start({
+        chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
+        peerKeyFile: join(home.home, 'keys', 'peer.key'), validators: node.validators.map(hex),
+      });
+      const net = network;
+      // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.
+      node.on('accepted', (stx) => net.publishTx(stx.bytes));
+      net.onTx((bytes) => void node.submit(bytes, { gossiped: true }).catch(() => undefined));
+      const t = node.params.blockTimeMs;
+      consensus = new BftConsensus(node, key, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
+        timeouts: { proposeMs: Math.max(1000, 3 * t), prevoteMs: Math.max(200, t / 2), precommitMs: Math.max(200, t / 2), deltaMs: Math.max(200, t / 2) },
+        onError,
+      });
+    } else if (key) {
+      consensus = new SoloConsensus(node, key, { onError });
+    }
+    node.on('block', (b: CommittedBlock) => {
+      if (b.txs.length > 0 || b.header.height % 60n === 0n) log({ event: 'block', height: b.header.height, hash: `0x${hex(b.hash)}`, txs: b.txs.length, pending: node.mempool.size });
+    });
+    consensus?.start();
+    return {
+      node, rpc, network, role: key ? 'validator' : 'full-node',
+      stop: async () => {
+        await consensus?.stop();
+        await server.close();
+        await network?.stop();
+        await node.close();
+      },
+    };
+  } catch (e) {
+    await consensus?.stop();
+    await server.close();
+    await network?.stop();
+    await node.close();
+    throw e;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Four validators and a full node as separate processes on loopback (libp2p between them): blocks
+ * commit; with one validator killed they keep committing; with two killed nothing commits and nothing
+ * forks; when they come back the chain resumes and they catch up. A transaction sent to the full node
+ * reaches a validator's block. After every phase all nodes hold identical blocks.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { initNetwork } from '../../node/home.ts';
+import { readKeyFile, newKeyPair } from '../../node/keys/key-file.ts';
+import { RpcClient } from '../../node/rpc/client.ts';
+import { accountAddress } from '../../contracts/system/index.ts';
+import { hex0x } from '../../node/json.ts';
+import { startNode, TxFactory, type NodeProcess } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'brop-devnet-'));
+
+async function height(p: NodeProcess): Promise<number> {
+  return (await new RpcClient(p.rpc, { timeoutMs: 2000 }).call<{ height: number }>('chain_status')).height;
+}
+
+async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function assertSameBlocks(ps: NodeProcess[]): Promise<void> {
+  const heights = await Promise.all(ps.map(height));
+  const top = Math.min(...heights);
+  for (let h = 1; h <= top; h++) {
+    const hashes = await Promise.all(ps.map((p) => new RpcClient(p.rpc).call<{ hash: string }>('chain_block', { height: h }).then((b) => b.hash)));
+    for (const x of hashes) assert.is(x, hashes[0], `height ${h}`);
+  }
+}
+
+test('a devnet survives one validator down, halts safely with two, resumes when they return', async () => {
+  const basePort = 31_000 + Math.floor(Math.random() * 2000);
+  const net = await initNetwork(dir, { validators: 4, basePort, chainId: 'brop-devnet-test', params: { blockTimeMs: 300 } });
+  const procs: Array<NodeProcess | undefined> = [];
+  try {
+    for (const h of net.homes) procs.push(await startNode(h.home));
+    const all = () => procs.filter((p): p is NodeProcess => p !== undefined);
+    await until(async () => (await Promise.all(all().map(height))).every((x) => x >= 3), 60_000, 'height 3 everywhere');
+    await assertSameBlocks(all());
+
+    // A transaction sent to the full node is gossiped to the validators and committed.
+    const full = procs[4]!;
+    const client = new RpcClient(full.rpc);
+    const factory = new TxFactory(client);
+    const operator = readKeyFile(net.operatorKey);
+    const partner = newKeyPair();
+    const sent = await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'P', 7, randomBytes(32)], 60) });
+    await until(async () => (await client.call<{ status: string }>('tx_get', { hash: sent.hash })).status === 'committed', 30_000, 'the transaction committed');
+
+    // One validator killed: the other three keep committing.
+    procs[3]!.child.kill('SIGKILL');
+    await procs[3]!.exited;
+    procs[3] = undefined;
+    const h1 = await height(procs[0]!);
+    await until(async () => (await height(procs[0]!)) >= h1 + 3, 60_000, 'three blocks with one validator down');
+
+    // Two killed: no block commits, nothing forks.
+    procs[2]!.child.kill('SIGKILL');
+    await procs[2]!.exited;
+    procs[2] = undefined;
+    await new Promise((r) => setTimeout(r, 1500)); // a block in flight may still land
+    const stalled = await height(procs[0]!);
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.is(await height(procs[0]!), stalled, 'no block without a quorum');
+    await assertSameBlocks(all());
+
+    // They come back: the chain resumes, and they catch up.
+    procs[2] = await startNode(net.homes[2]!.home);
+    procs[3] = await startNode(net.homes[3]!.home);
+    await until(async () => (await height(procs[0]!)) >= stalled + 3, 90_000, 'the chain to resume');
+    const now = await height(procs[0]!);
+    await until(async () => (await Promise.all(all().map(height))).every((x) => x >= now), 90_000, 'everyone to catch up');
+    await assertSameBlocks(all());
+    assert.is(hex0x(accountAddress(partner.publicKey)).length, 66);
+  } finally {
+    for (const p of procs) p?.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p?.exited));
+  }
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
