@@ -100,7 +100,17 @@ export interface LoadedHome {
   config: NodeConfig;
   contracts: DeployedContract[];
   validatorKey: KeyPair | undefined;
+  /** The validator's encrypted keystore, when its key is kept in one (opened with a password at start). */
+  validatorKeystore: string | undefined;
   dataDir: string;
+}
+
+function isKeystore(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { type?: string }).type === 'brop-keystore';
+  } catch {
+    return false;
+  }
 }
 
 function readJson<T>(path: string): T {
@@ -130,8 +140,10 @@ export function loadHome(dir: string): LoadedHome {
     if (e instanceof ParamsError) throw new HomeError('HOME_INVALID', `genesis.json: ${e.message}`);
     throw e;
   }
-  const validatorKey = config.validatorKey ? readKeyFile(join(home, config.validatorKey)) : undefined;
-  return { home, genesis, config, contracts, validatorKey, dataDir: join(home, 'data') };
+  // An encrypted keystore needs its password: the runtime opens it (startRuntime); plain key files open here.
+  const keyPath = config.validatorKey ? join(home, config.validatorKey) : undefined;
+  const validatorKey = keyPath && !isKeystore(keyPath) ? readKeyFile(keyPath) : undefined;
+  return { home, genesis, config, contracts, validatorKey, validatorKeystore: keyPath && isKeystore(keyPath) ? keyPath : undefined, dataDir: join(home, 'data') };
 }
 
 export interface NetworkInitOptions {

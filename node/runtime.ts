@@ -16,9 +16,12 @@ import { ConsensusWal } from './consensus/wal.ts';
 import { P2pNetwork } from './p2p/network.ts';
 import { hex } from './chain/hash.ts';
 import type { LoadedHome } from './home.ts';
+import { type PasswordSource, readKeystore } from './keys/keystore.ts';
 
 export interface RuntimeOptions {
   rpcPort?: number;
+  /** Where the validator keystore's password comes from (default: BROP_KEY_PASSWORD, then the terminal). */
+  password?: PasswordSource;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -32,6 +35,7 @@ export interface NodeRuntime {
 
 export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}): Promise<NodeRuntime> {
   const log = opts.log ?? (() => undefined);
+  const signingKey = home.validatorKey ?? (home.validatorKeystore ? await readKeystore(home.validatorKeystore, opts.password ?? { env: 'BROP_KEY_PASSWORD', prompt: true }) : undefined);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool, warn: (message) => log({ event: 'warning', message }) });
   const server = new RpcServer({
     host: home.config.rpc.host, port: opts.rpcPort ?? home.config.rpc.port,
@@ -44,7 +48,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
   try {
     registerChainApi(server, node);
     const rpc = await server.listen();
-    const key = home.validatorKey && node.validators.some((v) => hex(v) === hex(accountAddress(home.validatorKey!.publicKey))) ? home.validatorKey : undefined;
+    const key = signingKey && node.validators.some((v) => hex(v) === hex(accountAddress(signingKey.publicKey))) ? signingKey : undefined;
     if (home.config.p2p) {
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROP, startNode } from './helpers.ts';
@@ -52,6 +52,32 @@ test('init, start, status, keys, tx, call, stop', async () => {
     assert.is(await node.exited, 0);
   }
   assert.is(node.lines.at(-1)!.event, 'stopped');
+});
+
+test('a validator key in an encrypted keystore: the node starts with the password, refuses without', async () => {
+  const home2 = join(dir, 'home2');
+  assert.is(brop('init', '--home', home2, '--chain-id', 'brop-ks').status, 0);
+  const pw = join(dir, 'pw');
+  writeFileSync(pw, 'validator secret\n');
+  // The validator's plain key file becomes an encrypted keystore of the same key.
+  const plain = JSON.parse(readFileSync(join(home2, 'keys', 'validator.json'), 'utf8'));
+  const { writeKeystore } = await import('../../node/keys/keystore.ts');
+  const { readKeyFile } = await import('../../node/keys/key-file.ts');
+  writeKeystore(join(home2, 'keys', 'validator.json'), readKeyFile(join(home2, 'keys', 'validator.json')), 'validator secret', { overwrite: true });
+  const shown = brop('keys', 'show', join(home2, 'keys', 'validator.json'), '--password-file', pw);
+  assert.is(shown.json.address, plain.address);
+  assert.is(shown.json.encrypted, true);
+  assert.is(brop('keys', 'show', join(home2, 'keys', 'validator.json')).err.error.code, 'KEYSTORE_NO_PASSWORD');
+  assert.is(await startNode(home2).then(() => 'started', (e: Error) => e.message.includes('KEYSTORE_NO_PASSWORD') ? 'refused' : e.message), 'refused');
+  process.env.BROP_KEY_PASSWORD = 'validator secret';
+  try {
+    const node = await startNode(home2);
+    assert.is(node.lines.find((l) => l.event === 'started')!.role, 'validator');
+    node.child.kill('SIGTERM');
+    await node.exited;
+  } finally {
+    delete process.env.BROP_KEY_PASSWORD;
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

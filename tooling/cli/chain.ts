@@ -3,7 +3,7 @@
  * The client commands talk to a node over RPC (--rpc URL, or the URL in --home's config, or the
  * default local one) and encode JSON arguments through the contract's ABI, fetched from the node.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts
 import { fromHex } from '../../node/chain/hash.ts';
 import { hex0x } from '../../node/json.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
+import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { CliError, toJson } from './output.ts';
@@ -108,18 +109,29 @@ export async function runNode(argv: string[]): Promise<number> {
 }
 
 export async function runKeys(argv: string[]): Promise<number> {
-  const usage = 'brop keys new --out FILE | brop keys show FILE';
+  const usage = 'brop keys new --out FILE [--encrypt [--password-file F]] | brop keys show FILE [--password-file F]  (password also from BROP_KEY_PASSWORD or the terminal)';
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { out: { type: 'string' }, force: { type: 'boolean' } }, usage);
+  const { values, positionals } = parse(rest, { out: { type: 'string' }, force: { type: 'boolean' }, encrypt: { type: 'boolean' }, 'password-file': { type: 'string' } }, usage);
+  const password: PasswordSource = { file: values['password-file'] as string | undefined, env: 'BROP_KEY_PASSWORD', prompt: true };
   if (sub === 'new') {
     if (!values.out) throw new CliError('CLI_USAGE', `--out FILE is required\nusage: ${usage}`);
-    const f = writeKeyFile(resolve(String(values.out)), newKeyPair(), { overwrite: values.force === true });
-    print({ ok: true, file: resolve(String(values.out)), address: f.address, publicKey: f.publicKey });
+    const out = resolve(String(values.out));
+    const f = values.encrypt
+      ? writeKeystore(out, newKeyPair(), await readPassword(password, out), { overwrite: values.force === true })
+      : writeKeyFile(out, newKeyPair(), { overwrite: values.force === true });
+    print({ ok: true, file: out, encrypted: values.encrypt === true, address: f.address, publicKey: f.publicKey });
     return 0;
   }
   if (sub === 'show' && positionals[0]) {
-    const f = keyFileOf(readKeyFile(resolve(positionals[0])));
-    print({ file: resolve(positionals[0]), address: f.address, publicKey: f.publicKey });
+    const path = resolve(positionals[0]);
+    let encrypted = false;
+    try {
+      encrypted = (JSON.parse(readFileSync(path, 'utf8')) as { type?: string }).type === 'brop-keystore';
+    } catch {
+      // readKeyFile reports it
+    }
+    const f = keyFileOf(encrypted ? await readKeystore(path, password) : readKeyFile(path));
+    print({ file: path, encrypted, address: f.address, publicKey: f.publicKey });
     return 0;
   }
   throw new CliError('CLI_USAGE', `usage: ${usage}`);
