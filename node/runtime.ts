@@ -59,10 +59,16 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       node.on('accepted', (stx) => net.publishTx(stx.bytes));
       net.onTx((bytes) => void node.submit(bytes, { gossiped: true }).catch(() => undefined));
       const t = node.params.blockTimeMs;
-      consensus = new BftConsensus(node, key, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
+      const bft = new BftConsensus(node, key, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
         timeouts: { proposeMs: Math.max(1000, 3 * t), prevoteMs: Math.max(200, t / 2), precommitMs: Math.max(200, t / 2), deltaMs: Math.max(200, t / 2) },
-        onError,
+        onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'),
       });
+      consensus = bft;
+      server.method('consensus_status', () => {
+        const st = bft.status();
+        return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses() };
+      });
+      server.method('consensus_evidence', () => bft.evidence.map((e) => JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)))));
     } else if (key) {
       consensus = new SoloConsensus(node, key, { onError });
     }

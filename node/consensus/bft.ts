@@ -6,6 +6,7 @@
  * commits the block, and keeps the timers. The transport only moves messages: libp2p gossip in a
  * deployment, an in-memory bus in tests.
  */
+import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
@@ -62,7 +63,17 @@ export class BftConsensus {
   readonly evidence: Equivocation[] = [];
   private readonly onError: (e: Error) => void;
 
-  constructor(node: ChainNode, key: ValidatorKey | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: { timeouts?: TimeoutConfig; onError?: (e: Error) => void } = {}) {
+  private readonly log: (event: Record<string, unknown>) => void;
+  private readonly evidenceFile: string | undefined;
+
+  constructor(node: ChainNode, key: ValidatorKey | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: {
+    timeouts?: TimeoutConfig;
+    onError?: (e: Error) => void;
+    /** Progress and evidence lines (sync progress, equivocations). */
+    log?: (event: Record<string, unknown>) => void;
+    /** Where equivocation evidence is kept (appended, one JSON line each). */
+    evidenceFile?: string;
+  } = {}) {
     this.node = node;
     this.key = key;
     this.transport = transport;
@@ -71,6 +82,8 @@ export class BftConsensus {
     this.self = key ? hex(accountAddress(key.publicKey)) : '';
     this.machine = new TendermintMachine(this.self, node.validators.map(hex), this.timeouts);
     this.onError = opts.onError ?? ((e) => console.error(`consensus: ${e.message}`));
+    this.log = opts.log ?? (() => undefined);
+    this.evidenceFile = opts.evidenceFile;
     transport.subscribe((m) => this.enqueue(() => this.receive(m)));
     transport.serveBlocks((from, max) => {
       const out: SyncedBlock[] = [];
@@ -113,6 +126,11 @@ export class BftConsensus {
 
   get height(): bigint {
     return this.machine.height;
+  }
+
+  /** Where consensus is: for operators (RPC consensus_status). */
+  status(): { height: bigint; round: number; step: string; validator: boolean; lockedRound: number; evidence: number } {
+    return { height: this.machine.height, round: this.machine.round, step: this.machine.step, validator: !this.machine.observer, lockedRound: this.machine.lockedRound, evidence: this.evidence.length };
   }
 
   private async startHeight(height: bigint, replay: boolean): Promise<void> {
@@ -197,6 +215,7 @@ export class BftConsensus {
           const checked = await this.node.checkProposal(block);
           await this.node.commitBlock(checked, decodeCommit(s.commit)); // verifies the certificate
         }
+        this.log({ event: 'sync', height: this.node.height, blocks: got.length, peerHeightAtLeast: this.future.reduce((m, x) => (x.height > m ? x.height : m), 0n) });
         if (got.length < SYNC_BATCH) break;
       }
     } finally {
@@ -255,9 +274,14 @@ export class BftConsensus {
           this.startNextHeight(a.height + 1n);
           break;
         }
-        case 'equivocation':
-          this.evidence.push({ first: a.first, second: a.second });
+        case 'equivocation': {
+          const e = { first: a.first, second: a.second };
+          this.evidence.push(e);
+          const line = JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+          if (this.evidenceFile) appendFileSync(this.evidenceFile, `${line}\n`);
+          this.log({ event: 'equivocation', validator: a.first.validator, height: a.first.height, round: a.first.round, type: a.first.type });
           break;
+        }
       }
     }
   }

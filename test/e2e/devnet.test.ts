@@ -49,6 +49,9 @@ test('a devnet survives one validator down, halts safely with two, resumes when 
     const all = () => procs.filter((p): p is NodeProcess => p !== undefined);
     await until(async () => (await Promise.all(all().map(height))).every((x) => x >= 3), 60_000, 'height 3 everywhere');
     await assertSameBlocks(all());
+    const st = await new RpcClient(procs[0]!.rpc).call<{ validator: boolean; peers: number }>('consensus_status');
+    assert.ok(st.validator && st.peers >= 3, JSON.stringify(st));
+    assert.is((await new RpcClient(procs[4]!.rpc).call<{ validator: boolean }>('consensus_status')).validator, false); // the full node follows
 
     // A transaction sent to the full node is gossiped to the validators and committed.
     const full = procs[4]!;
