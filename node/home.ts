@@ -153,6 +153,8 @@ export interface NetworkInitOptions {
   /** RPC ports are basePort + i, p2p ports basePort + 100 + i (validators first, then the full node). */
   basePort?: number;
   quotaSchedule?: Record<string, bigint | number>;
+  /** RPC settings for every node (rate limits, batch size). */
+  rpc?: Partial<Pick<NodeConfig['rpc'], 'rateLimit' | 'maxBatch'>>;
 }
 
 export interface NetworkInitResult {
@@ -203,7 +205,7 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
     if (validator) writeKeyFile(join(home, 'keys', 'validator.json'), validatorKeys[i]!, { overwrite: true });
     writeFileSync(join(home, 'keys', 'peer.key'), privateKeyToProtobuf(peerKeys[i]!), { mode: 0o600 });
     const config: NodeConfig = {
-      rpc: { host: '127.0.0.1', port: basePort + i },
+      rpc: { host: '127.0.0.1', port: basePort + i, ...opts.rpc },
       validatorKey: validator ? 'keys/validator.json' : null,
       p2p: { listen: [`/ip4/127.0.0.1/tcp/${basePort + 100 + i}`], peers: names.map((_, j) => j).filter((j) => j !== i).map(p2pAddress) },
     };

@@ -161,8 +161,8 @@ export class BftConsensus {
     if (this.stopped || m.height < this.machine.height) return;
     if (m.height > this.machine.height) {
       if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(m);
-      // Others are at a later height: this node missed blocks. Fetch them with their certificates.
-      if (m.height > this.machine.height + 1n || this.machine.height <= this.node.height) await this.sync();
+      // Others are more than a height ahead of this node's chain: it missed blocks. Fetch them with their certificates.
+      if (m.height > this.node.height + 1n) await this.sync();
       return;
     }
     const validator = hex(accountAddress(m.publicKey));

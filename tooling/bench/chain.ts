@@ -24,7 +24,7 @@ const BATCH = 100;
 const TXS = 24_000;
 
 /** Ed25519 verifications per second over all cores: one worker per core, each verifying for a second. */
-async function verifyRate(): Promise<number> {
+export async function verifyRate(): Promise<number> {
   const code = `
     const { parentPort } = require('node:worker_threads');
     const c = require('node:crypto');
@@ -70,8 +70,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function setUpPartners(node: NodeProcess, operator: KeyPair, count: number): Promise<KeyPair[]> {
-  const client = new RpcClient(node.rpc);
+/** Admits `count` partners (operator transactions) and has each register its identity account. */
+export async function setUpPartners(rpc: string, operator: KeyPair, count: number): Promise<KeyPair[]> {
+  const client = new RpcClient(rpc);
   const factory = new TxFactory(client);
   const partners = Array.from({ length: count }, () => newKeyPair());
   const admits = [];
@@ -85,94 +86,140 @@ async function setUpPartners(node: NodeProcess, operator: KeyPair, count: number
   return partners;
 }
 
+/** What a throughput run measured. */
+export interface Throughput { tps: number; failed: number; busy: number; submitS: number; totalS: number; nodeCpuUsPerTx: number; clientCpuUsPerTx: number }
+
+/**
+ * Pre-signs `count` evidence registrations from `partners`, sends them as fast as the nodes take them
+ * (JSON-RPC batches over CONNECTIONS connections, spread over `rpcs`), and measures until all are
+ * committed (counted per block on `watch`'s `blocks` subscription). `nodes` are the processes whose
+ * CPU is reported per transaction.
+ */
+export async function measureThroughput(rpcs: string[], watch: string, partners: KeyPair[], count: number, nodes: NodeProcess[]): Promise<Throughput> {
+  const client = new RpcClient(watch, { timeoutMs: 120_000 });
+  const factory = new TxFactory(client);
+  await factory.refresh();
+  const digest = createHash('sha256').update('bench document').digest();
+  // Signed before timing: the clients' signing is not the nodes' work.
+  const txs: string[] = [];
+  for (let i = 0; i < count; i++) txs.push(await factory.tx(partners[i % partners.length]!, 'evidence', 'register', [`bench/${i}/${Date.now()}`, digest, '{"kind":"invoice"}', null, null], 900));
+  const ws = await RpcWsClient.connect(watch.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+  // Commits are counted per block (the node reports each block's transaction count); receipts are
+  // checked afterwards, so that the clients spend no CPU on per-transaction notifications.
+  let included = 0, lastCommit = 0;
+  const startHeight = (await client.call<{ height: number }>('chain_status')).height;
+  await ws.subscribe<{ txCount: number }>('blocks', undefined, (b) => {
+    included += b.txCount;
+    if (b.txCount > 0) lastCommit = performance.now();
+  });
+  // Request bodies are built before timing too: a batch of BATCH tx_send calls per request.
+  const bodies: string[][] = [];
+  for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}`));
+  const start = performance.now();
+  const cpu0 = nodes.map((n) => processCpuSeconds(n.child.pid!) ?? NaN), clientCpu0 = process.cpuUsage();
+  let next = 0, busy = 0;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
+    const url = rpcs[c % rpcs.length]!;
+    while (next < bodies.length) {
+      let todo = bodies[next++]!;
+      while (todo.length > 0) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.join(',')}]` });
+        const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
+        const byId = new Map(results.map((r) => [r.id, r]));
+        // BUSY is back-pressure, NODE_BEHIND a node catching up: send those again after a pause.
+        const retry = todo.filter((body) => {
+          const r = byId.get(Number(/"id":(\d+)/.exec(body)![1]))!;
+          if (r.error && r.error.data?.code !== 'BUSY' && r.error.data?.code !== 'NODE_BEHIND') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
+          return r.error !== undefined;
+        });
+        busy += retry.length;
+        todo = retry;
+        if (todo.length > 0) await new Promise((w) => setTimeout(w, 50));
+      }
+    }
+  }));
+  const submitted = performance.now();
+  while (included < count) {
+    if (performance.now() - Math.max(lastCommit, submitted) > 30_000) throw new Error(`stalled at ${included} of ${count}`);
+    await new Promise((w) => setTimeout(w, 20));
+  }
+  const seconds = (lastCommit - start) / 1000;
+  // Where the machine's CPU went, per transaction: the nodes (all their threads) and the clients.
+  const nodeCpu = nodes.reduce((sum, n, i) => sum + (processCpuSeconds(n.child.pid!) ?? NaN) - cpu0[i]!, 0);
+  const clientCpu = process.cpuUsage(clientCpu0);
+  if (process.env.BROP_BENCH_THREADS) {
+    const { readdirSync } = await import('node:fs');
+    const byName = new Map<string, number>();
+    for (const n of nodes) {
+      for (const tid of readdirSync(`/proc/${n.child.pid}/task`)) {
+        const comm = readFileSync(`/proc/${n.child.pid}/task/${tid}/comm`, 'utf8').trim();
+        const f = readFileSync(`/proc/${n.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        byName.set(comm, (byName.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+      }
+    }
+    console.error(JSON.stringify(Object.fromEntries(byName)));
+  }
+  await ws.close();
+  // Every transaction must have succeeded: count failed receipts in the blocks of the run.
+  let failed = 0;
+  const head = (await client.call<{ height: number }>('chain_status')).height;
+  for (let h = startHeight + 1; h <= head; h++) {
+    const b = await client.call<{ receipts: Array<{ status: string }> }>('chain_block', { height: h, full: true });
+    failed += b.receipts.filter((r) => r.status !== 'ok').length;
+  }
+  return {
+    tps: count / seconds, failed, busy, submitS: (submitted - start) / 1000, totalS: seconds,
+    nodeCpuUsPerTx: Math.round((nodeCpu * 1e6) / count), clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / count),
+  };
+}
+
+/** Transactions one at a time, each timed from tx_send until `watch` reports it committed. */
+export async function measureFinality(send: string, watch: string, partner: KeyPair, samples: number): Promise<{ p50: number; p99: number; samples: number }> {
+  const client = new RpcClient(send);
+  const factory = new TxFactory(client);
+  const ws = await RpcWsClient.connect(watch.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  await ws.subscribe<{ hash: string }>('txs', undefined, (t) => {
+    const s = sentAt.get(t.hash);
+    if (s !== undefined) latencies.push(performance.now() - s);
+  });
+  const digest = createHash('sha256').update('bench document').digest();
+  for (let i = 0; i < samples; i++) {
+    await factory.refresh();
+    const tx = await factory.tx(partner, 'evidence', 'register', [`final/${i}/${Date.now()}`, digest, '{}', null, null]);
+    const t = performance.now();
+    const { hash } = await client.call<{ hash: string }>('tx_send', { tx });
+    sentAt.set(hash, t);
+    await new Promise((w) => setTimeout(w, 150 + Math.random() * 200));
+  }
+  const deadline = Date.now() + 15_000;
+  while (latencies.length < samples && Date.now() < deadline) await new Promise((w) => setTimeout(w, 100));
+  await ws.close();
+  const sorted = latencies.sort((a, b) => a - b);
+  return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), samples: sorted.length };
+}
+
+const big = 10n ** 15n;
+/** Quota large enough that the benchmark measures the chain, not the allowances. */
+export const BENCH_QUOTA = { base: 100, perByte: 1, perKiloGas: 1, periodBlocks: 1200, operatorAllowance: big, partnerAllowance: big, regulatorAllowance: big, userAllowance: big };
+
 export async function run(): Promise<void> {
   const verifyPerS = await verifyRate();
-  const digest = createHash('sha256').update('bench document').digest();
-  const big = 10n ** 15n;
-  const schedule = { base: 100, perByte: 1, perKiloGas: 1, periodBlocks: 1200, operatorAllowance: big, partnerAllowance: big, regulatorAllowance: big, userAllowance: big };
-
   // Throughput: a short block time keeps the pipeline full; the figure is committed transactions per second.
   {
     const dir = mkdtempSync(join(tmpdir(), 'brop-bench-chain-'));
     try {
       // The clients are all on loopback: the per-address rate limit would measure itself, not the node.
-      const init = await initHome(dir, { chainId: 'brop-bench', params: { blockTimeMs: 250, validityWindow: 1000 }, quotaSchedule: schedule, rpc: { rateLimit: false } });
+      const init = await initHome(dir, { chainId: 'brop-bench', params: { blockTimeMs: 250, validityWindow: 1000 }, quotaSchedule: BENCH_QUOTA, rpc: { rateLimit: false } });
       const node = await startNode(dir);
       try {
-        const operator = readKeyFile(init.operatorKey);
-        const partners = await setUpPartners(node, operator, SENDERS);
-        const client = new RpcClient(node.rpc, { timeoutMs: 120_000 });
-        const factory = new TxFactory(client);
-        await factory.refresh();
-        // Signed before timing: the clients' signing is not the node's work.
-        const txs: string[] = [];
-        for (let i = 0; i < TXS; i++) txs.push(await factory.tx(partners[i % SENDERS]!, 'evidence', 'register', [`bench/${i}`, digest, '{"kind":"invoice"}', null, null], 900));
-        const ws = await RpcWsClient.connect(node.rpc.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
-        // Commits are counted per block (the node reports each block's transaction count); receipts are
-        // checked afterwards, so that the clients spend no CPU on per-transaction notifications.
-        let included = 0, lastCommit = 0;
-        const startHeight = (await client.call<{ height: number }>('chain_status')).height;
-        await ws.subscribe<{ txCount: number }>('blocks', undefined, (b) => {
-          included += b.txCount;
-          if (b.txCount > 0) lastCommit = performance.now();
-        });
-        // Request bodies are built before timing too: a batch of BATCH tx_send calls per request.
-        const bodies: string[][] = [];
-        for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}`));
-        const start = performance.now();
-        const nodeCpu0 = processCpuSeconds(node.child.pid!), clientCpu0 = process.cpuUsage();
-        let next = 0, busy = 0;
-        await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-          while (next < bodies.length) {
-            let todo = bodies[next++]!;
-            while (todo.length > 0) {
-              const res = await fetch(node.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.join(',')}]` });
-              const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
-              const byId = new Map(results.map((r) => [r.id, r]));
-              // BUSY is back-pressure: send those again after a pause.
-              const retry = todo.filter((body) => {
-                const r = byId.get(Number(/"id":(\d+)/.exec(body)![1]))!;
-                if (r.error && r.error.data?.code !== 'BUSY') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
-                return r.error !== undefined;
-              });
-              busy += retry.length;
-              todo = retry;
-              if (todo.length > 0) await new Promise((w) => setTimeout(w, 50));
-            }
-          }
-        }));
-        const submitted = performance.now();
-        while (included < TXS) {
-          if (performance.now() - Math.max(lastCommit, submitted) > 30_000) throw new Error(`stalled at ${included} of ${TXS}`);
-          await new Promise((w) => setTimeout(w, 20));
-        }
-        const seconds = (lastCommit - start) / 1000;
-        const tps = TXS / seconds;
-        // Where the machine's CPU went, per transaction: the node (all its threads) and the clients.
-        const nodeCpu = (processCpuSeconds(node.child.pid!) ?? NaN) - (nodeCpu0 ?? NaN);
-        const clientCpu = process.cpuUsage(clientCpu0);
-        if (process.env.BROP_BENCH_THREADS) {
-          const { readdirSync } = await import('node:fs');
-          const byName = new Map<string, number>();
-          for (const tid of readdirSync(`/proc/${node.child.pid}/task`)) {
-            const comm = readFileSync(`/proc/${node.child.pid}/task/${tid}/comm`, 'utf8').trim();
-            const f = readFileSync(`/proc/${node.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-            byName.set(comm, (byName.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-          }
-          console.error(JSON.stringify(Object.fromEntries(byName)));
-        }
-        await ws.close();
-        // Every transaction must have succeeded: count failed receipts in the blocks of the run.
-        let failed = 0;
-        const head = (await client.call<{ height: number }>('chain_status')).height;
-        for (let h = startHeight + 1; h <= head; h++) {
-          const b = await client.call<{ receipts: Array<{ status: string }> }>('chain_block', { height: h, full: true });
-          failed += b.receipts.filter((r) => r.status !== 'ok').length;
-        }
+        const partners = await setUpPartners(node.rpc, readKeyFile(init.operatorKey), SENDERS);
+        const t = await measureThroughput([node.rpc], node.rpc, partners, TXS, [node]);
         console.log(JSON.stringify({
-          bench: 'chain.tps_1v', tps: Math.round(tps), verify_per_s: Math.round(verifyPerS), ratio: Number((tps / verifyPerS).toFixed(3)), goal_ratio: 0.6,
-          txs: TXS, failed, busy_retries: busy,
-          node_cpu_us_per_tx: Math.round((nodeCpu * 1e6) / TXS), client_cpu_us_per_tx: Math.round((clientCpu.user + clientCpu.system) / TXS), submit_s: Number(((submitted - start) / 1000).toFixed(2)), total_s: Number(seconds.toFixed(2)), senders: SENDERS, connections: CONNECTIONS, batch: BATCH,
+          bench: 'chain.tps_1v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), ratio: Number((t.tps / verifyPerS).toFixed(3)), goal_ratio: 0.6,
+          txs: TXS, failed: t.failed, busy_retries: t.busy, node_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
+          submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), senders: SENDERS, connections: CONNECTIONS, batch: BATCH,
         }));
       } finally {
         node.child.kill('SIGTERM');
@@ -182,39 +229,16 @@ export async function run(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-
-  // Finality at the default block time: transactions one at a time, each timed from tx_send to its commit notice.
+  // Finality at the default block time.
   {
     const dir = mkdtempSync(join(tmpdir(), 'brop-bench-final-'));
     try {
-      const init = await initHome(dir, { chainId: 'brop-bench-final', quotaSchedule: schedule });
+      const init = await initHome(dir, { chainId: 'brop-bench-final', quotaSchedule: BENCH_QUOTA });
       const node = await startNode(dir);
       try {
-        const operator = readKeyFile(init.operatorKey);
-        const [partner] = await setUpPartners(node, operator, 1);
-        const client = new RpcClient(node.rpc);
-        const factory = new TxFactory(client);
-        const ws = await RpcWsClient.connect(node.rpc.replace(/^http/, 'ws').replace(/\/?$/, '/ws'));
-        const sentAt = new Map<string, number>();
-        const latencies: number[] = [];
-        await ws.subscribe<{ hash: string }>('txs', undefined, (t) => {
-          const s = sentAt.get(t.hash);
-          if (s !== undefined) latencies.push(performance.now() - s);
-        });
-        const N = 40;
-        for (let i = 0; i < N; i++) {
-          await factory.refresh();
-          const tx = await factory.tx(partner!, 'evidence', 'register', [`final/${i}`, digest, '{}', null, null]);
-          const t = performance.now();
-          const { hash } = await client.call<{ hash: string }>('tx_send', { tx });
-          sentAt.set(hash, t);
-          await new Promise((w) => setTimeout(w, 150 + Math.random() * 200));
-        }
-        const deadline = Date.now() + 10_000;
-        while (latencies.length < N && Date.now() < deadline) await new Promise((w) => setTimeout(w, 100));
-        await ws.close();
-        const sorted = latencies.sort((a, b) => a - b);
-        console.log(JSON.stringify({ bench: 'chain.finality_ms', p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), samples: sorted.length, block_time_ms: 1000 }));
+        const [partner] = await setUpPartners(node.rpc, readKeyFile(init.operatorKey), 1);
+        const f = await measureFinality(node.rpc, node.rpc, partner!, 40);
+        console.log(JSON.stringify({ bench: 'chain.finality_ms', ...f, block_time_ms: 1000 }));
       } finally {
         node.child.kill('SIGTERM');
         await node.exited;

@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<void>> = {
   contracts: async () => (await import('./contracts.ts')).run(),
   state: async () => (await import('./state.ts')).run(),
   chain: async () => (await import('./chain.ts')).run(),
+  consensus: async () => (await import('./consensus.ts')).run(),
 };
 
 const names = process.argv.slice(2);

@@ -1,0 +1,61 @@
+/**
+ * `npm run bench -- consensus`: four validator processes on this machine, BFT over libp2p.
+ *
+ * chain.tps_4v: evidence registrations per second committed when clients submit to all four
+ * validators (gossip carries each to every pool), against V, the all-core Ed25519 verification rate
+ * measured in the same run. Every validator verifies every transaction, so the ratio is T / (V / 4).
+ * chain.finality_4v_ms: submit-to-final latency at a 1 s block time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initNetwork } from '../../node/home.ts';
+import { readKeyFile } from '../../node/keys/key-file.ts';
+import { startNode, type NodeProcess } from '../../test/e2e/helpers.ts';
+import { BENCH_QUOTA, measureFinality, measureThroughput, setUpPartners, verifyRate } from './chain.ts';
+
+const TXS = 8_000;
+
+async function withNetwork<T>(blockTimeMs: number, fn: (procs: NodeProcess[], operatorKey: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'brop-bench-4v-'));
+  const procs: NodeProcess[] = [];
+  try {
+    const net = await initNetwork(dir, {
+      validators: 4, chainId: 'brop-bench-4v', basePort: 32_000 + Math.floor(Math.random() * 2000),
+      params: { blockTimeMs, validityWindow: 1000 }, quotaSchedule: BENCH_QUOTA, rpc: { rateLimit: false },
+    });
+    for (const h of net.homes.filter((x) => x.validator)) procs.push(await startNode(h.home));
+    // Wait until the validators make blocks together.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const heights = await Promise.all(procs.map((p) => fetch(p.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"chain_status"}' }).then((r) => r.json()).then((j) => (j as { result: { height: number } }).result.height)));
+      if (heights.every((h) => h >= 2)) break;
+      if (Date.now() > deadline) throw new Error('the validators did not start making blocks');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return await fn(procs, net.operatorKey);
+  } finally {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  const verifyPerS = await verifyRate();
+  await withNetwork(300, async (procs, operatorKey) => {
+    const partners = await setUpPartners(procs[0]!.rpc, readKeyFile(operatorKey), 8);
+    const t = await measureThroughput(procs.map((p) => p.rpc), procs[0]!.rpc, partners, TXS, procs);
+    console.log(JSON.stringify({
+      bench: 'chain.tps_4v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), ratio: Number((t.tps / (verifyPerS / 4)).toFixed(3)), goal_ratio: 0.4,
+      txs: TXS, failed: t.failed, busy_retries: t.busy, nodes_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
+      total_s: Number(t.totalS.toFixed(2)), validators: 4,
+    }));
+  });
+  await withNetwork(1000, async (procs, operatorKey) => {
+    const [partner] = await setUpPartners(procs[0]!.rpc, readKeyFile(operatorKey), 1);
+    // Sent to one validator, timed until another reports it committed.
+    const f = await measureFinality(procs[1]!.rpc, procs[0]!.rpc, partner!, 30);
+    console.log(JSON.stringify({ bench: 'chain.finality_4v_ms', ...f, block_time_ms: 1000, validators: 4 }));
+  });
+}
