@@ -10,13 +10,14 @@
  * (peer.key in the node's home).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
-import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
@@ -52,23 +53,33 @@ const WIRE: StructTable = {
     { name: 'blockHash', type: b32 }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
   ],
   SyncRequest: [{ name: 'from', type: 'u64' }, { name: 'max', type: 'u32' }],
+  TxBatch: [{ name: 'txs', type: { array: 'bytes' } }],
   SyncedBlock: [{ name: 'block', type: 'bytes' }, { name: 'commit', type: 'bytes' }],
 };
 
-/** A consensus message on the wire: one tag byte (1 proposal, 2 vote), then its fields. */
+/**
+ * A consensus message on the wire: 8 bytes of nonce, one tag byte (1 proposal, 2 vote), then its
+ * fields. Gossip ids are content hashes, and a node sends its messages again until the height ends
+ * (peers that were away must get them): the nonce makes each sending a new gossip message.
+ */
 export function encodeConsensusMessage(m: ConsensusMessage): Uint8Array {
   const { kind: _kind, ...fields } = m;
   const body = m.kind === 'proposal'
     ? encode({ struct: 'Proposal' }, fields, WIRE)
     : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
-  const out = new Uint8Array(1 + body.length);
-  out[0] = m.kind === 'proposal' ? 1 : 2;
-  out.set(body, 1);
+  const out = new Uint8Array(NONCE + 1 + body.length);
+  out.set(randomBytes(NONCE));
+  out[NONCE] = m.kind === 'proposal' ? 1 : 2;
+  out.set(body, NONCE + 1);
   return out;
 }
 
+const NONCE = 8;
+
 /** Throws on anything that is not a well-formed message. */
-export function decodeConsensusMessage(bytes: Uint8Array): ConsensusMessage {
+export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage {
+  if (wire.length < NONCE + 1) throw new RangeError('consensus message too short');
+  const bytes = wire.subarray(NONCE);
   if (bytes[0] === 1) return { kind: 'proposal', ...(decode({ struct: 'Proposal' }, bytes.subarray(1), WIRE) as Omit<Extract<ConsensusMessage, { kind: 'proposal' }>, 'kind'>) };
   if (bytes[0] === 2) {
     const v = decode({ struct: 'Vote' }, bytes.subarray(1), WIRE) as { type: number } & Omit<Extract<ConsensusMessage, { kind: 'vote' }>, 'kind' | 'type'>;
@@ -102,6 +113,15 @@ async function peerKey(file: string | undefined): Promise<PrivateKey> {
 }
 
 const MAX_SYNC_RESPONSE = 64;
+/** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
+const TX_BATCH = 200;
+const TX_BATCH_BYTES = 512 * 1024;
+
+function decodeTxBatch(data: Uint8Array): Uint8Array[] {
+  const { txs } = decode({ struct: 'TxBatch' }, data, WIRE) as { txs: Uint8Array[] };
+  if (txs.length === 0 || txs.length > TX_BATCH) throw new RangeError('a transaction batch holds 1 to 200 transactions');
+  return txs;
+}
 
 export class P2pNetwork implements ConsensusTransport {
   readonly libp2p: Libp2p<{ pubsub: GossipSub }>;
@@ -133,8 +153,11 @@ export class P2pNetwork implements ConsensusTransport {
       services: {
         identify: identify(),
         ping: ping(),
-        // A consortium has few peers: publish even before the mesh forms; messages are signed by libp2p too.
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false }),
+        // A consortium has few peers: publish even before the mesh forms. Messages are not signed again by
+        // libp2p (StrictNoSign: ids are content hashes): consensus messages carry a validator's signature
+        // and transactions their sender's, and a second signature per message per peer cost more than
+        // everything else the network did.
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false, globalSignaturePolicy: StrictNoSign }),
       },
     });
     const net = new P2pNetwork(libp2p, opts);
@@ -147,7 +170,14 @@ export class P2pNetwork implements ConsensusTransport {
         return TopicValidatorResult.Reject;
       }
     });
-    pubsub.topicValidators.set(net.txTopic, (_peer, msg) => (msg.data.length > 0 && msg.data.length <= 128 * 1024 ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
+    pubsub.topicValidators.set(net.txTopic, (_peer, msg) => {
+      try {
+        decodeTxBatch(msg.data);
+        return TopicValidatorResult.Accept;
+      } catch {
+        return TopicValidatorResult.Reject;
+      }
+    });
     pubsub.subscribe(net.consensusTopic);
     pubsub.subscribe(net.txTopic);
     pubsub.addEventListener('message', (evt) => {
@@ -161,7 +191,13 @@ export class P2pNetwork implements ConsensusTransport {
         }
         for (const r of net.consensusReceivers) r(m);
       } else if (topic === net.txTopic) {
-        for (const r of net.txReceivers) r(data);
+        let txs: Uint8Array[];
+        try {
+          txs = decodeTxBatch(data);
+        } catch {
+          return;
+        }
+        for (const tx of txs) for (const r of net.txReceivers) r(tx);
       }
     });
     await libp2p.handle(net.syncProtocol, async (stream) => {
@@ -217,9 +253,29 @@ export class P2pNetwork implements ConsensusTransport {
     this.consensusReceivers.push(receive);
   }
 
+  /** Transactions accepted in one turn of the event loop travel as one gossip message. */
   publishTx(bytes: Uint8Array): void {
-    void this.libp2p.services.pubsub.publish(this.txTopic, bytes).catch(() => undefined);
+    this.txOutbox.push(bytes);
+    if (this.txOutbox.length === 1) {
+      setImmediate(() => {
+        const txs = this.txOutbox;
+        this.txOutbox = [];
+        let batch: Uint8Array[] = [], bytes = 0;
+        const flush = () => {
+          if (batch.length > 0) void this.libp2p.services.pubsub.publish(this.txTopic, encode({ struct: 'TxBatch' }, { txs: batch }, WIRE)).catch(() => undefined);
+          batch = [];
+          bytes = 0;
+        };
+        for (const tx of txs) {
+          if (batch.length >= TX_BATCH || bytes + tx.length > TX_BATCH_BYTES) flush();
+          batch.push(tx);
+          bytes += tx.length;
+        }
+        flush();
+      });
+    }
   }
+  private txOutbox: Uint8Array[] = [];
 
   onTx(receive: (bytes: Uint8Array) => void): void {
     this.txReceivers.push(receive);
