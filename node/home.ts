@@ -21,7 +21,14 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 
 export interface NodeConfig {
   /** RPC address and limits (requests per second and burst per client address; false: no limit). */
-  rpc: { host: string; port: number; rateLimit?: { perSecond: number; burst: number } | false; maxBatch?: number };
+  rpc: {
+    host: string;
+    port: number;
+    rateLimit?: { perSecond: number; burst: number } | false;
+    maxBatch?: number;
+    /** A proxy node open to partners: each partner's key (sha256 hex) with its own rate limit; see `brop apikey`. */
+    apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
+  };
   mempool?: Partial<MempoolLimits>;
   /** Key file (relative to the home) of the validator this node runs; null: not a validator. */
   validatorKey: string | null;

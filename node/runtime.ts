@@ -41,6 +41,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     host: home.config.rpc.host, port: opts.rpcPort ?? home.config.rpc.port,
     ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
     ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
+    ...(home.config.rpc.apiKeys?.length ? { apiKeys: home.config.rpc.apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
   });
   let network: P2pNetwork | undefined;
   let consensus: SoloConsensus | BftConsensus | undefined;

@@ -22,6 +22,7 @@ export type RpcErrorCode =
   | 'RPC_RATE_LIMITED'           // per-remote token bucket empty (429 when nothing else in the request ran)
   | 'RPC_TOO_MANY_CONNECTIONS'   // connection cap reached (503)
   | 'RPC_FORBIDDEN_ORIGIN'       // WebSocket upgrade from a browser origin not allowed (403)
+  | 'RPC_UNAUTHORIZED'           // API keys are required and the request has no known one (401)
   | 'RPC_TRANSPORT_ERROR'        // client side only: network failure or a response that is not JSON-RPC
   | 'RPC_CLIENT_CLOSED';         // client side only: the WebSocket closed before the answer
 
@@ -45,6 +46,7 @@ export const RPC_CODES: Readonly<Record<RpcErrorCode, number>> = {
   RPC_RATE_LIMITED: -32005,
   RPC_TOO_MANY_CONNECTIONS: -32006,
   RPC_FORBIDDEN_ORIGIN: -32007,
+  RPC_UNAUTHORIZED: -32008,
   RPC_TRANSPORT_ERROR: -32099,
   RPC_CLIENT_CLOSED: -32099,
 };

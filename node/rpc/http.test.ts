@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import { RpcServer, type RpcLogEvent, type RpcServerOptions } from './server.ts';
 import { RpcClient } from './client.ts';
 import { RpcError } from './errors.ts';
@@ -67,6 +68,21 @@ async function withServer(options: RpcServerOptions, body: (f: Fixture) => Promi
 }
 
 const rpc = (method: string, params?: unknown, id: unknown = 1) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+
+test('API keys (a proxy node): required, each with its own rate limit; unknown or missing keys are RPC_UNAUTHORIZED', async () => {
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  await withServer({ apiKeys: [{ name: 'partner-a', keyHash: sha('secret-a'), rateLimit: { perSecond: 0.001, burst: 2 } }, { name: 'partner-b', keyHash: sha('secret-b'), rateLimit: { perSecond: 100, burst: 100 } }] }, async ({ url }) => {
+    assert.is((await new RpcClient(url).call('echo', [1]).catch((e: RpcError) => e.code)), 'RPC_UNAUTHORIZED');
+    assert.is((await new RpcClient(url, { headers: { 'x-api-key': 'guess' } }).call('echo', [1]).catch((e: RpcError) => e.code)), 'RPC_UNAUTHORIZED');
+    const a = new RpcClient(url, { headers: { 'x-api-key': 'secret-a' } });
+    assert.equal(await a.call('echo', [1]), [1]);
+    assert.equal(await new RpcClient(url, { headers: { authorization: 'Bearer secret-a' } }).call('echo', [2]), [2]);
+    assert.is(await a.call('echo', [3]).catch((e: RpcError) => e.code), 'RPC_RATE_LIMITED'); // partner-a's burst of 2 is spent
+    assert.equal(await new RpcClient(url, { headers: { 'x-api-key': 'secret-b' } }).call('echo', [4]), [4]); // partner-b is not affected
+    const health = await fetch(url.replace(/\/$/, '') + '/health');
+    assert.is(health.status, 200); // health needs no key
+  });
+});
 
 test('listen: binds 127.0.0.1 by default, port 0 is ephemeral, URLs are exposed', async () => {
   const server = new RpcServer({ port: 0 });

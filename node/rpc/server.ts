@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { RpcError, toRpcError, type RpcErrorCode } from './errors.ts';
@@ -58,6 +58,12 @@ export interface RpcServerOptions {
   log?: (event: RpcLogEvent) => void;
   /** Clock for the rate limiter (tests). */
   now?: () => number;
+  /**
+   * API keys (a proxy node open to partners): when given, every request must carry one (header
+   * `x-api-key` or `Authorization: Bearer`, or `?api_key=` on a WebSocket URL), and each key has its
+   * own rate limit instead of the per-address one. Keys are stored as sha256 hex digests.
+   */
+  apiKeys?: ReadonlyArray<{ name: string; keyHash: string; rateLimit: RateLimit }>;
 }
 
 export type RpcLogEvent =
@@ -81,6 +87,8 @@ export const RPC_DEFAULTS = {
 } as const;
 
 /** Close codes and reasons (the reason is a stable string code) the server uses on WebSockets. */
+const KEY_PREFIX = 'key:';
+
 export const WS_CLOSE = {
   shuttingDown: { code: 1001, reason: 'RPC_SHUTTING_DOWN' },
   slowConsumer: { code: 1008, reason: 'RPC_SLOW_CONSUMER' },
@@ -143,9 +151,11 @@ interface Reply {
 }
 
 export class RpcServer {
-  private readonly opts: Required<Omit<RpcServerOptions, 'rateLimit' | 'now' | 'allowedOrigins'>>;
+  private readonly opts: Required<Omit<RpcServerOptions, 'rateLimit' | 'now' | 'allowedOrigins' | 'apiKeys'>>;
   private readonly origins: ReadonlySet<string> | '*';
   private readonly limiter: RateLimiter | undefined;
+  /** sha256 hex of a key → its holder's name and rate limiter. */
+  private readonly apiKeys = new Map<string, { name: string; limiter: RateLimiter }>();
   private readonly methods = new Map<string, Handler>();
   private readonly topics = new Map<string, Topic>();
   private readonly http: http.Server;
@@ -179,6 +189,7 @@ export class RpcServer {
     this.origins = allowed === '*' ? '*' : new Set(allowed);
     const rateLimit = options.rateLimit ?? RPC_DEFAULTS.rateLimit;
     this.limiter = rateLimit === false ? undefined : new RateLimiter(rateLimit, options.now);
+    for (const k of options.apiKeys ?? []) this.apiKeys.set(k.keyHash.toLowerCase(), { name: k.name, limiter: new RateLimiter(k.rateLimit, options.now) });
 
     this.http = http.createServer();
     // Slow-loris bounds: a request must arrive whole within these, whatever the handlers do.
@@ -341,6 +352,11 @@ export class RpcServer {
     }
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/health') return this.sendJson(req, res, 200, '{"ok":true}');
+    const keyHolder = this.authenticate(req);
+    if (keyHolder === null && req.method !== 'OPTIONS') {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_UNAUTHORIZED' });
+      return this.sendError(req, res, 401, new RpcError('RPC_UNAUTHORIZED', 'an API key is required (x-api-key header, or Authorization: Bearer)'));
+    }
     if (req.method === 'OPTIONS' && req.headers.origin !== undefined) {
       res.writeHead(204, { 'Access-Control-Allow-Methods': 'POST', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
       res.end();
@@ -368,7 +384,7 @@ export class RpcServer {
     }
     if (body === null) return; // the client went away mid-body
 
-    const caller: Caller = { transport: 'http', remote, inFlight: new Set(), created: [] };
+    const caller: Caller = { transport: 'http', remote: keyHolder ?? remote, inFlight: new Set(), created: [] };
     res.once('close', () => {
       if (!res.writableFinished) for (const ac of caller.inFlight) ac.abort(new RpcError('RPC_CLIENT_CLOSED', 'the client went away'));
     });
@@ -379,7 +395,7 @@ export class RpcServer {
       res.writeHead(204).end();
       return;
     }
-    if (out.limited) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(this.limiter!.retryAfterMs(remote) / 1000))));
+    if (out.limited) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(this.limiterFor(caller.remote)!.retryAfterMs(caller.remote) / 1000))));
     this.sendJson(req, res, out.limited ? 429 : 200, out.json);
   }
 
@@ -498,8 +514,27 @@ export class RpcServer {
     }
   }
 
+  private limiterFor(remote: string): RateLimiter | undefined {
+    return this.apiKeys.size > 0 ? this.apiKeys.get(remote.slice(KEY_PREFIX.length))?.limiter : this.limiter;
+  }
+
   private take(remote: string): boolean {
-    return this.limiter === undefined || this.limiter.take(remote);
+    const l = this.limiterFor(remote);
+    return l === undefined || l.take(remote);
+  }
+
+  /**
+   * undefined: no API keys are configured (anyone may call). null: keys are required and this request
+   * has none that is known. Otherwise the caller's identity for rate limiting ("key:" + key hash).
+   */
+  private authenticate(req: IncomingMessage): string | null | undefined {
+    if (this.apiKeys.size === 0) return undefined;
+    const auth = req.headers.authorization;
+    const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key');
+    const key = (req.headers['x-api-key'] as string | undefined) ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined) ?? fromQuery ?? undefined;
+    if (!key) return null;
+    const hash = createHash('sha256').update(key).digest('hex');
+    return this.apiKeys.has(hash) ? `${KEY_PREFIX}${hash}` : null;
   }
 
   // ---- subscriptions ---------------------------------------------------------------------------
@@ -554,8 +589,13 @@ export class RpcServer {
       this.opts.log({ type: 'rejected', remote, code: 'RPC_FORBIDDEN_ORIGIN' });
       return rejectUpgrade(socket, 403, new RpcError('RPC_FORBIDDEN_ORIGIN', 'origin not allowed'));
     }
+    const keyHolder = this.authenticate(req);
+    if (keyHolder === null) {
+      this.opts.log({ type: 'rejected', remote, code: 'RPC_UNAUTHORIZED' });
+      return rejectUpgrade(socket, 401, new RpcError('RPC_UNAUTHORIZED', 'an API key is required'));
+    }
     this.busy.set(socket, 1);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, remote));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, keyHolder ?? remote));
   }
 
   private onWebSocket(ws: WebSocket, remote: string): void {

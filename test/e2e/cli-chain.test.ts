@@ -80,6 +80,22 @@ test('a validator key in an encrypted keystore: the node starts with the passwor
   }
 });
 
+test('a proxy node: partners call with their API key; without one they are refused', async () => {
+  const home3 = join(dir, 'home3');
+  assert.is(brop('init', '--home', home3, '--chain-id', 'brop-proxy').status, 0);
+  const created = brop('apikey', 'new', '--home', home3, '--name', 'partner-a', '--per-second', '20');
+  assert.match(created.json.apiKey, /^[A-Za-z0-9_-]{32}$/);
+  const node = await startNode(home3);
+  try {
+    assert.is(brop('status', '--rpc', node.rpc).err.error.code, 'RPC_UNAUTHORIZED');
+    assert.is(brop('status', '--rpc', node.rpc, '--api-key', 'wrong').err.error.code, 'RPC_UNAUTHORIZED');
+    assert.is(brop('status', '--rpc', node.rpc, '--api-key', created.json.apiKey).json.chainId, 'brop-proxy');
+  } finally {
+    node.child.kill('SIGTERM');
+    await node.exited;
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

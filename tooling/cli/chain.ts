@@ -3,11 +3,11 @@
  * The client commands talk to a node over RPC (--rpc URL, or the URL in --home's config, or the
  * default local one) and encode JSON arguments through the contract's ABI, fetched from the node.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
@@ -146,6 +146,12 @@ function rpcUrl(values: Record<string, unknown>): string {
   return `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 }
 
+/** A client for the node (--rpc, --home or the default), with the partner's API key (--api-key or BROP_API_KEY) for proxy nodes. */
+function rpcClient(values: Record<string, unknown>, opts: { timeoutMs?: number } = {}): RpcClient {
+  const key = typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
+  return new RpcClient(rpcUrl(values), { ...opts, headers: key ? { 'x-api-key': key } : undefined });
+}
+
 function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
   if (text === undefined) return [];
   let v: unknown;
@@ -167,12 +173,12 @@ export async function runTx(argv: string[]): Promise<number> {
   const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
   const { values, positionals } = parse(argv, {
     args: { type: 'string' }, key: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' },
-    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' },
+    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' }, 'api-key': { type: 'string' },
   }, usage);
   const [contract, method] = positionals;
   if (!contract || !method || !values.key) throw new CliError('CLI_USAGE', `usage: ${usage}`);
   const key = readKeyFile(resolve(String(values.key)));
-  const client = new RpcClient(rpcUrl(values));
+  const client = rpcClient(values);
   const status = await client.call<{ chainId: string; height: number; validityWindow: number }>('chain_status');
   const { address, abi } = await abiOf(client, contract);
   const m = abi.methods.find((x) => x.name === method);
@@ -210,18 +216,18 @@ export async function runTx(argv: string[]): Promise<number> {
 
 export async function runCall(argv: string[]): Promise<number> {
   const usage = 'brop call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]';
-  const { values, positionals } = parse(argv, { args: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, caller: { type: 'string' } }, usage);
+  const { values, positionals } = parse(argv, { args: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, caller: { type: 'string' }, 'api-key': { type: 'string' } }, usage);
   const [contract, method] = positionals;
   if (!contract || !method) throw new CliError('CLI_USAGE', `usage: ${usage}`);
-  const client = new RpcClient(rpcUrl(values));
+  const client = rpcClient(values);
   const r = await client.call<{ ok: boolean }>('contract_call', { contract, method, args: jsonArgs(values.args), ...(values.caller ? { caller: values.caller } : {}) });
   print(r);
   return r.ok ? 0 : 1;
 }
 
 export async function runStatus(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { rpc: { type: 'string' }, home: { type: 'string' } }, 'brop status [--rpc URL | --home DIR]');
-  print(await new RpcClient(rpcUrl(values)).call('chain_status'));
+  const { values } = parse(argv, { rpc: { type: 'string' }, home: { type: 'string' }, 'api-key': { type: 'string' } }, 'brop status [--rpc URL | --home DIR] [--api-key KEY]');
+  print(await rpcClient(values).call('chain_status'));
   return 0;
 }
 
@@ -266,5 +272,28 @@ export async function runDevnet(argv: string[]): Promise<number> {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
   print({ event: 'devnet-stopped' });
+  return 0;
+}
+
+/**
+ * `brop apikey new --home DIR --name PARTNER [--per-second N] [--burst N]`: a partner's API key for a
+ * proxy node. Only its hash is stored (config.json); the key is printed once.
+ */
+export async function runApiKey(argv: string[]): Promise<number> {
+  const usage = 'brop apikey new --home DIR --name PARTNER [--per-second 50] [--burst 100]';
+  const [sub, ...rest] = argv;
+  const { values } = parse(rest, { home: { type: 'string' }, name: { type: 'string' }, 'per-second': { type: 'string' }, burst: { type: 'string' } }, usage);
+  if (sub !== 'new' || !values.home || !values.name) throw new CliError('CLI_USAGE', `usage: ${usage}`);
+  const file = join(resolve(String(values.home)), 'config.json');
+  if (!existsSync(file)) throw new CliError('HOME_INVALID', `${file} is missing`);
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: { apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }> } };
+  const key = randomBytes(24).toString('base64url');
+  config.rpc.apiKeys = [...(config.rpc.apiKeys ?? []).filter((k) => k.name !== values.name), {
+    name: String(values.name), keyHash: createHash('sha256').update(key).digest('hex'),
+    perSecond: values['per-second'] ? positive(String(values['per-second']), '--per-second') : 50, burst: values.burst ? positive(String(values.burst), '--burst') : 100,
+  }];
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+  print({ ok: true, name: values.name, apiKey: key, note: 'shown once: the node keeps only its hash; restart the node to use it' });
   return 0;
 }

@@ -3,7 +3,7 @@
  * it; errors print `{"error":{"code","message"}}` on stderr with a non-zero exit status.
  */
 import { runVmCommand } from './vm.ts';
-import { runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
+import { runApiKey, runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
 import { runContractCommand } from './contract.ts';
 import { CliError, printError } from './output.ts';
 
@@ -22,7 +22,10 @@ Commands:
                                           Sign and submit a transaction; wait for its receipt or its expiry
   call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
                                           A read-only contract call at the head
-  keys new --out FILE | keys show FILE    Create or inspect an Ed25519 key file
+  keys new --out FILE [--encrypt] | keys show FILE
+                                          Create or inspect an Ed25519 key file (or encrypted keystore)
+  apikey new --home DIR --name PARTNER [--per-second N] [--burst N]
+                                          A partner's API key for a proxy node (only its hash is kept)
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
@@ -53,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       return runCall(rest);
     case 'keys':
       return runKeys(rest);
+    case 'apikey':
+      return runApiKey(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
