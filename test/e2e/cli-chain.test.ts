@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BROP, startNode } from './helpers.ts';
+import { BROP, startNode } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-cli-chain-'));
 const home = join(dir, 'home');

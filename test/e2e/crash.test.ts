@@ -14,7 +14,7 @@ import { ChainNode } from '../../node/node.ts';
 import { newKeyPair } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { hex0x } from '../../node/json.ts';
-import { startNode, TxFactory } from './helpers.ts';
+import { startNode, TxFactory } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-crash-'));
 

@@ -15,7 +15,7 @@ import { readKeyFile, newKeyPair } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
-import { startNode, TxFactory, type NodeProcess } from './helpers.ts';
+import { startNode, TxFactory, type NodeProcess } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-devnet-'));
 

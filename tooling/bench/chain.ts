@@ -16,7 +16,7 @@ import { accountAddress, PERM } from '../../contracts/system/index.ts';
 import { initHome } from '../../node/home.ts';
 import { newKeyPair, readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
 import { RpcClient, RpcWsClient } from '../../node/rpc/client.ts';
-import { startNode, TxFactory, type NodeProcess } from '../../test/e2e/helpers.ts';
+import { startNode, TxFactory, type NodeProcess } from '../nodes/processes.ts';
 
 const SENDERS = 8;
 const CONNECTIONS = 8;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initNetwork } from '../../node/home.ts';
 import { readKeyFile } from '../../node/keys/key-file.ts';
-import { startNode, type NodeProcess } from '../../test/e2e/helpers.ts';
+import { startNode, type NodeProcess } from '../nodes/processes.ts';
 import { BENCH_QUOTA, measureFinality, measureThroughput, setUpPartners, verifyRate } from './chain.ts';
 
 const TXS = 8_000;

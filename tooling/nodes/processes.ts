@@ -1,4 +1,4 @@
-/** Running real node processes from tests: start, wait for their "started" line, stop or kill. */
+/** Real node processes for tests and benchmarks: start one, wait for its "started" line, stop or kill it; sign calls against it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
