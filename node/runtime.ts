@@ -53,7 +53,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     if (home.config.p2p) {
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
-        peerKeyFile: join(home.home, 'keys', 'peer.key'), validators: node.validators.map(hex),
+        peerKeyFile: join(home.home, 'keys', 'peer.key'), validators: node.validators.map(hex), maxBlockBytes: node.params.maxBlockBytes,
       });
       const net = network;
       // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.

@@ -12,6 +12,7 @@ import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { fromHex, hex } from '../chain/hash.ts';
 import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
+import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
 import type { ConsensusWal } from './wal.ts';
 import type { ValidatorKey } from './solo.ts';
@@ -39,6 +40,7 @@ const SYNC_BATCH = 64;
 export interface Equivocation { first: Vote; second: Vote }
 
 const MAX_FUTURE_MESSAGES = 10_000;
+const MAX_SEEN = 100_000;
 
 export class BftConsensus {
   private readonly node: ChainNode;
@@ -56,6 +58,9 @@ export class BftConsensus {
   /** Own messages of the current height, sent again periodically (a restarted peer, a lost message). */
   private sent: ConsensusMessage[] = [];
   private future: ConsensusMessage[] = [];
+  /** Messages already taken in at the current height (one proposal per round, one vote per slot and block). */
+  private seen = new Set<string>();
+  private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -134,7 +139,10 @@ export class BftConsensus {
   }
 
   private async startHeight(height: bigint, replay: boolean): Promise<void> {
+    // A timer set before a sync may fire for a height already behind us: consensus only ever runs the next one.
+    if (height !== this.node.height + 1n || (this.machine.height === height && !replay)) return;
     this.blocks.clear();
+    this.seen.clear();
     this.precommitSignatures.clear();
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
@@ -160,13 +168,19 @@ export class BftConsensus {
   private async receive(m: ConsensusMessage): Promise<void> {
     if (this.stopped || m.height < this.machine.height) return;
     if (m.height > this.machine.height) {
-      if (this.future.length < MAX_FUTURE_MESSAGES) this.future.push(m);
-      // Others are more than a height ahead of this node's chain: it missed blocks. Fetch them with their certificates.
+      // Only the next height's messages wait here (they arrive while this one's block is being stored);
+      // a node further behind fetches the missed blocks with their certificates.
+      if (m.height === this.machine.height + 1n && this.future.length < MAX_FUTURE_MESSAGES) this.future.push(m);
       if (m.height > this.node.height + 1n) await this.sync();
       return;
     }
     const validator = hex(accountAddress(m.publicKey));
     if (!this.machine.validators.includes(validator)) return;
+    // The same message again (resent, or replayed by a peer with a new gossip nonce) does nothing.
+    const id = m.kind === 'vote' ? `v|${m.type}|${validator}|${m.round}|${hex(m.blockHash)}` : `p|${validator}|${m.round}`;
+    if (this.seen.has(id)) return;
+    if (this.seen.size >= MAX_SEEN) return;
+    this.seen.add(id);
     if (m.kind === 'vote') {
       const blockHash = m.blockHash;
       const payload = votePayload(this.node.params.chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, blockHash);
@@ -203,25 +217,34 @@ export class BftConsensus {
    * new height. While it runs the node answers NODE_BEHIND to transactions.
    */
   private async sync(): Promise<void> {
+    if (this.syncing) return;
+    this.syncing = true;
     const start = this.node.height;
     this.node.behind = true;
     try {
-      for (;;) {
-        const got = await this.transport.requestBlocks(this.node.height + 1n, SYNC_BATCH);
-        if (got.length === 0) break;
+      while (!this.stopped) {
+        const before = this.node.height;
+        const got = await this.transport.requestBlocks(before + 1n, SYNC_BATCH);
         for (const s of got) {
           const block = decodeBlock(s.block);
-          if (block.header.height !== this.node.height + 1n) continue;
+          if (block.header.height !== this.node.height + 1n) break;
+          // The certificate first: executing a block costs more than checking its signatures.
+          const commit = decodeCommit(s.commit);
+          verifyCommit(block.header, commit, this.node.validators);
           const checked = await this.node.checkProposal(block);
-          await this.node.commitBlock(checked, decodeCommit(s.commit)); // verifies the certificate
+          await this.node.commitBlock(checked, commit);
         }
-        this.log({ event: 'sync', height: this.node.height, blocks: got.length, peerHeightAtLeast: this.future.reduce((m, x) => (x.height > m ? x.height : m), 0n) });
-        if (got.length < SYNC_BATCH) break;
+        // Nothing new (no peer has more, or a peer answered with blocks that do not follow): stop here.
+        if (this.node.height === before || got.length < SYNC_BATCH) break;
       }
+      if (this.node.height > start) this.log({ event: 'sync', height: this.node.height, from: start });
+    } catch (e) {
+      this.log({ event: 'sync-failed', height: this.node.height, message: (e as Error).message });
     } finally {
       this.node.behind = false;
+      this.syncing = false;
+      if (this.node.height > start) await this.startHeight(this.node.height + 1n, false);
     }
-    if (this.node.height > start) await this.startHeight(this.node.height + 1n, false);
   }
 
   /** Carries out the machine's actions. `replayed`: they were carried out before a restart. */
@@ -233,18 +256,20 @@ export class BftConsensus {
           // the old process, so the round goes on without it (the others time out).
           if (replayed || !this.key) break;
           let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
+          let validRound = a.validRound;
           if (!p) {
             p = this.node.proposeBlock(accountAddress(this.key.publicKey));
             this.blocks.set(hex(p.hash), p);
+            validRound = -1; // a new block: no earlier round vouches for it
           }
           const blockId = hex(p.hash);
           if (!this.wal.claimProposal(a.height, a.round, blockId)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
-            kind: 'proposal', height: a.height, round: a.round, validRound: a.validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
-            signature: signEd25519(this.key.privateKey, proposalPayload(this.node.params.chainId, a.height, a.round, a.validRound, p.hash)),
+            kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
+            signature: signEd25519(this.key.privateKey, proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
           };
           this.send(message);
-          await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound: a.validRound, proposer: this.self }, valid: true });
+          await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound, proposer: this.self }, valid: true });
           break;
         }
         case 'vote': {

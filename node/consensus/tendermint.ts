@@ -67,6 +67,9 @@ export interface TimeoutConfig {
   deltaMs: number;
 }
 
+/** How many rounds ahead of its own a validator keeps messages for (round skipping needs some). */
+export const MAX_ROUNDS_AHEAD = 100;
+
 export const DEFAULT_TIMEOUTS: TimeoutConfig = { proposeMs: 3000, prevoteMs: 1000, precommitMs: 1000, deltaMs: 500 };
 
 interface RoundVotes {
@@ -176,9 +179,10 @@ export class TendermintMachine {
     this.step = 'propose';
     if (this.proposer(this.height, round) === this.self) {
       out.push({ kind: 'propose', height: this.height, round, block: this.validBlock, validRound: this.validRound });
-    } else {
-      out.push({ kind: 'timeout', height: this.height, round, step: 'propose', afterMs: this.timeoutMs('propose', round) });
     }
+    // The proposer too: if its own proposal never comes back to it (it crashed while making it, say),
+    // the round must still end.
+    out.push({ kind: 'timeout', height: this.height, round, step: 'propose', afterMs: this.timeoutMs('propose', round) });
     // Messages for this round may have arrived before it started.
     this.evaluate(out);
   }
@@ -199,6 +203,7 @@ export class TendermintMachine {
 
   private onProposal(p: Proposal, valid: boolean, out: ConsensusAction[]): void {
     if (p.height !== this.height || this.decided) return;
+    if (!Number.isInteger(p.round) || p.round < 0 || p.round > this.round + MAX_ROUNDS_AHEAD) return;
     if (p.proposer !== this.proposer(p.height, p.round)) return; // only the round's proposer proposes
     if (this.proposals.has(p.round)) return; // the first one counts; a second one is the proposer's misbehaviour
     this.proposals.set(p.round, { proposal: p, valid });
@@ -207,11 +212,13 @@ export class TendermintMachine {
 
   private onVote(v: Vote, out: ConsensusAction[]): void {
     if (v.height !== this.height || !this.isValidator(v.validator)) return;
+    // Rounds far ahead are refused: a Byzantine validator could otherwise make state for millions of them.
+    if (!Number.isInteger(v.round) || v.round < 0 || v.round > this.round + MAX_ROUNDS_AHEAD) return;
     const rv = this.roundVotes(v.round);
     const book = v.type === 'prevote' ? rv.prevotes : rv.precommits;
     const known = book.get(v.validator);
     if (known) {
-      if (known.block !== v.block) out.push({ kind: 'equivocation', first: known, second: v });
+      if (known.block !== v.block && this.once(`evidence|${v.type}|${v.validator}`, v.round)) out.push({ kind: 'equivocation', first: known, second: v });
       return; // the first vote counts
     }
     book.set(v.validator, v);

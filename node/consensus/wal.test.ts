@@ -31,7 +31,13 @@ test('a line torn by a crash is ignored; a corrupt line elsewhere is WAL_CORRUPT
   const f = file();
   ConsensusWal.open(f).claimVote(vote('A'));
   appendFileSync(f, '{"sign":"vote","height":"5","rou');
-  assert.is(ConsensusWal.open(f).claimVote(vote('B')), undefined);
+  const reopened = ConsensusWal.open(f);
+  assert.is(reopened.claimVote(vote('B')), undefined);
+  // The torn line was cut off: what is written next is a line of its own, and the log stays readable.
+  assert.equal(reopened.claimVote(vote('C', 2)), vote('C', 2));
+  const third = ConsensusWal.open(f);
+  assert.is(third.claimVote(vote('D', 2)), undefined);
+  assert.is(third.claimVote(vote('B')), undefined);
   const g = file();
   writeFileSync(g, 'garbage\n{"height":"5","event":{"kind":"start","height":"5n"}}\n');
   try {

@@ -6,10 +6,11 @@
  *
  * One JSON line per record, appended. A signature record is synced to disk before the signature may
  * leave the node; events are not (losing the last few is like losing network messages). A line torn
- * by a crash is ignored. Starting a height rewrites the file (temp file, then rename) without the
+ * by a crash is cut off at the next open. Starting a height rewrites the file (temp file, then rename) without the
  * records of earlier heights.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ConsensusEvent, Vote, VoteType } from './tendermint.ts';
 
 type SignedRecord =
@@ -46,14 +47,25 @@ export class ConsensusWal {
   static open(file: string): ConsensusWal {
     const wal = new ConsensusWal(file);
     if (existsSync(file)) {
-      const lines = readFileSync(file, 'utf8').split('\n');
+      // A line torn by a crash is cut off now, so the next record starts on a line of its own.
+      const text = readFileSync(file, 'utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      if (end < text.length) {
+        truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+        const fd = openSync(file, 'r+');
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      const lines = text.slice(0, end).split('\n');
       lines.forEach((line, i) => {
         if (line === '') return;
         let r: SignedRecord | EventRecord;
         try {
           r = JSON.parse(line) as SignedRecord | EventRecord;
         } catch {
-          if (i === lines.length - 1 || (i === lines.length - 2 && lines.at(-1) === '')) return; // torn by a crash mid-write
           throw new WalError(`${file}: line ${i + 1} is not JSON`);
         }
         if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
@@ -124,6 +136,13 @@ export class ConsensusWal {
       closeSync(fd);
     }
     renameSync(`${this.file}.tmp`, this.file);
+    // The rename itself must survive a crash: sync the directory.
+    const dir = openSync(dirname(this.file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
   }
 }
 

@@ -55,7 +55,8 @@ export function decryptKey(file: unknown, password: string): KeyPair {
   if (f?.type !== 'brop-keystore' || f.version !== 1 || c?.kdf !== 'scrypt' || c.cipher !== 'aes-256-gcm') throw new KeystoreError('KEYSTORE_INVALID', 'not a BROP keystore (version 1, scrypt, aes-256-gcm)');
   const salt = fromHex(c.salt), iv = fromHex(c.iv, 12), ciphertext = fromHex(c.ciphertext, 32), tag = fromHex(c.tag, 16);
   const ok = (x: number) => Number.isSafeInteger(x) && x > 0;
-  if (!salt || !iv || !ciphertext || !tag || !ok(c.n) || !ok(c.r) || !ok(c.p) || c.n > MAX_N || (c.n & (c.n - 1)) !== 0 || c.r * c.p > 64) {
+  // A crafted file must not make scrypt take gigabytes or minutes: at most 256 MiB and 16 passes.
+  if (!salt || !iv || !ciphertext || !tag || !ok(c.n) || !ok(c.r) || !ok(c.p) || c.n > MAX_N || (c.n & (c.n - 1)) !== 0 || 128 * c.n * c.r > 256 * 1024 * 1024 || c.p > 16) {
     throw new KeystoreError('KEYSTORE_INVALID', 'keystore parameters are malformed or out of range');
   }
   let privateKey: Uint8Array;

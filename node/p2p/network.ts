@@ -40,6 +40,8 @@ export interface NetworkOptions {
   /** Hex addresses of the validators: only their signed consensus messages spread. */
   validators: readonly string[];
   maxConnections?: number;
+  /** The chain's block byte limit: gossip frames are sized to carry the largest proposal. */
+  maxBlockBytes?: number;
 }
 
 const b32: AbiType = 'bytes32';
@@ -157,7 +159,11 @@ export class P2pNetwork implements ConsensusTransport {
         // libp2p (StrictNoSign: ids are content hashes): consensus messages carry a validator's signature
         // and transactions their sender's, and a second signature per message per peer cost more than
         // everything else the network did.
-        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false, globalSignaturePolicy: StrictNoSign }),
+        // The largest proposal (a block of maxBlockBytes of transactions, plus framing) must fit a gossip frame.
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false, globalSignaturePolicy: StrictNoSign,
+          maxInboundDataLength: (opts.maxBlockBytes ?? 8 * 1024 * 1024) * 2 + 1024 * 1024,
+        }),
       },
     });
     const net = new P2pNetwork(libp2p, opts);
@@ -286,7 +292,9 @@ export class P2pNetwork implements ConsensusTransport {
   }
 
   async requestBlocks(from: bigint, max: number): Promise<SyncedBlock[]> {
-    for (const peer of this.libp2p.getPeers()) {
+    // Peers in random order: a peer that answers badly is not asked first every time.
+    const peers = this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+    for (const peer of peers) {
       try {
         const stream = await this.libp2p.dialProtocol(peer, this.syncProtocol, { signal: AbortSignal.timeout(5000) });
         const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 });

@@ -530,7 +530,8 @@ export class RpcServer {
   private authenticate(req: IncomingMessage): string | null | undefined {
     if (this.apiKeys.size === 0) return undefined;
     const auth = req.headers.authorization;
-    const fromQuery = new URL(req.url ?? '/', 'http://x').searchParams.get('api_key');
+    // In the URL only for WebSocket upgrades (browsers cannot set headers there); elsewhere it would end up in logs.
+    const fromQuery = req.headers.upgrade ? new URL(req.url ?? '/', 'http://x').searchParams.get('api_key') : null;
     const key = (req.headers['x-api-key'] as string | undefined) ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined) ?? fromQuery ?? undefined;
     if (!key) return null;
     const hash = createHash('sha256').update(key).digest('hex');
