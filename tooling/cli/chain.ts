@@ -20,6 +20,7 @@ import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/key
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
+import { onJsonLines } from '../nodes/processes.ts';
 import { CliError, toJson } from './output.ts';
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
@@ -248,20 +249,9 @@ export async function runDevnet(argv: string[]): Promise<number> {
   const homes = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'genesis.json'))).sort();
   const children = homes.map((name) => {
     const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += String(d);
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const j = JSON.parse(line) as Record<string, unknown>;
-          if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws });
-          else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });
-        } catch {
-          // not JSON
-        }
-      }
+    onJsonLines(child.stdout!, (j) => {
+      if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws });
+      else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });
     });
     return child;
   });

@@ -20,6 +20,25 @@ export interface NodeProcess {
   exited: Promise<number | null>;
 }
 
+/** Calls `onLine` with each line of `stream` that is a JSON object (the CLI's output format); other lines are skipped. */
+export function onJsonLines(stream: NodeJS.ReadableStream, onLine: (line: Record<string, unknown>) => void): void {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += String(d);
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      let j: unknown;
+      try {
+        j = JSON.parse(line);
+      } catch {
+        continue; // not a JSON line
+      }
+      if (j !== null && typeof j === 'object') onLine(j as Record<string, unknown>);
+    }
+  });
+}
+
 /** Starts `brop start --home DIR --rpc-port 0` and resolves once it prints its RPC URL. */
 export function startNode(home: string, extra: string[] = []): Promise<NodeProcess> {
   // BROP_NODE_FLAGS: extra Node flags for the node process (e.g. --cpu-prof when profiling a benchmark).
@@ -29,27 +48,16 @@ export function startNode(home: string, extra: string[] = []): Promise<NodeProce
   let stderr = '';
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   return new Promise((resolve, reject) => {
-    let buf = '';
     const timer = setTimeout(() => reject(new Error(`node did not start in 60 s: ${stderr}`)), 60_000);
     // BROP_NODE_LOG: a file that gets everything the node prints (profiling, GC traces).
     const log = process.env.BROP_NODE_LOG;
     child.stderr!.on('data', (d) => { stderr += String(d); if (log) appendFileSync(log, d); });
-    child.stdout!.on('data', (d) => {
-      if (log) appendFileSync(log, d);
-      buf += String(d);
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const j = JSON.parse(line) as Record<string, unknown>;
-          lines.push(j);
-          if (j.event === 'started') {
-            clearTimeout(timer);
-            resolve({ child, rpc: String(j.rpc), lines, exited });
-          }
-        } catch {
-          // not a JSON line
-        }
+    if (log) child.stdout!.on('data', (d) => appendFileSync(log, d));
+    onJsonLines(child.stdout!, (j) => {
+      lines.push(j);
+      if (j.event === 'started') {
+        clearTimeout(timer);
+        resolve({ child, rpc: String(j.rpc), lines, exited });
       }
     });
     void exited.then((code) => {
