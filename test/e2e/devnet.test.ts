@@ -1,8 +1,9 @@
 /**
  * Four validators and a full node as separate processes on loopback (libp2p between them): blocks
  * commit; with one validator killed they keep committing; with two killed nothing commits and nothing
- * forks; when they come back the chain resumes and they catch up. A transaction sent to the full node
- * reaches a validator's block. After every phase all nodes hold identical blocks.
+ * forks; when they come back the chain resumes and they catch up, having signed nothing that
+ * contradicts what they signed before the kill (no node holds evidence). A transaction sent to the full
+ * node reaches a validator's block. After every phase all nodes hold identical blocks.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -86,6 +87,8 @@ test('a devnet survives one validator down, halts safely with two, resumes when 
     const now = await height(procs[0]!);
     await until(async () => (await Promise.all(all().map(height))).every((x) => x >= now), 90_000, 'everyone to catch up');
     await assertSameBlocks(all());
+    // Killed mid-round and restarted, no validator signed two different votes: nobody holds evidence.
+    for (const p of all()) assert.equal(await new RpcClient(p.rpc).call('consensus_evidence'), [], 'no equivocation after the SIGKILLs');
     assert.is(hex0x(accountAddress(partner.publicKey)).length, 66);
   } finally {
     for (const p of procs) p?.child.kill('SIGTERM');
