@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { keyPairSigner } from './keys/signer.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'brop-api-'));
 const init = await initHome(dir, { chainId: 'brop-api' });
 const home = loadHome(dir);
 const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
-const consensus = new SoloConsensus(node, home.validatorKey!, { onError: (e) => { throw e; } });
+const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
 const server = new RpcServer({ port: 0 });
 registerChainApi(server, node);
 const { url, wsUrl } = await server.listen();

@@ -30,8 +30,10 @@ export interface NodeConfig {
     apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
   };
   mempool?: Partial<MempoolLimits>;
-  /** Key file (relative to the home) of the validator this node runs; null: not a validator. */
+  /** Key file or encrypted keystore (relative to the home) of the validator this node runs; null: not a validator. */
   validatorKey: string | null;
+  /** The validator's key in an HSM instead (PKCS#11); its PIN comes from `pinEnv` (default BROP_HSM_PIN) or the terminal. */
+  validatorHsm?: { module: string; token: string; keyLabel: string; pinEnv?: string };
   /**
    * The peer-to-peer network (chains of several validators): where to listen, which peers to keep
    * connected to (multiaddrs ending in /p2p/ID). The peer identity is keys/peer.key.

@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { keyPairSigner } from './keys/signer.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ async function setup(params?: InitOptions['params'], quotaSchedule?: InitOptions
   const init = await initHome(dir, { chainId: 'brop-test', params, quotaSchedule });
   const home = loadHome(dir);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
-  const consensus = new SoloConsensus(node, home.validatorKey!, { onError: (e) => { throw e; } });
+  const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
   const operator = readKeyFile(init.operatorKey);
   return { dir, home, node, consensus, operator };
 }

@@ -16,7 +16,9 @@ import { ConsensusWal } from './consensus/wal.ts';
 import { P2pNetwork } from './p2p/network.ts';
 import { hex } from './chain/hash.ts';
 import type { LoadedHome } from './home.ts';
-import { type PasswordSource, readKeystore } from './keys/keystore.ts';
+import { type PasswordSource, readKeystore, readPassword } from './keys/keystore.ts';
+import { type Signer, keyPairSigner } from './keys/signer.ts';
+import { Pkcs11Signer } from './keys/pkcs11.ts';
 
 export interface RuntimeOptions {
   rpcPort?: number;
@@ -35,7 +37,7 @@ export interface NodeRuntime {
 
 export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}): Promise<NodeRuntime> {
   const log = opts.log ?? (() => undefined);
-  const signingKey = home.validatorKey ?? (home.validatorKeystore ? await readKeystore(home.validatorKeystore, opts.password ?? { env: 'BROP_KEY_PASSWORD', prompt: true }) : undefined);
+  const signer = await validatorSigner(home, opts);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool, warn: (message) => log({ event: 'warning', message }) });
   const server = new RpcServer({
     host: home.config.rpc.host, port: opts.rpcPort ?? home.config.rpc.port,
@@ -49,7 +51,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
   try {
     registerChainApi(server, node);
     const rpc = await server.listen();
-    const key = signingKey && node.validators.some((v) => hex(v) === hex(accountAddress(signingKey.publicKey))) ? signingKey : undefined;
+    const key = signer && node.validators.some((v) => hex(v) === hex(accountAddress(signer.publicKey))) ? signer : undefined;
     if (home.config.p2p) {
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
@@ -84,6 +86,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
         await server.close();
         await network?.stop();
         await node.close();
+        if (signer instanceof Pkcs11Signer) signer.close();
       },
     };
   } catch (e) {
@@ -91,6 +94,18 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     await server.close();
     await network?.stop();
     await node.close();
+    if (signer instanceof Pkcs11Signer) signer.close();
     throw e;
   }
+}
+
+/** The validator's signer: a key in an HSM (PKCS#11), an encrypted keystore, or a key file. */
+async function validatorSigner(home: LoadedHome, opts: RuntimeOptions): Promise<Signer | undefined> {
+  const hsm = home.config.validatorHsm;
+  if (hsm) {
+    const pin = process.env[hsm.pinEnv ?? 'BROP_HSM_PIN'] ?? await readPassword({ prompt: true }, `token ${hsm.token}`);
+    return Pkcs11Signer.open({ module: hsm.module, token: hsm.token, keyLabel: hsm.keyLabel, pin });
+  }
+  const key = home.validatorKey ?? (home.validatorKeystore ? await readKeystore(home.validatorKeystore, opts.password ?? { env: 'BROP_KEY_PASSWORD', prompt: true }) : undefined);
+  return key ? keyPairSigner(key) : undefined;
 }

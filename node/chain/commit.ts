@@ -4,7 +4,8 @@
  * that validator set can check it, trusting no node.
  */
 import { accountAddress } from '../../contracts/system/index.ts';
-import { signEd25519, ed25519PublicKey, verifyEd25519 } from '../crypto/ed25519.ts';
+import { verifyEd25519 } from '../crypto/ed25519.ts';
+import type { Signer } from '../keys/signer.ts';
 import { type BlockHeader, type Commit, type CommitSignature, headerHash, precommitPayload, validatorSetHash } from './block.ts';
 import { equalBytes } from './merkle.ts';
 import { hex } from './hash.ts';
@@ -17,11 +18,8 @@ export class CommitError extends Error {
   }
 }
 
-export function signPrecommit(header: BlockHeader, round: number, privateKey: Uint8Array): CommitSignature {
-  return {
-    publicKey: ed25519PublicKey(privateKey),
-    signature: signEd25519(privateKey, precommitPayload(header.chainId, header.height, round, headerHash(header))),
-  };
+export function signPrecommit(header: BlockHeader, round: number, signer: Signer): CommitSignature {
+  return { publicKey: signer.publicKey, signature: signer.sign(precommitPayload(header.chainId, header.height, round, headerHash(header))) };
 }
 
 /** Throws CommitError unless `commit` finalises `header` under the validator set of `validators` (addresses). */

@@ -4,6 +4,7 @@
  * certificates, keep going with one of them stopped, and a restarted validator rejoins.
  */
 import { test } from 'uvu';
+import { keyPairSigner } from '../keys/signer.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,7 @@ interface Validator { node: ChainNode; bft: BftConsensus; key: KeyPair }
 
 async function validator(bus: Bus, i: number): Promise<Validator> {
   const node = await ChainNode.open({ dataDir: join(dir, `v${i}`, 'data'), genesis, contracts, verifierWorkers: 0 });
-  const bft = new BftConsensus(node, keys[i]!, bus.transport(i), ConsensusWal.open(join(dir, `v${i}`, 'consensus.wal')), { timeouts: TIMEOUTS, onError: (e) => { throw e; } });
+  const bft = new BftConsensus(node, keyPairSigner(keys[i]!), bus.transport(i), ConsensusWal.open(join(dir, `v${i}`, 'consensus.wal')), { timeouts: TIMEOUTS, onError: (e) => { throw e; } });
   return { node, bft, key: keys[i]! };
 }
 

@@ -8,14 +8,14 @@
  */
 import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
+import { verifyEd25519 } from '../crypto/ed25519.ts';
 import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { fromHex, hex } from '../chain/hash.ts';
 import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
 import type { ConsensusWal } from './wal.ts';
-import type { ValidatorKey } from './solo.ts';
+import type { Signer } from '../keys/signer.ts';
 
 /** What validators send each other. Bytes travel as they are; the transport frames them. */
 export type ConsensusMessage =
@@ -45,7 +45,7 @@ const MAX_SEEN = 100_000;
 export class BftConsensus {
   private readonly node: ChainNode;
   /** undefined: a full node, following consensus without a vote. */
-  private readonly key: ValidatorKey | undefined;
+  private readonly key: Signer | undefined;
   private readonly transport: ConsensusTransport;
   private readonly wal: ConsensusWal;
   private readonly timeouts: TimeoutConfig;
@@ -71,7 +71,7 @@ export class BftConsensus {
   private readonly log: (event: Record<string, unknown>) => void;
   private readonly evidenceFile: string | undefined;
 
-  constructor(node: ChainNode, key: ValidatorKey | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: {
+  constructor(node: ChainNode, key: Signer | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: {
     timeouts?: TimeoutConfig;
     onError?: (e: Error) => void;
     /** Progress and evidence lines (sync progress, equivocations). */
@@ -266,7 +266,7 @@ export class BftConsensus {
           if (!this.wal.claimProposal(a.height, a.round, blockId)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
             kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
-            signature: signEd25519(this.key.privateKey, proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
+            signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
           };
           this.send(message);
           await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound, proposer: this.self }, valid: true });
@@ -277,7 +277,7 @@ export class BftConsensus {
           const allowed = this.wal.claimVote(a.vote);
           if (!allowed) break; // would contradict a vote signed before a restart
           const blockHash = a.vote.block === null ? NIL_BLOCK : fromHex(a.vote.block, 32)!;
-          const signature = signEd25519(this.key.privateKey, votePayload(this.node.params.chainId, a.vote.type === 'prevote' ? PREVOTE : PRECOMMIT, a.vote.height, a.vote.round, blockHash));
+          const signature = this.key.sign(votePayload(this.node.params.chainId, a.vote.type === 'prevote' ? PREVOTE : PRECOMMIT, a.vote.height, a.vote.round, blockHash));
           if (a.vote.type === 'precommit' && a.vote.block !== null) this.precommitSignatures.set(`${this.self}|${a.vote.round}|${a.vote.block}`, { publicKey: this.key.publicKey, signature });
           this.send({ kind: 'vote', type: a.vote.type, height: a.vote.height, round: a.vote.round, blockHash, publicKey: this.key.publicKey, signature });
           break;

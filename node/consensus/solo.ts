@@ -6,22 +6,18 @@
 import { accountAddress } from '../../contracts/system/index.ts';
 import { signPrecommit } from '../chain/commit.ts';
 import type { ChainNode } from '../node.ts';
-
-export interface ValidatorKey {
-  publicKey: Uint8Array;
-  privateKey: Uint8Array;
-}
+import type { Signer } from '../keys/signer.ts';
 
 export class SoloConsensus {
   private readonly node: ChainNode;
-  private readonly key: ValidatorKey;
+  private readonly key: Signer;
   private readonly blockTimeMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
   private readonly onError: (e: Error) => void;
 
-  constructor(node: ChainNode, key: ValidatorKey, opts: { blockTimeMs?: number; onError?: (e: Error) => void } = {}) {
+  constructor(node: ChainNode, key: Signer, opts: { blockTimeMs?: number; onError?: (e: Error) => void } = {}) {
     this.node = node;
     this.key = key;
     this.blockTimeMs = opts.blockTimeMs ?? node.params.blockTimeMs;
@@ -49,7 +45,7 @@ export class SoloConsensus {
   async produce(): Promise<void> {
     try {
       const proposal = this.node.proposeBlock(accountAddress(this.key.publicKey));
-      const signature = signPrecommit(proposal.header, 0, this.key.privateKey);
+      const signature = signPrecommit(proposal.header, 0, this.key);
       await this.node.commitBlock(proposal, { height: proposal.header.height, round: 0, blockHash: proposal.hash, signatures: [signature] });
     } catch (e) {
       this.onError(e as Error);

@@ -3,6 +3,7 @@
  * same blocks everywhere; forged consensus messages do not spread; block sync serves certificates.
  */
 import { test } from 'uvu';
+import { keyPairSigner } from '../keys/signer.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,7 +58,7 @@ test('four validators over libp2p commit the same certified blocks; forged votes
     for (let i = 0; i < 4; i++) {
       const node = await ChainNode.open({ dataDir: join(dir, `v${i}`), genesis, contracts, verifierWorkers: 0 });
       nodes.push(node);
-      bfts.push(new BftConsensus(node, keys[i]!, nets[i]!, ConsensusWal.open(join(dir, `wal-${i}`)), { timeouts: { proposeMs: 1500, prevoteMs: 300, precommitMs: 300, deltaMs: 300 }, onError: (e) => { throw e; } }));
+      bfts.push(new BftConsensus(node, keyPairSigner(keys[i]!), nets[i]!, ConsensusWal.open(join(dir, `wal-${i}`)), { timeouts: { proposeMs: 1500, prevoteMs: 300, precommitMs: 300, deltaMs: 300 }, onError: (e) => { throw e; } }));
     }
     await new Promise((r) => setTimeout(r, 1000)); // gossipsub meshes form in about a second
     for (const b of bfts) b.start();

@@ -18,6 +18,8 @@ import { fromHex } from '../../node/chain/hash.ts';
 import { hex0x } from '../../node/json.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
+import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
+import { hex } from '../../node/chain/hash.ts';
 import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { onJsonLines } from '../nodes/processes.ts';
@@ -112,6 +114,16 @@ export async function runNode(argv: string[]): Promise<number> {
 export async function runKeys(argv: string[]): Promise<number> {
   const usage = 'brop keys new --out FILE [--encrypt [--password-file F]] | brop keys show FILE [--password-file F]  (password also from BROP_KEY_PASSWORD or the terminal)';
   const [sub, ...rest] = argv;
+  if (sub === 'hsm') {
+    // A validator key made on (or found on) an HSM token; the PIN from BROP_HSM_PIN or the terminal.
+    const { values: v } = parse(rest, { module: { type: 'string' }, token: { type: 'string' }, 'key-label': { type: 'string' } }, 'brop keys hsm --module SO --token LABEL --key-label LABEL');
+    if (!v.module || !v.token || !v['key-label']) throw new CliError('CLI_USAGE', 'usage: brop keys hsm --module SO --token LABEL --key-label LABEL');
+    const pin = process.env.BROP_HSM_PIN ?? await readPassword({ prompt: true }, `token ${v.token}`);
+    const signer = Pkcs11Signer.open({ module: String(v.module), token: String(v.token), keyLabel: String(v['key-label']), pin }, { create: true });
+    signer.close();
+    print({ ok: true, token: v.token, keyLabel: v['key-label'], address: `0x${hex(accountAddress(signer.publicKey))}`, publicKey: `0x${hex(signer.publicKey)}` });
+    return 0;
+  }
   const { values, positionals } = parse(rest, { out: { type: 'string' }, force: { type: 'boolean' }, encrypt: { type: 'boolean' }, 'password-file': { type: 'string' } }, usage);
   const password: PasswordSource = { file: values['password-file'] as string | undefined, env: 'BROP_KEY_PASSWORD', prompt: true };
   if (sub === 'new') {

@@ -24,6 +24,8 @@ Commands:
                                           A read-only contract call at the head
   keys new --out FILE [--encrypt] | keys show FILE
                                           Create or inspect an Ed25519 key file (or encrypted keystore)
+  keys hsm --module SO --token LABEL --key-label LABEL
+                                          Make (or find) a validator key on an HSM token (PKCS#11; PIN from BROP_HSM_PIN)
   apikey new --home DIR --name PARTNER [--per-second N] [--burst N]
                                           A partner's API key for a proxy node (only its hash is kept)
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
