@@ -17,7 +17,7 @@ import { QuotaAdmission } from './execution/quota-admission.ts';
 import { ContractRegistry, type DeployedContract } from './execution/contracts.ts';
 import { ChainStore } from './store/chain-store.ts';
 import {
-  type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeHeader, decodeReceipts,
+  type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
   encodeBlock, encodeCommit, encodeReceipts, headerHash, receiptsRoot, validatorSetHash,
 } from './chain/block.ts';
 import { merkleRoot, equalBytes } from './chain/merkle.ts';
@@ -559,4 +559,3 @@ function nodeEntries(nodes: Map<string, Uint8Array>): Array<[Uint8Array, Uint8Ar
   return [...nodes].map(([h, n]) => [Buffer.from(h, 'hex'), n]);
 }
 
-export { decodeHeader };

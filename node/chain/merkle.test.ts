@@ -1,0 +1,30 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { EMPTY_LIST_ROOT, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.ts';
+
+test('every item of lists of every length up to 33 has a proof that verifies, and only for its own item, index and root', () => {
+  const a0 = randomBytes(3);
+  for (let n = 1; n <= 33; n++) {
+    const items = Array.from({ length: n }, () => randomBytes(1 + (n % 7)));
+    const root = merkleRoot(items);
+    for (let i = 0; i < n; i++) {
+      const proof = merkleProof(items, i);
+      assert.ok(verifyMerkleProof(root, items[i]!, i, n, proof), `n=${n} i=${i}`);
+      assert.not.ok(verifyMerkleProof(root, randomBytes(4), i, n, proof));
+      if (n > 1) assert.not.ok(verifyMerkleProof(root, items[i]!, (i + 1) % n, n, proof));
+      assert.not.ok(verifyMerkleProof(merkleRoot([...items, a0]), items[i]!, i, n, proof)); // another list's root
+    }
+  }
+});
+
+test('the root commits to order and content; the empty list has its own root; leaves and nodes cannot be confused', () => {
+  const a = randomBytes(8), b = randomBytes(8);
+  assert.not.equal(merkleRoot([a, b]), merkleRoot([b, a]));
+  assert.equal(merkleRoot([]), EMPTY_LIST_ROOT);
+  // A single item's root is its leaf hash, never the item itself.
+  assert.not.equal(merkleRoot([a]), a);
+  assert.throws(() => merkleProof([a], 1));
+});
+
+test.run();
