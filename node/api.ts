@@ -7,7 +7,7 @@ import { RpcError } from './rpc/errors.ts';
 import type { RpcServer } from './rpc/server.ts';
 import { type ChainNode, type CommittedBlock, NodeError, stateKey } from './node.ts';
 import { decodeResult, encodeArgs, methodOf } from './execution/contracts.ts';
-import { SignedTx } from './tx/transaction.ts';
+import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { fromHex } from './chain/hash.ts';
 import { proofToJSON } from './state/index.ts';
@@ -44,7 +44,7 @@ function stringParam(p: Params, name: string, max = 256): string {
 }
 
 function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['block']>>, withTxs: boolean) {
-  const txs = found.block.txs.map((bytes) => SignedTx.decode(bytes, { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 }));
+  const txs = found.block.txs.map((bytes) => SignedTx.decode(bytes, COMMITTED_TX_LIMITS));
   return {
     hash: hex0x(found.hash),
     header: headerJson(found.block.header),

@@ -2,10 +2,11 @@
  * The chain's records as JSON, as RPC and the CLI show them: bytes as 0x-hex, heights, times and gas
  * as numbers, nonces as decimal strings, event topics as text when they are UTF-8 (else 0x-hex).
  */
+import { hex } from './chain/hash.ts';
 import type { BlockHeader, Commit, Receipt, ReceiptEvent } from './chain/block.ts';
 import type { Transaction } from './tx/transaction.ts';
 
-export const hex0x = (b: Uint8Array): string => `0x${Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex')}`;
+export const hex0x = (b: Uint8Array): string => `0x${hex(b)}`;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Vm } from '../vm/vm.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
-import { SignedTx } from './tx/transaction.ts';
+import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { SignatureVerifier } from './crypto/verify-pool.ts';
 import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
@@ -20,9 +20,9 @@ import {
   type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
   encodeBlock, encodeCommit, encodeReceipts, headerHash, receiptsRoot, validatorSetHash,
 } from './chain/block.ts';
-import { merkleRoot, equalBytes } from './chain/merkle.ts';
+import { merkleRoot } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
-import { hex } from './chain/hash.ts';
+import { equalBytes, hex } from './chain/hash.ts';
 import { verifyCommit } from './chain/commit.ts';
 import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
 import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
@@ -238,7 +238,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       const b = this.store.block(h);
       if (!b) continue;
       for (const bytes of decodeBlock(b).txs) {
-        const stx = SignedTx.decode(bytes, { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 });
+        const stx = SignedTx.decode(bytes, COMMITTED_TX_LIMITS);
         if (stx.tx.validUntilBlock > this.height) this.remember(stx);
       }
     }

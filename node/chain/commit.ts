@@ -7,8 +7,7 @@ import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519 } from '../crypto/ed25519.ts';
 import type { Signer } from '../keys/signer.ts';
 import { type BlockHeader, type Commit, type CommitSignature, headerHash, precommitPayload, validatorSetHash } from './block.ts';
-import { equalBytes } from './merkle.ts';
-import { hex } from './hash.ts';
+import { equalBytes, hex } from './hash.ts';
 
 export class CommitError extends Error {
   readonly code = 'COMMIT_INVALID';

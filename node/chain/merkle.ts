@@ -3,7 +3,7 @@
  * node = H(0x01 ‖ left ‖ right), split at the largest power of two below n), so a list of any length
  * has one root and an inclusion proof of ⌈log2 n⌉ hashes.
  */
-import { sha256 } from './hash.ts';
+import { equalBytes, sha256 } from './hash.ts';
 
 const LEAF = new Uint8Array([0]);
 const NODE = new Uint8Array([1]);
@@ -73,10 +73,4 @@ export function verifyMerkleProof(root: Uint8Array, item: Uint8Array, index: num
     h = right ? sha256(NODE, h, proof[i]!) : sha256(NODE, proof[i]!, h);
   }
   return equalBytes(h, root);
-}
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -13,7 +13,7 @@ import { encodeValues } from '../../contracts/sdk/codec.ts';
 import type { SignedTx } from '../tx/transaction.ts';
 import { type Receipt, RECEIPT_FAILED, RECEIPT_OK } from '../chain/block.ts';
 import type { ChainParams } from '../chain/params.ts';
-import { equalBytes } from '../chain/merkle.ts';
+import { equalBytes } from '../chain/hash.ts';
 import type { ContractRegistry } from './contracts.ts';
 
 export interface BlockContext {

@@ -59,6 +59,9 @@ export interface TxLimits {
 
 export const DEFAULT_TX_LIMITS: TxLimits = { maxTxBytes: 64 * 1024, maxMethodBytes: 128, maxChainIdBytes: 64 };
 
+/** For transactions read back from committed blocks: admission checked their limits already (under the chain's parameters then). */
+export const COMMITTED_TX_LIMITS: TxLimits = { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 };
+
 export function encodeTransaction(tx: Transaction): Uint8Array {
   return encode({ struct: 'Transaction' }, tx, STRUCTS);
 }

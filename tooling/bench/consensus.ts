@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { initNetwork } from '../../node/home.ts';
 import { readKeyFile } from '../../node/keys/key-file.ts';
 import { startNode, type NodeProcess } from '../nodes/processes.ts';
+import { RpcClient } from '../../node/rpc/client.ts';
 import { BENCH_QUOTA, measureFinality, measureThroughput, setUpPartners, verifyRate } from './chain.ts';
 
 const TXS = 8_000;
@@ -28,7 +29,7 @@ async function withNetwork<T>(blockTimeMs: number, fn: (procs: NodeProcess[], op
     // Wait until the validators make blocks together.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const heights = await Promise.all(procs.map((p) => fetch(p.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"chain_status"}' }).then((r) => r.json()).then((j) => (j as { result: { height: number } }).result.height)));
+      const heights = await Promise.all(procs.map((p) => new RpcClient(p.rpc).call<{ height: number }>('chain_status').then((s) => s.height)));
       if (heights.every((h) => h >= 2)) break;
       if (Date.now() > deadline) throw new Error('the validators did not start making blocks');
       await new Promise((r) => setTimeout(r, 200));
