@@ -106,6 +106,9 @@ test('contract_call decodes through the ABI; unknown contracts, methods and bad 
   assert.is(await codeOf(client.call('contract_call', { contract: 'admission', method: 'roleOf', args: ['0x12'] })), 'BAD_ARGUMENTS');
   const abi = await client.call<{ abi: { methods: unknown[] } }>('contract_abi', { contract: 'evidence' });
   assert.ok(abi.abi.methods.length > 5);
+  // Structs with 64-bit integers and bytes come back as JSON: decimal strings and 0x-hex.
+  const epochs = await client.call<{ result: Array<{ from: string; validators: string[] }> }>('contract_call', { contract: 'governance', method: 'validatorEpochs' });
+  assert.equal(epochs.result, [{ from: '0', validators: (await client.call<{ validators: string[] }>('chain_status')).validators }]);
 });
 
 test('state_proof: the value, a proof that verifies against the header\'s state root, and the commit', async () => {

@@ -11,7 +11,7 @@ import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { fromHex } from './chain/hash.ts';
 import { proofToJSON } from './state/index.ts';
-import { commitJson, eventJson, headerJson, hex0x, receiptJson, txJson } from './json.ts';
+import { abiValueJson, commitJson, eventJson, headerJson, hex0x, receiptJson, txJson } from './json.ts';
 import { deterministicErrorText } from '../vm/errors.ts';
 
 type Params = Record<string, unknown>;
@@ -52,7 +52,7 @@ function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['blo
     txCount: txs.length,
     txs: withTxs ? txs.map((t) => txJson(t.tx, t.hash)) : txs.map((t) => hex0x(t.hash)),
     receipts: withTxs ? found.receipts.map(receiptJson) : undefined,
-    validators: node.validators.map(hex0x),
+    validators: node.validatorsAt(found.block.header.height).map(hex0x),
   };
 }
 
@@ -130,7 +130,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     const r = node.call(c.address, method, input, caller);
     return {
       ok: r.ok,
-      result: r.ok ? decodeResult(c, method, r.output) : null,
+      result: r.ok ? abiValueJson(decodeResult(c, method, r.output)) : null,
       output: hex0x(r.output),
       gasUsed: r.gasUsed,
       error: r.ok ? null : deterministicErrorText(r.error),

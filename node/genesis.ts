@@ -149,7 +149,7 @@ export function genesisHeader(g: GenesisFile, stateRoot: Uint8Array): BlockHeade
   return {
     chainId: g.chainId, height: 0n, time: BigInt(g.genesisTime), prevHash: new Uint8Array(32),
     txRoot: EMPTY_LIST_ROOT, stateRoot, receiptsRoot: EMPTY_LIST_ROOT, proposer: new Uint8Array(32),
-    validatorSetHash: validatorSetHash(validatorAddresses(g)),
+    validatorSetHash: validatorSetHash(validatorAddresses(g)), nextValidatorSetHash: validatorSetHash(validatorAddresses(g)),
   };
 }
 

@@ -8,6 +8,15 @@ import type { Transaction } from './tx/transaction.ts';
 
 export const hex0x = (b: Uint8Array): string => `0x${hex(b)}`;
 
+/** A value decoded through a contract ABI, as JSON: bytes as 0x-hex, 64- and 128-bit integers as decimal strings (JSON numbers would lose digits). */
+export function abiValueJson(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return hex0x(v);
+  if (Array.isArray(v)) return v.map(abiValueJson);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, abiValueJson(x)]));
+  return v;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function topicText(t: Uint8Array): string {
@@ -24,6 +33,7 @@ export function headerJson(h: BlockHeader) {
   return {
     chainId: h.chainId, height: Number(h.height), time: Number(h.time), prevHash: hex0x(h.prevHash), txRoot: hex0x(h.txRoot),
     stateRoot: hex0x(h.stateRoot), receiptsRoot: hex0x(h.receiptsRoot), proposer: hex0x(h.proposer), validatorSetHash: hex0x(h.validatorSetHash),
+    nextValidatorSetHash: hex0x(h.nextValidatorSetHash),
   };
 }
 

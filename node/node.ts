@@ -24,7 +24,7 @@ import { merkleRoot } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
 import { equalBytes, hex } from './chain/hash.ts';
 import { verifyCommit } from './chain/commit.ts';
-import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites, validatorAddresses } from './genesis.ts';
+import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites } from './genesis.ts';
 import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
 
 export interface NodeOptions {
@@ -64,6 +64,8 @@ export interface Proposal {
   receipts: Receipt[];
   writes: StorageWrite[];
   nodes: Map<string, Uint8Array>;
+  /** The set that signs the block after this one. */
+  nextValidators: Uint8Array[];
 }
 
 /** How far ahead of a validator's clock a proposed block's time may be. */
@@ -121,13 +123,16 @@ class PendingWriter {
   }
 }
 
-export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted: [SignedTx] }> {
+export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted: [SignedTx]; validators: [Uint8Array[], bigint] }> {
   readonly params: ChainParams;
   readonly genesis: GenesisFile;
   readonly contracts: ContractRegistry;
   readonly executor: Executor;
   readonly mempool: Mempool;
-  readonly validators: Uint8Array[];
+  /** The validator set that signs the next block (governance changes it; see endBlock). */
+  private validatorSet: Uint8Array[];
+  /** The set before the last change: its votes for the height just committed may still be arriving. */
+  private previousValidatorSet: Uint8Array[];
   private readonly store: ChainStore;
   private readonly verifier: SignatureVerifier;
   private pending: PendingWriter;
@@ -169,7 +174,6 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.contracts = new ContractRegistry(opts.contracts);
     this.executor = new Executor(new Vm(), this.contracts, this.params);
     this.mempool = new Mempool(opts.mempool);
-    this.validators = validatorAddresses(opts.genesis);
     this.store = store;
     this.verifier = new SignatureVerifier({ workers: opts.verifierWorkers });
     this.pending = new PendingWriter(store, 0n);
@@ -178,6 +182,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.tree = tree;
     this.headHeader = head;
     this.headHash = headerHash(head);
+    this.validatorSet = this.executor.validators(state, this.context());
+    this.previousValidatorSet = this.validatorSet;
     this.now = opts.now ?? Date.now;
     this.warn = opts.warn ?? ((m) => console.error(`warning: ${m}`));
   }
@@ -276,6 +282,21 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
 
   get height(): bigint {
     return this.headHeader.height;
+  }
+
+  /** The validator set that signs the next block. */
+  get validators(): readonly Uint8Array[] {
+    return this.validatorSet;
+  }
+
+  /** The validator set that signed block `height` (or signs it, for the next one). */
+  validatorsAt(height: bigint): readonly Uint8Array[] {
+    return height > this.height ? this.validatorSet : this.executor.validators(this.state, this.context(), height);
+  }
+
+  /** Whether `address` (hex) signs the next block or signed the last one (its late votes are still news). */
+  isRecentValidator(address: string): boolean {
+    return this.validatorSet.some((v) => hex(v) === address) || this.previousValidatorSet.some((v) => hex(v) === address);
   }
 
   get head(): { header: BlockHeader; hash: Uint8Array } {
@@ -411,17 +432,18 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   }
 
   private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }, fill = false): Proposal {
-    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { fill, auth: this.auth });
+    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
+    const nextValidators = result.nextValidators ?? this.validatorSet;
     const txBytes = b.txs.map((t) => t.bytes);
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
       txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRoot(result.receipts),
-      proposer: b.proposer, validatorSetHash: validatorSetHash(this.validators),
+      proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
     };
-    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, writes: result.writes, nodes };
+    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, writes: result.writes, nodes, nextValidators };
   }
 
   /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */
@@ -460,6 +482,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.headHeader = p.header;
     this.headHash = p.hash;
     this.cacheReceipts(p.header.height, p.receipts);
+    const changed = p.nextValidators !== this.validatorSet;
+    this.previousValidatorSet = this.validatorSet;
+    this.validatorSet = p.nextValidators;
+    if (changed) this.emit('validators', p.nextValidators, p.header.height + 1n);
     const expired = this.mempool.evictExpired(this.height);
     if (expired.length > 0) {
       // Best effort: the block is committed whatever happens here; a restart finds these expired anyway.

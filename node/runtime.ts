@@ -11,6 +11,7 @@ import { ChainNode, type CommittedBlock } from './node.ts';
 import { RpcServer } from './rpc/server.ts';
 import { registerChainApi } from './api.ts';
 import { SoloConsensus } from './consensus/solo.ts';
+import { JoinAnnouncer } from './consensus/joining.ts';
 import { BftConsensus } from './consensus/bft.ts';
 import { ConsensusWal } from './consensus/wal.ts';
 import { P2pNetwork } from './p2p/network.ts';
@@ -55,14 +56,15 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     if (home.config.p2p) {
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
-        peerKeyFile: join(home.home, 'keys', 'peer.key'), validators: node.validators.map(hex), maxBlockBytes: node.params.maxBlockBytes,
+        peerKeyFile: join(home.home, 'keys', 'peer.key'), isValidator: (a) => node.isRecentValidator(a), maxBlockBytes: node.params.maxBlockBytes,
       });
       const net = network;
       // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.
       node.on('accepted', (stx) => net.publishTx(stx.bytes));
       net.onTx((bytes) => void node.submit(bytes, { gossiped: true }).catch(() => undefined));
       const t = node.params.blockTimeMs;
-      const bft = new BftConsensus(node, key, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
+      // Any configured key: a node voted into the set by governance starts voting at the height it joins.
+      const bft = new BftConsensus(node, signer, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
         timeouts: { proposeMs: Math.max(1000, 3 * t), prevoteMs: Math.max(200, t / 2), precommitMs: Math.max(200, t / 2), deltaMs: Math.max(200, t / 2) },
         onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'),
       });
@@ -75,6 +77,11 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     } else if (key) {
       consensus = new SoloConsensus(node, key, { onError });
     }
+    if (network && signer) {
+      const joining = new JoinAnnouncer(node, signer, log);
+      node.on('block', () => void joining.onBlock());
+    }
+    node.on('validators', (set, from) => log({ event: 'validators-changed', from: Number(from), validators: set.map((v) => `0x${hex(v)}`) }));
     node.on('block', (b: CommittedBlock) => {
       if (b.txs.length > 0 || b.header.height % 60n === 0n) log({ event: 'block', height: b.header.height, hash: `0x${hex(b.hash)}`, txs: b.txs.length, pending: node.mempool.size });
     });

@@ -1,7 +1,8 @@
 /**
  * Blocks, headers, receipts and commit certificates: their canonical encodings (the contract codec's
  * layout) and hashes. A header commits to everything a verifier needs: the previous block, the
- * transactions, the state after executing them, the receipts, and the validator set that signs it.
+ * transactions, the state after executing them, the receipts, the validator set that signs it and
+ * the one that signs the next.
  */
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { merkleRoot } from './merkle.ts';
@@ -23,6 +24,11 @@ export interface BlockHeader {
   proposer: Uint8Array;
   /** validatorSetHash() of the validators that sign this block. */
   validatorSetHash: Uint8Array;
+  /**
+   * validatorSetHash() of the validators that sign the next block (governance may change the set in
+   * this block): a verifier holding this block's set follows changes from certified headers alone.
+   */
+  nextValidatorSetHash: Uint8Array;
 }
 
 export interface ReceiptEvent {
@@ -70,6 +76,7 @@ export const CHAIN_STRUCTS: StructTable = {
     { name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'time', type: 'u64' },
     { name: 'prevHash', type: b32 }, { name: 'txRoot', type: b32 }, { name: 'stateRoot', type: b32 },
     { name: 'receiptsRoot', type: b32 }, { name: 'proposer', type: b32 }, { name: 'validatorSetHash', type: b32 },
+    { name: 'nextValidatorSetHash', type: b32 },
   ],
   Block: [{ name: 'header', type: { struct: 'BlockHeader' } }, { name: 'txs', type: { array: 'bytes' } }],
   ReceiptEvent: [{ name: 'contract', type: b32 }, { name: 'topics', type: { array: 'bytes' } }, { name: 'data', type: 'bytes' }],

@@ -9,7 +9,7 @@ import { Vm, type CallResult } from '../../vm/vm.ts';
 import { Journal, type StateView, type StorageWrite, latin1 } from '../../vm/state.ts';
 import { deterministicErrorText } from '../../vm/errors.ts';
 import { accountAddress, systemAddress } from '../../contracts/system/index.ts';
-import { encodeValues } from '../../contracts/sdk/codec.ts';
+import { decode, encodeValues } from '../../contracts/sdk/codec.ts';
 import type { SignedTx } from '../tx/transaction.ts';
 import { type Receipt, RECEIPT_FAILED, RECEIPT_OK } from '../chain/block.ts';
 import type { ChainParams } from '../chain/params.ts';
@@ -26,11 +26,15 @@ export interface BlockResult {
   /** The block's state changes, in (contract, key) order. */
   writes: StorageWrite[];
   gasUsed: bigint;
+  /** The validator set that signs the next block, if governance changed it in this block. */
+  nextValidators?: Uint8Array[];
 }
 
 const SYSTEM = new Uint8Array(32);
 const IDENTITY = systemAddress('identity');
 const QUOTA = systemAddress('quota');
+const GOVERNANCE = systemAddress('governance');
+const ADDRESS_LIST = { array: 'bytes32' } as const;
 /** Gas for the node's own checks and charges (small, bounded system methods). */
 const SYSTEM_CALL_GAS = 10_000_000;
 
@@ -48,6 +52,15 @@ export class Executor {
   /** A read-only call (queries, and the node's own checks): never changes state. */
   query(state: StateView, contract: Uint8Array, method: string, input: Uint8Array, ctx: BlockContext, caller: Uint8Array = SYSTEM, gasLimit = SYSTEM_CALL_GAS): CallResult {
     return this.vm.call({ contract, method, input, caller, gasLimit, blockHeight: ctx.height, blockTime: ctx.time, readOnly: true }, { state, code: this.contracts.codeOf });
+  }
+
+  /** The validator set that signs the block after `state` (governance's active set), or the one that signed block `height`. */
+  validators(state: StateView, ctx: BlockContext, height?: bigint): Uint8Array[] {
+    const r = height === undefined
+      ? this.query(state, GOVERNANCE, 'validators', new Uint8Array(0), ctx)
+      : this.query(state, GOVERNANCE, 'validatorsAtHeight', encodeValues(['u64'], [height]), ctx);
+    if (!r.ok) throw new Error(`governance validator set query failed: ${deterministicErrorText(r.error)}`);
+    return decode(ADDRESS_LIST, r.output) as Uint8Array[];
   }
 
   /**
@@ -72,7 +85,7 @@ export class Executor {
    * block past its gas limit (it waits for the next block): `receipts.length` says how many went in.
    * Without it (a validator checking a proposal), every transaction runs and the caller checks the total.
    */
-  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean; auth?: AuthorisationCache } = {}): BlockResult {
+  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { proposer: Uint8Array; fill?: boolean; auth?: AuthorisationCache }): BlockResult {
     const block = new Journal(state);
     const receipts: Receipt[] = [];
     let gasUsed = 0n;
@@ -88,7 +101,24 @@ export class Executor {
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
-    return { receipts, writes: block.toWrites(), gasUsed };
+    const nextValidators = this.endBlock(block, ctx, opts.proposer);
+    return { receipts, writes: block.toWrites(), gasUsed, ...(nextValidators ? { nextValidators } : {}) };
+  }
+
+  /**
+   * governance.endBlock(proposer), as the system, after the block's transactions: it notes the
+   * proposer as live and applies the validator-set changes that are due and safe, returning the new
+   * set. A failure (only a broken governance contract could fail) changes nothing, on every node alike.
+   */
+  private endBlock(block: Journal, ctx: BlockContext, proposer: Uint8Array): Uint8Array[] | undefined {
+    const r = this.vm.call({
+      contract: GOVERNANCE, method: 'endBlock', input: encodeValues(['bytes32'], [proposer]),
+      caller: SYSTEM, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
+    }, { state: block, code: this.contracts.codeOf });
+    if (!r.ok) return undefined;
+    for (const w of r.writes) block.set(w.contract, w.key, w.value);
+    const set = decode(ADDRESS_LIST, r.output) as Uint8Array[];
+    return set.length > 0 ? set : undefined;
   }
 
   private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache, exhausted: Set<string>): Receipt {

@@ -37,8 +37,11 @@ export interface NetworkOptions {
   peers?: string[];
   /** File of the persistent peer key (created on first start). */
   peerKeyFile?: string;
-  /** Hex addresses of the validators: only their signed consensus messages spread. */
-  validators: readonly string[];
+  /**
+   * Whether a hex address is a validator now (the set changes by governance): only validators' signed
+   * consensus messages spread. Others are dropped without penalising the peer, which may be ahead of us.
+   */
+  isValidator: (address: string) => boolean;
   maxConnections?: number;
   /** The chain's block byte limit: gossip frames are sized to carry the largest proposal. */
   maxBlockBytes?: number;
@@ -91,9 +94,8 @@ export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage {
   throw new RangeError('unknown consensus message kind');
 }
 
-/** Whether a consensus message is signed by a validator (checked before it spreads further). */
-export function signedByValidator(m: ConsensusMessage, chainId: string, validators: ReadonlySet<string>): boolean {
-  if (!validators.has(hex(accountAddress(m.publicKey)))) return false;
+/** Whether a consensus message's signature is good (checked before it spreads further). */
+export function validlySigned(m: ConsensusMessage, chainId: string): boolean {
   if (m.kind === 'vote') return verifyEd25519(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
   let blockHash: Uint8Array;
   try {
@@ -167,11 +169,12 @@ export class P2pNetwork implements ConsensusTransport {
       },
     });
     const net = new P2pNetwork(libp2p, opts);
-    const validators = new Set(opts.validators);
     const pubsub = libp2p.services.pubsub;
     pubsub.topicValidators.set(net.consensusTopic, (_peer, msg) => {
       try {
-        return signedByValidator(decodeConsensusMessage(msg.data), opts.chainId, validators) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
+        const m = decodeConsensusMessage(msg.data);
+        if (!opts.isValidator(hex(accountAddress(m.publicKey)))) return TopicValidatorResult.Ignore;
+        return validlySigned(m, opts.chainId) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
       } catch {
         return TopicValidatorResult.Reject;
       }

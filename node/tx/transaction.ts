@@ -77,8 +77,13 @@ export function signingPayload(tx: UnsignedTransaction & { scheme: number; publi
 }
 
 export function signTransaction(body: UnsignedTransaction, privateKey: Uint8Array): Transaction {
-  const unsigned = { ...body, scheme: SCHEME_ED25519, publicKey: ed25519PublicKey(privateKey) };
-  return { ...unsigned, signature: signEd25519(privateKey, signingPayload(unsigned)) };
+  return signTransactionWith(body, { publicKey: ed25519PublicKey(privateKey), sign: (m) => signEd25519(privateKey, m) });
+}
+
+/** Signs with any Ed25519 signer (a key in memory, or one in an HSM that never leaves it). */
+export function signTransactionWith(body: UnsignedTransaction, signer: { publicKey: Uint8Array; sign(message: Uint8Array): Uint8Array }): Transaction {
+  const unsigned = { ...body, scheme: SCHEME_ED25519, publicKey: signer.publicKey };
+  return { ...unsigned, signature: signer.sign(signingPayload(unsigned)) };
 }
 
 /** A decoded transaction with its canonical bytes and hash, computed once. */

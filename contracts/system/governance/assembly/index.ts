@@ -1,6 +1,10 @@
 // Governance (治理): validators propose and vote on validator-set changes and system-contract upgrades
-// (SPEC C7, S2). A proposal passes with more than 2/3 of the validators in favour and takes effect at
-// the height it names; the node reads the validator set and upgrades from here.
+// (SPEC C7, S2). A proposal passes with more than 2/3 of the validators in favour. A passed
+// validator-set change is due at the height it names, and the node applies it through `endBlock`,
+// which it calls as the system after every block's transactions: the change takes effect then only if
+// the new set keeps more than 2/3 of its validators live (recently proposing a block, or, for one
+// joining, having announced its node synced with `ready`), and every validator it adds is ready.
+// Otherwise it waits (the chain never halts on a set it cannot run), and lapses after LAPSE_BLOCKS.
 import { Context, PersistentMap, Singleton, Bytes32, Address, emit, fail, ensure } from "@brop/sdk";
 
 export const KIND_ADD_VALIDATOR: u8 = 1;
@@ -11,8 +15,20 @@ export const OPEN: u8 = 1;
 export const PASSED: u8 = 2;
 export const REJECTED: u8 = 3;
 
+/** A passed change: waiting for its height (and, for validator changes, for liveness), applied, or lapsed. */
+export const SCHEDULED: u8 = 1;
+export const APPLIED: u8 = 2;
+export const LAPSED: u8 = 3;
+
 /** Blocks a proposal stays open for votes. */
 const VOTING_BLOCKS: u64 = 1200;
+/** Blocks past its height a validator change may wait for the liveness check before it lapses. */
+const LAPSE_BLOCKS: u64 = 1200;
+/**
+ * How recent a sign of life must be: a proposed block or a `ready` within this many blocks. Proposers
+ * rotate, so a live validator proposes about once every n blocks; twice that leaves room for missed turns.
+ */
+const MIN_LIVENESS_WINDOW: u64 = 20;
 
 @serializable
 export class Proposal {
@@ -32,7 +48,7 @@ export class Proposal {
   deadline: u64 = 0;
 }
 
-/** A passed change, applied from `height` on. */
+/** A passed change, due from `height` on. */
 @serializable
 export class Change {
   proposal: u64 = 0;
@@ -40,50 +56,64 @@ export class Change {
   subject: Address = Bytes32.zero();
   codeHash: Bytes32 = Bytes32.zero();
   height: u64 = 0;
+  status: u8 = SCHEDULED;
+  /** For an applied validator change: the first height the new set signs (0 while not applied). */
+  appliedAt: u64 = 0;
+}
+
+/** A validator set and the first height it signs. */
+@serializable
+export class Epoch {
+  from: u64 = 0;
+  validators: Array<Address> = [];
 }
 
 const genesis = new Singleton<Array<Address>>("g");
+/** The set that signs the current block (after endBlock: the next one). */
+const active = new Singleton<Array<Address>>("v");
+const epochs = new Singleton<Array<Epoch>>("e");
+/** Passed validator changes not yet applied, in the order they passed. */
+const queue = new Singleton<Array<Change>>("q");
+/** Every passed change, in the order they passed. */
+const changes = new Singleton<Array<Change>>("c");
 const proposals = new PersistentMap<u64, Proposal>("p");
 const proposalCount = new Singleton<u64>("pn");
-const changes = new Singleton<Array<Change>>("c");
+const lastProposed = new PersistentMap<Address, u64>("lp");
+const readyAt = new PersistentMap<Address, u64>("r");
 
 function contains(list: Array<Address>, a: Address): i32 {
   for (let i = 0; i < list.length; i++) if (list[i].equals(a)) return i;
   return -1;
 }
 
-/**
- * The validator set at `height`: genesis plus the passed changes in effect by then, applied in order
- * of effective height (and of passing, at the same height). `extra` is a change not yet passed.
- */
-function validatorsAt(height: u64, extra: Change | null = null): Array<Address> {
-  const set = genesis.get([]).slice();
-  const cs = changes.get([]).slice();
-  if (extra !== null) cs.push(extra!);
-  // Stable insertion sort by effective height: lists are short.
-  for (let i = 1; i < cs.length; i++) {
-    const c = cs[i];
-    let j = i - 1;
-    while (j >= 0 && cs[j].height > c.height) {
-      cs[j + 1] = cs[j];
-      j--;
-    }
-    cs[j + 1] = c;
-  }
-  for (let i = 0; i < cs.length; i++) {
-    const c = cs[i];
-    if (c.height > height) continue;
-    const at = contains(set, c.subject);
-    if (c.kind == KIND_ADD_VALIDATOR && at < 0) set.push(c.subject);
-    else if (c.kind == KIND_REMOVE_VALIDATOR && at >= 0) set.splice(at, 1);
-  }
-  return set;
+/** `set` with the change made (a copy). */
+function applied(set: Array<Address>, c: Change): Array<Address> {
+  const out = set.slice();
+  const at = contains(out, c.subject);
+  if (c.kind == KIND_ADD_VALIDATOR && at < 0) out.push(c.subject);
+  else if (c.kind == KIND_REMOVE_VALIDATOR && at >= 0) out.splice(at, 1);
+  return out;
 }
 
 function requireValidator(): Array<Address> {
-  const set = validatorsAt(Context.blockHeight());
+  const set = active.get([]);
   if (contains(set, Context.caller()) < 0) fail("NOT_VALIDATOR", "only a current validator may do this");
   return set;
+}
+
+function isSystem(): bool {
+  return Context.caller().isZero();
+}
+
+function recent(map: PersistentMap<Address, u64>, a: Address, height: u64, window: u64): bool {
+  return map.has(a) && map.get(a, 0) + window >= height;
+}
+
+/** Records the change's new status in the list of passed changes. */
+function record(c: Change): void {
+  const cs = changes.get([]);
+  for (let i = 0; i < cs.length; i++) if (cs[i].proposal == c.proposal) cs[i] = c;
+  changes.set(cs);
 }
 
 /** Sets the genesis validator set, once. */
@@ -92,6 +122,10 @@ export function init(validators: Array<Address>): void {
   ensure(validators.length > 0 && validators.length <= 100, "BAD_VALIDATORS", "1 to 100 validators");
   for (let i = 0; i < validators.length; i++) if (contains(validators.slice(0, i), validators[i]) >= 0) fail("BAD_VALIDATORS", "a validator is listed twice");
   genesis.set(validators);
+  active.set(validators);
+  const e = new Epoch();
+  e.validators = validators;
+  epochs.set([e]);
   emit<Array<Address>>("validators-set", validators);
 }
 
@@ -102,6 +136,7 @@ export function propose(kind: u8, subject: Address, codeHash: Bytes32, effective
   if (descriptionDigest.isZero()) fail("MISSING_DIGEST", "a proposal carries the digest of its description");
   if (kind == KIND_UPGRADE && codeHash.isZero()) fail("BAD_CODE_HASH", "an upgrade names the new code hash");
   if (kind == KIND_ADD_VALIDATOR && contains(set, subject) >= 0) fail("ALREADY_VALIDATOR", "already a validator");
+  if (kind == KIND_ADD_VALIDATOR && subject.isZero()) fail("BAD_SUBJECT", "the zero address cannot validate");
   if (kind == KIND_REMOVE_VALIDATOR) {
     if (contains(set, subject) < 0) fail("NOT_VALIDATOR", "the subject is not a validator");
     if (set.length == 1) fail("LAST_VALIDATOR", "the last validator cannot be removed");
@@ -146,12 +181,19 @@ export function vote(id: u64, approve: bool): u8 {
     c.subject = p.subject;
     c.codeHash = p.codeHash;
     c.height = p.effectiveHeight;
-    // Removals passed side by side must never empty the set: check it with every passed change applied.
-    if (c.kind == KIND_REMOVE_VALIDATOR && validatorsAt(u64.MAX_VALUE, c).length == 0) {
-      p.status = REJECTED;
-      proposals.set(id, p);
-      emit<u64>("rejected", p.id, [p.subject.toHex()]);
-      return p.status;
+    if (c.kind != KIND_UPGRADE) {
+      // Removals passed side by side must never empty the set: check it with every waiting change made.
+      const q = queue.get([]);
+      let after = set;
+      for (let i = 0; i < q.length; i++) after = applied(after, q[i]);
+      if (applied(after, c).length == 0) {
+        p.status = REJECTED;
+        proposals.set(id, p);
+        emit<u64>("rejected", p.id, [p.subject.toHex()]);
+        return p.status;
+      }
+      q.push(c);
+      queue.set(q);
     }
     const cs = changes.get([]);
     cs.push(c);
@@ -165,14 +207,117 @@ export function vote(id: u64, approve: bool): u8 {
   return p.status;
 }
 
-@view
-export function validators(): Array<Address> {
-  return validatorsAt(Context.blockHeight());
+/**
+ * A joining validator's node announces, once it has caught up with the chain, that it can vote: the
+ * node sends this by itself while its key is waiting to join. Current validators may send it too.
+ */
+export function ready(): void {
+  const me = Context.caller();
+  let waiting = contains(active.get([]), me) >= 0;
+  const q = queue.get([]);
+  for (let i = 0; i < q.length && !waiting; i++) waiting = q[i].kind == KIND_ADD_VALIDATOR && q[i].subject.equals(me);
+  if (!waiting) fail("NOT_JOINING", "only a validator or one about to join may announce itself ready");
+  readyAt.set(me, Context.blockHeight());
+  emit<u64>("ready", Context.blockHeight(), [me.toHex()]);
 }
 
+/**
+ * Called by the node, as the system, after the transactions of every block: notes the block's proposer
+ * as live and applies the validator changes that are due and safe. Returns the set that signs the next
+ * block if it changed, else an empty list.
+ */
+export function endBlock(proposer: Address): Array<Address> {
+  if (!isSystem()) fail("NOT_SYSTEM", "only the node calls endBlock");
+  const height = Context.blockHeight();
+  lastProposed.set(proposer, height);
+  const q = queue.get([]);
+  if (q.length == 0) return [];
+  const next = height + 1;
+  let set = active.get([]);
+  const before = set.length;
+  const rest = new Array<Change>();
+  let changed = false;
+  for (let i = 0; i < q.length; i++) {
+    const c = q[i];
+    if (c.height > next) {
+      rest.push(c);
+      continue;
+    }
+    const candidate = applied(set, c);
+    const window = max<u64>(MIN_LIVENESS_WINDOW, 2 * <u64>max(before, candidate.length));
+    let live = 0;
+    for (let j = 0; j < candidate.length; j++) {
+      const v = candidate[j];
+      if (recent(lastProposed, v, next, window) || recent(readyAt, v, next, window)) live++;
+    }
+    const joinerReady = c.kind != KIND_ADD_VALIDATOR || recent(readyAt, c.subject, next, window);
+    if (candidate.length > 0 && joinerReady && live * 3 > candidate.length * 2) {
+      set = candidate;
+      changed = true;
+      c.status = APPLIED;
+      c.appliedAt = next;
+      record(c);
+      emit<Change>("applied", c, [c.subject.toHex()]);
+    } else if (candidate.length == 0 || next > c.height + LAPSE_BLOCKS) {
+      c.status = LAPSED;
+      record(c);
+      emit<Change>("lapsed", c, [c.subject.toHex()]);
+    } else {
+      rest.push(c); // waits: the set it makes could not keep the chain running now
+    }
+  }
+  if (rest.length != q.length) queue.set(rest);
+  if (!changed) return [];
+  active.set(set);
+  const e = new Epoch();
+  e.from = next;
+  e.validators = set;
+  const es = epochs.get([]);
+  es.push(e);
+  epochs.set(es);
+  emit<Epoch>("validators-changed", e);
+  return set;
+}
+
+/** The set that signs the next block. */
+@view
+export function validators(): Array<Address> {
+  return active.get([]);
+}
+
+/** The set that signed (or, for the next height, will sign) the block at `height`. */
 @view
 export function validatorsAtHeight(height: u64): Array<Address> {
-  return validatorsAt(height);
+  const es = epochs.get([]);
+  let out = new Array<Address>();
+  for (let i = 0; i < es.length; i++) if (es[i].from <= height) out = es[i].validators;
+  return out;
+}
+
+/** Every validator set the chain has had, with the height it began signing. */
+@view
+export function validatorEpochs(): Array<Epoch> {
+  return epochs.get([]);
+}
+
+/** Passed validator changes not applied yet (waiting for their height or for liveness). */
+@view
+export function pendingChanges(): Array<Change> {
+  return queue.get([]);
+}
+
+/** Whether `account` is waiting to join the validator set (its node should announce itself `ready`). */
+@view
+export function isJoining(account: Address): bool {
+  const q = queue.get([]);
+  for (let i = 0; i < q.length; i++) if (q[i].kind == KIND_ADD_VALIDATOR && q[i].subject.equals(account)) return true;
+  return false;
+}
+
+/** The last height `validator` proposed a committed block at (0: never, or not since genesis). */
+@view
+export function lastProposedAt(validator: Address): u64 {
+  return lastProposed.get(validator, 0);
 }
 
 @view
@@ -180,7 +325,7 @@ export function getProposal(id: u64): Proposal | null {
   return proposals.tryGet(id);
 }
 
-/** Every passed change, in the order they passed. */
+/** Every passed change, in the order they passed, with its status. */
 @view
 export function passedChanges(): Array<Change> {
   return changes.get([]);
