@@ -7,6 +7,7 @@ import { RpcServer, type RpcServerOptions } from '../node/rpc/server.ts';
 import { Indexer } from './indexer/indexer.ts';
 import type { BlockSource } from './indexer/source.ts';
 import { LevelIndexStore } from './indexer/level-store.ts';
+import { PgIndexStore } from './indexer/pg-store.ts';
 import type { IndexStore } from './indexer/types.ts';
 import { EventHub } from './events/hub.ts';
 import { registerQueryApi } from './query/api.ts';
@@ -32,7 +33,8 @@ export type IndexStoreSpec = { dir: string } | { postgres: string };
 
 export async function openIndexStore(spec: IndexStoreSpec): Promise<IndexStore> {
   if ('dir' in spec) return LevelIndexStore.open(spec.dir);
-  throw new Error(`PostgreSQL index store not available (${spec.postgres})`);
+  // postgres://user:password@host:port/database[?schema=name]; the tables go in schema brop_index by default.
+  return PgIndexStore.open(spec.postgres);
 }
 
 export async function startMiddleware(opts: MiddlewareOptions): Promise<Middleware> {
