@@ -6,7 +6,15 @@
 import { EventEmitter } from 'node:events';
 import type { BlockSource } from './source.ts';
 import { project } from './projection.ts';
-import type { HoldingRow, IndexBatch, IndexStore } from './types.ts';
+import type { ChainBlock, HoldingRow, IndexBatch, IndexStore } from './types.ts';
+
+/** A block's projection with voucher balances resolved against what the store holds before it. */
+export async function prepareBatch(store: IndexStore, block: ChainBlock): Promise<IndexBatch> {
+  const { batch, deltas } = project(block);
+  const holdings: HoldingRow[] = [];
+  for (const { symbol, holder, by } of deltas.values()) holdings.push({ symbol, holder, balance: String((await store.balance(symbol, holder)) + by) });
+  return { ...batch, holdings };
+}
 
 export class Indexer extends EventEmitter<{ indexed: [IndexBatch]; error: [Error] }> {
   readonly source: BlockSource;
@@ -73,26 +81,19 @@ export class Indexer extends EventEmitter<{ indexed: [IndexBatch]; error: [Error
     try {
       while (!this.stopped && this.indexed < this.head) {
         const block = await this.source.block(this.indexed + 1);
-        const batch = await this.prepare(block);
+        const batch = await prepareBatch(this.store, block);
         await this.store.apply(batch);
         this.indexed = batch.height;
         this.emit('indexed', batch);
       }
     } catch (e) {
       this.emit('error', e as Error);
-      // The source or store failed (node restarting, say): try again shortly, from where the store is.
-      if (!this.stopped) setTimeout(() => this.kick(), 1000);
+      // The source or store failed (node restarting, a lost database connection): try again shortly,
+      // from where the store is (a commit whose answer was lost may have gone through).
+      if (!this.stopped) {
+        setTimeout(() => void this.store.indexedHeight().then((h) => { this.indexed = h; }, () => undefined).finally(() => this.kick()), 1000);
+      }
     }
-  }
-
-  private async prepare(block: Parameters<typeof project>[0]): Promise<IndexBatch> {
-    const { batch, deltas } = project(block);
-    const holdings: HoldingRow[] = [];
-    for (const [k, d] of deltas) {
-      const [symbol, holder] = k.split('\u0000') as [string, string];
-      holdings.push({ symbol, holder, balance: String((await this.store.balance(symbol, holder)) + d) });
-    }
-    return { ...batch, holdings };
   }
 
   async stop(): Promise<void> {

@@ -11,11 +11,11 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { createServer } from 'node:net';
 import { startPostgres, type TestPostgres } from '../../tooling/test/postgres.ts';
-import { IndexStoreError, PgIndexStore, type PgIndexStoreOptions } from './pg-store.ts';
+import { PgIndexStore, type PgIndexStoreOptions } from './pg-store.ts';
 import { ALICE, BOB, CAROL, PARTNER, applyBlocks, sampleBlocks, storeConformance } from './store-conformance.ts';
-import { project } from './projection.ts';
+import { prepareBatch } from './indexer.ts';
 import { openIndexStore } from '../service.ts';
-import { BLOCK_SLOT_TX, type ChainBlock, type IndexBatch, type IndexStore, type StreamItem, QueryError, matches } from './types.ts';
+import { BLOCK_SLOT_TX, type ChainBlock, type IndexStore, type StreamItem, IndexStoreError, QueryError, matches } from './types.ts';
 
 let server: TestPostgres | undefined;
 let failure: unknown;
@@ -34,17 +34,6 @@ async function code(p: Promise<unknown>): Promise<string | undefined> {
     return (e as { code?: string }).code ?? `untyped ${(e as Error).message}`;
   }
   return undefined;
-}
-
-/** The batch the indexer would apply for `block` (balances resolved against the store). */
-async function batchFor(store: IndexStore, block: ChainBlock): Promise<IndexBatch> {
-  const { batch, deltas } = project(block);
-  const holdings = [];
-  for (const [k, d] of deltas) {
-    const [symbol, holder] = k.split('\u0000') as [string, string];
-    holdings.push({ symbol, holder, balance: String((await store.balance(symbol, holder)) + d) });
-  }
-  return { ...batch, holdings };
 }
 
 async function everything(store: IndexStore): Promise<StreamItem[]> {
@@ -89,7 +78,7 @@ if (!server) {
     const store = await fresh();
     const blocks = sampleBlocks();
     await applyBlocks(store, blocks.slice(0, 3));
-    const good = await batchFor(store, blocks[3]!);
+    const good = await prepareBatch(store, blocks[3]!);
     // Holdings go in after the stream, transactions and evidence: the bad balance fails the block late.
     const bad = { ...good, holdings: [...good.holdings, { symbol: 'TEA', holder: CAROL, balance: 'not a number' }] };
     const refused = await store.apply(bad).catch((e: unknown) => e);
@@ -114,7 +103,7 @@ if (!server) {
     const schema = `test_${schemas}`;
     const blocks = sampleBlocks();
     await applyBlocks(store, blocks.slice(0, 2));
-    const batch = await batchFor(store, blocks[2]!);
+    const batch = await prepareBatch(store, blocks[2]!);
     const a = await admin();
     // The block's writer waits on this lock when it reaches the holdings; then its connection is killed.
     await a.query('BEGIN');
@@ -160,7 +149,7 @@ if (!server) {
     await first.close();
     const again = await PgIndexStore.open(db.url, { schema: 'resume' });
     assert.is(await again.indexedHeight(), 2);
-    assert.is(await code(again.apply(await batchFor(again, blocks[2]!))), 'INDEX_HEIGHT_MISMATCH');
+    assert.is(await code(again.apply(await prepareBatch(again, blocks[2]!))), 'INDEX_HEIGHT_MISMATCH');
     await applyBlocks(again, blocks.slice(3));
     assert.is(await again.indexedHeight(), 4);
     assert.equal((await again.holdings({ symbol: 'TEA' })).items, [{ symbol: 'TEA', holder: ALICE, balance: '599999999999999999900' }]);

@@ -8,24 +8,9 @@ import { Pool, type PoolClient, escapeIdentifier } from 'pg';
 import {
   type CertificationRow, type Cursor, type EvidenceQuery, type EvidenceRow, type HoldingRow, type IdentityQuery, type IdentityRow,
   type IndexBatch, type IndexStore, type ItemRow, type Page, type PageOptions, type StreamFilter, type StreamItem, type TxRow,
-  type VoucherRow, QueryError, pageLimit, parseCursor,
+  type VoucherRow, IndexStoreError, QueryError, pageLimit, parseCursor,
 } from './types.ts';
 
-export type IndexStoreErrorCode =
-  | 'INDEX_STORE_UNAVAILABLE' // cannot reach or log in to the database (or the store is closed)
-  | 'INDEX_STORE_FAILED' // the database refused a statement
-  | 'INDEX_STORE_CONFIG' // a bad URL or option
-  | 'INDEX_SCHEMA_MISMATCH' // the schema was written by a newer version of this store
-  | 'INDEX_HEIGHT_MISMATCH'; // a block that does not follow the indexed height
-
-export class IndexStoreError extends Error {
-  readonly code: IndexStoreErrorCode;
-  constructor(code: IndexStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'IndexStoreError';
-    this.code = code;
-  }
-}
 
 export interface PgIndexStoreOptions {
   /** The PostgreSQL schema holding the tables: this option, else `?schema=` in the URL, else `brop_index`. */

@@ -11,8 +11,8 @@ import {
 
 export interface Projection {
   batch: Omit<IndexBatch, 'holdings'>;
-  /** Balance changes by `symbol\u0000holder`. */
-  deltas: Map<string, bigint>;
+  /** Balance changes by holding. */
+  deltas: Map<string, { symbol: string; holder: string; by: bigint }>;
 }
 
 type Json = Record<string, unknown>;
@@ -30,12 +30,14 @@ export function project(block: ChainBlock): Projection {
   const certifications = new Map<string, CertificationRow>();
   const vouchers: VoucherRow[] = [];
   const items = new Map<string, ItemRow>();
-  const deltas = new Map<string, bigint>();
+  const deltas = new Map<string, { symbol: string; holder: string; by: bigint }>();
   const revocations: Array<{ address: string; partner: string }> = [];
   const { height, time } = block;
   const delta = (symbol: string, holder: string, by: bigint) => {
-    const k = `${symbol}\u0000${holder}`;
-    deltas.set(k, (deltas.get(k) ?? 0n) + by);
+    const k = JSON.stringify([symbol, holder]);
+    const d = deltas.get(k);
+    if (d) d.by += by;
+    else deltas.set(k, { symbol, holder, by });
   };
 
   block.txs.forEach((tx, index) => {

@@ -209,6 +209,22 @@ export class QueryError extends Error {
   }
 }
 
+export type IndexStoreErrorCode =
+  | 'INDEX_STORE_UNAVAILABLE' // cannot reach or log in to the database (or the store is closed)
+  | 'INDEX_STORE_FAILED' // the database refused a statement
+  | 'INDEX_STORE_CONFIG' // a bad URL or option
+  | 'INDEX_SCHEMA_MISMATCH' // the schema was written by a newer version of this store
+  | 'INDEX_HEIGHT_MISMATCH'; // a block that does not follow the indexed height
+
+export class IndexStoreError extends Error {
+  readonly code: IndexStoreErrorCode;
+  constructor(code: IndexStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IndexStoreError';
+    this.code = code;
+  }
+}
+
 export const MAX_PAGE = 1000;
 export const DEFAULT_PAGE = 100;
 
