@@ -39,7 +39,14 @@ export interface NodeConfig {
    * connected to (multiaddrs ending in /p2p/ID). The peer identity is keys/peer.key.
    */
   p2p?: { listen: string[]; peers: string[] };
+  /**
+   * The middleware (index, query API, event stream) that `brop start` runs beside this node, reading
+   * it in process: its RPC address, and a PostgreSQL URL for the index (default: LevelDB in data/index).
+   */
+  middleware?: { host: string; port: number; postgres?: string };
 }
+
+export const DEFAULT_MIDDLEWARE_PORT = 8650;
 
 export const DEFAULT_RPC_PORT = 8645;
 
@@ -96,7 +103,10 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
     contracts,
     quotaSchedule: opts.quotaSchedule,
   });
-  const config: NodeConfig = { rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json' };
+  const config: NodeConfig = {
+    rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json',
+    middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT },
+  };
   writeJson(join(home, 'config.json'), config);
   // genesis.json last: its presence marks a complete home.
   writeJson(join(home, 'genesis.json'), genesis);

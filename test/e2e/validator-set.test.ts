@@ -61,7 +61,7 @@ test('governance adds a validator; the change waits for its node to be up and sy
     const factory = new TxFactory(client);
     const keys = net.homes.slice(0, 4).map((h) => readKeyFile(join(h.home, 'keys', 'validator.json')));
     const digest = createHash('sha256').update('add the fifth validator').digest();
-    const effective = (await status(v0)).height + 6;
+    const effective = (await status(v0)).height + 30; // room for the proposal and three votes to commit first
     const proposed = await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(keys[0]!, 'governance', 'propose', [1, accountAddress(joiner.publicKey), new Uint8Array(32), effective, digest], 30) });
     const receipt = await committed(client, proposed.hash);
     assert.is(receipt.receipt.status, 'ok', receipt.receipt.error);
@@ -71,7 +71,8 @@ test('governance adds a validator; the change waits for its node to be up and sy
     for (const k of keys.slice(0, 3)) {
       await factory.refresh();
       const sent = await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(k, 'governance', 'vote', [id, true], 30) });
-      assert.is((await committed(client, sent.hash)).receipt.status, 'ok');
+      const r = (await committed(client, sent.hash)).receipt;
+      assert.is(r.status, 'ok', r.error);
     }
     const pending = await client.call<{ result: unknown[] }>('contract_call', { contract: 'governance', method: 'pendingChanges' });
     assert.is(pending.result.length, 1);

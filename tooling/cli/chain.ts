@@ -23,6 +23,8 @@ import { hex } from '../../node/chain/hash.ts';
 import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { onJsonLines } from '../nodes/processes.ts';
+import { startMiddleware, openIndexStore, type Middleware } from '../../middleware/service.ts';
+import { NodeSource } from '../../middleware/indexer/source.ts';
 import { CliError, toJson } from './output.ts';
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
@@ -78,10 +80,11 @@ function positive(v: string, what: string): number {
 
 /** Runs a node until SIGINT/SIGTERM. Without --home: the default home, created on first run (npm start). */
 export async function runNode(argv: string[]): Promise<number> {
-  const usage = 'brop start [--home DIR] [--rpc-port N]';
-  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' } }, usage);
+  const usage = 'brop start [--home DIR] [--rpc-port N] [--middleware-port N]';
+  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' }, 'middleware-port': { type: 'string' } }, usage);
   const homeDir = resolve(String(values.home ?? DEFAULT_HOME));
   const rpcPort = values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined;
+  const middlewarePort = values['middleware-port'] !== undefined ? port(values['middleware-port'] as string) : undefined;
   if (!existsSync(join(homeDir, 'genesis.json'))) {
     if (values.home) throw new CliError('HOME_INVALID', `${homeDir} has no genesis.json: run brop init --home ${values.home} first`);
     const r = await initHome(homeDir, { chainId: 'brop-local' });
@@ -96,8 +99,23 @@ export async function runNode(argv: string[]): Promise<number> {
     throw e;
   }
   const { node } = runtime;
+  let middleware: Middleware | undefined;
+  const mw = home.config.middleware;
+  if (mw) {
+    try {
+      middleware = await startMiddleware({
+        source: new NodeSource(node),
+        store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
+        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log: print,
+      });
+    } catch (e) {
+      await runtime.stop();
+      throw e;
+    }
+  }
   print({
     event: 'started', chainId: node.params.chainId, height: node.height, rpc: runtime.rpc.url, ws: runtime.rpc.wsUrl, home: home.home,
+    middleware: middleware ? { rpc: middleware.url, ws: middleware.wsUrl } : null,
     operatorKey: existsSync(join(home.home, 'keys', 'operator.json')) ? join(home.home, 'keys', 'operator.json') : null,
     role: runtime.role, validator: runtime.role === 'validator', p2p: runtime.network?.addresses() ?? null, blockTimeMs: node.params.blockTimeMs,
   });
@@ -106,6 +124,7 @@ export async function runNode(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await middleware?.stop();
   await runtime.stop();
   print({ event: 'stopped', height: node.height });
   return 0;

@@ -5,6 +5,7 @@
 import { runVmCommand } from './vm.ts';
 import { runApiKey, runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
 import { runContractCommand } from './contract.ts';
+import { runMiddleware } from './middleware.ts';
 import { CliError, printError } from './output.ts';
 
 const USAGE = `Usage: brop <command> [options]
@@ -16,7 +17,11 @@ Commands:
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
   devnet [--dir DIR] [--validators N] [--block-time MS]
                                           Run N validators and a full node as processes on loopback (default 4)
-  start [--home DIR] [--rpc-port N]       Run the node of DIR (default .brop/local, created on first run) until Ctrl-C
+  start [--home DIR] [--rpc-port N] [--middleware-port N]
+                                          Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
+                                          with the middleware beside it if its config has a middleware section
+  middleware --node URL [--data DIR | --postgres URL] [--port N]
+                                          Index a node's chain; serve the query API and event stream (default port 8650)
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
   tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
                                           Sign and submit a transaction; wait for its receipt or its expiry
@@ -60,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return runKeys(rest);
     case 'apikey':
       return runApiKey(rest);
+    case 'middleware':
+      return runMiddleware(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;

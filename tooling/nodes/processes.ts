@@ -43,7 +43,7 @@ export function onJsonLines(stream: NodeJS.ReadableStream, onLine: (line: Record
 export function startNode(home: string, extra: string[] = []): Promise<NodeProcess> {
   // BROP_NODE_FLAGS: extra Node flags for the node process (e.g. --cpu-prof when profiling a benchmark).
   const flags = process.env.BROP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...flags, BROP, 'start', '--home', home, '--rpc-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...flags, BROP, 'start', '--home', home, '--rpc-port', '0', '--middleware-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));

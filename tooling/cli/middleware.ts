@@ -1,0 +1,48 @@
+/**
+ * `brop middleware`: the index, query API and event stream as a service of its own, following a node
+ * over RPC (a full or proxy node, typically), its index in LevelDB or PostgreSQL.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { DEFAULT_MIDDLEWARE_PORT } from '../../node/home.ts';
+import { RpcSource } from '../../middleware/indexer/source.ts';
+import { openIndexStore, startMiddleware } from '../../middleware/service.ts';
+import { CliError, toJson } from './output.ts';
+
+const USAGE = 'brop middleware --node URL [--node-ws URL] [--api-key KEY] [--data DIR | --postgres URL] [--host H] [--port N]';
+
+const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
+
+export async function runMiddleware(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv, strict: true,
+      options: { node: { type: 'string' }, 'node-ws': { type: 'string' }, 'api-key': { type: 'string' }, data: { type: 'string' }, postgres: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+    }).values;
+  } catch (e) {
+    throw new CliError('CLI_USAGE', `${(e as Error).message}\nusage: ${USAGE}`);
+  }
+  if (typeof values.node !== 'string') throw new CliError('CLI_USAGE', `--node is required\nusage: ${USAGE}`);
+  if (values.data && values.postgres) throw new CliError('CLI_USAGE', `--data or --postgres, not both\nusage: ${USAGE}`);
+  const port = values.port === undefined ? DEFAULT_MIDDLEWARE_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('CLI_USAGE', '--port must be 0 (any free port) to 65535');
+  const nodeUrl = values.node;
+  // A node serves its WebSocket at /ws on the RPC port.
+  const nodeWs = typeof values['node-ws'] === 'string' ? values['node-ws'] : `${nodeUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws`;
+  const apiKey = (values['api-key'] as string | undefined) ?? process.env.BROP_API_KEY;
+  const wsUrl = apiKey ? `${nodeWs}${nodeWs.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(apiKey)}` : nodeWs;
+  const store = await openIndexStore(typeof values.postgres === 'string' ? { postgres: values.postgres } : { dir: resolve(String(values.data ?? '.brop/middleware')) });
+  const mw = await startMiddleware({
+    source: new RpcSource(nodeUrl, { wsUrl, ...(apiKey ? { headers: { 'x-api-key': apiKey } } : {}) }),
+    store, rpc: { host: String(values.host ?? '127.0.0.1'), port }, log: print,
+  });
+  print({ event: 'started', rpc: mw.url, ws: mw.wsUrl, node: nodeUrl, ...mw.indexer.status() });
+  await new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+  await mw.stop();
+  print({ event: 'stopped', ...mw.indexer.status() });
+  return 0;
+}
