@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<void>> = {
   state: async () => (await import('./state.ts')).run(),
   chain: async () => (await import('./chain.ts')).run(),
   consensus: async () => (await import('./consensus.ts')).run(),
+  middleware: async () => (await import('./middleware.ts')).run(),
 };
 
 const names = process.argv.slice(2);
