@@ -89,6 +89,22 @@ export class TestChain {
     await this.node.commitBlock(p, { height: p.header.height, round: 0, blockHash: p.hash, signatures });
   }
 
+  private timer: NodeJS.Timeout | undefined;
+  private producing: Promise<void> | undefined;
+
+  /** Makes a block every `ms` in the background (for clients that send transactions and wait, like the CLI). */
+  startProducing(ms = 50): void {
+    this.timer ??= setInterval(() => {
+      this.producing ??= this.produce().finally(() => { this.producing = undefined; });
+    }, ms);
+  }
+
+  async stopProducing(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.producing;
+  }
+
   async produceBlocks(n: number): Promise<void> {
     for (let i = 0; i < n; i++) await this.produce();
   }
@@ -124,6 +140,7 @@ export class TestChain {
   }
 
   async close(): Promise<void> {
+    await this.stopProducing();
     await this.server.close();
     await this.node.close();
     rmSync(this.dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
 import { runVmCommand } from './vm.ts';
 import { runApiKey, runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
 import { runContractCommand } from './contract.ts';
+import { runHoldings, runProof, runVerify } from './proofs.ts';
 import { CliError, printError } from './output.ts';
 
 const USAGE = `Usage: brop <command> [options]
@@ -32,6 +33,15 @@ Commands:
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
                                           Write the metered, stack-bounded module exactly as the VM runs it
+  verify BUNDLE.json [FILE] [--genesis GENESIS.json] [--holding HOLDING.json] [--json]
+                                          Check a proof bundle offline (and FILE against its digest, a holder's proof against it)
+  proof evidence KEY | account ADDRESS | certification ACCOUNT PARTNER | balance VOUCHER HOLDER
+        | item VOUCHER ITEM | holdings VOUCHER CUSTODIAN  [--out FILE] [--height H] [--rpc URL | --home DIR]
+                                          Fetch a record's proof bundle from a node (docs/proofs.md)
+  holdings build --voucher ID (--custodian ADDRESS | --key FILE) --holders FILE --out DIR
+                                          A custodian's holdings tree and each holder's inclusion proof (SPEC V5)
+  holdings commit --dir DIR --key FILE [--rpc URL | --home DIR]
+                                          Publish the holdings commitment (voucher.commitHoldings)
   contract build DIR                      Compile DIR/assembly/index.ts to DIR/build/NAME.wasm + NAME.abi.json
   contract test DIR [PATTERN]             Build, then run DIR/test/*.test.ts (uvu + the simulation kit)
   help                                    This text
@@ -60,6 +70,12 @@ async function main(argv: string[]): Promise<number> {
       return runKeys(rest);
     case 'apikey':
       return runApiKey(rest);
+    case 'verify':
+      return runVerify(rest);
+    case 'proof':
+      return runProof(rest);
+    case 'holdings':
+      return runHoldings(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
