@@ -10,7 +10,8 @@ import { BROWSER_CRYPTO } from './crypto.ts';
 import { type Bundle, type BundleKind, BUNDLE_VERSION, bundleText, parseCommit, parseHeader } from './bundle.ts';
 import { bytes, toHex } from './json.ts';
 import { type RecordParams, KINDS, decodeRecordValue, storageKeyOf } from './records.ts';
-import { type Trust, type VerifiedBundle, verifyBundle } from './verify.ts';
+import { type Trust, type VerifiedBundle, quorum, verifyBundle } from './verify.ts';
+import { type Commit, compareBytes } from '../../node/chain/encoding.ts';
 
 /** What the builder needs of an RPC client (node/rpc/client.ts RpcClient has it). */
 export interface RpcLike {
@@ -30,6 +31,11 @@ interface StateProofAnswer {
 interface ValidatorSetsAnswer {
   height: number;
   epochs: Array<{ from: number; validators: string[]; last: { header: unknown; commit: unknown } | null }>;
+}
+
+function minimalCommit(c: Commit, setSize: number): Commit {
+  const signatures = [...c.signatures].sort((a, b) => compareBytes(a.publicKey, b.publicKey)).slice(0, quorum(setSize));
+  return { ...c, signatures };
 }
 
 /** The records a bundle of this kind holds (a holdings commitment comes with the custodian's balance). */
@@ -74,6 +80,13 @@ export async function buildBundle(client: RpcLike, params: RecordParams, opts: {
       }),
     },
   };
+  // Certificates keep exactly a quorum, the lowest public keys first (the canonical form, docs/proofs.md).
+  let set = bundle.validatorSets.genesis.length;
+  for (const c of bundle.validatorSets.changes) {
+    c.commit = minimalCommit(c.commit, set);
+    set = c.validators.length;
+  }
+  bundle.block.commit = minimalCommit(bundle.block.commit, set);
   const text = bundleText(bundle);
   return { bundle, text, verified: verifyBundle(text, { trust: opts.trust }) };
 }

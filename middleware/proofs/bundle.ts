@@ -5,7 +5,7 @@
  * Browser-safe.
  */
 import type { BlockHeader, Commit } from '../../node/chain/encoding.ts';
-import { type StateProof, proofFromJSON, proofToJSON } from '../../node/state/proof.ts';
+import { type StateProof, checkProof, proofToJSON } from '../../node/state/proof.ts';
 import { ProofError } from './errors.ts';
 import { type Json, array, bad, bytes, object, string, toHex, uint, jsonInt } from './json.ts';
 import { type RecordKind, type RecordParams, isRecordKind, paramsJson, parseParams } from './records.ts';
@@ -60,8 +60,15 @@ export function headerJson(h: BlockHeader): { [k: string]: Json } {
   };
 }
 
+const sortedHex = (list: readonly Uint8Array[]): string[] => list.map(toHex).sort();
+
+/**
+ * A commit as bundles write it: signatures in public-key order. Their order means nothing to the
+ * check, so the canonical form fixes it (a reordered certificate is another text, refused).
+ */
 export function commitJson(c: Commit): { [k: string]: Json } {
-  return { height: jsonInt(c.height), round: c.round, blockHash: toHex(c.blockHash), signatures: c.signatures.map((s) => ({ publicKey: toHex(s.publicKey), signature: toHex(s.signature) })) };
+  const signatures = c.signatures.map((s) => ({ publicKey: toHex(s.publicKey), signature: toHex(s.signature) })).sort((a, b) => (a.publicKey < b.publicKey ? -1 : a.publicKey > b.publicKey ? 1 : 0));
+  return { height: jsonInt(c.height), round: c.round, blockHash: toHex(c.blockHash), signatures };
 }
 
 const HEADER_FIELDS = ['chainId', 'height', 'time', 'prevHash', 'txRoot', 'stateRoot', 'receiptsRoot', 'proposer', 'validatorSetHash', 'nextValidatorSetHash'];
@@ -100,11 +107,22 @@ function addresses(v: unknown, path: string): Uint8Array[] {
 function parseRecord(v: unknown, path: string): BundleRecord & { kind: RecordKind } {
   const o = object(v, path, ['kind', 'params', 'contract', 'storageKey', 'value', 'decoded', 'proof']);
   if (!isRecordKind(o.kind)) bad(`${path}.kind`, `unknown record kind ${JSON.stringify(o.kind)}`);
+  // Read strictly here (lowercase hex, no extra fields), then checked for shape by the state module.
+  const pp = `${path}.proof`;
+  const po = object(o.proof, pp, ['siblings', 'end']);
+  const endType = (po.end as { type?: unknown } | null)?.type;
+  const end = object(po.end, `${pp}.end`, endType === 'value' ? ['type', 'value'] : endType === 'leaf' ? ['type', 'keyPath', 'valueHash'] : ['type']);
   let proof: StateProof;
   try {
-    proof = proofFromJSON(o.proof);
+    proof = checkProof({
+      siblings: array(po.siblings, `${pp}.siblings`, 256).map((x, i) => (x === null ? null : bytes(x, `${pp}.siblings[${i}]`, 32))),
+      end: endType === 'value' ? { type: 'value', value: bytes(end.value, `${pp}.end.value`) }
+        : endType === 'leaf' ? { type: 'leaf', keyPath: bytes(end.keyPath, `${pp}.end.keyPath`, 32), valueHash: bytes(end.valueHash, `${pp}.end.valueHash`, 32) }
+          : endType === 'empty' ? { type: 'empty' } : bad(`${pp}.end.type`, 'unknown end type'),
+    });
   } catch (e) {
-    throw new ProofError('PROOF_MALFORMED', `not a state proof: ${(e as Error).message}`, `${path}.proof`);
+    if (e instanceof ProofError) throw e;
+    throw new ProofError('PROOF_MALFORMED', `not a state proof: ${(e as Error).message}`, pp);
   }
   return {
     kind: o.kind, params: parseParams(o.kind, o.params, `${path}.params`), contract: bytes(o.contract, `${path}.contract`, 32),
@@ -150,8 +168,9 @@ export function bundleJson(b: Bundle): { [k: string]: Json } {
     })),
     block: { hash: toHex(b.block.hash), header: headerJson(b.block.header), commit: commitJson(b.block.commit) },
     validatorSets: {
-      genesis: b.validatorSets.genesis.map(toHex),
-      changes: b.validatorSets.changes.map((c) => ({ header: headerJson(c.header), commit: commitJson(c.commit), validators: c.validators.map(toHex) })),
+      // Sets are sets: listed in address order, one spelling.
+      genesis: sortedHex(b.validatorSets.genesis),
+      changes: b.validatorSets.changes.map((c) => ({ header: headerJson(c.header), commit: commitJson(c.commit), validators: sortedHex(c.validators) })),
     },
   };
 }

@@ -87,12 +87,21 @@ function distinct(list: readonly Uint8Array[], path: string): void {
   if (new Set(list.map(toHex)).size !== list.length) bad(path, 'a validator is listed twice', 'PROOF_VALIDATOR_SETS');
 }
 
+/** The fewest signatures that are more than 2/3 of a set of n. */
+export function quorum(n: number): number {
+  return Math.floor((2 * n) / 3) + 1;
+}
+
 function certify(crypto: CertificateCrypto, c: { header: BlockHeader; commit: Bundle['block']['commit'] }, set: readonly Uint8Array[], code: 'PROOF_CERTIFICATE' | 'PROOF_VALIDATOR_SETS', path: string): void {
   try {
     checkCommit(crypto, c.header, c.commit, set);
   } catch (e) {
     if (e instanceof CommitError) throw new ProofError(code, e.message, path);
     throw e;
+  }
+  // A bundle's certificates carry exactly a quorum: one more or one fewer is another bundle, refused.
+  if (c.commit.signatures.length !== quorum(set.length)) {
+    bad(`${path}.signatures`, `a bundle's certificate carries exactly ${quorum(set.length)} of ${set.length} signatures (a quorum), not ${c.commit.signatures.length}`, 'PROOF_NOT_CANONICAL');
   }
 }
 
