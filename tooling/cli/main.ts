@@ -2,11 +2,12 @@
  * The `brop` command line. Each command prints JSON (one line) on success so that scripts can parse
  * it; errors print `{"error":{"code","message"}}` on stderr with a non-zero exit status.
  */
-import { runVmCommand } from './vm.ts';
-import { runApiKey, runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
-import { runContractCommand } from './contract.ts';
-import { runHoldings, runProof, runVerify } from './proofs.ts';
 import { CliError, printError } from './output.ts';
+
+// Commands load their modules when run: `brop verify` (offline, often a verifier's only use of brop)
+// should not pay for the node, libp2p and the VM (about 1.4 s here).
+const chain = () => import('./chain.ts');
+const proofs = () => import('./proofs.ts');
 
 const USAGE = `Usage: brop <command> [options]
 
@@ -51,31 +52,31 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'vm':
-      return runVmCommand(rest);
+      return (await import('./vm.ts')).runVmCommand(rest);
     case 'contract':
-      return runContractCommand(rest);
+      return (await import('./contract.ts')).runContractCommand(rest);
     case 'init':
-      return runInit(rest);
+      return (await chain()).runInit(rest);
     case 'start':
-      return runNode(rest);
+      return (await chain()).runNode(rest);
     case 'devnet':
-      return runDevnet(rest);
+      return (await chain()).runDevnet(rest);
     case 'status':
-      return runStatus(rest);
+      return (await chain()).runStatus(rest);
     case 'tx':
-      return runTx(rest);
+      return (await chain()).runTx(rest);
     case 'call':
-      return runCall(rest);
+      return (await chain()).runCall(rest);
     case 'keys':
-      return runKeys(rest);
+      return (await chain()).runKeys(rest);
     case 'apikey':
-      return runApiKey(rest);
+      return (await chain()).runApiKey(rest);
     case 'verify':
-      return runVerify(rest);
+      return (await proofs()).runVerify(rest);
     case 'proof':
-      return runProof(rest);
+      return (await proofs()).runProof(rest);
     case 'holdings':
-      return runHoldings(rest);
+      return (await proofs()).runHoldings(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;

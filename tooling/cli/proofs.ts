@@ -15,8 +15,10 @@ import { type Json, toHex } from '../../middleware/proofs/json.ts';
 import type { RecordParams } from '../../middleware/proofs/records.ts';
 import { type Trust, type VerifiedBundle, documentDigestField, trustFromGenesis, verifyBundle, verifyDocument } from '../../middleware/proofs/verify.ts';
 import { buildHoldings, commitHoldings, parseCommitment, parseHolders, writeHoldings } from '../../middleware/proofs/custodian.ts';
-import { rpcClient } from './chain.ts';
 import { CliError, toJson } from './output.ts';
+
+/** The node client of the chain commands, loaded only by the commands that talk to a node. */
+const rpcClient = async (values: Record<string, unknown>) => (await import('./chain.ts')).rpcClient(values);
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
 
@@ -153,7 +155,7 @@ export async function runProof(argv: string[]): Promise<number> {
   if (!def || args.length !== def.args.length) throw new CliError('CLI_USAGE', `usage: ${usage}`);
   const height = values.height === undefined ? undefined : Number(values.height);
   if (height !== undefined && (!Number.isSafeInteger(height) || height < 1)) throw new CliError('CLI_USAGE', '--height must be a positive integer');
-  const built = await buildBundle(rpcClient(values), def.params(args), { height, trust: genesisTrust(values.genesis as string | undefined) });
+  const built = await buildBundle(await rpcClient(values), def.params(args), { height, trust: genesisTrust(values.genesis as string | undefined) });
   if (values.out === undefined) {
     process.stdout.write(built.text);
     return 0;
@@ -179,7 +181,7 @@ export async function runHoldings(argv: string[]): Promise<number> {
     const { values } = parse(rest, { dir: { type: 'string' }, key: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, 'api-key': { type: 'string' } }, usage);
     if (!values.dir || !values.key) throw new CliError('CLI_USAGE', `usage: ${usage}`);
     const c = parseCommitment(readJsonFile(resolve(String(values.dir), 'commitment.json'), 'commitment'));
-    const r = await commitHoldings(rpcClient(values), readKeyFile(resolve(String(values.key))), c);
+    const r = await commitHoldings(await rpcClient(values), readKeyFile(resolve(String(values.key))), c);
     print({ ok: true, tx: r.hash, height: r.height, voucher: c.voucher, custodian: toHex(c.custodian), root: toHex(c.root), total: c.total.toString(), leafCount: c.leafCount });
     return 0;
   }
