@@ -148,7 +148,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     return {
       contract: hex0x(c.address), key: hex0x(key), stateKey: hex0x(stateKey(c.address, key)),
       value: r.value === null ? null : hex0x(r.value), proof: proofToJSON(r.proof),
-      height: Number(height), header: headerJson(r.header), commit: commitJson(r.commit), validators: node.validators.map(hex0x),
+      height: Number(height), header: headerJson(r.header), commit: commitJson(r.commit), validators: node.validatorsAt(height).map(hex0x),
     };
   });
 

@@ -128,6 +128,10 @@ test('chain_validatorSets: every set with its first height and the certified las
     assert.is(e.last!.header.height, e.from - 1);
     assert.is.not(e.last!.header.validatorSetHash, e.last!.header.nextValidatorSetHash);
   }
+  // state_proof names the set that signed its header, not the current one.
+  const old = await chain.client.call<{ validators: string[] }>('state_proof', { contract: 'evidence', key: '0x00', height: w.setChanges[0]! });
+  assert.equal(old.validators, r.epochs[0]!.validators);
+  assert.is.not(old.validators.join(), r.epochs[2]!.validators.join());
   const early = await chain.client.call<{ epochs: unknown[] }>('chain_validatorSets', { height: w.setChanges[0]! });
   assert.is(early.epochs.length, 1, 'a set that signs only later blocks is not listed');
   const codes = await Promise.all([{ height: 1e9 }, { height: -1 }].map((p) => chain.client.call('chain_validatorSets', p).then(() => 'ok', (e) => e.code)));
