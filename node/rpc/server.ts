@@ -108,9 +108,23 @@ const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
 /** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
 const OVERFLOW_ALLOWANCE = 32;
 
+/** One subscription, to send to it alone (a replay from a cursor, say). */
+export interface SubscriptionChannel {
+  /** Delivers an item; false once the subscription can take no more (unsubscribed, closed, cut as a slow consumer). */
+  send(item: unknown): boolean;
+  /** Whether the subscription is still there. */
+  open(): boolean;
+  /** The connection's unsent bytes: a long replay waits for the client instead of being cut off as slow. */
+  buffered(): number;
+}
+
+/** Called once a subscription is active (its id sent to the client). */
+export type SubscribeHook<F> = (filter: F, channel: SubscriptionChannel) => void;
+
 interface Topic {
   parse: FilterParser<unknown>;
   subs: Set<Subscription>;
+  onSubscribe?: SubscribeHook<unknown>;
 }
 
 interface Subscription {
@@ -220,9 +234,9 @@ export class RpcServer {
   }
 
   /** Declares a subscribable topic; `parse` validates the filter (default: the topic takes no filter). */
-  topic<F>(name: string, parse?: FilterParser<F>): void {
+  topic<F>(name: string, parse?: FilterParser<F>, onSubscribe?: SubscribeHook<F>): void {
     if (this.topics.has(name)) throw new Error(`topic ${name} is already declared`);
-    this.topics.set(name, { parse: parse ?? noFilter, subs: new Set() });
+    this.topics.set(name, { parse: parse ?? noFilter, subs: new Set(), ...(onSubscribe ? { onSubscribe: onSubscribe as SubscribeHook<unknown> } : {}) });
   }
 
   /**
@@ -247,8 +261,7 @@ export class RpcServer {
         }
         if (!ok) continue;
       }
-      const json = `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":"${sub.id}","result":${itemJson}}}`;
-      if (this.sendWs(sub.conn, json)) delivered++;
+      if (this.sendWs(sub.conn, subscriptionJson(sub.id, itemJson))) delivered++;
     }
     return delivered;
   }
@@ -636,7 +649,15 @@ export class RpcServer {
     this.handleText(text, caller).then(
       (out) => {
         if (out.json !== undefined) this.sendWs(conn, out.json);
-        for (const sub of caller.created) sub.active = true;
+        for (const sub of caller.created) {
+          sub.active = true;
+          const t = this.topics.get(sub.topic);
+          t?.onSubscribe?.(sub.filter, {
+            send: (item) => t.subs.has(sub) && this.sendWs(conn, subscriptionJson(sub.id, JSON.stringify(item) ?? 'null')),
+            open: () => t.subs.has(sub) && !conn.closing,
+            buffered: () => conn.ws.bufferedAmount,
+          });
+        }
       },
       (error) => this.opts.log({ type: 'internal_error', remote: conn.remote, method: undefined, error }),
     );
@@ -675,6 +696,10 @@ export class RpcServer {
     const reason = new RpcError('RPC_CLIENT_CLOSED', 'the connection closed');
     for (const ac of conn.inFlight) ac.abort(reason);
   }
+}
+
+function subscriptionJson(id: string, itemJson: string): string {
+  return `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":"${id}","result":${itemJson}}}`;
 }
 
 function noFilter(params: Record<string, unknown>): undefined {

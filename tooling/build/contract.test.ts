@@ -78,6 +78,31 @@ test('compiler errors point at the author\'s own lines', async () => {
   assert.match(msg, /index\.ts\(4,/);
 });
 
+test('events: every emit<T>(name) is in the ABI with its data type; names must be literals and T explicit', async () => {
+  const ok = project('events-ok', `import { emit, emitEncoded, Bytes32 } from "@brop/sdk";
+@serializable class Thing { id: u64 = 0; owner: Bytes32 = Bytes32.zero(); }
+export function make(open: bool): void {
+  const t = new Thing();
+  emit<Thing>("made", t, ["x"]);
+  emit<u64>(open ? "opened" : "closed", 7);
+  emitEncoded<Array<Bytes32>>("listed", new Uint8Array(4));
+}`);
+  const built = await buildContract(ok, { outDir: join(ok, 'out'), cache: false });
+  assert.equal(built.abi.events, [
+    { name: 'closed', data: 'u64' }, { name: 'listed', data: { array: 'bytes32' } },
+    { name: 'made', data: { struct: 'Thing' } }, { name: 'opened', data: 'u64' },
+  ]);
+  const untyped = project('events-untyped', `import { emit } from "@brop/sdk";
+export function f(): void { emit("x", <u64>1); }`);
+  assert.match(await buildError(untyped), /write emit<T>/);
+  const computed = project('events-computed', `import { emit } from "@brop/sdk";
+export function f(n: string): void { emit<u64>(n, 1); }`);
+  assert.match(await buildError(computed), /string literal/);
+  const clash = project('events-clash', `import { emit } from "@brop/sdk";
+export function f(): void { emit<u64>("x", 1); emit<string>("x", "a"); }`);
+  assert.match(await buildError(clash), /two different data types/);
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test.run();

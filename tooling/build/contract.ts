@@ -8,6 +8,8 @@
  * - for each method, a parameterless export of the same name that decodes the call input with the
  *   BROP codec, calls the author's function and encodes its return value;
  * - for each @serializable class, `__encode`/`__decode` methods, field by field in declaration order.
+ * The events are read from the `emit<T>("name", ...)` and `emitEncoded<T>("name", ...)` calls of the
+ * contract's own sources: each name with the type of its data, so clients decode events from the ABI.
  * Generated code is added at the ends of existing lines, so compiler messages keep the author's line numbers.
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +31,12 @@ export interface AbiMethod {
   returns: AbiType | null;
 }
 
+/** An event the contract emits: topic 0 is `name`, the data is the codec encoding of a `data` value. */
+export interface AbiEvent {
+  name: string;
+  data: AbiType;
+}
+
 export interface ContractAbi {
   abiVersion: number;
   name: string;
@@ -36,6 +44,8 @@ export interface ContractAbi {
   codeHash: string;
   methods: AbiMethod[];
   structs: Record<string, AbiField[]>;
+  /** Absent in ABIs built before events were described. */
+  events?: AbiEvent[];
 }
 
 export interface BuildResult {
@@ -48,6 +58,7 @@ export interface BuildResult {
 /** The parts of the AssemblyScript parser API used here (its typings clash with Node's globals). */
 interface AsNode { kind: number; range: { start: number; end: number }; [k: string]: unknown }
 interface AsApi {
+  LiteralKind: Record<string, number>;
   newOptions(): unknown;
   newProgram(options: unknown): { sources: Array<{ normalizedPath: string; statements: AsNode[] }> };
   parse(program: unknown, text: string, path: string, isEntry: boolean): void;
@@ -163,6 +174,15 @@ function generate(dir: string, config: ProjectConfig): GeneratedSources {
   const structs: Record<string, AbiField[]> = {};
   const texts = new Map<string, string>();
   const methods: AbiMethod[] = [];
+  const events = new Map<string, AbiEvent>();
+  for (const f of files) {
+    if (!f.path.startsWith(assemblyDir + sep)) continue; // included shared code is not the contract's own
+    for (const e of emittedEvents(f, structNames)) {
+      const known = events.get(e.name);
+      if (known && JSON.stringify(known.data) !== JSON.stringify(e.data)) throw new CompileError(`${f.path}: event "${e.name}" is emitted with two different data types`);
+      events.set(e.name, e);
+    }
+  }
   for (const f of files) {
     let text = f.text;
     const edits: Array<{ at: number; remove: number; insert: string }> = [];
@@ -210,7 +230,42 @@ function generate(dir: string, config: ProjectConfig): GeneratedSources {
     text += `\nimport * as ${CODEC} from "${SDK_PACKAGE}/codec"; import * as ${SDK} from "${SDK_PACKAGE}"; ${wrappers.join(' ')}\n`;
     texts.set(f.path, text);
   }
-  return { texts, abi: { abiVersion: ABI_VERSION, name, methods, structs } };
+  return { texts, abi: { abiVersion: ABI_VERSION, name, methods, structs, events: [...events.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) } };
+}
+
+const EMITTERS = new Set(['emit', 'emitEncoded']);
+
+/** The `emit<T>(name, ...)` and `emitEncoded<T>(name, ...)` calls in a file, as events. */
+function emittedEvents(f: ParsedFile, structs: ReadonlySet<string>): AbiEvent[] {
+  const out: AbiEvent[] = [];
+  const names = (n: AsNode, where: string): string[] => {
+    if (n.kind === K.Literal && n.literalKind === as.LiteralKind.String) return [n.value as string];
+    if (n.kind === K.Ternary) return [...names(n.ifThen as AsNode, where), ...names(n.ifElse as AsNode, where)];
+    throw new CompileError(`${where}: an event's name must be a string literal (or a choice of two), so the ABI can list it`);
+  };
+  const seen = new Set<unknown>();
+  const walk = (n: unknown): void => {
+    if (n === null || typeof n !== 'object' || seen.has(n)) return;
+    seen.add(n);
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x);
+      return;
+    }
+    const node = n as AsNode;
+    if (node.kind === K.Call) {
+      const callee = node.expression as AsNode;
+      if (callee.kind === K.Identifier && EMITTERS.has(callee.text as string)) {
+        const where = `${f.path}:${lineOf(f.text, node.range.start)}`;
+        const typeArgs = (node.typeArguments as TypeNode[] | null) ?? [];
+        if (typeArgs.length !== 1) throw new CompileError(`${where}: write ${callee.text as string}<T>(...) with the data's type, so the ABI can describe the event`);
+        const data = abiType(typeArgs[0]!, f.text, structs, `${where}: event data`);
+        for (const name of names((node.args as AsNode[])[0]!, where)) out.push({ name, data });
+      }
+    }
+    for (const [k, v] of Object.entries(node)) if (k !== 'range') walk(v);
+  };
+  walk(f.statements);
+  return out;
 }
 
 /** Resolves `@brop/sdk` imports to this repository's SDK, wherever the contract project lives. */

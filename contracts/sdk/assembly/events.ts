@@ -26,11 +26,14 @@ function topicBytes(topics: string[]): Uint8Array {
  * the data is the codec encoding of `value`. Subscribers filter on contract and topics.
  */
 export function emit<T>(name: string, value: T, topics: string[] = []): void {
-  emitEncoded(name, encode<T>(value), topics);
+  emitEncoded<T>(name, encode<T>(value), topics);
 }
 
-/** Like `emit`, with data already encoded (a value just stored need not be encoded twice). */
-export function emitEncoded(name: string, data: Uint8Array, topics: string[] = []): void {
+/**
+ * Like `emit`, with data already encoded as a T (a value just stored need not be encoded twice). T
+ * names the data's type for the ABI, as with `emit`.
+ */
+export function emitEncoded<T>(name: string, data: Uint8Array, topics: string[] = []): void {
   const all = [name];
   for (let i = 0; i < topics.length; i++) all.push(topics[i]);
   const t = topicBytes(all);

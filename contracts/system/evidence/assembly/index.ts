@@ -48,7 +48,7 @@ export function register(key: string, digest: Bytes32, meta: string, timestampTo
   const r = newRecord(key, digest, meta, requireRegistrant());
   r.timestampToken = timestampToken;
   r.custody = custody;
-  emitEncoded("registered", records.setEncoded(key, r), [key, r.registrant.toHex()]);
+  emitEncoded<Evidence>("registered", records.setEncoded(key, r), [key, r.registrant.toHex()]);
   return r.height;
 }
 

@@ -1,0 +1,98 @@
+/**
+ * A subscriber that never silently dies: follows the middleware's `stream` topic, remembers the cursor
+ * of the last item (or heartbeat) it got, and when the connection drops (network, server restart,
+ * disconnected as a slow consumer) or goes quiet for too long, reconnects and resumes after that
+ * cursor. Items arrive once each, in chain order. Web globals only: runs in browsers too.
+ */
+import { RpcWsClient } from '../../node/rpc/client.ts';
+import type { StreamFilter, StreamItem } from '../indexer/types.ts';
+import { BLOCK_SLOT_TX, compareCursors, cursorText, parseCursor } from '../indexer/types.ts';
+
+export interface EventStreamOptions extends StreamFilter {
+  /** Resume after this cursor (as items carry it); without it, only what is indexed from now on. */
+  after?: string;
+  /** Silence longer than this (no item, no heartbeat) counts as a dead connection. Default 35 s. */
+  quietMs?: number;
+  /** Wait before reconnecting, doubling up to `maxBackoffMs`. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Told of each (re)connection and loss, for logs. */
+  onState?: (state: { connected: boolean; cursor: string | undefined; reason?: string }) => void;
+}
+
+export class EventStream {
+  private readonly wsUrl: string;
+  private readonly opts: EventStreamOptions;
+  private readonly onItem: (item: StreamItem) => void;
+  private ws: RpcWsClient | undefined;
+  private last: string | undefined;
+  private stopped = false;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private loop: Promise<void>;
+
+  constructor(wsUrl: string, onItem: (item: StreamItem) => void, opts: EventStreamOptions = {}) {
+    this.wsUrl = wsUrl;
+    this.onItem = onItem;
+    this.opts = opts;
+    this.last = opts.after;
+    this.loop = this.run();
+  }
+
+  /** The cursor to resume from: the last item or heartbeat received. */
+  get cursor(): string | undefined {
+    return this.last;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.watchdog);
+    await this.ws?.close();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.opts.backoffMs ?? 250;
+    while (!this.stopped) {
+      let reason = 'closed';
+      try {
+        const ws = await RpcWsClient.connect(this.wsUrl);
+        this.ws = ws;
+        if (this.stopped) break;
+        const { after: _after, quietMs: _q, backoffMs: _b, maxBackoffMs: _m, onState: _s, ...filter } = this.opts;
+        if (this.last === undefined) {
+          // "From now on" is pinned to a cursor at once, so a reconnect before the first item loses nothing.
+          const { indexedHeight } = await ws.call<{ indexedHeight: number }>('index_status');
+          this.last = indexedHeight < 0 ? '0.0.0' : cursorText({ height: indexedHeight, tx: BLOCK_SLOT_TX, slot: 0 });
+        }
+        this.arm();
+        await ws.subscribe<StreamItem | { kind: 'heartbeat'; cursor: string }>('stream', { ...filter, after: this.last }, (item) => this.receive(item));
+        this.opts.onState?.({ connected: true, cursor: this.last });
+        backoff = this.opts.backoffMs ?? 250;
+        const info = await ws.closed;
+        reason = info.reason || `close ${info.code}`;
+      } catch (e) {
+        reason = (e as Error).message;
+      }
+      clearTimeout(this.watchdog);
+      if (this.stopped) break;
+      this.opts.onState?.({ connected: false, cursor: this.last, reason });
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 10_000);
+    }
+  }
+
+  private arm(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => void this.ws?.close(), this.opts.quietMs ?? 35_000);
+  }
+
+  private receive(item: StreamItem | { kind: 'heartbeat'; cursor: string }): void {
+    this.arm();
+    const at = parseCursor(item.cursor);
+    if (!at) return;
+    const last = this.last ? parseCursor(this.last) : undefined;
+    if (last && compareCursors(at, last) <= 0) return; // already had it (a resend after a reconnect)
+    this.last = item.cursor;
+    if (item.kind !== 'heartbeat') this.onItem(item);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The middleware service: follows a node into the index and serves the query API and the event
+ * stream over JSON-RPC (HTTP and WebSocket), with the same server, limits and API keys as a node's RPC.
+ * Runs beside a node in its process (`npm start`) or on its own against a node's RPC (`brop middleware`).
+ */
+import { RpcServer, type RpcServerOptions } from '../node/rpc/server.ts';
+import { Indexer } from './indexer/indexer.ts';
+import type { BlockSource } from './indexer/source.ts';
+import { LevelIndexStore } from './indexer/level-store.ts';
+import { PgIndexStore } from './indexer/pg-store.ts';
+import type { IndexStore } from './indexer/types.ts';
+import { EventHub } from './events/hub.ts';
+import { registerQueryApi } from './query/api.ts';
+
+export interface MiddlewareOptions {
+  source: BlockSource;
+  store: IndexStore;
+  rpc?: RpcServerOptions;
+  /** Index progress and errors. */
+  log?: (event: Record<string, unknown>) => void;
+  heartbeatMs?: number;
+}
+
+export interface Middleware {
+  url: string;
+  wsUrl: string;
+  indexer: Indexer;
+  stop(): Promise<void>;
+}
+
+/** Where the index lives: a LevelDB folder (embedded), or a PostgreSQL database. */
+export type IndexStoreSpec = { dir: string } | { postgres: string };
+
+export async function openIndexStore(spec: IndexStoreSpec): Promise<IndexStore> {
+  if ('dir' in spec) return LevelIndexStore.open(spec.dir);
+  // postgres://user:password@host:port/database[?schema=name]; the tables go in schema brop_index by default.
+  return PgIndexStore.open(spec.postgres);
+}
+
+export async function startMiddleware(opts: MiddlewareOptions): Promise<Middleware> {
+  const log = opts.log ?? (() => undefined);
+  const indexer = new Indexer(opts.source, opts.store);
+  const server = new RpcServer({ port: 8650, ...opts.rpc });
+  registerQueryApi(server, indexer);
+  const hub = new EventHub(server, indexer, { heartbeatMs: opts.heartbeatMs });
+  let lastLogged = 0;
+  indexer.on('indexed', (b) => {
+    // Catching up logs a line every few seconds; following, every 100 blocks.
+    const now = Date.now();
+    if (now - lastLogged > 5000 && b.height % 100 === 0) {
+      lastLogged = now;
+      log({ event: 'indexed', height: b.height, chainHeight: indexer.status().chainHeight });
+    }
+  });
+  indexer.on('error', (e) => log({ event: 'index-error', code: (e as { code?: string }).code ?? 'INTERNAL', message: e.message }));
+  try {
+    const { url, wsUrl } = await server.listen();
+    await indexer.start();
+    return {
+      url, wsUrl, indexer,
+      stop: async () => {
+        hub.stop();
+        await server.close();
+        await indexer.stop();
+        await opts.store.close();
+      },
+    };
+  } catch (e) {
+    hub.stop();
+    await server.close();
+    await indexer.stop();
+    await opts.store.close();
+    throw e;
+  }
+}
