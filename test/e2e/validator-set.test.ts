@@ -61,7 +61,9 @@ test('governance adds a validator; the change waits for its node to be up and sy
     const factory = new TxFactory(client);
     const keys = net.homes.slice(0, 4).map((h) => readKeyFile(join(h.home, 'keys', 'validator.json')));
     const digest = createHash('sha256').update('add the fifth validator').digest();
-    const effective = (await status(v0)).height + 6;
+    // Room for the proposal and three votes to commit one after another on a loaded machine (at +6 the
+    // votes came too late, EXPIRED, when other test suites shared the two cores).
+    const effective = (await status(v0)).height + 20;
     const proposed = await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(keys[0]!, 'governance', 'propose', [1, accountAddress(joiner.publicKey), new Uint8Array(32), effective, digest], 30) });
     const receipt = await committed(client, proposed.hash);
     assert.is(receipt.receipt.status, 'ok', receipt.receipt.error);
