@@ -148,7 +148,31 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     return {
       contract: hex0x(c.address), key: hex0x(key), stateKey: hex0x(stateKey(c.address, key)),
       value: r.value === null ? null : hex0x(r.value), proof: proofToJSON(r.proof),
-      height: Number(height), header: headerJson(r.header), commit: commitJson(r.commit), validators: node.validators.map(hex0x),
+      height: Number(height), header: headerJson(r.header), commit: commitJson(r.commit), validators: node.validatorsAt(height).map(hex0x),
+    };
+  });
+
+  // The validator sets up to a height, each change with the certified last block of the set it
+  // replaced: what a light client or a proof bundle (middleware/proofs) needs to follow the sets
+  // from genesis without fetching every header.
+  server.method('chain_validatorSets', (params) => {
+    const p = obj(params);
+    const height = heightParam(p, 'height') ?? node.height;
+    if (height > node.height) throw new NodeError('NOT_FOUND', `height ${height} is above the head ${node.height}`);
+    const governance = node.contracts.resolve('governance');
+    const r = node.call(governance.address, 'validatorEpochs', new Uint8Array(0));
+    if (!r.ok) throw new Error(`governance.validatorEpochs failed: ${deterministicErrorText(r.error)}`);
+    const epochs = decodeResult(governance, 'validatorEpochs', r.output) as Array<{ from: bigint; validators: Uint8Array[] }>;
+    return {
+      height: Number(height),
+      epochs: epochs.filter((e) => e.from <= height).map((e) => {
+        const last = e.from === 0n ? undefined : node.block(e.from - 1n);
+        if (e.from !== 0n && !last) throw new NodeError('NOT_FOUND', `no block at height ${e.from - 1n}`);
+        return {
+          from: Number(e.from), validators: e.validators.map(hex0x),
+          last: last ? { hash: hex0x(last.hash), header: headerJson(last.block.header), commit: commitJson(last.commit) } : null,
+        };
+      }),
     };
   });
 

@@ -80,9 +80,17 @@ function toBigInt(v: unknown, what: Trail): bigint {
   throw new CodecError(`${what}: expected an integer, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`);
 }
 
+/** Hex (already validated) as bytes, without Buffer: the codec also runs in browsers (the proof verifier). */
+function hexBytes(v: string): Uint8Array {
+  const start = v.startsWith('0x') ? 2 : 0;
+  const out = new Uint8Array((v.length - start) / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(v.slice(start + 2 * i, start + 2 * i + 2), 16);
+  return out;
+}
+
 function toBytes(v: unknown, what: Trail): Uint8Array {
   if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string' && /^(0x)?([0-9a-fA-F]{2})*$/.test(v)) return new Uint8Array(Buffer.from(v.replace(/^0x/, ''), 'hex'));
+  if (typeof v === 'string' && /^(0x)?([0-9a-fA-F]{2})*$/.test(v)) return hexBytes(v);
   throw new CodecError(`${what}: expected bytes (Uint8Array or hex string)`);
 }
 

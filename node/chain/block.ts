@@ -1,111 +1,14 @@
 /**
  * Blocks, headers, receipts and commit certificates: their canonical encodings (the contract codec's
- * layout) and hashes. A header commits to everything a verifier needs: the previous block, the
- * transactions, the state after executing them, the receipts, the validator set that signs it and
- * the one that signs the next.
+ * layout, in encoding.ts, shared with the browser-side proof verifier) and hashes. A header commits to
+ * everything a verifier needs: the previous block, the transactions, the state after executing them,
+ * the receipts, the validator set that signs it and the one that signs the next.
  */
-import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
+import { type BlockHeader, type Receipt, encodeHeader, encodeReceipt, validatorSetEncoding } from './encoding.ts';
 import { merkleRoot } from './merkle.ts';
 import { sha256 } from './hash.ts';
 
-export interface BlockHeader {
-  chainId: string;
-  height: bigint;
-  /** Milliseconds since the epoch, as the proposer's clock gave it (never below the previous block's). */
-  time: bigint;
-  prevHash: Uint8Array;
-  /** Merkle root (merkle.ts) of the transactions' canonical bytes. */
-  txRoot: Uint8Array;
-  /** Root of the authenticated state after executing this block. */
-  stateRoot: Uint8Array;
-  /** Merkle root of the receipts' canonical bytes. */
-  receiptsRoot: Uint8Array;
-  /** Address of the validator that proposed the block. */
-  proposer: Uint8Array;
-  /** validatorSetHash() of the validators that sign this block. */
-  validatorSetHash: Uint8Array;
-  /**
-   * validatorSetHash() of the validators that sign the next block (governance may change the set in
-   * this block): a verifier holding this block's set follows changes from certified headers alone.
-   */
-  nextValidatorSetHash: Uint8Array;
-}
-
-export interface ReceiptEvent {
-  contract: Uint8Array;
-  topics: Uint8Array[];
-  data: Uint8Array;
-}
-
-export const RECEIPT_OK = 1;
-export const RECEIPT_FAILED = 0;
-
-/** What executing a transaction did. Everything in it is deterministic: it is hashed into the header. */
-export interface Receipt {
-  txHash: Uint8Array;
-  status: number;
-  /** "" on success; else the error code, with the contract's own words for a revert or abort. */
-  error: string;
-  gasUsed: bigint;
-  quotaCharged: bigint;
-  events: ReceiptEvent[];
-}
-
-export interface CommitSignature {
-  publicKey: Uint8Array;
-  signature: Uint8Array;
-}
-
-/** More than 2/3 of the validators' signatures on the block's hash: finality, checkable from the block alone. */
-export interface Commit {
-  height: bigint;
-  round: number;
-  blockHash: Uint8Array;
-  signatures: CommitSignature[];
-}
-
-export interface Block {
-  header: BlockHeader;
-  /** Canonical transaction bytes. */
-  txs: Uint8Array[];
-}
-
-const b32: AbiType = 'bytes32';
-export const CHAIN_STRUCTS: StructTable = {
-  BlockHeader: [
-    { name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'time', type: 'u64' },
-    { name: 'prevHash', type: b32 }, { name: 'txRoot', type: b32 }, { name: 'stateRoot', type: b32 },
-    { name: 'receiptsRoot', type: b32 }, { name: 'proposer', type: b32 }, { name: 'validatorSetHash', type: b32 },
-    { name: 'nextValidatorSetHash', type: b32 },
-  ],
-  Block: [{ name: 'header', type: { struct: 'BlockHeader' } }, { name: 'txs', type: { array: 'bytes' } }],
-  ReceiptEvent: [{ name: 'contract', type: b32 }, { name: 'topics', type: { array: 'bytes' } }, { name: 'data', type: 'bytes' }],
-  Receipt: [
-    { name: 'txHash', type: b32 }, { name: 'status', type: 'u8' }, { name: 'error', type: 'string' },
-    { name: 'gasUsed', type: 'u64' }, { name: 'quotaCharged', type: 'u64' }, { name: 'events', type: { array: { struct: 'ReceiptEvent' } } },
-  ],
-  CommitSignature: [{ name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' }],
-  Commit: [
-    { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'blockHash', type: b32 },
-    { name: 'signatures', type: { array: { struct: 'CommitSignature' } } },
-  ],
-  Receipts: [{ name: 'items', type: { array: { struct: 'Receipt' } } }],
-  ValidatorSet: [{ name: 'addresses', type: { array: b32 } }],
-};
-
-const enc = (name: string, v: unknown) => encode({ struct: name }, v, CHAIN_STRUCTS);
-const dec = <T>(name: string, bytes: Uint8Array) => decode({ struct: name }, bytes, CHAIN_STRUCTS) as T;
-
-export const encodeHeader = (h: BlockHeader) => enc('BlockHeader', h);
-export const decodeHeader = (b: Uint8Array) => dec<BlockHeader>('BlockHeader', b);
-export const encodeBlock = (b: Block) => enc('Block', b);
-export const decodeBlock = (b: Uint8Array) => dec<Block>('Block', b);
-export const encodeReceipt = (r: Receipt) => enc('Receipt', r);
-export const decodeReceipt = (b: Uint8Array) => dec<Receipt>('Receipt', b);
-export const encodeReceipts = (items: Receipt[]) => enc('Receipts', { items });
-export const decodeReceipts = (b: Uint8Array) => dec<{ items: Receipt[] }>('Receipts', b).items;
-export const encodeCommit = (c: Commit) => enc('Commit', c);
-export const decodeCommit = (b: Uint8Array) => dec<Commit>('Commit', b);
+export * from './encoding.ts';
 
 export function headerHash(h: BlockHeader): Uint8Array {
   return sha256(encodeHeader(h));
@@ -117,42 +20,5 @@ export function receiptsRoot(receipts: readonly Receipt[]): Uint8Array {
 
 /** The hash of a validator set: its addresses, sorted bytewise, so that order of listing does not matter. */
 export function validatorSetHash(addresses: readonly Uint8Array[]): Uint8Array {
-  const sorted = [...addresses].sort((a, b) => Buffer.compare(a, b));
-  return sha256(enc('ValidatorSet', { addresses: sorted }));
+  return sha256(validatorSetEncoding(addresses));
 }
-
-export const VOTE_DOMAIN = new TextEncoder().encode('brop:vote:v1\0');
-export const PROPOSAL_DOMAIN = new TextEncoder().encode('brop:proposal:v1\0');
-export const PREVOTE = 1;
-export const PRECOMMIT = 2;
-/** The block hash a vote for no block ("nil") carries. */
-export const NIL_BLOCK = new Uint8Array(32);
-
-function domainPayload(domain: Uint8Array, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(domain.length + body.length);
-  out.set(domain);
-  out.set(body, domain.length);
-  return out;
-}
-
-/**
- * The bytes a validator signs to vote: domain, chain id, vote type (1 prevote, 2 precommit), height,
- * round and block hash (zeros: no block). A commit certificate is a quorum of precommit signatures.
- */
-export function votePayload(chainId: string, type: number, height: bigint, round: number, blockHash: Uint8Array): Uint8Array {
-  return domainPayload(VOTE_DOMAIN, encode({ struct: 'Vote' }, { chainId, type, height, round, blockHash }, VOTE_STRUCTS));
-}
-
-export function precommitPayload(chainId: string, height: bigint, round: number, blockHash: Uint8Array): Uint8Array {
-  return votePayload(chainId, PRECOMMIT, height, round, blockHash);
-}
-
-/** The bytes a proposer signs for a proposal: domain, chain id, height, round, valid round (-1: none) and block hash. */
-export function proposalPayload(chainId: string, height: bigint, round: number, validRound: number, blockHash: Uint8Array): Uint8Array {
-  return domainPayload(PROPOSAL_DOMAIN, encode({ struct: 'ProposalSig' }, { chainId, height, round, validRound, blockHash }, VOTE_STRUCTS));
-}
-
-const VOTE_STRUCTS: StructTable = {
-  ProposalSig: [{ name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' }, { name: 'blockHash', type: b32 }],
-  Vote: [{ name: 'chainId', type: 'string' }, { name: 'type', type: 'u8' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'blockHash', type: b32 }],
-};

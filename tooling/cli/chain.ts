@@ -179,7 +179,7 @@ function rpcUrl(values: Record<string, unknown>): string {
 }
 
 /** A client for the node (--rpc, --home or the default), with the partner's API key (--api-key or BROP_API_KEY) for proxy nodes. */
-function rpcClient(values: Record<string, unknown>, opts: { timeoutMs?: number } = {}): RpcClient {
+export function rpcClient(values: Record<string, unknown>, opts: { timeoutMs?: number } = {}): RpcClient {
   const key = typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
   return new RpcClient(rpcUrl(values), { ...opts, headers: key ? { 'x-api-key': key } : undefined });
 }

@@ -2,11 +2,12 @@
  * The `brop` command line. Each command prints JSON (one line) on success so that scripts can parse
  * it; errors print `{"error":{"code","message"}}` on stderr with a non-zero exit status.
  */
-import { runVmCommand } from './vm.ts';
-import { runApiKey, runCall, runDevnet, runInit, runKeys, runNode, runStatus, runTx } from './chain.ts';
-import { runContractCommand } from './contract.ts';
-import { runMiddleware } from './middleware.ts';
 import { CliError, printError } from './output.ts';
+
+// Commands load their modules when run: `brop verify` (offline, often a verifier's only use of brop)
+// should not pay for the node, libp2p and the VM (about 1.4 s here).
+const chain = () => import('./chain.ts');
+const proofs = () => import('./proofs.ts');
 
 const USAGE = `Usage: brop <command> [options]
 
@@ -37,6 +38,15 @@ Commands:
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
                                           Write the metered, stack-bounded module exactly as the VM runs it
+  verify BUNDLE.json [FILE] [--genesis GENESIS.json] [--holding HOLDING.json] [--json]
+                                          Check a proof bundle offline (and FILE against its digest, a holder's proof against it)
+  proof evidence KEY | account ADDRESS | certification ACCOUNT PARTNER | balance VOUCHER HOLDER
+        | item VOUCHER ITEM | holdings VOUCHER CUSTODIAN  [--out FILE] [--height H] [--rpc URL | --home DIR]
+                                          Fetch a record's proof bundle from a node (docs/proofs.md)
+  holdings build --voucher ID (--custodian ADDRESS | --key FILE) --holders FILE --out DIR
+                                          A custodian's holdings tree and each holder's inclusion proof (SPEC V5)
+  holdings commit --dir DIR --key FILE [--rpc URL | --home DIR]
+                                          Publish the holdings commitment (voucher.commitHoldings)
   contract build DIR                      Compile DIR/assembly/index.ts to DIR/build/NAME.wasm + NAME.abi.json
   contract test DIR [PATTERN]             Build, then run DIR/test/*.test.ts (uvu + the simulation kit)
   help                                    This text
@@ -46,27 +56,33 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'vm':
-      return runVmCommand(rest);
+      return (await import('./vm.ts')).runVmCommand(rest);
     case 'contract':
-      return runContractCommand(rest);
+      return (await import('./contract.ts')).runContractCommand(rest);
     case 'init':
-      return runInit(rest);
+      return (await chain()).runInit(rest);
     case 'start':
-      return runNode(rest);
+      return (await chain()).runNode(rest);
     case 'devnet':
-      return runDevnet(rest);
+      return (await chain()).runDevnet(rest);
     case 'status':
-      return runStatus(rest);
+      return (await chain()).runStatus(rest);
     case 'tx':
-      return runTx(rest);
+      return (await chain()).runTx(rest);
     case 'call':
-      return runCall(rest);
+      return (await chain()).runCall(rest);
     case 'keys':
-      return runKeys(rest);
+      return (await chain()).runKeys(rest);
     case 'apikey':
-      return runApiKey(rest);
+      return (await chain()).runApiKey(rest);
     case 'middleware':
-      return runMiddleware(rest);
+      return (await import('./middleware.ts')).runMiddleware(rest);
+    case 'verify':
+      return (await proofs()).runVerify(rest);
+    case 'proof':
+      return (await proofs()).runProof(rest);
+    case 'holdings':
+      return (await proofs()).runHoldings(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
