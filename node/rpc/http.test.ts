@@ -449,4 +449,19 @@ test('RpcError: rpcCode from the code table, chain codes default to -32000, wire
   assert.is(RpcError.fromWire({ code: -32601, message: 'Method not found' }).code, 'RPC_METHOD_NOT_FOUND', 'servers without data.code');
 });
 
+test('routes: plain HTTP under a prefix beside JSON-RPC; public ones need no API key, others do; typed errors get statuses', async () => {
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  await withServer({ apiKeys: [{ name: 'p', keyHash: sha('k'), rateLimit: { perSecond: 100, burst: 100 } }] }, async ({ server, url }) => {
+    server.route('/site', ['GET'], (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }).end('page'); }, { public: true });
+    server.route('/files', ['GET', 'PUT'], (req) => { throw new ChainError('FILE_NOT_FOUND', `no ${req.url}`); });
+    const page = await fetch(new URL('/site/index.html', url));
+    assert.equal([page.status, await page.text()], [200, 'page']);
+    assert.is((await fetch(new URL('/files/x', url))).status, 401);
+    const missing = await fetch(new URL('/files/x', url), { headers: { 'x-api-key': 'k' } });
+    assert.equal([missing.status, ((await missing.json()) as { error: { data: { code: string } } }).error.data.code], [404, 'FILE_NOT_FOUND']);
+    assert.is((await fetch(new URL('/sitemap', url))).status, 401); // a prefix matches whole path segments only
+    assert.is((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k' }, body: '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}' })).status, 200);
+  });
+});
+
 test.run();

@@ -108,6 +108,15 @@ const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
 /** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
 const OVERFLOW_ALLOWANCE = 32;
 
+/**
+ * Serves plain HTTP under a path prefix beside JSON-RPC (file uploads, a web page): the server has
+ * already checked the connection cap, the origin and (unless the route is public) the API key, and
+ * taken a rate-limit token for the request. Throw an error with a stable `code` for a JSON error.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: { remote: string }) => void | Promise<void>;
+
+interface Route { prefix: string; methods: readonly string[]; handler: RouteHandler; public: boolean }
+
 /** One subscription, to send to it alone (a replay from a cursor, say). */
 export interface SubscriptionChannel {
   /** Delivers an item; false once the subscription can take no more (unsubscribed, closed, cut as a slow consumer). */
@@ -172,6 +181,7 @@ export class RpcServer {
   private readonly apiKeys = new Map<string, { name: string; limiter: RateLimiter }>();
   private readonly methods = new Map<string, Handler>();
   private readonly topics = new Map<string, Topic>();
+  private readonly routes: Route[] = [];
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Socket>();
@@ -231,6 +241,20 @@ export class RpcServer {
     if (RESERVED_METHODS.has(name) || name.startsWith('rpc.')) throw new Error(`method name ${name} is reserved`);
     if (this.methods.has(name)) throw new Error(`method ${name} is already registered`);
     this.methods.set(name, handler);
+  }
+
+  /**
+   * Serves `methods` on paths under `prefix` (e.g. "/custody") with `handler`; POST / stays JSON-RPC.
+   * `public`: no API key needed even when keys are configured (a public web page), rate limits still apply.
+   */
+  route(prefix: string, methods: readonly string[], handler: RouteHandler, opts: { public?: boolean } = {}): void {
+    if (!prefix.startsWith('/')) throw new Error('a route prefix starts with /');
+    this.routes.push({ prefix: prefix.replace(/\/+$/, ''), methods, handler, public: opts.public === true });
+  }
+
+  private routeFor(method: string | undefined, path: string): Route | undefined {
+    if (method === 'POST' && path === '/') return undefined;
+    return this.routes.find((r) => r.methods.includes(method ?? '') && (r.prefix === '' || path === r.prefix || path.startsWith(`${r.prefix}/`)));
   }
 
   /** Declares a subscribable topic; `parse` validates the filter (default: the topic takes no filter). */
@@ -366,6 +390,8 @@ export class RpcServer {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/health') return this.sendJson(req, res, 200, '{"ok":true}');
     const keyHolder = this.authenticate(req);
+    const route = this.routeFor(req.method, path);
+    if (route && (keyHolder !== null || route.public)) return this.serveRoute(route, req, res, keyHolder ?? remote);
     if (keyHolder === null && req.method !== 'OPTIONS') {
       this.opts.log({ type: 'rejected', remote, code: 'RPC_UNAUTHORIZED' });
       return this.sendError(req, res, 401, new RpcError('RPC_UNAUTHORIZED', 'an API key is required (x-api-key header, or Authorization: Bearer)'));
@@ -410,6 +436,21 @@ export class RpcServer {
     }
     if (out.limited) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(this.limiterFor(caller.remote)!.retryAfterMs(caller.remote) / 1000))));
     this.sendJson(req, res, out.limited ? 429 : 200, out.json);
+  }
+
+  private async serveRoute(route: Route, req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> {
+    if (!this.take(caller)) {
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil((this.limiterFor(caller)?.retryAfterMs(caller) ?? 1000) / 1000))));
+      return this.sendError(req, res, 429, rateLimited());
+    }
+    try {
+      await route.handler(req, res, { remote: caller });
+    } catch (err) {
+      const { error, typed } = toRpcError(err);
+      if (!typed) this.opts.log({ type: 'internal_error', remote: caller, method: `${req.method} ${route.prefix}`, error: err });
+      if (!res.headersSent) this.sendError(req, res, typed ? httpStatusOf(error.code) : 500, error);
+      else res.destroy(); // mid-body: the client must not take a truncated answer for a whole one
+    }
   }
 
   /** The body as text; undefined if over the limit (reading stops at once), null if the client aborted. */
@@ -696,6 +737,15 @@ export class RpcServer {
     const reason = new RpcError('RPC_CLIENT_CLOSED', 'the connection closed');
     for (const ac of conn.inFlight) ac.abort(reason);
   }
+}
+
+/** HTTP status for a typed error from a route: not found, too large, bad input, else 400. */
+function httpStatusOf(code: string): number {
+  if (/NOT_FOUND$/.test(code)) return 404;
+  if (/TOO_LARGE$/.test(code)) return 413;
+  if (/UNSUPPORTED_MEDIA_TYPE$|UNSUPPORTED_TYPE$/.test(code)) return 415;
+  if (/UNAVAILABLE$|SHUTTING_DOWN$/.test(code)) return 503;
+  return 400;
 }
 
 function subscriptionJson(id: string, itemJson: string): string {
