@@ -96,8 +96,17 @@ test('a 2 | 2 partition made with deny lists commits nothing; healed, the chain 
     await until(async () => (await status()).map((s) => s.peers).join() === '2,2,1,1,2', 10_000, 'each node connected to its own side only');
     assert.equal([...(await status())[2]!.deniedPeers].sort(), sideA.map((j) => ids[j]!).sort());
 
-    await sleep(1500); // a block in flight may still land
-    const stalled = await heights(procs);
+    // A block in flight may still land (or reach a node of its side by block sync): wait until no height
+    // moves for 1.5 s, which never happens while the chain is live (a block every 300 ms).
+    let stalled = await heights(procs);
+    const settle = Date.now() + 20_000;
+    for (;;) {
+      await sleep(1500);
+      const now = await heights(procs);
+      if (now.join() === stalled.join()) break;
+      if (Date.now() > settle) throw new Error(`heights kept moving during the partition: ${stalled} then ${now}`);
+      stalled = now;
+    }
     await sleep(5000);
     assert.equal(await heights(procs), stalled, 'nothing commits without a quorum on either side');
     await assertSameBlocks(procs);
