@@ -51,6 +51,18 @@ async function stopAll(ps: Array<NodeProcess | undefined>): Promise<void> {
   await Promise.all(ps.map((p) => p?.exited));
 }
 
+/** Starts a node in each home at once; if one fails to start, stops the others and throws. */
+async function startAll(homes: string[]): Promise<NodeProcess[]> {
+  const started = await Promise.allSettled(homes.map((h) => startNode(h)));
+  const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await stopAll(ok);
+    throw failed.reason;
+  }
+  return ok;
+}
+
 /** Writes `denyPeers` into a home's config.json, sends its node SIGHUP, and returns the node's answer (a JSON line). */
 async function reloadDenyList(p: NodeProcess, home: string, peers: unknown[]): Promise<Record<string, unknown>> {
   const file = join(home, 'config.json');
@@ -75,7 +87,7 @@ test('a 2 | 2 partition made with deny lists commits nothing; healed, the chain 
   const net = await initNetwork(join(dir, 'partition'), { validators: 4, basePort, chainId: 'brop-partition-test', params: { blockTimeMs: 300 } });
   const procs: NodeProcess[] = [];
   try {
-    for (const h of net.homes) procs.push(await startNode(h.home));
+    procs.push(...await startAll(net.homes.map((h) => h.home)));
     await until(async () => (await heights(procs)).every((x) => x >= 3), 60_000, 'height 3 everywhere');
     const ids = await Promise.all(procs.map(async (p) => (await rpc(p).call<{ peerId: string }>('consensus_status')).peerId));
     // A list with something that is not a peer id is refused as a whole; the node runs on, denying nobody.
@@ -155,7 +167,7 @@ test('an equivocating validator process cannot fork the chain, and every honest 
   try {
     // Validators 1-3 and the full node are honest; validator 4 is the Byzantine program.
     const homes = [0, 1, 2, 4].map((i) => net.homes[i]!.home);
-    for (const h of homes) honest.push(await startNode(h));
+    honest.push(...await startAll(homes));
     byz = await startByzantine(net.homes[3]!.home);
     const byzAddress = hex(accountAddress(readKeyFile(join(net.homes[3]!.home, 'keys', 'validator.json')).publicKey));
     // Validator 4 proposes round 0 of every fourth height: 12 heights give it three turns.
