@@ -17,7 +17,7 @@ import type { ChainParams } from './chain/params.ts';
 import { ParamsError } from './chain/params.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 
 export interface NodeConfig {
   /** RPC address and limits (requests per second and burst per client address; false: no limit). */
@@ -36,9 +36,10 @@ export interface NodeConfig {
   validatorHsm?: { module: string; token: string; keyLabel: string; pinEnv?: string };
   /**
    * The peer-to-peer network (chains of several validators): where to listen, which peers to keep
-   * connected to (multiaddrs ending in /p2p/ID). The peer identity is keys/peer.key.
+   * connected to (multiaddrs ending in /p2p/ID). The peer identity is keys/peer.key. `denyPeers`:
+   * peer ids this node refuses to connect to or take gossip from (re-read on SIGHUP).
    */
-  p2p?: { listen: string[]; peers: string[] };
+  p2p?: { listen: string[]; peers: string[]; denyPeers?: string[] };
   /**
    * The middleware (index, query API, event stream) that `brop start` runs beside this node, reading
    * it in process: its RPC address, and a PostgreSQL URL for the index (default: LevelDB in data/index).
@@ -146,6 +147,7 @@ export function loadHome(dir: string): LoadedHome {
   const genesis = readJson<GenesisFile>(join(home, 'genesis.json'));
   const config = readJson<NodeConfig>(join(home, 'config.json'));
   if (!config?.rpc || typeof config.rpc.host !== 'string' || !Number.isInteger(config.rpc.port)) throw new HomeError('HOME_INVALID', 'config.json: rpc.host and rpc.port are required');
+  checkDenyPeers(config);
   let contracts: DeployedContract[];
   try {
     contracts = checkGenesis(genesis, (name, codeHash) => {
@@ -163,6 +165,26 @@ export function loadHome(dir: string): LoadedHome {
   const keyPath = config.validatorKey ? join(home, config.validatorKey) : undefined;
   const validatorKey = keyPath && !isKeystore(keyPath) ? readKeyFile(keyPath) : undefined;
   return { home, genesis, config, contracts, validatorKey, validatorKeystore: keyPath && isKeystore(keyPath) ? keyPath : undefined, dataDir: join(home, 'data') };
+}
+
+function checkDenyPeers(config: NodeConfig): string[] {
+  const list: unknown = config.p2p?.denyPeers ?? [];
+  if (!Array.isArray(list)) throw new HomeError('HOME_INVALID', 'config.json: p2p.denyPeers must be a list of peer ids');
+  for (const id of list) {
+    let ok = typeof id === 'string';
+    try {
+      if (ok) peerIdFromString(id as string);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new HomeError('HOME_INVALID', `config.json: p2p.denyPeers: ${JSON.stringify(id)} is not a peer id`);
+  }
+  return list as string[];
+}
+
+/** The deny list as the home's config.json says now (a running node re-reads it on SIGHUP). HOME_INVALID if it is malformed. */
+export function readDenyPeers(dir: string): string[] {
+  return checkDenyPeers(readJson<NodeConfig>(join(resolve(dir), 'config.json')));
 }
 
 export interface NetworkInitOptions {

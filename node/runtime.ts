@@ -16,16 +16,19 @@ import { BftConsensus } from './consensus/bft.ts';
 import { ConsensusWal } from './consensus/wal.ts';
 import { P2pNetwork } from './p2p/network.ts';
 import { hex } from './chain/hash.ts';
-import type { LoadedHome } from './home.ts';
+import { type LoadedHome, readDenyPeers } from './home.ts';
 import { type PasswordSource, readKeystore, readPassword } from './keys/keystore.ts';
 import { type Signer, keyPairSigner } from './keys/signer.ts';
 import { Pkcs11Signer } from './keys/pkcs11.ts';
+import type { StatusLine } from './consensus/sync-progress.ts';
 
 export interface RuntimeOptions {
   rpcPort?: number;
   /** Where the validator keystore's password comes from (default: BROP_KEY_PASSWORD, then the terminal). */
   password?: PasswordSource;
   log?: (event: Record<string, unknown>) => void;
+  /** The terminal's status line (stderr is a terminal): block sync draws its progress bar there. */
+  statusLine?: StatusLine;
 }
 
 export interface NodeRuntime {
@@ -57,6 +60,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
         peerKeyFile: join(home.home, 'keys', 'peer.key'), isValidator: (a) => node.isRecentValidator(a), maxBlockBytes: node.params.maxBlockBytes,
+        denyPeers: home.config.p2p.denyPeers,
       });
       const net = network;
       // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.
@@ -66,12 +70,12 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       // Any configured key: a node voted into the set by governance starts voting at the height it joins.
       const bft = new BftConsensus(node, signer, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
         timeouts: { proposeMs: Math.max(1000, 3 * t), prevoteMs: Math.max(200, t / 2), precommitMs: Math.max(200, t / 2), deltaMs: Math.max(200, t / 2) },
-        onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'),
+        onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'), statusLine: opts.statusLine,
       });
       consensus = bft;
       server.method('consensus_status', () => {
         const st = bft.status();
-        return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses() };
+        return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses(), peerId: net.peerId, deniedPeers: net.deniedPeers() };
       });
       server.method('consensus_evidence', () => bft.evidence.map((e) => JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)))));
     } else if (key) {
@@ -115,4 +119,18 @@ async function validatorSigner(home: LoadedHome, opts: RuntimeOptions): Promise<
   }
   const key = home.validatorKey ?? (home.validatorKeystore ? await readKeystore(home.validatorKeystore, opts.password ?? { env: 'BROP_KEY_PASSWORD', prompt: true }) : undefined);
   return key ? keyPairSigner(key) : undefined;
+}
+
+/**
+ * Applies the deny list config.json holds now to a running node's network (the CLI calls it on
+ * SIGHUP), and logs what changed. A malformed list is logged and changes nothing.
+ */
+export async function reloadDenyPeers(home: LoadedHome, runtime: NodeRuntime, log: (event: Record<string, unknown>) => void): Promise<void> {
+  if (!runtime.network) return;
+  try {
+    const r = await runtime.network.setDeniedPeers(readDenyPeers(home.home));
+    log({ event: 'deny-peers', denyPeers: r.denied, disconnected: r.disconnected, allowed: r.allowed });
+  } catch (e) {
+    log({ event: 'error', code: (e as { code?: string }).code ?? 'INTERNAL', message: `p2p.denyPeers not reloaded: ${(e as Error).message}` });
+  }
 }

@@ -14,12 +14,13 @@ import { SYSTEM_CONTRACTS, accountAddress, buildSystemContract, systemAddress } 
 import { makeGenesis } from '../genesis.ts';
 import { ChainNode } from '../node.ts';
 import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
-import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncedBlock } from './bft.ts';
+import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncResponse } from './bft.ts';
 import { ConsensusWal } from './wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
+import { NIL_BLOCK, encodeBlock, encodeCommit } from '../chain/block.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-bft-'));
 const contracts: DeployedContract[] = [];
@@ -40,7 +41,7 @@ const TIMEOUTS = { proposeMs: 600, prevoteMs: 200, precommitMs: 200, deltaMs: 20
 /** An in-memory network: every message reaches every other connected member after a random delay. */
 class Bus {
   private members = new Map<number, (m: ConsensusMessage) => void>();
-  private servers = new Map<number, (from: bigint, max: number) => SyncedBlock[]>();
+  private servers = new Map<number, (from: bigint, max: number) => SyncResponse>();
   connected = new Set<number>();
   transport(i: number): ConsensusTransport {
     return {
@@ -50,12 +51,14 @@ class Bus {
       },
       subscribe: (receive) => { this.members.set(i, receive); this.connected.add(i); },
       requestBlocks: async (from, max) => {
+        let height = 0n;
         for (const [j, serve] of this.servers) {
           if (j === i || !this.connected.has(j)) continue;
           const got = serve(from, max);
-          if (got.length > 0) return got;
+          if (got.height > height) height = got.height;
+          if (got.blocks.length > 0) return { height, blocks: got.blocks };
         }
-        return [];
+        return { height, blocks: [] };
       },
       serveBlocks: (serve) => { this.servers.set(i, serve); },
     };
@@ -120,6 +123,42 @@ test('four validators agree on every block, with commit certificates; transactio
   } finally {
     for (const v of vs) await v.bft.stop();
     for (const v of vs) await v.node.close();
+  }
+});
+
+test('block sync: a new node fetches the blocks with their certificates, towards the height its peers report', async () => {
+  // The first test's chain (validator 0's data) is what the peer serves; it claims to be 100 blocks further on.
+  const source = await ChainNode.open({ dataDir: join(dir, 'v0', 'data'), genesis, contracts, verifierWorkers: 0 });
+  const fresh = await ChainNode.open({ dataDir: join(dir, 'fresh'), genesis, contracts, verifierWorkers: 0 });
+  const claimed = source.height + 100n;
+  let receive: ((m: ConsensusMessage) => void) | undefined;
+  const transport: ConsensusTransport = {
+    broadcast: () => undefined,
+    subscribe: (r) => { receive = r; },
+    requestBlocks: async (from, max) => {
+      const blocks = [];
+      for (let h = from; h <= source.height && blocks.length < max; h++) {
+        const b = source.block(h)!;
+        blocks.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
+      }
+      return { height: claimed, blocks };
+    },
+    serveBlocks: () => undefined,
+  };
+  const logged: Array<Record<string, unknown>> = [];
+  const bft = new BftConsensus(fresh, undefined, transport, ConsensusWal.open(join(dir, 'fresh.wal')), { timeouts: TIMEOUTS, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
+  try {
+    bft.start();
+    // A message from far ahead is what sends a node to block sync.
+    receive!({ kind: 'vote', type: 'prevote', height: claimed, round: 0, blockHash: NIL_BLOCK, publicKey: keys[0]!.publicKey, signature: new Uint8Array(64) });
+    await until(() => logged.some((e) => e.event === 'sync'), 20_000, 'the sync to end');
+    assert.is(fresh.height, source.height);
+    assert.equal(logged.find((e) => e.event === 'sync'), { event: 'sync', height: source.height, from: 0n, target: claimed });
+    assertSameChain([{ node: fresh } as Validator, { node: source } as Validator]);
+  } finally {
+    await bft.stop();
+    await fresh.close();
+    await source.close();
   }
 });
 

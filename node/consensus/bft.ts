@@ -16,6 +16,7 @@ import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
 import type { ConsensusWal } from './wal.ts';
 import type { Signer } from '../keys/signer.ts';
+import { type StatusLine, SyncProgress } from './sync-progress.ts';
 
 /** What validators send each other. Bytes travel as they are; the transport frames them. */
 export type ConsensusMessage =
@@ -25,14 +26,17 @@ export type ConsensusMessage =
 /** A committed block as block sync carries it: canonical block bytes and its commit certificate. */
 export interface SyncedBlock { block: Uint8Array; commit: Uint8Array }
 
+/** A block sync answer: blocks (possibly none) and the answering peer's committed height (the sync's target). */
+export interface SyncResponse { height: bigint; blocks: SyncedBlock[] }
+
 export interface ConsensusTransport {
   broadcast(message: ConsensusMessage): void;
   /** Registers the receiver of every message from other validators. */
   subscribe(receive: (message: ConsensusMessage) => void): void;
-  /** Block sync: asks peers for committed blocks from `from` on (at most `max`); [] if none has them. */
-  requestBlocks(from: bigint, max: number): Promise<SyncedBlock[]>;
+  /** Block sync: asks peers for committed blocks from `from` on (at most `max`); none if no peer has them. */
+  requestBlocks(from: bigint, max: number): Promise<SyncResponse>;
   /** Registers what this node answers to others' block requests. */
-  serveBlocks(serve: (from: bigint, max: number) => SyncedBlock[]): void;
+  serveBlocks(serve: (from: bigint, max: number) => SyncResponse): void;
 }
 
 const SYNC_BATCH = 64;
@@ -70,6 +74,7 @@ export class BftConsensus {
 
   private readonly log: (event: Record<string, unknown>) => void;
   private readonly evidenceFile: string | undefined;
+  private readonly statusLine: StatusLine | undefined;
 
   constructor(node: ChainNode, key: Signer | undefined, transport: ConsensusTransport, wal: ConsensusWal, opts: {
     timeouts?: TimeoutConfig;
@@ -78,6 +83,8 @@ export class BftConsensus {
     log?: (event: Record<string, unknown>) => void;
     /** Where equivocation evidence is kept (appended, one JSON line each). */
     evidenceFile?: string;
+    /** A terminal's status line for the block sync progress bar. */
+    statusLine?: StatusLine;
   } = {}) {
     this.node = node;
     this.key = key;
@@ -89,6 +96,7 @@ export class BftConsensus {
     this.onError = opts.onError ?? ((e) => console.error(`consensus: ${e.message}`));
     this.log = opts.log ?? (() => undefined);
     this.evidenceFile = opts.evidenceFile;
+    this.statusLine = opts.statusLine;
     transport.subscribe((m) => this.enqueue(() => this.receive(m)));
     transport.serveBlocks((from, max) => {
       const out: SyncedBlock[] = [];
@@ -96,7 +104,7 @@ export class BftConsensus {
         const b = node.block(h);
         if (b) out.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
       }
-      return out;
+      return { height: node.height, blocks: out };
     });
   }
 
@@ -220,11 +228,12 @@ export class BftConsensus {
     if (this.syncing) return;
     this.syncing = true;
     const start = this.node.height;
+    const progress = new SyncProgress({ from: start, line: this.statusLine, log: this.log });
     this.node.behind = true;
     try {
       while (!this.stopped) {
         const before = this.node.height;
-        const got = await this.transport.requestBlocks(before + 1n, SYNC_BATCH);
+        const { blocks: got, height: target } = await this.transport.requestBlocks(before + 1n, SYNC_BATCH);
         for (const s of got) {
           const block = decodeBlock(s.block);
           if (block.header.height !== this.node.height + 1n) break;
@@ -233,14 +242,16 @@ export class BftConsensus {
           verifyCommit(block.header, commit, this.node.validators);
           const checked = await this.node.checkProposal(block);
           await this.node.commitBlock(checked, commit);
+          progress.update(this.node.height, target);
         }
         // Nothing new (no peer has more, or a peer answered with blocks that do not follow): stop here.
         if (this.node.height === before || got.length < SYNC_BATCH) break;
       }
-      if (this.node.height > start) this.log({ event: 'sync', height: this.node.height, from: start });
+      if (this.node.height > start) this.log({ event: 'sync', height: this.node.height, from: start, target: progress.target });
     } catch (e) {
       this.log({ event: 'sync-failed', height: this.node.height, message: (e as Error).message });
     } finally {
+      progress.finish();
       this.node.behind = false;
       this.syncing = false;
       if (this.node.height > start) await this.startHeight(this.node.height + 1n, false);

@@ -78,11 +78,74 @@ test('four validators over libp2p commit the same certified blocks; forged votes
     assert.not.ok(heard.some((m) => hex(accountAddress(m.publicKey)) === hex(accountAddress(intruder.publicKey))));
     // Block sync: a peer serves committed blocks with their certificates.
     const synced = await outsider.requestBlocks(1n, 2);
-    assert.is(synced.length, 2);
+    assert.is(synced.blocks.length, 2);
+    assert.ok(synced.height >= 3n, String(synced.height));
   } finally {
     for (const b of bfts) await b.stop();
     for (const n of nodes) await n.close();
     for (const n of [...nets, outsider]) await n.stop();
+  }
+});
+
+test('block sync answers carry the peer\'s committed height, with blocks or without', async () => {
+  const [a, b] = await Promise.all([0, 1].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator })));
+  try {
+    const block = { block: new Uint8Array([1, 2, 3]), commit: new Uint8Array([4, 5]) };
+    a!.serveBlocks((from, max) => ({ height: 42n, blocks: from <= 42n ? Array.from({ length: Math.min(max, 3) }, () => block) : [] }));
+    await b!.addPeers(a!.addresses());
+    await until(() => b!.connectedPeers() === 1, 10_000, 'b to connect');
+    const got = await b!.requestBlocks(40n, 2);
+    assert.is(got.height, 42n);
+    assert.equal(got.blocks.map((x) => [hex(x.block), hex(x.commit)]), [['010203', '0405'], ['010203', '0405']]);
+    const none = await b!.requestBlocks(43n, 64);
+    assert.is(none.height, 42n, 'a peer with nothing to give still says how far it is');
+    assert.equal(none.blocks, []);
+  } finally {
+    await Promise.all([a!.stop(), b!.stop()]);
+  }
+});
+
+test('a denied peer is disconnected, cannot connect either way, and is dialled again once allowed', async () => {
+  const key = keys[0]!;
+  const [a, b] = await Promise.all([0, 1].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator })));
+  try {
+    const heard: ConsensusMessage[] = [];
+    a!.subscribe((m) => heard.push(m));
+    await a!.addPeers(b!.addresses());
+    await b!.addPeers(a!.addresses());
+    await until(() => a!.connectedPeers() === 1 && b!.connectedPeers() === 1, 10_000, 'a and b to connect');
+
+    const refused = await a!.setDeniedPeers([b!.peerId, 'not-a-peer-id']).then(() => 'accepted', (e: { code?: string }) => e.code);
+    assert.is(refused, 'P2P_BAD_PEER_ID');
+    assert.equal(a!.deniedPeers(), [], 'a bad list changes nothing');
+
+    const r = await a!.setDeniedPeers([b!.peerId]);
+    assert.equal(r, { denied: [b!.peerId], disconnected: [b!.peerId], allowed: [] });
+    await until(() => a!.connectedPeers() === 0 && b!.connectedPeers() === 0, 10_000, 'the connection to close');
+    // b keeps redialling a (every 2 s, and now): a's gater refuses it; a does not dial b either.
+    await b!.addPeers(a!.addresses());
+    const dialled = await a!.libp2p.dial(b!.libp2p.getMultiaddrs()[0]!).then(() => 'connected', (e: Error) => e.name);
+    assert.is(dialled, 'DialDeniedError');
+    const vote = (round: number): ConsensusMessage => ({ kind: 'vote', type: 'prevote', height: 1n, round, blockHash: NIL_BLOCK, publicKey: key.publicKey, signature: signEd25519(key.privateKey, votePayload('brop-p2p', PREVOTE, 1n, round, NIL_BLOCK)) });
+    for (let i = 0; i < 5; i++) {
+      b!.broadcast(vote(0));
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    assert.is(a!.connectedPeers(), 0);
+    assert.is(heard.length, 0);
+
+    const back = await a!.setDeniedPeers([]);
+    assert.equal(back.allowed, [b!.peerId]);
+    await until(() => a!.connectedPeers() === 1, 10_000, 'a to dial b again');
+    // Gossip flows again once the mesh has formed (about a second).
+    const end = Date.now() + 15_000;
+    while (heard.length === 0 && Date.now() < end) {
+      b!.broadcast(vote(1));
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    assert.ok(heard.some((m) => m.round === 1), 'gossip from b arrives again');
+  } finally {
+    await Promise.all([a!.stop(), b!.stop()]);
   }
 });
 

@@ -8,6 +8,9 @@
  * of a validator, a transaction must decode; anything else is rejected, which lowers the sender's
  * gossipsub score until it is pruned and disconnected. A peer's identity is a persistent Ed25519 key
  * (peer.key in the node's home).
+ *
+ * An operator may deny peers (by peer id): the connection gater refuses dialling them and their
+ * inbound connections, gossip they forward is ignored, and the list can change while the node runs.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -21,13 +24,14 @@ import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub } from '@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
-import type { PrivateKey } from '@libp2p/interface';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519 } from '../crypto/ed25519.ts';
 import { PRECOMMIT, PREVOTE, decodeBlock, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { hex } from '../chain/hash.ts';
-import type { ConsensusMessage, ConsensusTransport, SyncedBlock } from '../consensus/bft.ts';
+import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 
 export interface NetworkOptions {
   chainId: string;
@@ -45,6 +49,29 @@ export interface NetworkOptions {
   maxConnections?: number;
   /** The chain's block byte limit: gossip frames are sized to carry the largest proposal. */
   maxBlockBytes?: number;
+  /** Peer ids never to connect to nor take gossip from (an operator's ban list; see setDeniedPeers). */
+  denyPeers?: readonly string[];
+}
+
+export class P2pError extends Error {
+  readonly code: 'P2P_BAD_PEER_ID';
+  constructor(code: P2pError['code'], message: string) {
+    super(message);
+    this.name = 'P2pError';
+    this.code = code;
+  }
+}
+
+/** Checks that every entry is a libp2p peer id; returns them in canonical form. */
+export function parsePeerIds(ids: readonly unknown[]): string[] {
+  return ids.map((id) => {
+    try {
+      if (typeof id !== 'string') throw new TypeError('not a string');
+      return peerIdFromString(id).toString();
+    } catch (e) {
+      throw new P2pError('P2P_BAD_PEER_ID', `${JSON.stringify(id)} is not a peer id: ${(e as Error).message}`);
+    }
+  });
 }
 
 const b32: AbiType = 'bytes32';
@@ -58,6 +85,8 @@ const WIRE: StructTable = {
     { name: 'blockHash', type: b32 }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
   ],
   SyncRequest: [{ name: 'from', type: 'u64' }, { name: 'max', type: 'u32' }],
+  // Before the blocks: the serving peer's committed height (a syncing node's target) and how many blocks follow.
+  SyncHead: [{ name: 'height', type: 'u64' }, { name: 'count', type: 'u32' }],
   TxBatch: [{ name: 'txs', type: { array: 'bytes' } }],
   SyncedBlock: [{ name: 'block', type: 'bytes' }, { name: 'commit', type: 'bytes' }],
 };
@@ -135,18 +164,23 @@ export class P2pNetwork implements ConsensusTransport {
   private peers: string[];
   private consensusReceivers: Array<(m: ConsensusMessage) => void> = [];
   private txReceivers: Array<(tx: Uint8Array) => void> = [];
-  private serve: ((from: bigint, max: number) => SyncedBlock[]) | undefined;
+  private serve: ((from: bigint, max: number) => SyncResponse) | undefined;
   private redial: NodeJS.Timeout | undefined;
+  /** Denied peer ids: read by the connection gater and the gossip validators, so changes apply at once. */
+  private readonly denied: Set<string>;
 
-  private constructor(libp2p: Libp2p<{ pubsub: GossipSub }>, opts: NetworkOptions) {
+  private constructor(libp2p: Libp2p<{ pubsub: GossipSub }>, opts: NetworkOptions, denied: Set<string>) {
     this.libp2p = libp2p;
+    this.denied = denied;
     this.consensusTopic = `/brop/${opts.chainId}/consensus/1`;
     this.txTopic = `/brop/${opts.chainId}/txs/1`;
-    this.syncProtocol = `/brop/${opts.chainId}/sync/1.0.0`;
+    this.syncProtocol = `/brop/${opts.chainId}/sync/2.0.0`;
     this.peers = opts.peers ?? [];
   }
 
   static async start(opts: NetworkOptions): Promise<P2pNetwork> {
+    const denied = new Set(parsePeerIds(opts.denyPeers ?? []));
+    const isDenied = (peer: PeerId) => denied.has(peer.toString());
     const libp2p = await createLibp2p({
       privateKey: await peerKey(opts.peerKeyFile),
       addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
@@ -154,6 +188,12 @@ export class P2pNetwork implements ConsensusTransport {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: opts.maxConnections ?? 64 },
+      // Inbound connections reveal their peer id once encrypted: refused there; dials before they start.
+      connectionGater: {
+        denyDialPeer: isDenied,
+        denyInboundEncryptedConnection: isDenied,
+        denyOutboundEncryptedConnection: isDenied,
+      },
       services: {
         identify: identify(),
         ping: ping(),
@@ -168,9 +208,12 @@ export class P2pNetwork implements ConsensusTransport {
         }),
       },
     });
-    const net = new P2pNetwork(libp2p, opts);
+    const net = new P2pNetwork(libp2p, opts, denied);
     const pubsub = libp2p.services.pubsub;
-    pubsub.topicValidators.set(net.consensusTopic, (_peer, msg) => {
+    // Ignore, not reject: what a denied peer forwarded before its connection closed is dropped without
+    // touching scores (it may be a valid message that others forward too).
+    pubsub.topicValidators.set(net.consensusTopic, (peer, msg) => {
+      if (isDenied(peer)) return TopicValidatorResult.Ignore;
       try {
         const m = decodeConsensusMessage(msg.data);
         if (!opts.isValidator(hex(accountAddress(m.publicKey)))) return TopicValidatorResult.Ignore;
@@ -179,7 +222,8 @@ export class P2pNetwork implements ConsensusTransport {
         return TopicValidatorResult.Reject;
       }
     });
-    pubsub.topicValidators.set(net.txTopic, (_peer, msg) => {
+    pubsub.topicValidators.set(net.txTopic, (peer, msg) => {
+      if (isDenied(peer)) return TopicValidatorResult.Ignore;
       try {
         decodeTxBatch(msg.data);
         return TopicValidatorResult.Accept;
@@ -213,8 +257,8 @@ export class P2pNetwork implements ConsensusTransport {
       try {
         const lp = lpStream(stream, { maxDataLength: 64 * 1024 });
         const req = decode({ struct: 'SyncRequest' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { from: bigint; max: number };
-        const blocks = net.serve?.(req.from, Math.min(req.max, MAX_SYNC_RESPONSE)) ?? [];
-        await lp.write(encode('u32', blocks.length, WIRE));
+        const { height, blocks } = net.serve?.(req.from, Math.min(req.max, MAX_SYNC_RESPONSE)) ?? { height: 0n, blocks: [] };
+        await lp.write(encode({ struct: 'SyncHead' }, { height, count: blocks.length }, WIRE));
         for (const b of blocks) await lp.write(encode({ struct: 'SyncedBlock' }, b, WIRE));
         await stream.close();
       } catch {
@@ -231,11 +275,16 @@ export class P2pNetwork implements ConsensusTransport {
     return this.libp2p.getMultiaddrs().map((a) => a.toString());
   }
 
+  /** This node's peer id (what other operators put in their deny lists). */
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
   private async dialPeers(): Promise<void> {
     const connected = new Set(this.libp2p.getPeers().map((p) => p.toString()));
     await Promise.all(this.peers.map(async (p) => {
       const id = p.split('/p2p/')[1];
-      if (id && connected.has(id)) return;
+      if (id && (connected.has(id) || this.denied.has(id))) return;
       try {
         await this.libp2p.dial(multiaddr(p), { signal: AbortSignal.timeout(3000) });
       } catch {
@@ -252,6 +301,26 @@ export class P2pNetwork implements ConsensusTransport {
 
   connectedPeers(): number {
     return this.libp2p.getPeers().length;
+  }
+
+  deniedPeers(): string[] {
+    return [...this.denied];
+  }
+
+  /**
+   * Replaces the deny list: connections to newly denied peers close now; configured peers taken off
+   * the list are dialled again at once (not at the next redial round). Throws P2P_BAD_PEER_ID (and
+   * changes nothing) if an entry is not a peer id.
+   */
+  async setDeniedPeers(ids: readonly string[]): Promise<{ denied: string[]; disconnected: string[]; allowed: string[] }> {
+    const next = new Set(parsePeerIds(ids));
+    const allowed = [...this.denied].filter((id) => !next.has(id));
+    this.denied.clear();
+    for (const id of next) this.denied.add(id);
+    const disconnected = this.libp2p.getPeers().map((p) => p.toString()).filter((id) => next.has(id));
+    await Promise.all(disconnected.map((id) => this.libp2p.hangUp(peerIdFromString(id)).catch(() => undefined)));
+    if (allowed.length > 0) await this.dialPeers();
+    return { denied: [...next], disconnected, allowed };
   }
 
   broadcast(message: ConsensusMessage): void {
@@ -290,29 +359,33 @@ export class P2pNetwork implements ConsensusTransport {
     this.txReceivers.push(receive);
   }
 
-  serveBlocks(serve: (from: bigint, max: number) => SyncedBlock[]): void {
+  serveBlocks(serve: (from: bigint, max: number) => SyncResponse): void {
     this.serve = serve;
   }
 
-  async requestBlocks(from: bigint, max: number): Promise<SyncedBlock[]> {
+  /** `height`: the highest committed height among the peers asked (they report it even without blocks to give). */
+  async requestBlocks(from: bigint, max: number): Promise<SyncResponse> {
     // Peers in random order: a peer that answers badly is not asked first every time.
     const peers = this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+    let height = 0n;
     for (const peer of peers) {
+      if (this.denied.has(peer.toString())) continue;
       try {
         const stream = await this.libp2p.dialProtocol(peer, this.syncProtocol, { signal: AbortSignal.timeout(5000) });
         const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 });
         await lp.write(encode({ struct: 'SyncRequest' }, { from, max: Math.min(max, MAX_SYNC_RESPONSE) }, WIRE));
         const signal = AbortSignal.timeout(30_000);
-        const count = decode('u32', (await lp.read({ signal })).subarray()) as number;
-        const out: SyncedBlock[] = [];
-        for (let i = 0; i < Math.min(count, MAX_SYNC_RESPONSE); i++) out.push(decode({ struct: 'SyncedBlock' }, (await lp.read({ signal })).subarray(), WIRE) as SyncedBlock);
+        const head = decode({ struct: 'SyncHead' }, (await lp.read({ signal })).subarray(), WIRE) as { height: bigint; count: number };
+        if (head.height > height) height = head.height;
+        const blocks: SyncedBlock[] = [];
+        for (let i = 0; i < Math.min(head.count, MAX_SYNC_RESPONSE); i++) blocks.push(decode({ struct: 'SyncedBlock' }, (await lp.read({ signal })).subarray(), WIRE) as SyncedBlock);
         await stream.close();
-        if (out.length > 0) return out;
+        if (blocks.length > 0) return { height, blocks };
       } catch {
         // that peer could not help: ask the next
       }
     }
-    return [];
+    return { height, blocks: [] };
   }
 
   async stop(): Promise<void> {

@@ -21,7 +21,8 @@ import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
 import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
-import { startRuntime, type NodeRuntime } from '../../node/runtime.ts';
+import { reloadDenyPeers, startRuntime, type NodeRuntime } from '../../node/runtime.ts';
+import { StatusLine } from '../../node/consensus/sync-progress.ts';
 import { onJsonLines } from '../nodes/processes.ts';
 import { startMiddleware, openIndexStore, type Middleware } from '../../middleware/service.ts';
 import { NodeSource } from '../../middleware/indexer/source.ts';
@@ -78,10 +79,13 @@ function positive(v: string, what: string): number {
   return n;
 }
 
-/** Runs a node until SIGINT/SIGTERM. Without --home: the default home, created on first run (npm start). */
+/**
+ * Runs a node until SIGINT/SIGTERM; on SIGHUP a node of a p2p network re-reads its deny list. Without
+ * --home: the default home, created on first run (npm start).
+ */
 export async function runNode(argv: string[]): Promise<number> {
-  const usage = 'brop start [--home DIR] [--rpc-port N] [--middleware-port N]';
-  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' }, 'middleware-port': { type: 'string' } }, usage);
+  const usage = 'brop start [--home DIR] [--rpc-port N] [--middleware-port N] [--no-progress]';
+  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' }, 'middleware-port': { type: 'string' }, 'no-progress': { type: 'boolean' } }, usage);
   const homeDir = resolve(String(values.home ?? DEFAULT_HOME));
   const rpcPort = values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined;
   const middlewarePort = values['middleware-port'] !== undefined ? port(values['middleware-port'] as string) : undefined;
@@ -91,9 +95,12 @@ export async function runNode(argv: string[]): Promise<number> {
     print({ event: 'home-created', home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
   }
   const home = loadHome(homeDir);
+  // The sync progress bar: only on a terminal; log lines printed to the same terminal go above it.
+  const statusLine = process.stderr.isTTY && !values['no-progress'] ? new StatusLine(process.stderr) : undefined;
+  const log = (event: Record<string, unknown>) => (statusLine && process.stdout.isTTY ? statusLine.around(() => print(event)) : print(event));
   let runtime: NodeRuntime;
   try {
-    runtime = await startRuntime(home, { rpcPort, log: print });
+    runtime = await startRuntime(home, { rpcPort, log, statusLine });
   } catch (e) {
     if ((e as { code?: string }).code === 'EADDRINUSE') throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
     throw e;
@@ -106,27 +113,31 @@ export async function runNode(argv: string[]): Promise<number> {
       middleware = await startMiddleware({
         source: new NodeSource(node),
         store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
-        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log: print,
+        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log,
       });
     } catch (e) {
       await runtime.stop();
       throw e;
     }
   }
-  print({
+  log({
     event: 'started', chainId: node.params.chainId, height: node.height, rpc: runtime.rpc.url, ws: runtime.rpc.wsUrl, home: home.home,
     middleware: middleware ? { rpc: middleware.url, ws: middleware.wsUrl } : null,
     operatorKey: existsSync(join(home.home, 'keys', 'operator.json')) ? join(home.home, 'keys', 'operator.json') : null,
     role: runtime.role, validator: runtime.role === 'validator', p2p: runtime.network?.addresses() ?? null, blockTimeMs: node.params.blockTimeMs,
   });
+  // Only with a network: a solo node keeps SIGHUP's default (its terminal closed, it stops).
+  const reload = () => void reloadDenyPeers(home, runtime, log);
+  if (runtime.network) process.on('SIGHUP', reload);
   await new Promise<void>((done) => {
     const stop = () => done();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   await middleware?.stop();
+  process.off('SIGHUP', reload);
   await runtime.stop();
-  print({ event: 'stopped', height: node.height });
+  log({ event: 'stopped', height: node.height });
   return 0;
 }
 
@@ -279,7 +290,8 @@ export async function runDevnet(argv: string[]): Promise<number> {
   }
   const homes = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'genesis.json'))).sort();
   const children = homes.map((name) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Several nodes share this terminal: none draws a progress bar on it.
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name), '--no-progress'], { stdio: ['ignore', 'pipe', 'inherit'] });
     onJsonLines(child.stdout!, (j) => {
       if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws });
       else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });

@@ -18,9 +18,10 @@ Commands:
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
   devnet [--dir DIR] [--validators N] [--block-time MS]
                                           Run N validators and a full node as processes on loopback (default 4)
-  start [--home DIR] [--rpc-port N] [--middleware-port N]
+  start [--home DIR] [--rpc-port N] [--middleware-port N] [--no-progress]
                                           Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
-                                          with the middleware beside it if its config has a middleware section
+                                          with the middleware beside it if its config has a middleware section;
+                                          SIGHUP re-reads p2p.denyPeers; --no-progress: no sync progress bar on stderr
   middleware --node URL [--data DIR | --postgres URL] [--port N]
                                           Index a node's chain; serve the query API and event stream (default port 8650)
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
