@@ -11,6 +11,9 @@ import { PgIndexStore } from './indexer/pg-store.ts';
 import type { IndexStore } from './indexer/types.ts';
 import { EventHub } from './events/hub.ts';
 import { registerQueryApi } from './query/api.ts';
+import { CUSTODY_DEFAULTS, type CustodyHttpOptions, registerCustodyRoutes } from './custody/http.ts';
+import { type ContentStore, FsContentStore } from './custody/store.ts';
+import { CustodyError } from './custody/errors.ts';
 
 export interface MiddlewareOptions {
   source: BlockSource;
@@ -19,12 +22,22 @@ export interface MiddlewareOptions {
   /** Index progress and errors. */
   log?: (event: Record<string, unknown>) => void;
   heartbeatMs?: number;
+  /** Custody (SPEC E5, docs/custody.md): file uploads and downloads on the same server. Off when omitted. */
+  custody?: CustodyOptions;
 }
+
+/** Custody's store (a folder, or a store of another kind) and its HTTP options. */
+export type CustodyOptions = ({ dir: string } | { store: ContentStore }) & Omit<CustodyHttpOptions, 'store' | 'log'> & {
+  /** The longest one upload may take (the HTTP server's whole-request deadline); default 15 minutes. */
+  uploadTimeoutMs?: number;
+};
 
 export interface Middleware {
   url: string;
   wsUrl: string;
   indexer: Indexer;
+  /** The custody store, when custody is on. */
+  custody: ContentStore | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,8 +52,33 @@ export async function openIndexStore(spec: IndexStoreSpec): Promise<IndexStore> 
 
 export async function startMiddleware(opts: MiddlewareOptions): Promise<Middleware> {
   const log = opts.log ?? (() => undefined);
+  const custody = opts.custody;
+  if (custody && custody.publicUrl === undefined && ['0.0.0.0', '::'].includes(opts.rpc?.host ?? '')) {
+    await opts.store.close();
+    throw new CustodyError('CUSTODY_BAD_CONFIG', 'the middleware listens on every interface: custody needs publicUrl, the base URL its addresses name (on chain, for good)');
+  }
+  let custodyStore: ContentStore | undefined;
+  try {
+    custodyStore = custody === undefined ? undefined : 'store' in custody ? custody.store : await FsContentStore.open(custody.dir, {
+      onCorrupt: (e) => log({ event: 'custody-quarantined', digest: `0x${e.hex}`, to: e.quarantined ?? null }),
+    });
+  } catch (e) {
+    await opts.store.close();
+    throw e;
+  }
+  if (custodyStore instanceof FsContentStore && custodyStore.removedTemps > 0) log({ event: 'custody-temp-removed', files: custodyStore.removedTemps });
   const indexer = new Indexer(opts.source, opts.store);
-  const server = new RpcServer({ port: 8650, ...opts.rpc });
+  // Uploads of large files take longer than the usual whole-request deadline (an idle upload is still cut early).
+  const uploadTimeoutMs = custody === undefined ? undefined : custody.uploadTimeoutMs ?? CUSTODY_DEFAULTS.uploadTimeoutMs;
+  const server = new RpcServer({ port: 8650, ...(uploadTimeoutMs ? { httpRequestTimeoutMs: uploadTimeoutMs } : {}), ...opts.rpc });
+  try {
+    // First, so that no route registered later under a wider prefix (a web page at "/") shadows these.
+    if (custody !== undefined) registerCustodyRoutes(server, { ...custody, store: custodyStore!, log });
+  } catch (e) {
+    await opts.store.close();
+    await custodyStore?.close();
+    throw e;
+  }
   registerQueryApi(server, indexer);
   const hub = new EventHub(server, indexer, { heartbeatMs: opts.heartbeatMs });
   let lastLogged = 0;
@@ -57,12 +95,13 @@ export async function startMiddleware(opts: MiddlewareOptions): Promise<Middlewa
     const { url, wsUrl } = await server.listen();
     await indexer.start();
     return {
-      url, wsUrl, indexer,
+      url, wsUrl, indexer, custody: custodyStore,
       stop: async () => {
         hub.stop();
         await server.close();
         await indexer.stop();
         await opts.store.close();
+        await custodyStore?.close();
       },
     };
   } catch (e) {
@@ -70,6 +109,7 @@ export async function startMiddleware(opts: MiddlewareOptions): Promise<Middlewa
     await server.close();
     await indexer.stop();
     await opts.store.close();
+    await custodyStore?.close();
     throw e;
   }
 }

@@ -43,8 +43,34 @@ export interface NodeConfig {
   /**
    * The middleware (index, query API, event stream) that `brop start` runs beside this node, reading
    * it in process: its RPC address, and a PostgreSQL URL for the index (default: LevelDB in data/index).
+   * `custody`: file custody on the same server (docs/custody.md); off when absent. `apiKeys`: when set,
+   * every request to the middleware but public downloads needs one (as `rpc.apiKeys`; `brop apikey new --middleware`).
    */
-  middleware?: { host: string; port: number; postgres?: string };
+  middleware?: {
+    host: string; port: number; postgres?: string; custody?: CustodyConfig;
+    apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
+  };
+}
+
+/** File custody (SPEC E5, docs/custody.md). Every field is optional: `{}` turns it on with the defaults. */
+export interface CustodyConfig {
+  /** The store's folder, relative to the home; default `custody` (not under data/: files are not derived data). */
+  dir?: string;
+  /** The base URL the public downloads files from, which custody addresses name (on chain, for good). Default: the middleware's URL. */
+  publicUrl?: string;
+  /** Largest file, bytes; default 100 MiB. */
+  maxBytes?: number;
+  /** Accepted media types ("type/subtype" or "type/*"); default: documents, images, archives, application/octet-stream. */
+  allowedTypes?: string[];
+  /** Downloads need no API key (default false). */
+  publicDownloads?: boolean;
+  /** The longest one upload may take, ms (default 15 minutes); one that sends nothing for 30 s is cut anyway. */
+  uploadTimeoutMs?: number;
+}
+
+/** The folder custody keeps files in for a home's config. */
+export function custodyDir(home: string, config: CustodyConfig): string {
+  return resolve(home, config.dir ?? 'custody');
 }
 
 export const DEFAULT_MIDDLEWARE_PORT = 8650;
@@ -106,7 +132,7 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
   });
   const config: NodeConfig = {
     rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json',
-    middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT },
+    middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT, custody: {} },
   };
   writeJson(join(home, 'config.json'), config);
   // genesis.json last: its presence marks a complete home.

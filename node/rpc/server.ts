@@ -44,6 +44,8 @@ export interface RpcServerOptions {
   maxSubscriptionsPerConnection?: number;
   /** Handler deadline; on expiry its signal aborts and the caller gets RPC_TIMEOUT. */
   requestTimeoutMs?: number;
+  /** Deadline for receiving a whole HTTP request, body included (408 and the connection closed); longer for file uploads. */
+  httpRequestTimeoutMs?: number;
   /** A WebSocket whose unsent bytes exceed this is closed (1008 RPC_SLOW_CONSUMER) instead of buffering more. */
   wsMaxBufferedBytes?: number;
   /** Ping period; 0 disables keep-alive. */
@@ -80,6 +82,7 @@ export const RPC_DEFAULTS = {
   maxConnections: 256,
   maxSubscriptionsPerConnection: 64,
   requestTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
   wsMaxBufferedBytes: 4 << 20,
   wsPingIntervalMs: 30_000,
   wsPongTimeoutMs: 10_000,
@@ -203,6 +206,7 @@ export class RpcServer {
       maxConnections: options.maxConnections ?? RPC_DEFAULTS.maxConnections,
       maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection ?? RPC_DEFAULTS.maxSubscriptionsPerConnection,
       requestTimeoutMs: options.requestTimeoutMs ?? RPC_DEFAULTS.requestTimeoutMs,
+      httpRequestTimeoutMs: options.httpRequestTimeoutMs ?? RPC_DEFAULTS.httpRequestTimeoutMs,
       wsMaxBufferedBytes: options.wsMaxBufferedBytes ?? RPC_DEFAULTS.wsMaxBufferedBytes,
       wsPingIntervalMs: options.wsPingIntervalMs ?? RPC_DEFAULTS.wsPingIntervalMs,
       wsPongTimeoutMs: options.wsPongTimeoutMs ?? RPC_DEFAULTS.wsPongTimeoutMs,
@@ -218,7 +222,7 @@ export class RpcServer {
     this.http = http.createServer();
     // Slow-loris bounds: a request must arrive whole within these, whatever the handlers do.
     this.http.headersTimeout = 10_000;
-    this.http.requestTimeout = 30_000;
+    this.http.requestTimeout = this.opts.httpRequestTimeoutMs;
     this.http.keepAliveTimeout = 5_000;
     this.http.maxConnections = this.opts.maxConnections + OVERFLOW_ALLOWANCE;
     this.http.on('connection', (socket: Socket) => this.onConnection(socket));

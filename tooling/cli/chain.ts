@@ -20,7 +20,7 @@ import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/key
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
-import { DEFAULT_RPC_PORT, initHome, initNetwork, loadHome } from '../../node/home.ts';
+import { DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { reloadDenyPeers, startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { StatusLine } from '../../node/consensus/sync-progress.ts';
 import { onJsonLines } from '../nodes/processes.ts';
@@ -113,7 +113,12 @@ export async function runNode(argv: string[]): Promise<number> {
       middleware = await startMiddleware({
         source: new NodeSource(node),
         store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
-        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log,
+        rpc: {
+          host: mw.host, port: middlewarePort ?? mw.port,
+          ...(mw.apiKeys?.length ? { apiKeys: mw.apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
+        },
+        log,
+        ...(mw.custody ? { custody: { ...mw.custody, dir: custodyDir(home.home, mw.custody) } } : {}),
       });
     } catch (e) {
       await runtime.stop();
@@ -122,7 +127,7 @@ export async function runNode(argv: string[]): Promise<number> {
   }
   log({
     event: 'started', chainId: node.params.chainId, height: node.height, rpc: runtime.rpc.url, ws: runtime.rpc.wsUrl, home: home.home,
-    middleware: middleware ? { rpc: middleware.url, ws: middleware.wsUrl } : null,
+    middleware: middleware ? { rpc: middleware.url, ws: middleware.wsUrl, custody: middleware.custody ? `${middleware.url}custody` : null } : null,
     operatorKey: existsSync(join(home.home, 'keys', 'operator.json')) ? join(home.home, 'keys', 'operator.json') : null,
     role: runtime.role, validator: runtime.role === 'validator', p2p: runtime.network?.addresses() ?? null, blockTimeMs: node.params.blockTimeMs,
   });
@@ -309,19 +314,23 @@ export async function runDevnet(argv: string[]): Promise<number> {
 }
 
 /**
- * `brop apikey new --home DIR --name PARTNER [--per-second N] [--burst N]`: a partner's API key for a
- * proxy node. Only its hash is stored (config.json); the key is printed once.
+ * `brop apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--middleware]`: a partner's
+ * API key for a proxy node (or, with --middleware, for the middleware `brop start` runs: queries and
+ * custody uploads). Only its hash is stored (config.json); the key is printed once.
  */
 export async function runApiKey(argv: string[]): Promise<number> {
-  const usage = 'brop apikey new --home DIR --name PARTNER [--per-second 50] [--burst 100]';
+  const usage = 'brop apikey new --home DIR --name PARTNER [--per-second 50] [--burst 100] [--middleware]';
   const [sub, ...rest] = argv;
-  const { values } = parse(rest, { home: { type: 'string' }, name: { type: 'string' }, 'per-second': { type: 'string' }, burst: { type: 'string' } }, usage);
+  const { values } = parse(rest, { home: { type: 'string' }, name: { type: 'string' }, 'per-second': { type: 'string' }, burst: { type: 'string' }, middleware: { type: 'boolean' } }, usage);
   if (sub !== 'new' || !values.home || !values.name) throw new CliError('CLI_USAGE', `usage: ${usage}`);
   const file = join(resolve(String(values.home)), 'config.json');
   if (!existsSync(file)) throw new CliError('HOME_INVALID', `${file} is missing`);
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: { apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }> } };
+  type Keys = { apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }> };
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: Keys; middleware?: Keys };
+  if (values.middleware && config.middleware === undefined) throw new CliError('HOME_INVALID', `${file} has no middleware section`);
+  const section = values.middleware ? config.middleware! : config.rpc;
   const key = randomBytes(24).toString('base64url');
-  config.rpc.apiKeys = [...(config.rpc.apiKeys ?? []).filter((k) => k.name !== values.name), {
+  section.apiKeys = [...(section.apiKeys ?? []).filter((k) => k.name !== values.name), {
     name: String(values.name), keyHash: createHash('sha256').update(key).digest('hex'),
     perSecond: values['per-second'] ? positive(String(values['per-second']), '--per-second') : 50, burst: values.burst ? positive(String(values.burst), '--burst') : 100,
   }];

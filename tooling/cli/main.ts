@@ -22,8 +22,9 @@ Commands:
                                           Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
                                           with the middleware beside it if its config has a middleware section;
                                           SIGHUP re-reads p2p.denyPeers; --no-progress: no sync progress bar on stderr
-  middleware --node URL [--data DIR | --postgres URL] [--port N]
-                                          Index a node's chain; serve the query API and event stream (default port 8650)
+  middleware --node URL [--data DIR | --postgres URL] [--port N] [--custody DIR [--custody-url URL] ...]
+                                          Index a node's chain; serve the query API and event stream (default port 8650),
+                                          and file custody with --custody (docs/custody.md)
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
   tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
                                           Sign and submit a transaction; wait for its receipt or its expiry
@@ -33,8 +34,8 @@ Commands:
                                           Create or inspect an Ed25519 key file (or encrypted keystore)
   keys hsm --module SO --token LABEL --key-label LABEL
                                           Make (or find) a validator key on an HSM token (PKCS#11; PIN from BROP_HSM_PIN)
-  apikey new --home DIR --name PARTNER [--per-second N] [--burst N]
-                                          A partner's API key for a proxy node (only its hash is kept)
+  apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--middleware]
+                                          A partner's API key for a proxy node, or its middleware (only its hash is kept)
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
