@@ -11,11 +11,27 @@ import { PgIndexStore } from './indexer/pg-store.ts';
 import type { IndexStore } from './indexer/types.ts';
 import { EventHub } from './events/hub.ts';
 import { registerQueryApi } from './query/api.ts';
+import { RpcClient } from '../node/rpc/client.ts';
+import { serveSite } from './site/serve.ts';
+
+/** The node's read-only methods the middleware answers by asking the node. */
+export const FORWARDED_NODE_METHODS = ['chain_status', 'chain_block', 'chain_validatorSets', 'state_proof', 'contract_call', 'contract_list', 'contract_abi'] as const;
+
+function forwardNodeReads(server: RpcServer, node: RpcClient): void {
+  for (const m of FORWARDED_NODE_METHODS) server.method(m, (params) => node.call(m, params));
+}
 
 export interface MiddlewareOptions {
   source: BlockSource;
   store: IndexStore;
   rpc?: RpcServerOptions;
+  /**
+   * The node's RPC, for what only the node can answer (state proofs, certified validator sets, views):
+   * forwarded read-only, so proof bundles and the public page need only the middleware's address.
+   */
+  nodeRpc?: { url: string; headers?: Record<string, string> };
+  /** Serve the public verification page at / (SPEC E6). */
+  site?: boolean;
   /** Index progress and errors. */
   log?: (event: Record<string, unknown>) => void;
   heartbeatMs?: number;
@@ -42,6 +58,8 @@ export async function startMiddleware(opts: MiddlewareOptions): Promise<Middlewa
   const indexer = new Indexer(opts.source, opts.store);
   const server = new RpcServer({ port: 8650, ...opts.rpc });
   registerQueryApi(server, indexer);
+  if (opts.nodeRpc) forwardNodeReads(server, new RpcClient(opts.nodeRpc.url, { headers: opts.nodeRpc.headers }));
+  if (opts.site) serveSite(server);
   const hub = new EventHub(server, indexer, { heartbeatMs: opts.heartbeatMs });
   let lastLogged = 0;
   indexer.on('indexed', (b) => {

@@ -44,7 +44,7 @@ export interface NodeConfig {
    * The middleware (index, query API, event stream) that `brop start` runs beside this node, reading
    * it in process: its RPC address, and a PostgreSQL URL for the index (default: LevelDB in data/index).
    */
-  middleware?: { host: string; port: number; postgres?: string };
+  middleware?: { host: string; port: number; postgres?: string; /** The public verification page at / (default on). */ site?: boolean };
 }
 
 export const DEFAULT_MIDDLEWARE_PORT = 8650;

@@ -114,6 +114,7 @@ export async function runNode(argv: string[]): Promise<number> {
         source: new NodeSource(node),
         store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
         rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log,
+        nodeRpc: { url: runtime.rpc.url }, site: mw.site !== false,
       });
     } catch (e) {
       await runtime.stop();

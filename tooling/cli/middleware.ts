@@ -9,7 +9,7 @@ import { RpcSource } from '../../middleware/indexer/source.ts';
 import { openIndexStore, startMiddleware } from '../../middleware/service.ts';
 import { CliError, toJson } from './output.ts';
 
-const USAGE = 'brop middleware --node URL [--node-ws URL] [--api-key KEY] [--data DIR | --postgres URL] [--host H] [--port N]';
+const USAGE = 'brop middleware --node URL [--node-ws URL] [--api-key KEY] [--data DIR | --postgres URL] [--host H] [--port N] [--no-site]';
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
 
@@ -18,7 +18,7 @@ export async function runMiddleware(argv: string[]): Promise<number> {
   try {
     values = parseArgs({
       args: argv, strict: true,
-      options: { node: { type: 'string' }, 'node-ws': { type: 'string' }, 'api-key': { type: 'string' }, data: { type: 'string' }, postgres: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+      options: { node: { type: 'string' }, 'node-ws': { type: 'string' }, 'api-key': { type: 'string' }, data: { type: 'string' }, postgres: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'no-site': { type: 'boolean' } },
     }).values;
   } catch (e) {
     throw new CliError('CLI_USAGE', `${(e as Error).message}\nusage: ${USAGE}`);
@@ -36,6 +36,7 @@ export async function runMiddleware(argv: string[]): Promise<number> {
   const mw = await startMiddleware({
     source: new RpcSource(nodeUrl, { wsUrl, ...(apiKey ? { headers: { 'x-api-key': apiKey } } : {}) }),
     store, rpc: { host: String(values.host ?? '127.0.0.1'), port }, log: print,
+    nodeRpc: { url: nodeUrl, ...(apiKey ? { headers: { 'x-api-key': apiKey } } : {}) }, site: values['no-site'] !== true,
   });
   print({ event: 'started', rpc: mw.url, ws: mw.wsUrl, node: nodeUrl, ...mw.indexer.status() });
   await new Promise<void>((done) => {
