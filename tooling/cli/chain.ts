@@ -10,12 +10,9 @@ import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { RpcClient } from '../../node/rpc/client.ts';
-import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
-import type { ContractAbi } from '../build/contract.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts';
-import { fromHex } from '../../node/chain/hash.ts';
-import { hex0x } from '../../node/json.ts';
+import { BropClient, type ClientOptions } from '../../middleware/sdk/index.ts';
+import { loadWallet } from '../../middleware/sdk/node.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
@@ -190,10 +187,19 @@ function rpcUrl(values: Record<string, unknown>): string {
   return `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 }
 
+function apiKey(values: Record<string, unknown>): string | undefined {
+  return typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
+}
+
 /** A client for the node (--rpc, --home or the default), with the partner's API key (--api-key or BROP_API_KEY) for proxy nodes. */
 export function rpcClient(values: Record<string, unknown>, opts: { timeoutMs?: number } = {}): RpcClient {
-  const key = typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
+  const key = apiKey(values);
   return new RpcClient(rpcUrl(values), { ...opts, headers: key ? { 'x-api-key': key } : undefined });
+}
+
+/** The partner SDK's client for the same node: `brop tx` and `brop call` are its users like any application. */
+export function sdkClient(values: Record<string, unknown>, options: Omit<ClientOptions, 'url' | 'apiKey'> = {}): BropClient {
+  return new BropClient({ url: rpcUrl(values), apiKey: apiKey(values), ...options });
 }
 
 function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
@@ -208,63 +214,40 @@ function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
   return v as unknown[] | Record<string, unknown>;
 }
 
-async function abiOf(client: RpcClient, contract: string): Promise<{ address: Uint8Array; abi: ContractAbi }> {
-  const r = await client.call<{ address: string; abi: ContractAbi }>('contract_abi', { contract });
-  return { address: fromHex(r.address, 32)!, abi: r.abi };
-}
-
 export async function runTx(argv: string[]): Promise<number> {
-  const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
+  const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--password-file F] [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
   const { values, positionals } = parse(argv, {
     args: { type: 'string' }, key: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' },
-    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' }, 'api-key': { type: 'string' },
+    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' }, 'api-key': { type: 'string' }, 'password-file': { type: 'string' },
   }, usage);
   const [contract, method] = positionals;
   if (!contract || !method || !values.key) throw new CliError('CLI_USAGE', `usage: ${usage}`);
-  const key = readKeyFile(resolve(String(values.key)));
-  const client = rpcClient(values);
-  const status = await client.call<{ chainId: string; height: number; validityWindow: number }>('chain_status');
-  const { address, abi } = await abiOf(client, contract);
-  const m = abi.methods.find((x) => x.name === method);
-  if (!m) throw new CliError('METHOD_NOT_FOUND', `${abi.name} has no method ${method} (it has: ${abi.methods.map((x) => x.name).join(', ')})`);
-  const given = jsonArgs(values.args);
-  const list = Array.isArray(given) ? given : m.params.map((p) => given[p.name]);
-  let args: Uint8Array;
+  // A key file or an encrypted keystore (password from --password-file, BROP_KEY_PASSWORD or the terminal).
+  const wallet = await loadWallet(resolve(String(values.key)), { passwordFile: values['password-file'] as string | undefined, prompt: true });
+  const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : undefined;
+  const client = sdkClient(values, { wallet, validFor });
   try {
-    args = encodeValues(m.params.map((p) => p.type as AbiType), list, abi.structs as StructTable, m.params.map((p) => `${method}.${p.name}`));
-  } catch (e) {
-    throw new CliError('BAD_ARGUMENTS', (e as Error).message);
-  }
-  const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : Math.min(20, status.validityWindow);
-  const tx = signTransaction({
-    chainId: status.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-    validUntilBlock: BigInt(status.height + validFor), contract: address, method, args,
-  }, key.privateKey);
-  const sent = await client.call<{ hash: string; validUntilBlock: number }>('tx_send', { tx: hex0x(encodeTransaction(tx)) });
-  if (values['no-wait']) {
-    print({ hash: sent.hash, status: 'pending', validUntilBlock: sent.validUntilBlock });
-    return 0;
-  }
-  // Submit and wait: a transaction always ends committed (with its receipt) or expired.
-  for (;;) {
-    const r = await client.call<{ status: string; height: number; receipt?: { status: string } }>('tx_get', { hash: sent.hash });
-    if (r.status === 'committed' || r.status === 'expired') {
-      print(r);
-      return r.status === 'committed' && r.receipt?.status === 'ok' ? 0 : 1;
+    const pending = await client.send(contract, method, jsonArgs(values.args));
+    if (values['no-wait']) {
+      print({ hash: pending.hash, status: 'pending', validUntilBlock: pending.validUntilBlock });
+      return 0;
     }
-    // Never expected (an accepted transaction is never unknown), but never wait forever either.
-    if (r.status === 'unknown' && r.height > sent.validUntilBlock) throw new CliError('TX_LOST', `the node no longer knows transaction ${sent.hash}`);
-    await new Promise((w) => setTimeout(w, 200));
+    // Submit and wait: a transaction always ends committed (with its receipt) or expired.
+    const final = await pending.outcome();
+    print(final);
+    return final.status === 'committed' && final.receipt.status === 'ok' ? 0 : 1;
+  } finally {
+    await client.close();
   }
 }
 
 export async function runCall(argv: string[]): Promise<number> {
-  const usage = 'brop call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]';
+  const usage = 'brop call CONTRACT METHOD [--args JSON] [--caller ADDRESS] [--rpc URL | --home DIR]';
   const { values, positionals } = parse(argv, { args: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, caller: { type: 'string' }, 'api-key': { type: 'string' } }, usage);
   const [contract, method] = positionals;
   if (!contract || !method) throw new CliError('CLI_USAGE', `usage: ${usage}`);
-  const client = rpcClient(values);
-  const r = await client.call<{ ok: boolean }>('contract_call', { contract, method, args: jsonArgs(values.args), ...(values.caller ? { caller: values.caller } : {}) });
+  const client = sdkClient(values, { wsUrl: false });
+  const { value: _decoded, contract: _name, ...r } = await client.callResult(contract, method, jsonArgs(values.args), values.caller ? { caller: String(values.caller) } : {});
   print(r);
   return r.ok ? 0 : 1;
 }

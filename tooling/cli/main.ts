@@ -27,6 +27,7 @@ Commands:
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
   tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
                                           Sign and submit a transaction; wait for its receipt or its expiry
+                                          (--key may be an encrypted keystore: --password-file F or BROP_KEY_PASSWORD)
   call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
                                           A read-only contract call at the head
   keys new --out FILE [--encrypt] | keys show FILE
@@ -50,6 +51,8 @@ Commands:
                                           Publish the holdings commitment (voucher.commitHoldings)
   contract build DIR                      Compile DIR/assembly/index.ts to DIR/build/NAME.wasm + NAME.abi.json
   contract test DIR [PATTERN]             Build, then run DIR/test/*.test.ts (uvu + the simulation kit)
+  sdk generate (--contract NAME | --abi FILE) --out FILE.ts [--import SPEC]
+                                          Typed TypeScript wrappers of a contract for the partner SDK (brop/sdk)
   help                                    This text
 `;
 
@@ -60,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./vm.ts')).runVmCommand(rest);
     case 'contract':
       return (await import('./contract.ts')).runContractCommand(rest);
+    case 'sdk':
+      return (await import('./sdk.ts')).runSdkCommand(rest);
     case 'init':
       return (await chain()).runInit(rest);
     case 'start':
