@@ -14,15 +14,8 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { chromium, type Browser } from 'playwright-core';
 import { accountAddress, PERM } from '../../contracts/system/index.ts';
-import { ChainNode } from '../../node/node.ts';
-import { SoloConsensus } from '../../node/consensus/solo.ts';
-import { initHome, loadHome } from '../../node/home.ts';
-import { keyPairSigner } from '../../node/keys/signer.ts';
-import { readKeyFile, newKeyPair, type KeyPair } from '../../node/keys/key-file.ts';
-import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts';
-import { encodeArgs } from '../../node/execution/contracts.ts';
-import { RpcServer } from '../../node/rpc/server.ts';
-import { registerChainApi } from '../../node/api.ts';
+import { newKeyPair } from '../../node/keys/key-file.ts';
+import { startTestChain } from '../../tooling/nodes/in-process.ts';
 import { NodeSource } from '../indexer/source.ts';
 import { LevelIndexStore } from '../indexer/level-store.ts';
 import { startMiddleware } from '../service.ts';
@@ -32,28 +25,11 @@ if (setup.status !== 0) throw new Error(`Chromium could not be installed: ${setu
 const executablePath = setup.stdout.trim();
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-site-'));
-const init = await initHome(join(dir, 'home'), { chainId: 'brop-site' });
-const home = loadHome(join(dir, 'home'));
-const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
-const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
-const nodeRpc = new RpcServer({ port: 0 });
-registerChainApi(nodeRpc, node);
-const nodeUrls = await nodeRpc.listen();
-const mw = await startMiddleware({ source: new NodeSource(node), store: await LevelIndexStore.open(join(dir, 'index')), rpc: { port: 0 }, nodeRpc: { url: nodeUrls.url }, site: true });
-const operator = readKeyFile(init.operatorKey);
+const chain = await startTestChain();
+const { node, operator, block } = chain;
+const mw = await startMiddleware({ source: new NodeSource(node), store: await LevelIndexStore.open(join(dir, 'index')), rpc: { port: 0 }, nodeRpc: { url: chain.url }, site: true });
 const partner = newKeyPair(), holder = newKeyPair();
 const sha = (b: Uint8Array | string) => `0x${createHash('sha256').update(b).digest('hex')}`;
-
-async function block(...txs: Array<[KeyPair, string, string, unknown[]]>): Promise<void> {
-  for (const [key, contract, method, args] of txs) {
-    const c = node.contracts.named(contract)!;
-    await node.submit(encodeTransaction(signTransaction({
-      chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-      validUntilBlock: node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
-    }, key.privateKey)));
-  }
-  await consensus.produce();
-}
 
 const contractFile = Buffer.from(`Sales contract no. 4711\nbetween A and B\n${randomBytes(8).toString('hex')}\n`);
 const step1 = Buffer.from(`harvest ${randomBytes(4).toString('hex')}`), step2 = Buffer.from(`shipment ${randomBytes(4).toString('hex')}`);
@@ -133,8 +109,7 @@ test('browse: the latest blocks, a block\'s transactions, a transaction by hash,
 test.after(async () => {
   await browser?.close();
   await mw.stop();
-  await nodeRpc.close();
-  await node.close();
+  await chain.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -15,12 +15,29 @@ import { registerChainApi } from '../../node/api.ts';
 import { keyPairSigner } from '../../node/keys/signer.ts';
 import { readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
 import type { ChainParams } from '../../node/chain/params.ts';
+import { randomBytes } from 'node:crypto';
+import { accountAddress } from '../../contracts/system/index.ts';
+import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
+import { encodeArgs } from '../../node/execution/contracts.ts';
 
 export interface TestChainOptions {
   params?: Partial<Omit<ChainParams, 'chainId'>>;
   /** Make blocks on a timer this often (ms); without it, blocks are made only by produce(). */
   blockTimeMs?: number;
   rpc?: RpcServerOptions;
+}
+
+/** A contract call to sign and submit: [key, contract, method, args]. */
+export type Call = [KeyPair, string, string, unknown[]];
+
+/** Signs `call` for `node`'s chain and submits it (valid for the next 10 blocks). */
+export async function submitCall(node: ChainNode, [key, contract, method, args]: Call): Promise<void> {
+  const c = node.contracts.named(contract);
+  if (!c) throw new Error(`no contract ${contract}`);
+  await node.submit(encodeTransaction(signTransaction({
+    chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
+    validUntilBlock: node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
+  }, key.privateKey)));
 }
 
 export interface TestChain {
@@ -33,6 +50,8 @@ export interface TestChain {
   home: LoadedHome;
   /** Makes and commits one block now. */
   produce(): Promise<void>;
+  /** Signs each call with its key, submits them all, then makes one block with them. */
+  block(...calls: Call[]): Promise<void>;
   /** Closes the RPC server (every WebSocket with it) and serves again on the same port: what a client sees of a node restart. */
   restartRpc(downMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +89,10 @@ export async function startTestChain(options: TestChainOptions = {}): Promise<Te
   return {
     node, url: rpc.url, wsUrl: rpc.wsUrl, operator: readKeyFile(operatorKeyFile), operatorKeyFile, home,
     produce: () => consensus.produce(),
+    block: async (...calls) => {
+      for (const call of calls) await submitCall(node, call);
+      await consensus.produce();
+    },
     restartRpc: async (downMs = 0) => {
       await rpc.server.close();
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
