@@ -12,17 +12,12 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { accountAddress, PERM } from '../contracts/system/index.ts';
-import { ChainNode } from '../node/node.ts';
-import { SoloConsensus } from '../node/consensus/solo.ts';
-import { initHome, loadHome } from '../node/home.ts';
-import { keyPairSigner } from '../node/keys/signer.ts';
-import { readKeyFile, newKeyPair, type KeyPair } from '../node/keys/key-file.ts';
-import { signTransaction, encodeTransaction } from '../node/tx/transaction.ts';
-import { encodeArgs } from '../node/execution/contracts.ts';
+import { newKeyPair, type KeyPair } from '../node/keys/key-file.ts';
 import { RpcClient } from '../node/rpc/client.ts';
 import { RpcError } from '../node/rpc/errors.ts';
 import type { RpcLogEvent } from '../node/rpc/server.ts';
 import { hex0x } from '../node/json.ts';
+import { startTestChain } from '../tooling/nodes/in-process.ts';
 import { NodeSource } from './indexer/source.ts';
 import { LevelIndexStore } from './indexer/level-store.ts';
 import { startMiddleware, type Middleware } from './service.ts';
@@ -30,27 +25,11 @@ import { EventStream } from './events/client.ts';
 import type { StreamItem } from './indexer/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-mw-'));
-const init = await initHome(join(dir, 'home'), { chainId: 'brop-mw' });
-const home = loadHome(join(dir, 'home'));
-const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
-const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
-const operator = readKeyFile(init.operatorKey);
+const chain = await startTestChain();
+const { node, operator, block } = chain;
 const partner = newKeyPair(), user = newKeyPair(), other = newKeyPair();
 const addr = (k: KeyPair) => hex0x(accountAddress(k.publicKey));
 const digest = (s: string) => hex0x(createHash('sha256').update(s).digest());
-
-async function send(key: KeyPair, contract: string, method: string, args: unknown[]): Promise<void> {
-  const c = node.contracts.named(contract)!;
-  await node.submit(encodeTransaction(signTransaction({
-    chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-    validUntilBlock: node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
-  }, key.privateKey)));
-}
-
-async function block(...txs: Array<[KeyPair, string, string, unknown[]]>): Promise<void> {
-  for (const t of txs) await send(...t);
-  await consensus.produce();
-}
 
 const serverLog: RpcLogEvent[] = [];
 async function startMw(opts: { port?: number; wsMaxBufferedBytes?: number } = {}): Promise<Middleware> {
@@ -172,7 +151,7 @@ function eventKey(i: StreamItem): string {
 
 test.after(async () => {
   await mw.stop();
-  await node.close();
+  await chain.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -14,11 +14,27 @@ import { registerQueryApi } from './query/api.ts';
 import { CUSTODY_DEFAULTS, type CustodyHttpOptions, registerCustodyRoutes } from './custody/http.ts';
 import { type ContentStore, FsContentStore } from './custody/store.ts';
 import { CustodyError } from './custody/errors.ts';
+import { RpcClient } from '../node/rpc/client.ts';
+import { serveSite } from './site/serve.ts';
+
+/** The node's read-only methods the middleware answers by asking the node. */
+export const FORWARDED_NODE_METHODS = ['chain_status', 'chain_block', 'chain_validatorSets', 'state_proof', 'contract_call', 'contract_list', 'contract_abi'] as const;
+
+function forwardNodeReads(server: RpcServer, node: RpcClient): void {
+  for (const m of FORWARDED_NODE_METHODS) server.method(m, (params) => node.call(m, params));
+}
 
 export interface MiddlewareOptions {
   source: BlockSource;
   store: IndexStore;
   rpc?: RpcServerOptions;
+  /**
+   * The node's RPC, for what only the node can answer (state proofs, certified validator sets, views):
+   * forwarded read-only, so proof bundles and the public page need only the middleware's address.
+   */
+  nodeRpc?: { url: string; headers?: Record<string, string> };
+  /** Serve the public verification page at / (SPEC E6). */
+  site?: boolean;
   /** Index progress and errors. */
   log?: (event: Record<string, unknown>) => void;
   heartbeatMs?: number;
@@ -80,6 +96,8 @@ export async function startMiddleware(opts: MiddlewareOptions): Promise<Middlewa
     throw e;
   }
   registerQueryApi(server, indexer);
+  if (opts.nodeRpc) forwardNodeReads(server, new RpcClient(opts.nodeRpc.url, { headers: opts.nodeRpc.headers }));
+  if (opts.site) serveSite(server);
   const hub = new EventHub(server, indexer, { heartbeatMs: opts.heartbeatMs });
   let lastLogged = 0;
   indexer.on('indexed', (b) => {

@@ -43,12 +43,13 @@ export interface NodeConfig {
   /**
    * The middleware (index, query API, event stream) that `brop start` runs beside this node, reading
    * it in process: its RPC address, and a PostgreSQL URL for the index (default: LevelDB in data/index).
-   * `custody`: file custody on the same server (docs/custody.md); off when absent. `apiKeys`: when set,
-   * every request to the middleware but public downloads needs one (as `rpc.apiKeys`; `brop apikey new --middleware`).
+   * `custody`: file custody on the same server (docs/custody.md); off when absent.
    */
   middleware?: {
-    host: string; port: number; postgres?: string; custody?: CustodyConfig;
-    apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
+    host: string; port: number; postgres?: string;
+    /** The public verification page at / (default on). */
+    site?: boolean;
+    custody?: CustodyConfig;
   };
 }
 
@@ -66,6 +67,11 @@ export interface CustodyConfig {
   publicDownloads?: boolean;
   /** The longest one upload may take, ms (default 15 minutes); one that sends nothing for 30 s is cut anyway. */
   uploadTimeoutMs?: number;
+  /**
+   * Partners' upload keys (sha256 hex, as `rpc.apiKeys`; `brop apikey new --custody`): uploads need one,
+   * while the rest of the middleware (queries, the public page) stays open.
+   */
+  apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
 }
 
 /** The folder custody keeps files in for a home's config. */

@@ -160,6 +160,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly recentByExpiry = new Map<bigint, string[]>();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
+  /** Transactions just evicted as expired whose record is being written. */
+  private readonly expiring = new Map<string, bigint>();
   /** Transactions whose signature is being checked (admission awaits it): a second copy is a duplicate. */
   private readonly admitting = new Set<string>();
   /** A commit in progress: commits are one at a time, each on top of the one before. */
@@ -488,8 +490,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (changed) this.emit('validators', p.nextValidators, p.header.height + 1n);
     const expired = this.mempool.evictExpired(this.height);
     if (expired.length > 0) {
+      // Answered as expired from the moment they leave the pool, not only once the store has them.
+      for (const t of expired) this.expiring.set(t.hashHex, t.tx.validUntilBlock);
       // Best effort: the block is committed whatever happens here; a restart finds these expired anyway.
       await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })))
+        .then(() => { for (const t of expired) this.expiring.delete(t.hashHex); })
         .catch((e: Error) => this.warn(`could not record ${expired.length} expired transactions: ${e.message}`));
     }
     const done: CommittedBlock = { header: p.header, hash: p.hash, txs: p.txs, receipts: p.receipts, commit };
@@ -517,7 +522,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptsAt(loc.height)[loc.index]! };
     const pending = this.mempool.get(h) ?? this.committing.get(h);
     if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
-    const expiredAt = this.store.expiredAt(hash);
+    const expiredAt = this.expiring.get(h) ?? this.store.expiredAt(hash);
     if (expiredAt !== undefined) return { status: 'expired', validUntilBlock: expiredAt };
     return { status: 'unknown' };
   }

@@ -346,11 +346,34 @@ test('API keys: uploads need one; downloads too unless public; CORS preflight pa
   }
 });
 
+test('custody\'s own upload keys: uploads need one (with its rate limit) on a server that has no keys; everything else stays open', async () => {
+  const key = 'custody-key';
+  const s = await service({ uploadKeys: [{ name: 'partner-a', keyHash: createHash('sha256').update(key).digest('hex'), rateLimit: { perSecond: 0.001, burst: 2 } }] });
+  try {
+    const data = randomBytes(5000);
+    for (const headers of [{}, { 'x-api-key': 'wrong' }, { authorization: 'Bearer wrong' }] as Array<Record<string, string>>) {
+      const r = await raw(s.url, 'PUT', '/custody', { headers: { 'content-type': 'application/pdf', ...headers }, body: data });
+      assert.equal([r.status, errorCode(r)], [401, 'RPC_UNAUTHORIZED'], JSON.stringify(headers));
+    }
+    assert.equal(storedFiles(s), []);
+    const ok = await raw(s.url, 'PUT', '/custody', { headers: { 'content-type': 'application/pdf', authorization: `Bearer ${key}` }, body: data });
+    assert.is(ok.status, 201);
+    assert.ok(s.log.some((e) => e.event === 'custody-stored' && e.uploader === 'partner-a'), 'the uploader is named in the log');
+    assert.is((await uploadToCustody(s.url, data, { apiKey: key })).created, false);
+    const limited = await raw(s.url, 'PUT', '/custody', { headers: { 'content-type': 'application/pdf', 'x-api-key': key }, body: data });
+    assert.equal([limited.status, errorCode(limited)], [429, 'RPC_RATE_LIMITED']);
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    assert.is((await raw(s.url, 'GET', `/custody/sha256/${sha(data)}`)).status, 200, 'downloads need no key on a server without keys');
+  } finally {
+    await s.close();
+  }
+});
+
 test('configuration mistakes are refused up front', async () => {
   const server = new RpcServer({ port: 0 });
   const store = await FsContentStore.open(join(dir, `s${n++}`));
   try {
-    for (const bad of [{ maxBytes: 0 }, { maxBytes: 1.5 }, { allowedTypes: ['pdf'] }, { publicUrl: 'ftp://x/' }, { publicUrl: 'https://u:p@x/' }, { publicUrl: 'https://x/?a=1' }]) {
+    for (const bad of [{ maxBytes: 0 }, { maxBytes: 1.5 }, { allowedTypes: ['pdf'] }, { publicUrl: 'ftp://x/' }, { publicUrl: 'https://u:p@x/' }, { publicUrl: 'https://x/?a=1' }, { uploadKeys: [{ name: 'k', keyHash: 'abc' }] }]) {
       assert.throws(() => registerCustodyRoutes(server, { store, ...bad }), (e: CustodyError) => e.code === 'CUSTODY_BAD_CONFIG', JSON.stringify(bad));
     }
   } finally {

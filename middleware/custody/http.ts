@@ -10,8 +10,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
 import type { RpcServer } from '../../node/rpc/server.ts';
 import { toRpcError } from '../../node/rpc/errors.ts';
+import { RateLimiter, type RateLimit } from '../../node/rpc/rate-limit.ts';
 import { canonicalBaseUrl, custodyDigest, downloadUrl, formatCustodyAddress } from './address.ts';
 import { CustodyError } from './errors.ts';
 import type { ContentStore } from './store.ts';
@@ -52,6 +54,12 @@ export interface CustodyHttpOptions {
   /** Downloads without an API key even when the server has keys (a public registry's files). */
   publicDownloads?: boolean;
   idleTimeoutMs?: number;
+  /**
+   * Partners' upload keys, checked by custody itself (each key's sha256 hex, as the server's apiKeys):
+   * when given, an upload needs one (x-api-key, or Authorization: Bearer) whether or not the server has
+   * keys of its own, while the rest of the server (queries, a public page) stays as open as it is.
+   */
+  uploadKeys?: ReadonlyArray<{ name: string; keyHash: string; rateLimit?: RateLimit }>;
   /** Stored files, rejected uploads, corrupt files. */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -86,10 +94,30 @@ export function registerCustodyRoutes(server: RpcServer, opts: CustodyHttpOption
     return canonicalBaseUrl(url);
   };
   const cacheControl = opts.publicDownloads ? 'public, max-age=31536000, immutable' : 'private, max-age=31536000, immutable';
+  const uploadKeys = new Map<string, { name: string; limiter: RateLimiter | undefined }>();
+  for (const k of opts.uploadKeys ?? []) {
+    if (!/^[0-9a-fA-F]{64}$/.test(k.keyHash)) throw new CustodyError('CUSTODY_BAD_CONFIG', `upload key ${k.name}: keyHash is the key's sha256, 64 hex digits`);
+    uploadKeys.set(k.keyHash.toLowerCase(), { name: k.name, limiter: k.rateLimit ? new RateLimiter(k.rateLimit) : undefined });
+  }
 
   server.route('/custody', ['PUT', 'POST'], async (req, res, ctx) => {
     const path = pathOf(req);
     if (path !== '/custody' && path !== '/custody/') throw new CustodyError('CUSTODY_NOT_FOUND', `upload a file with ${req.method} /custody (the body is the file)`);
+    let uploader: string | undefined;
+    if (uploadKeys.size > 0) {
+      const key = keyOf(req);
+      const hash = key === undefined ? undefined : createHash('sha256').update(key).digest('hex');
+      const holder = hash === undefined ? undefined : uploadKeys.get(hash);
+      if (holder === undefined) {
+        log({ event: 'custody-rejected', remote: ctx.remote, code: 'RPC_UNAUTHORIZED' });
+        return answerWhileDraining(req, res, 401, new CustodyError('RPC_UNAUTHORIZED', 'uploads need a custody API key (x-api-key header, or Authorization: Bearer)'));
+      }
+      if (holder.limiter !== undefined && !holder.limiter.take(hash!)) {
+        const retry = Math.max(1, Math.ceil(holder.limiter.retryAfterMs(hash!) / 1000));
+        return answerWhileDraining(req, res, 429, new CustodyError('RPC_RATE_LIMITED', 'rate limit exceeded'), { 'Retry-After': String(retry) });
+      }
+      uploader = holder.name;
+    }
     const base = baseUrl();
     let type: string;
     try {
@@ -118,11 +146,11 @@ export function registerCustodyRoutes(server: RpcServer, opts: CustodyHttpOption
       req.setTimeout(0);
     }
     const address = formatCustodyAddress(stored.hex, base);
-    log({ event: 'custody-stored', digest: `0x${stored.hex}`, size: stored.size, type: stored.type, created: stored.created, remote: ctx.remote });
+    log({ event: 'custody-stored', digest: `0x${stored.hex}`, size: stored.size, type: stored.type, created: stored.created, remote: ctx.remote, ...(uploader ? { uploader } : {}) });
     sendJson(res, stored.created ? 201 : 200, {
       digest: `0x${stored.hex}`, address, custodyDigest: custodyDigest(address), size: stored.size, type: stored.type, created: stored.created,
     }, stored.created ? { Location: downloadUrl(address) } : {});
-  });
+  }, { public: uploadKeys.size > 0 }); // custody's own keys: checked above
 
   server.route('/custody', ['GET', 'HEAD'], async (req, res) => {
     const path = pathOf(req);
@@ -203,19 +231,25 @@ export function acceptedType(header: string | undefined, allowed: readonly strin
 const LINGER_MS = 5_000;
 
 /**
- * Answers an upload refused mid-body while reading and discarding the rest of it for a while (a
- * lingering close): a client that writes its whole body before reading (fetch with a stream body)
- * then sees the 413, where closing at once would have shown it a broken pipe instead.
+ * Answers an upload refused before or in the middle of its body while reading and discarding the rest
+ * of it for a while (a lingering close): a client that writes its whole body before reading (fetch with
+ * a stream body) then sees the 401 or 413, where closing at once would have shown it a broken pipe.
  */
-function answerWhileDraining(req: IncomingMessage, res: ServerResponse, status: number, error: CustodyError): void {
+function answerWhileDraining(req: IncomingMessage, res: ServerResponse, status: number, error: CustodyError, headers: Record<string, string> = {}): void {
   const cut = setTimeout(() => req.socket.destroy(), LINGER_MS);
   const stop = () => clearTimeout(cut);
   req.once('end', stop);
   req.once('close', stop);
   req.resume();
   const json = JSON.stringify({ jsonrpc: '2.0', id: null, error: toRpcError(error).error.toJSON() });
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), 'Cache-Control': 'no-store' });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), 'Cache-Control': 'no-store' });
   res.end(json);
+}
+
+function keyOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  const key = (req.headers['x-api-key'] as string | undefined) ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
+  return key === '' ? undefined : key;
 }
 
 function pathOf(req: IncomingMessage): string {

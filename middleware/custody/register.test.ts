@@ -95,14 +95,14 @@ test('a partner uploads a file, registers its evidence with its own key; the rec
   }
 });
 
-test('brop start runs custody with the config brop init writes, with the middleware\'s API keys; a second store user is refused while it runs', async () => {
+test('brop start runs custody with the config brop init writes, with upload keys; a second store user is refused while it runs', async () => {
   const homeDir = join(dir, 'started');
   await initHome(homeDir, { chainId: 'brop-custody-start' });
   const configFile = join(homeDir, 'config.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as { middleware: { custody?: Record<string, unknown> } };
   assert.equal(config.middleware.custody, {});
   // A partner's key for the middleware (the CLI), and public downloads (the config).
-  const made = spawnSync(process.execPath, [BROP, 'apikey', 'new', '--home', homeDir, '--name', 'partner', '--middleware'], { encoding: 'utf8' });
+  const made = spawnSync(process.execPath, [BROP, 'apikey', 'new', '--home', homeDir, '--name', 'partner', '--custody'], { encoding: 'utf8' });
   const apiKey = (JSON.parse(made.stdout) as { apiKey: string }).apiKey;
   const withKey = JSON.parse(readFileSync(configFile, 'utf8')) as { middleware: { custody: Record<string, unknown> } };
   withKey.middleware.custody.publicDownloads = true;
@@ -114,6 +114,8 @@ test('brop start runs custody with the config brop init writes, with the middlew
     const data = randomBytes(10_000);
     const anonymous = await uploadToCustody(started.middleware.rpc, data, { type: 'image/png' }).then(() => 'stored', (e: CustodyError) => e.code);
     assert.is(anonymous, 'RPC_UNAUTHORIZED');
+    // Upload keys are custody's own: queries (and the public page) need none.
+    assert.ok((await new RpcClient(started.middleware.rpc).call<{ indexedHeight: number }>('index_status')).indexedHeight >= 0);
     const r = await uploadToCustody(started.middleware.rpc, data, { type: 'image/png', apiKey });
     assert.ok(existsSync(join(homeDir, 'custody', 'sha256', r.digest.slice(2, 4), r.digest.slice(4, 6), r.digest.slice(2))), 'kept in the home\'s custody folder');
     assert.equal(Buffer.from((await downloadFromCustody(r.address)).bytes), data, 'downloaded without a key');

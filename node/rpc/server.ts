@@ -258,7 +258,13 @@ export class RpcServer {
 
   private routeFor(method: string | undefined, path: string): Route | undefined {
     if (method === 'POST' && path === '/') return undefined;
-    return this.routes.find((r) => r.methods.includes(method ?? '') && (r.prefix === '' || path === r.prefix || path.startsWith(`${r.prefix}/`)));
+    // The longest matching prefix wins: "/" (a page) does not shadow "/custody".
+    let best: Route | undefined;
+    for (const r of this.routes) {
+      if (!r.methods.includes(method ?? '') || !(r.prefix === '' || path === r.prefix || path.startsWith(`${r.prefix}/`))) continue;
+      if (!best || r.prefix.length > best.prefix.length) best = r;
+    }
+    return best;
   }
 
   /** Declares a subscribable topic; `parse` validates the filter (default: the topic takes no filter). */
@@ -374,7 +380,9 @@ export class RpcServer {
 
   private originAllowed(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
-    return origin === undefined || this.origins === '*' || this.origins.has(origin);
+    // Same-origin requests (a page this server serves, see route) are the server's own.
+    const own = req.headers.host !== undefined && (origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`);
+    return origin === undefined || own || this.origins === '*' || this.origins.has(origin);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------

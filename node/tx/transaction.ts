@@ -1,55 +1,20 @@
 /**
  * Transactions (SPEC C4): one canonical binary encoding (the contract codec's layout, decoded
  * strictly, so a transaction has exactly one encoding), hash = sha256 of that encoding, and a
- * signature over a domain-separated payload of every field but the signature itself.
+ * signature over a domain-separated payload of every field but the signature itself. The format
+ * itself is in encoding.ts (browser-safe, shared with the partner SDK); this file adds Node's fast
+ * crypto and strict decoding.
  */
 import { createHash } from 'node:crypto';
-import { type AbiType, type StructTable, CodecError, decode, encode } from '../../contracts/sdk/codec.ts';
+import { CodecError, decode } from '../../contracts/sdk/codec.ts';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
+import { SCHEME_ED25519, TX_DOMAIN, TX_STRUCTS, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
 
-/** Signature schemes. SM2 (with SM3) is reserved for the national-crypto suite. */
-export const SCHEME_ED25519 = 1;
-export const SCHEME_SM2 = 2;
-
-export interface UnsignedTransaction {
-  chainId: string;
-  /** The account that sends (and pays quota for) the transaction. */
-  sender: Uint8Array;
-  /** Random: makes otherwise identical transactions distinct. */
-  nonce: bigint;
-  /** Valid while the chain's height is below this, and at most the validity window above it. */
-  validUntilBlock: bigint;
-  contract: Uint8Array;
-  method: string;
-  /** ABI-encoded arguments. */
-  args: Uint8Array;
-}
-
-export interface Transaction extends UnsignedTransaction {
-  scheme: number;
-  publicKey: Uint8Array;
-  signature: Uint8Array;
-}
-
-const FIELDS: ReadonlyArray<{ name: keyof Transaction; type: AbiType }> = [
-  { name: 'chainId', type: 'string' },
-  { name: 'sender', type: 'bytes32' },
-  { name: 'nonce', type: 'u64' },
-  { name: 'validUntilBlock', type: 'u64' },
-  { name: 'contract', type: 'bytes32' },
-  { name: 'method', type: 'string' },
-  { name: 'args', type: 'bytes' },
-  { name: 'scheme', type: 'u8' },
-  { name: 'publicKey', type: 'bytes' },
-  { name: 'signature', type: 'bytes' },
-];
-const STRUCTS: StructTable = {
-  Transaction: FIELDS,
-  SigningPayload: FIELDS.filter((f) => f.name !== 'signature'),
-};
-
-export const TX_DOMAIN = new TextEncoder().encode('brop:tx:v1\0');
+export {
+  SCHEME_ED25519, SCHEME_SM2, TX_DOMAIN, encodeTransaction, signingPayload,
+  type Transaction, type UnsignedTransaction,
+} from './encoding.ts';
 
 export interface TxLimits {
   maxTxBytes: number;
@@ -61,20 +26,6 @@ export const DEFAULT_TX_LIMITS: TxLimits = { maxTxBytes: 64 * 1024, maxMethodByt
 
 /** For transactions read back from committed blocks: admission checked their limits already (under the chain's parameters then). */
 export const COMMITTED_TX_LIMITS: TxLimits = { maxTxBytes: Number.MAX_SAFE_INTEGER, maxMethodBytes: 1 << 20, maxChainIdBytes: 1 << 20 };
-
-export function encodeTransaction(tx: Transaction): Uint8Array {
-  return encode({ struct: 'Transaction' }, tx, STRUCTS);
-}
-
-/** The bytes a signature covers: the domain tag, then every field but the signature. */
-export function signingPayload(tx: UnsignedTransaction & { scheme: number; publicKey: Uint8Array }): Uint8Array {
-  const { signature: _omit, ...body } = tx as Transaction;
-  const fields = encode({ struct: 'SigningPayload' }, body, STRUCTS);
-  const out = new Uint8Array(TX_DOMAIN.length + fields.length);
-  out.set(TX_DOMAIN);
-  out.set(fields, TX_DOMAIN.length);
-  return out;
-}
 
 export function signTransaction(body: UnsignedTransaction, privateKey: Uint8Array): Transaction {
   return signTransactionWith(body, { publicKey: ed25519PublicKey(privateKey), sign: (m) => signEd25519(privateKey, m) });
@@ -108,7 +59,7 @@ export class SignedTx {
     if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
     let tx: Transaction;
     try {
-      tx = decode({ struct: 'Transaction' }, bytes, STRUCTS) as Transaction;
+      tx = decode({ struct: 'Transaction' }, bytes, TX_STRUCTS) as Transaction;
     } catch (e) {
       if (e instanceof CodecError) throw new TxError('TX_MALFORMED', e.message.replace(/^#0\./, ''));
       throw e;

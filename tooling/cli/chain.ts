@@ -10,21 +10,18 @@ import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { RpcClient } from '../../node/rpc/client.ts';
-import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
-import type { ContractAbi } from '../build/contract.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { signTransaction, encodeTransaction } from '../../node/tx/transaction.ts';
-import { fromHex } from '../../node/chain/hash.ts';
-import { hex0x } from '../../node/json.ts';
+import { BropClient, type ClientOptions } from '../../middleware/sdk/index.ts';
+import { loadWallet } from '../../middleware/sdk/node.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
-import { DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, loadHome } from '../../node/home.ts';
+import { type CustodyConfig, DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, loadHome } from '../../node/home.ts';
 import { reloadDenyPeers, startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { StatusLine } from '../../node/consensus/sync-progress.ts';
 import { onJsonLines } from '../nodes/processes.ts';
-import { startMiddleware, openIndexStore, type Middleware } from '../../middleware/service.ts';
+import { startMiddleware, openIndexStore, type CustodyOptions, type Middleware } from '../../middleware/service.ts';
 import { NodeSource } from '../../middleware/indexer/source.ts';
 import { CliError, toJson } from './output.ts';
 
@@ -113,12 +110,9 @@ export async function runNode(argv: string[]): Promise<number> {
       middleware = await startMiddleware({
         source: new NodeSource(node),
         store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
-        rpc: {
-          host: mw.host, port: middlewarePort ?? mw.port,
-          ...(mw.apiKeys?.length ? { apiKeys: mw.apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
-        },
-        log,
-        ...(mw.custody ? { custody: { ...mw.custody, dir: custodyDir(home.home, mw.custody) } } : {}),
+        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log,
+        nodeRpc: { url: runtime.rpc.url }, site: mw.site !== false,
+        ...(mw.custody ? { custody: custodyOptions(home.home, mw.custody) } : {}),
       });
     } catch (e) {
       await runtime.stop();
@@ -194,10 +188,19 @@ function rpcUrl(values: Record<string, unknown>): string {
   return `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 }
 
+function apiKey(values: Record<string, unknown>): string | undefined {
+  return typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
+}
+
 /** A client for the node (--rpc, --home or the default), with the partner's API key (--api-key or BROP_API_KEY) for proxy nodes. */
 export function rpcClient(values: Record<string, unknown>, opts: { timeoutMs?: number } = {}): RpcClient {
-  const key = typeof values['api-key'] === 'string' ? values['api-key'] : process.env.BROP_API_KEY;
+  const key = apiKey(values);
   return new RpcClient(rpcUrl(values), { ...opts, headers: key ? { 'x-api-key': key } : undefined });
+}
+
+/** The partner SDK's client for the same node: `brop tx` and `brop call` are its users like any application. */
+export function sdkClient(values: Record<string, unknown>, options: Omit<ClientOptions, 'url' | 'apiKey'> = {}): BropClient {
+  return new BropClient({ url: rpcUrl(values), apiKey: apiKey(values), ...options });
 }
 
 function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
@@ -212,63 +215,40 @@ function jsonArgs(text: unknown): unknown[] | Record<string, unknown> {
   return v as unknown[] | Record<string, unknown>;
 }
 
-async function abiOf(client: RpcClient, contract: string): Promise<{ address: Uint8Array; abi: ContractAbi }> {
-  const r = await client.call<{ address: string; abi: ContractAbi }>('contract_abi', { contract });
-  return { address: fromHex(r.address, 32)!, abi: r.abi };
-}
-
 export async function runTx(argv: string[]): Promise<number> {
-  const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
+  const usage = 'brop tx CONTRACT METHOD --args JSON --key FILE [--password-file F] [--rpc URL | --home DIR] [--valid-for BLOCKS] [--no-wait]';
   const { values, positionals } = parse(argv, {
     args: { type: 'string' }, key: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' },
-    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' }, 'api-key': { type: 'string' },
+    'valid-for': { type: 'string' }, 'no-wait': { type: 'boolean' }, 'api-key': { type: 'string' }, 'password-file': { type: 'string' },
   }, usage);
   const [contract, method] = positionals;
   if (!contract || !method || !values.key) throw new CliError('CLI_USAGE', `usage: ${usage}`);
-  const key = readKeyFile(resolve(String(values.key)));
-  const client = rpcClient(values);
-  const status = await client.call<{ chainId: string; height: number; validityWindow: number }>('chain_status');
-  const { address, abi } = await abiOf(client, contract);
-  const m = abi.methods.find((x) => x.name === method);
-  if (!m) throw new CliError('METHOD_NOT_FOUND', `${abi.name} has no method ${method} (it has: ${abi.methods.map((x) => x.name).join(', ')})`);
-  const given = jsonArgs(values.args);
-  const list = Array.isArray(given) ? given : m.params.map((p) => given[p.name]);
-  let args: Uint8Array;
+  // A key file or an encrypted keystore (password from --password-file, BROP_KEY_PASSWORD or the terminal).
+  const wallet = await loadWallet(resolve(String(values.key)), { passwordFile: values['password-file'] as string | undefined, prompt: true });
+  const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : undefined;
+  const client = sdkClient(values, { wallet, validFor });
   try {
-    args = encodeValues(m.params.map((p) => p.type as AbiType), list, abi.structs as StructTable, m.params.map((p) => `${method}.${p.name}`));
-  } catch (e) {
-    throw new CliError('BAD_ARGUMENTS', (e as Error).message);
-  }
-  const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : Math.min(20, status.validityWindow);
-  const tx = signTransaction({
-    chainId: status.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-    validUntilBlock: BigInt(status.height + validFor), contract: address, method, args,
-  }, key.privateKey);
-  const sent = await client.call<{ hash: string; validUntilBlock: number }>('tx_send', { tx: hex0x(encodeTransaction(tx)) });
-  if (values['no-wait']) {
-    print({ hash: sent.hash, status: 'pending', validUntilBlock: sent.validUntilBlock });
-    return 0;
-  }
-  // Submit and wait: a transaction always ends committed (with its receipt) or expired.
-  for (;;) {
-    const r = await client.call<{ status: string; height: number; receipt?: { status: string } }>('tx_get', { hash: sent.hash });
-    if (r.status === 'committed' || r.status === 'expired') {
-      print(r);
-      return r.status === 'committed' && r.receipt?.status === 'ok' ? 0 : 1;
+    const pending = await client.send(contract, method, jsonArgs(values.args));
+    if (values['no-wait']) {
+      print({ hash: pending.hash, status: 'pending', validUntilBlock: pending.validUntilBlock });
+      return 0;
     }
-    // Never expected (an accepted transaction is never unknown), but never wait forever either.
-    if (r.status === 'unknown' && r.height > sent.validUntilBlock) throw new CliError('TX_LOST', `the node no longer knows transaction ${sent.hash}`);
-    await new Promise((w) => setTimeout(w, 200));
+    // Submit and wait: a transaction always ends committed (with its receipt) or expired.
+    const final = await pending.outcome();
+    print(final);
+    return final.status === 'committed' && final.receipt.status === 'ok' ? 0 : 1;
+  } finally {
+    await client.close();
   }
 }
 
 export async function runCall(argv: string[]): Promise<number> {
-  const usage = 'brop call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]';
+  const usage = 'brop call CONTRACT METHOD [--args JSON] [--caller ADDRESS] [--rpc URL | --home DIR]';
   const { values, positionals } = parse(argv, { args: { type: 'string' }, rpc: { type: 'string' }, home: { type: 'string' }, caller: { type: 'string' }, 'api-key': { type: 'string' } }, usage);
   const [contract, method] = positionals;
   if (!contract || !method) throw new CliError('CLI_USAGE', `usage: ${usage}`);
-  const client = rpcClient(values);
-  const r = await client.call<{ ok: boolean }>('contract_call', { contract, method, args: jsonArgs(values.args), ...(values.caller ? { caller: values.caller } : {}) });
+  const client = sdkClient(values, { wsUrl: false });
+  const { value: _decoded, contract: _name, ...r } = await client.callResult(contract, method, jsonArgs(values.args), values.caller ? { caller: String(values.caller) } : {});
   print(r);
   return r.ok ? 0 : 1;
 }
@@ -313,22 +293,31 @@ export async function runDevnet(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The custody options of `brop start` from a home's config (keys as the server takes them). */
+function custodyOptions(home: string, c: CustodyConfig): CustodyOptions {
+  const { apiKeys, dir: _dir, ...rest } = c;
+  return {
+    ...rest, dir: custodyDir(home, c),
+    ...(apiKeys?.length ? { uploadKeys: apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
+  };
+}
+
 /**
- * `brop apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--middleware]`: a partner's
- * API key for a proxy node (or, with --middleware, for the middleware `brop start` runs: queries and
- * custody uploads). Only its hash is stored (config.json); the key is printed once.
+ * `brop apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--custody]`: a partner's
+ * API key for a proxy node (or, with --custody, for uploads to the custody service `brop start` runs).
+ * Only its hash is stored (config.json); the key is printed once.
  */
 export async function runApiKey(argv: string[]): Promise<number> {
-  const usage = 'brop apikey new --home DIR --name PARTNER [--per-second 50] [--burst 100] [--middleware]';
+  const usage = 'brop apikey new --home DIR --name PARTNER [--per-second 50] [--burst 100] [--custody]';
   const [sub, ...rest] = argv;
-  const { values } = parse(rest, { home: { type: 'string' }, name: { type: 'string' }, 'per-second': { type: 'string' }, burst: { type: 'string' }, middleware: { type: 'boolean' } }, usage);
+  const { values } = parse(rest, { home: { type: 'string' }, name: { type: 'string' }, 'per-second': { type: 'string' }, burst: { type: 'string' }, custody: { type: 'boolean' } }, usage);
   if (sub !== 'new' || !values.home || !values.name) throw new CliError('CLI_USAGE', `usage: ${usage}`);
   const file = join(resolve(String(values.home)), 'config.json');
   if (!existsSync(file)) throw new CliError('HOME_INVALID', `${file} is missing`);
   type Keys = { apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }> };
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: Keys; middleware?: Keys };
-  if (values.middleware && config.middleware === undefined) throw new CliError('HOME_INVALID', `${file} has no middleware section`);
-  const section = values.middleware ? config.middleware! : config.rpc;
+  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: Keys; middleware?: { custody?: Keys } };
+  if (values.custody && config.middleware?.custody === undefined) throw new CliError('HOME_INVALID', `${file} has no middleware.custody section`);
+  const section = values.custody ? config.middleware!.custody! : config.rpc;
   const key = randomBytes(24).toString('base64url');
   section.apiKeys = [...(section.apiKeys ?? []).filter((k) => k.name !== values.name), {
     name: String(values.name), keyHash: createHash('sha256').update(key).digest('hex'),

@@ -28,14 +28,15 @@ Commands:
   status [--rpc URL | --home DIR]         The chain's head, validators and pool
   tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
                                           Sign and submit a transaction; wait for its receipt or its expiry
+                                          (--key may be an encrypted keystore: --password-file F or BROP_KEY_PASSWORD)
   call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
                                           A read-only contract call at the head
   keys new --out FILE [--encrypt] | keys show FILE
                                           Create or inspect an Ed25519 key file (or encrypted keystore)
   keys hsm --module SO --token LABEL --key-label LABEL
                                           Make (or find) a validator key on an HSM token (PKCS#11; PIN from BROP_HSM_PIN)
-  apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--middleware]
-                                          A partner's API key for a proxy node, or its middleware (only its hash is kept)
+  apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--custody]
+                                          A partner's API key for a proxy node, or for custody uploads (only its hash is kept)
   vm exec FILE.wasm EXPORT [--input HEX] [--gas N]
                                           Run one export as a contract call under all VM rules, in-memory state
   vm instrument IN.wasm OUT.wasm [--gas N]
@@ -51,6 +52,8 @@ Commands:
                                           Publish the holdings commitment (voucher.commitHoldings)
   contract build DIR                      Compile DIR/assembly/index.ts to DIR/build/NAME.wasm + NAME.abi.json
   contract test DIR [PATTERN]             Build, then run DIR/test/*.test.ts (uvu + the simulation kit)
+  sdk generate (--contract NAME | --abi FILE) --out FILE.ts [--import SPEC]
+                                          Typed TypeScript wrappers of a contract for the partner SDK (brop/sdk)
   help                                    This text
 `;
 
@@ -61,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./vm.ts')).runVmCommand(rest);
     case 'contract':
       return (await import('./contract.ts')).runContractCommand(rest);
+    case 'sdk':
+      return (await import('./sdk.ts')).runSdkCommand(rest);
     case 'init':
       return (await chain()).runInit(rest);
     case 'start':

@@ -10,7 +10,7 @@ import { RpcSource } from '../../middleware/indexer/source.ts';
 import { type CustodyOptions, openIndexStore, startMiddleware } from '../../middleware/service.ts';
 import { CliError, toJson } from './output.ts';
 
-const USAGE = 'brop middleware --node URL [--node-ws URL] [--api-key KEY] [--data DIR | --postgres URL] [--host H] [--port N]\n' +
+const USAGE = 'brop middleware --node URL [--node-ws URL] [--api-key KEY] [--data DIR | --postgres URL] [--host H] [--port N] [--no-site]\n' +
   '    [--custody DIR [--custody-url URL] [--custody-max-bytes N] [--custody-types TYPE,...] [--custody-public]]';
 
 const print = (v: unknown) => process.stdout.write(`${toJson(v)}\n`);
@@ -21,7 +21,7 @@ export async function runMiddleware(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv, strict: true,
       options: {
-        node: { type: 'string' }, 'node-ws': { type: 'string' }, 'api-key': { type: 'string' }, data: { type: 'string' }, postgres: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        node: { type: 'string' }, 'node-ws': { type: 'string' }, 'api-key': { type: 'string' }, data: { type: 'string' }, postgres: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'no-site': { type: 'boolean' },
         custody: { type: 'string' }, 'custody-url': { type: 'string' }, 'custody-max-bytes': { type: 'string' }, 'custody-types': { type: 'string' }, 'custody-public': { type: 'boolean' },
       },
     }).values;
@@ -42,6 +42,7 @@ export async function runMiddleware(argv: string[]): Promise<number> {
   const mw = await startMiddleware({
     source: new RpcSource(nodeUrl, { wsUrl, ...(apiKey ? { headers: { 'x-api-key': apiKey } } : {}) }),
     store, rpc: { host: String(values.host ?? '127.0.0.1'), port }, log: print, ...(custody ? { custody } : {}),
+    nodeRpc: { url: nodeUrl, ...(apiKey ? { headers: { 'x-api-key': apiKey } } : {}) }, site: values['no-site'] !== true,
   });
   print({ event: 'started', rpc: mw.url, ws: mw.wsUrl, node: nodeUrl, custody: custody ? `${mw.url}custody` : null, ...mw.indexer.status() });
   await new Promise<void>((done) => {

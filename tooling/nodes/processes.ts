@@ -2,14 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import { accountAddress } from '../../contracts/system/index.ts';
-import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
-import { hex0x } from '../../node/json.ts';
 import type { KeyPair } from '../../node/keys/key-file.ts';
-import { RpcClient } from '../../node/rpc/client.ts';
-import { encodeValues, type AbiType, type StructTable } from '../../contracts/sdk/codec.ts';
-import type { ContractAbi } from '../../tooling/build/contract.ts';
+import type { RpcClient } from '../../node/rpc/client.ts';
+import { BropClient, type Wallet } from '../../middleware/sdk/index.ts';
+import { walletOf } from '../../middleware/sdk/node.ts';
 
 export const BROP = fileURLToPath(new URL('../../bin/brop.js', import.meta.url));
 
@@ -67,30 +63,25 @@ export function startNode(home: string, extra: string[] = []): Promise<NodeProce
   });
 }
 
-/** Signs a call for `client`'s chain; the caller sends it with tx_send. */
+/**
+ * Signs calls for `client`'s chain, through the partner SDK; the caller sends them with tx_send. The
+ * head height is read by refresh() only, so that benchmarks can sign many transactions without a
+ * round trip each.
+ */
 export class TxFactory {
-  private readonly client: RpcClient;
-  private abis = new Map<string, { address: Uint8Array; abi: ContractAbi }>();
-  private status: { chainId: string; height: number } | undefined;
+  private readonly sdk: BropClient;
+  private readonly wallets = new Map<KeyPair, Wallet>();
+  private height: number | undefined;
   constructor(client: RpcClient) {
-    this.client = client;
+    this.sdk = new BropClient({ url: client.url, wsUrl: false });
   }
   async refresh(): Promise<void> {
-    this.status = await this.client.call('chain_status');
+    this.height = (await this.sdk.status()).height;
   }
   async tx(key: KeyPair, contract: string, method: string, args: unknown[], validFor = 20): Promise<string> {
-    if (!this.status) await this.refresh();
-    let c = this.abis.get(contract);
-    if (!c) {
-      const r = await this.client.call<{ address: string; abi: ContractAbi }>('contract_abi', { contract });
-      c = { address: new Uint8Array(Buffer.from(r.address.slice(2), 'hex')), abi: r.abi };
-      this.abis.set(contract, c);
-    }
-    const m = c.abi.methods.find((x) => x.name === method)!;
-    const args2 = encodeValues(m.params.map((p) => p.type as AbiType), args, c.abi.structs as StructTable);
-    return hex0x(encodeTransaction(signTransaction({
-      chainId: this.status!.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-      validUntilBlock: BigInt(this.status!.height + validFor), contract: c.address, method, args: args2,
-    }, key.privateKey)));
+    if (this.height === undefined) await this.refresh();
+    let wallet = this.wallets.get(key);
+    if (!wallet) this.wallets.set(key, (wallet = walletOf(key)));
+    return (await this.sdk.buildTx(contract, method, args, { wallet, validUntilBlock: this.height! + validFor })).raw;
   }
 }
