@@ -464,4 +464,14 @@ test('routes: plain HTTP under a prefix beside JSON-RPC; public ones need no API
   });
 });
 
+test('routes: a public route is rate limited per address even when the server has API keys', async () => {
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  await withServer({ rateLimit: { perSecond: 0.001, burst: 2 }, apiKeys: [{ name: 'p', keyHash: sha('k'), rateLimit: { perSecond: 100, burst: 100 } }] }, async ({ server, url }) => {
+    server.route('/site', ['GET'], (_req, res) => { res.writeHead(200).end('page'); }, { public: true });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(new URL('/site', url))).status);
+    assert.equal(statuses, [200, 200, 429]);
+  });
+});
+
 test.run();

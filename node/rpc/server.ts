@@ -580,8 +580,9 @@ export class RpcServer {
     }
   }
 
+  /** A key holder's own limiter; anyone else (no keys configured, or a public route) the per-address one. */
   private limiterFor(remote: string): RateLimiter | undefined {
-    return this.apiKeys.size > 0 ? this.apiKeys.get(remote.slice(KEY_PREFIX.length))?.limiter : this.limiter;
+    return remote.startsWith(KEY_PREFIX) ? this.apiKeys.get(remote.slice(KEY_PREFIX.length))?.limiter : this.limiter;
   }
 
   private take(remote: string): boolean {
