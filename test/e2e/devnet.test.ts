@@ -16,7 +16,7 @@ import { readKeyFile, newKeyPair } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
-import { startNode, TxFactory, type NodeProcess } from '../../tooling/nodes/processes.ts';
+import { startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-devnet-'));
 
@@ -42,7 +42,7 @@ async function assertSameBlocks(ps: NodeProcess[]): Promise<void> {
 }
 
 test('a devnet survives one validator down, halts safely with two, resumes when they return', async () => {
-  const basePort = 31_000 + Math.floor(Math.random() * 2000);
+  const basePort = await freeBasePort(6);
   const net = await initNetwork(dir, { validators: 4, basePort, chainId: 'brop-devnet-test', params: { blockTimeMs: 300 } });
   const procs: Array<NodeProcess | undefined> = [];
   try {

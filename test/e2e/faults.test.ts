@@ -21,7 +21,7 @@ import { readKeyFile } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex } from '../../node/chain/hash.ts';
-import { onJsonLines, startNode, type NodeProcess } from '../../tooling/nodes/processes.ts';
+import { onJsonLines, startNode, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-faults-'));
 
@@ -83,7 +83,7 @@ async function deny(p: NodeProcess, home: string, peers: string[]): Promise<void
 }
 
 test('a 2 | 2 partition made with deny lists commits nothing; healed, the chain resumes and every node agrees', async () => {
-  const basePort = 33_000 + Math.floor(Math.random() * 2000);
+  const basePort = await freeBasePort(6);
   const net = await initNetwork(join(dir, 'partition'), { validators: 4, basePort, chainId: 'brop-partition-test', params: { blockTimeMs: 300 } });
   const procs: NodeProcess[] = [];
   try {
@@ -160,7 +160,7 @@ function startByzantine(home: string): Promise<Byzantine> {
 interface Evidence { first: { validator: string; type: string; height: number; round: number; block: string | null }; second: { validator: string; block: string | null } }
 
 test('an equivocating validator process cannot fork the chain, and every honest node records its evidence', async () => {
-  const basePort = 35_000 + Math.floor(Math.random() * 2000);
+  const basePort = await freeBasePort(6);
   const net = await initNetwork(join(dir, 'byzantine'), { validators: 4, basePort, chainId: 'brop-byzantine-test', params: { blockTimeMs: 300 } });
   const honest: NodeProcess[] = [];
   let byz: Byzantine | undefined;

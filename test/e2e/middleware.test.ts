@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BROP, onJsonLines, startNode, TxFactory, type NodeProcess } from '../../tooling/nodes/processes.ts';
+import { BROP, freeBasePort, onJsonLines, startNode, TxFactory, type NodeProcess } from '../../tooling/nodes/processes.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { newKeyPair } from '../../node/keys/key-file.ts';
 import { EventStream } from '../../middleware/events/client.ts';
@@ -18,7 +18,7 @@ import type { StreamItem } from '../../middleware/indexer/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-mw-e2e-'));
 const home = join(dir, 'home');
-const base = 36_000 + Math.floor(Math.random() * 2000);
+const base = await freeBasePort(2);
 const nodePort = base, mwPort = base + 1;
 
 function startMiddleware(): Promise<{ kill(): Promise<void>; stop(): Promise<void> }> {

@@ -16,7 +16,7 @@ import { readKeyFile, newKeyPair, writeKeyFile } from '../../node/keys/key-file.
 import { RpcClient } from '../../node/rpc/client.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
-import { startNode, TxFactory, type NodeProcess } from '../../tooling/nodes/processes.ts';
+import { startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-valset-'));
 
@@ -42,7 +42,7 @@ async function committed(client: RpcClient, hash: string): Promise<{ receipt: { 
 }
 
 test('governance adds a validator; the change waits for its node to be up and synced, then it signs blocks', async () => {
-  const basePort = 33_000 + Math.floor(Math.random() * 2000);
+  const basePort = await freeBasePort(6);
   const net = await initNetwork(dir, { validators: 4, basePort, chainId: 'brop-valset-test', params: { blockTimeMs: 300 } });
   // The fifth home (initNetwork's full node) gets a validator key of its own.
   const joinerHome = net.homes[4]!.home;

@@ -1,5 +1,6 @@
 /** Real node processes for tests and benchmarks: start one, wait for its "started" line, stop or kill it; sign calls against it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { KeyPair } from '../../node/keys/key-file.ts';
@@ -84,4 +85,26 @@ export class TxFactory {
     if (!wallet) this.wallets.set(key, (wallet = walletOf(key)));
     return (await this.sdk.buildTx(contract, method, args, { wallet, validUntilBlock: this.height! + validFor })).raw;
   }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port for `brop init --validators N` homes (RPC on base+i, p2p on base+100+i, i < count)
+ * whose ports are all free now: test suites running side by side must not pick the same ones.
+ */
+export async function freeBasePort(count: number, from = 30_000, span = 20_000): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = from + Math.floor(Math.random() * span);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = (await portFree(base + i)) && (await portFree(base + 100 + i));
+    if (free) return base;
+  }
+  throw new Error('no free range of ports found');
 }
