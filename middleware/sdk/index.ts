@@ -29,3 +29,7 @@ export {
 } from '../proofs/browser.ts';
 export type { BuiltBundle } from '../proofs/build.ts';
 export type { RecordParams } from '../proofs/records.ts';
+// Custody (SPEC E5): keep a file with the custody service, register its digest and custody address.
+export { uploadToCustody, evidenceRegisterArgs, downloadFromCustody, hashFile, type CustodyReceipt, type CustodyFile } from '../custody/client.ts';
+export { custodyDigest, parseCustodyAddress } from '../custody/address.ts';
+export { CustodyError } from '../custody/errors.ts';
