@@ -18,7 +18,10 @@ import { prepareBatch } from '../../middleware/indexer/indexer.ts';
 import type { BlockSource } from '../../middleware/indexer/source.ts';
 import { NodeSource } from '../../middleware/indexer/source.ts';
 import type { ChainBlock, IndexStore } from '../../middleware/indexer/types.ts';
-import { startMiddleware } from '../../middleware/service.ts';
+import { openIndexStore, startMiddleware, type IndexStoreSpec } from '../../middleware/service.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../nodes/processes.ts';
 import { EventStream } from '../../middleware/events/client.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { ChainNode } from '../../node/node.ts';
@@ -68,27 +71,47 @@ class FixedSource implements BlockSource {
   async close() {}
 }
 
-async function openStore(dir: string): Promise<{ store: IndexStore; stop: () => Promise<void> }> {
-  if (process.env.STORE !== 'postgres') return { store: await LevelIndexStore.open(join(dir, 'index')), stop: async () => undefined };
+async function openStore(dir: string): Promise<{ store: IndexStore; spec: IndexStoreSpec; stop: () => Promise<void> }> {
+  if (process.env.STORE !== 'postgres') return { store: await LevelIndexStore.open(join(dir, 'index')), spec: { dir: join(dir, 'index') }, stop: async () => undefined };
   const { startPostgres } = await import('../test/postgres.ts');
   const pg = await startPostgres();
   const { PgIndexStore } = await import('../../middleware/indexer/pg-store.ts');
-  return { store: await PgIndexStore.open(pg.url), stop: async () => pg.stop() };
+  return { store: await PgIndexStore.open(pg.url), spec: { postgres: pg.url }, stop: async () => pg.stop() };
+}
+
+/**
+ * The middleware serving the filled index from a process of its own, as it runs in production (not
+ * the process that just wrote a million records, whose heap is full of their garbage).
+ */
+function serveInChild(spec: IndexStoreSpec, height: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, BENCH_MW_SERVE: JSON.stringify({ spec, height }) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the middleware process exited (${code})`)));
+    onJsonLines(child.stdout!, (j) => {
+      if (typeof j.url === 'string') resolve({ url: j.url, stop: async () => { child.kill('SIGTERM'); await exited; } });
+    });
+  });
+}
+
+if (process.env.BENCH_MW_SERVE) {
+  const { spec, height } = JSON.parse(process.env.BENCH_MW_SERVE) as { spec: IndexStoreSpec; height: number };
+  const mw = await startMiddleware({ source: new FixedSource(height), store: await openIndexStore(spec), rpc: { port: 0, rateLimit: false } });
+  process.stdout.write(`${JSON.stringify({ url: mw.url })}\n`);
+  process.once('SIGTERM', () => void mw.stop().then(() => process.exit(0)));
 }
 
 async function queryBench(dir: string): Promise<void> {
   const records = envInt('RECORDS', 1_000_000);
   const perBlock = 2000;
   const registrants = Array.from({ length: 50 }, () => hex(randomBytes(32)));
-  const { store, stop } = await openStore(dir);
+  const { store, spec, stop } = await openStore(dir);
   const fillStart = performance.now();
   let height = 0;
   for (let first = 0; first < records; first += perBlock, height++) {
     await store.apply(await prepareBatch(store, evidenceBlock(height, first, Math.min(perBlock, records - first), registrants)));
   }
   const fillSeconds = (performance.now() - fillStart) / 1000;
-  const mw = await startMiddleware({ source: new FixedSource(height - 1), store, rpc: { port: 0, rateLimit: false } });
-  const client = new RpcClient(mw.url);
   const time = async (n: number, call: (i: number) => Promise<unknown>): Promise<number[]> => {
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -101,6 +124,9 @@ async function queryBench(dir: string): Promise<void> {
   const pick = () => Math.floor(Math.random() * records);
   // The index alone (no HTTP): what the store's lookup costs, under the same load.
   const direct = await time(5000, () => store.evidenceByKey(`contract-${pick()}`));
+  if ('dir' in spec) await store.close(); // one process per LevelDB folder
+  const mw = await serveInChild(spec, height - 1);
+  const client = new RpcClient(mw.url);
   await time(500, () => client.call('evidence_get', { key: `contract-${pick()}` })); // warm up
   const byKey = await time(5000, async () => {
     const i = pick();
@@ -115,6 +141,7 @@ async function queryBench(dir: string): Promise<void> {
     fill_records_per_s: Math.round(records / fillSeconds),
   }));
   await mw.stop();
+  if ('postgres' in spec) await store.close();
   await stop();
 }
 
