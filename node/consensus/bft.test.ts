@@ -20,7 +20,10 @@ import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
-import { NIL_BLOCK, encodeBlock, encodeCommit } from '../chain/block.ts';
+import { NIL_BLOCK, encodeBlock, encodeCommit, proposalPayload } from '../chain/block.ts';
+import { TendermintMachine } from './tendermint.ts';
+import { signEd25519 } from '../crypto/ed25519.ts';
+import { hex } from '../chain/hash.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-bft-'));
 const contracts: DeployedContract[] = [];
@@ -159,6 +162,41 @@ test('block sync: a new node fetches the blocks with their certificates, towards
     await bft.stop();
     await fresh.close();
     await source.close();
+  }
+});
+
+test('a proposal whose block names another validator as its proposer is voted nil; naming its signer, it is voted for', async () => {
+  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
+  const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
+  const honest = (p + 1) % 4, other = (p + 2) % 4;
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker'), genesis, contracts, verifierWorkers: 0 });
+  const prevoteFor = async (named: KeyPair, tag: string): Promise<{ vote: Uint8Array; hash: Uint8Array }> => {
+    const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
+    let receive: ((m: ConsensusMessage) => void) | undefined;
+    const sent: ConsensusMessage[] = [];
+    const transport: ConsensusTransport = {
+      broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; },
+      requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined,
+    };
+    const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs: 5000 }, onError: (e) => { throw e; } });
+    try {
+      bft.start();
+      const { block, hash } = maker.proposeBlock(accountAddress(named.publicKey));
+      receive!({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) });
+      await until(() => sent.some((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0), 4000, 'the honest prevote');
+      const vote = sent.find((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0) as Extract<ConsensusMessage, { kind: 'vote' }>;
+      return { vote: vote.blockHash, hash };
+    } finally {
+      await bft.stop();
+      await node.close();
+    }
+  };
+  try {
+    assert.equal((await prevoteFor(keys[other]!, 'forged')).vote, NIL_BLOCK);
+    const honestBlock = await prevoteFor(keys[p]!, 'true');
+    assert.equal(honestBlock.vote, honestBlock.hash);
+  } finally {
+    await maker.close();
   }
 });
 

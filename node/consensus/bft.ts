@@ -207,8 +207,13 @@ export class BftConsensus {
     }
     const blockId = hex(headerHash(block.header));
     if (!verifyEd25519(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
-    let valid = this.blocks.has(blockId);
-    if (!valid) {
+    // The block names its maker: the signer of a new proposal, or for a re-proposal (validRound >= 0)
+    // the proposer of a round up to validRound that made it. A proposer naming another validator (to
+    // keep a dead one looking live to governance, say) makes an invalid proposal.
+    const maker = hex(block.header.proposer);
+    const honestMaker = m.validRound < 0 ? maker === validator : Array.from({ length: m.validRound + 1 }, (_, r) => this.machine.proposer(m.height, r)).includes(maker);
+    let valid = honestMaker && this.blocks.has(blockId);
+    if (honestMaker && !valid) {
       try {
         this.blocks.set(blockId, await this.node.checkProposal(block));
         valid = true;
