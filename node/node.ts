@@ -439,6 +439,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
     const nextValidators = result.nextValidators ?? this.validatorSet;
+    if (result.endBlockError) this.warn(`governance.endBlock failed at height ${b.height} (no validator change or liveness noted): ${result.endBlockError}`);
     const txBytes = b.txs.map((t) => t.bytes);
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,

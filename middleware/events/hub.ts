@@ -50,6 +50,9 @@ export class EventHub {
   constructor(server: RpcServer, indexer: Indexer, opts: { heartbeatMs?: number } = {}) {
     this.indexer = indexer;
     server.topic<Subscriber>(STREAM_TOPIC, (p) => this.parse(p), (sub, channel) => {
+      // A subscription "from now" pinned to the tip when its request was read, and activated only once
+      // its whole batch was answered, may have missed a block indexed meanwhile: it replays that.
+      if (sub.live && compareCursors(this.tip(), sub.lastSent) > 0) sub.live = false;
       if (!sub.live) void this.replay(sub, channel);
     });
     indexer.on('indexed', (batch) => {
@@ -110,13 +113,20 @@ export class EventHub {
   private async replay(sub: Subscriber, channel: SubscriptionChannel): Promise<void> {
     const store = this.indexer.store;
     for (;;) {
+      if (!channel.open()) return; // gone: stop scanning for it
       const height = this.indexer.status().indexedHeight;
       const { items, scannedTo, exhausted } = await store.stream(sub.lastSent, REPLAY_BATCH, sub.filter);
       for (const item of items) {
         if (!channel.send(item)) return; // gone
         sub.lastSent = parseCursor(item.cursor)!;
       }
-      if (scannedTo && compareCursors(scannedTo, sub.lastSent) > 0) sub.lastSent = scannedTo;
+      if (scannedTo && compareCursors(scannedTo, sub.lastSent) > 0) {
+        sub.lastSent = scannedTo;
+        // Progress through items the filter skips: the client's cursor moves on (a reconnect does not
+        // scan them again) and its connection is not silent during a long, sparse replay.
+        const beat: Heartbeat = { kind: 'heartbeat', cursor: cursorText(scannedTo), height: scannedTo.height };
+        if (!channel.send(beat)) return;
+      }
       // Nothing more stored, and no block indexed meanwhile: from here, live items carry on.
       if (exhausted && this.indexer.status().indexedHeight === height) {
         sub.live = true;

@@ -21,6 +21,8 @@ export class Indexer extends EventEmitter<{ indexed: [IndexBatch]; error: [Error
   readonly store: IndexStore;
   private running: Promise<void> | undefined;
   private again = false;
+  /** After a failure: read where the store is before going on (runs are one at a time, so no race). */
+  private resync = false;
   private stopped = false;
   private head = -1;
   private indexed = -1;
@@ -79,6 +81,10 @@ export class Indexer extends EventEmitter<{ indexed: [IndexBatch]; error: [Error
 
   private async run(): Promise<void> {
     try {
+      if (this.resync) {
+        this.indexed = await this.store.indexedHeight();
+        this.resync = false;
+      }
       while (!this.stopped && this.indexed < this.head) {
         const block = await this.source.block(this.indexed + 1);
         const batch = await prepareBatch(this.store, block);
@@ -91,7 +97,8 @@ export class Indexer extends EventEmitter<{ indexed: [IndexBatch]; error: [Error
       // The source or store failed (node restarting, a lost database connection): try again shortly,
       // from where the store is (a commit whose answer was lost may have gone through).
       if (!this.stopped) {
-        setTimeout(() => void this.store.indexedHeight().then((h) => { this.indexed = h; }, () => undefined).finally(() => this.kick()), 1000);
+        this.resync = true;
+        setTimeout(() => this.kick(), 1000);
       }
     }
   }

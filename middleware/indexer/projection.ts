@@ -65,11 +65,10 @@ export function project(block: ChainBlock): Projection {
       case 'evidence/effective':
       case 'evidence/revoked': {
         const status = e.name === 'proposed' ? 'pending' : e.name;
-        const prior = evidence.get(str(d.key));
         evidence.set(str(d.key), {
           key: str(d.key), digest: str(d.digest), registrant: str(d.proposer), meta: str(d.meta), status: status as EvidenceRow['status'],
-          // A record's time is when it was proposed; settling it does not move it.
-          height: prior?.height ?? num(d.proposedAt), time: prior?.time ?? time, txHash: prior?.txHash ?? txHash,
+          // As the chain's record says: settled (effective or revoked) at this block, by this transaction.
+          height, time, txHash,
           chain: null, index: null, prev: null, custody: null, timestampToken: null, parties: Array.isArray(d.parties) ? (d.parties as string[]) : [],
         });
         break;

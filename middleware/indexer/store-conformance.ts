@@ -104,7 +104,7 @@ export function storeConformance(name: string, open: () => Promise<IndexStore>):
     assert.equal((await store.evidence({ chain: 'farm' })).items.map((e) => [e.key, e.index, e.chain]), [['batch-1', 0, 'farm'], ['batch-2', 1, 'farm']]);
     assert.equal((await store.evidence({ from: t0 + 3000 })).items.map((e) => e.key).sort(), ['batch-1', 'batch-2', 'deal']);
     const deal = (await store.evidenceByKey('deal'))!;
-    assert.equal([deal.status, deal.height, deal.parties], ['effective', 3, [ALICE, BOB]]);
+    assert.equal([deal.status, deal.height, deal.parties], ['effective', 4, [ALICE, BOB]]); // as the chain records it: settled in block 4
     assert.is(await store.evidenceByKey('nope'), undefined);
     assert.equal((await store.evidence({ digest: A(0x99) })).items, []);
   });

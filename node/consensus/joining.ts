@@ -14,8 +14,8 @@ import type { Signer } from '../keys/signer.ts';
 
 const GOVERNANCE = systemAddress('governance');
 const IDENTITY = systemAddress('identity');
-/** Blocks between announcements while the change waits (well inside governance's liveness window). */
-const EVERY_BLOCKS = 8n;
+/** Blocks between announcements while the change waits (well inside governance's 10-block window for `ready`). */
+const EVERY_BLOCKS = 4n;
 const VALID_FOR = 20n;
 
 export class JoinAnnouncer {

@@ -28,6 +28,8 @@ export interface BlockResult {
   gasUsed: bigint;
   /** The validator set that signs the next block, if governance changed it in this block. */
   nextValidators?: Uint8Array[];
+  /** Why governance.endBlock failed, if it did (the same on every node; the operator must hear of it). */
+  endBlockError?: string;
 }
 
 const SYSTEM = new Uint8Array(32);
@@ -101,8 +103,8 @@ export class Executor {
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
-    const nextValidators = this.endBlock(block, ctx, opts.proposer);
-    return { receipts, writes: block.toWrites(), gasUsed, ...(nextValidators ? { nextValidators } : {}) };
+    const end = this.endBlock(block, ctx, opts.proposer);
+    return { receipts, writes: block.toWrites(), gasUsed, ...end };
   }
 
   /**
@@ -110,15 +112,15 @@ export class Executor {
    * proposer as live and applies the validator-set changes that are due and safe, returning the new
    * set. A failure (only a broken governance contract could fail) changes nothing, on every node alike.
    */
-  private endBlock(block: Journal, ctx: BlockContext, proposer: Uint8Array): Uint8Array[] | undefined {
+  private endBlock(block: Journal, ctx: BlockContext, proposer: Uint8Array): { nextValidators?: Uint8Array[]; endBlockError?: string } {
     const r = this.vm.call({
       contract: GOVERNANCE, method: 'endBlock', input: encodeValues(['bytes32'], [proposer]),
       caller: SYSTEM, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
     }, { state: block, code: this.contracts.codeOf });
-    if (!r.ok) return undefined;
+    if (!r.ok) return { endBlockError: deterministicErrorText(r.error) };
     for (const w of r.writes) block.set(w.contract, w.key, w.value);
     const set = decode(ADDRESS_LIST, r.output) as Uint8Array[];
-    return set.length > 0 ? set : undefined;
+    return set.length > 0 ? { nextValidators: set } : {};
   }
 
   private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache, exhausted: Set<string>): Receipt {

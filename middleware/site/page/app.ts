@@ -101,6 +101,13 @@ async function checkProof(r: Evidence, file: Uint8Array): Promise<VerifiedBundle
   const t = await trust();
   const built = await buildBundle(rpc, { kind: 'evidence', key: r.key }, { trust: t });
   verifyDocument(built.verified, file);
+  // What the card shows came from the index: it must be what the proof says the chain holds.
+  const proven = built.verified.records[0]!.value as Record<string, unknown>;
+  for (const [field, shown] of [['digest', r.digest], ['registrant', r.registrant], ['height', r.height], ['time', r.time], ['meta', r.meta]] as const) {
+    if (String(proven[field]) !== String(shown)) {
+      throw Object.assign(new Error(`the index says ${field} ${String(shown)}, the proven record ${String(proven[field])}`), { code: 'INDEX_MISMATCH' });
+    }
+  }
   return built.verified;
 }
 

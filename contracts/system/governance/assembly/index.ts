@@ -25,10 +25,11 @@ const VOTING_BLOCKS: u64 = 1200;
 /** Blocks past its height a validator change may wait for the liveness check before it lapses. */
 const LAPSE_BLOCKS: u64 = 1200;
 /**
- * How recent a sign of life must be: a proposed block or a `ready` within this many blocks. Proposers
- * rotate, so a live validator proposes about once every n blocks; twice that leaves room for missed turns.
+ * How recent a `ready` must be (a joining node sends one every few blocks while it waits). A proposed
+ * block counts within 2n blocks: proposers rotate, so a live validator proposes about once every n.
+ * The shorter these windows, the sooner a validator that just went down stops counting as live.
  */
-const MIN_LIVENESS_WINDOW: u64 = 20;
+const READY_WINDOW: u64 = 10;
 
 @serializable
 export class Proposal {
@@ -244,13 +245,13 @@ export function endBlock(proposer: Address): Array<Address> {
       continue;
     }
     const candidate = applied(set, c);
-    const window = max<u64>(MIN_LIVENESS_WINDOW, 2 * <u64>max(before, candidate.length));
+    const window = 2 * <u64>before;
     let live = 0;
     for (let j = 0; j < candidate.length; j++) {
       const v = candidate[j];
-      if (recent(lastProposed, v, next, window) || recent(readyAt, v, next, window)) live++;
+      if (recent(lastProposed, v, next, window) || recent(readyAt, v, next, READY_WINDOW)) live++;
     }
-    const joinerReady = c.kind != KIND_ADD_VALIDATOR || recent(readyAt, c.subject, next, window);
+    const joinerReady = c.kind != KIND_ADD_VALIDATOR || recent(readyAt, c.subject, next, READY_WINDOW);
     if (candidate.length > 0 && joinerReady && live * 3 > candidate.length * 2) {
       set = candidate;
       changed = true;
