@@ -97,49 +97,66 @@ export class SignedTx {
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
+ * A cursor over the transaction being decoded. Decoding is synchronous and not re-entrant, so one
+ * module-level reader serves every call (no closures or DataView per transaction).
+ */
+const rd: { b: Uint8Array; at: number } = { b: new Uint8Array(0), at: 0 };
+
+function need(n: number, field: string): void {
+  if (n > rd.b.length - rd.at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
+}
+
+function take(n: number, field: string): Uint8Array {
+  need(n, field);
+  rd.at += n;
+  return rd.b.subarray(rd.at - n, rd.at);
+}
+
+function u32(field: string): number {
+  need(4, field);
+  const { b, at } = rd;
+  rd.at += 4;
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+}
+
+function u64(field: string): bigint {
+  const lo = u32(field), hi = u32(field);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function text(field: string): string {
+  const raw = take(u32(field), field);
+  try {
+    return strictUtf8.decode(raw);
+  } catch {
+    throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
+  }
+}
+
+/**
  * The Transaction struct of encoding.ts read from `b` (byte fields are views into it), with the
  * codec's strictness: u32 lengths that must fit, UTF-8 that must be valid, no trailing bytes.
  */
 function decodeTransaction(b: Uint8Array): Transaction {
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  let at = 0;
-  const need = (n: number, field: string) => {
-    if (n > b.length - at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
-  };
-  const take = (n: number, field: string): Uint8Array => {
-    need(n, field);
-    at += n;
-    return b.subarray(at - n, at);
-  };
-  const u32 = (field: string): number => {
-    need(4, field);
-    at += 4;
-    return dv.getUint32(at - 4, true);
-  };
-  const u64 = (field: string): bigint => {
-    need(8, field);
-    at += 8;
-    return dv.getBigUint64(at - 8, true);
-  };
-  const text = (field: string): string => {
-    const raw = take(u32(field), field);
-    try {
-      return strictUtf8.decode(raw);
-    } catch {
-      throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
-    }
-  };
-  const chainId = text('chainId');
-  const sender = take(32, 'sender');
-  const nonce = u64('nonce');
-  const validUntilBlock = u64('validUntilBlock');
-  const contract = take(32, 'contract');
-  const method = text('method');
-  const args = take(u32('args'), 'args');
-  need(1, 'scheme');
-  const scheme = b[at++]!;
-  const publicKey = take(u32('publicKey'), 'publicKey');
-  const signature = take(u32('signature'), 'signature');
-  if (at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - at} trailing bytes after the last value`);
-  return { chainId, sender, nonce, validUntilBlock, contract, method, args, scheme, publicKey, signature };
+  rd.b = b;
+  rd.at = 0;
+  try {
+    const chainId = text('chainId');
+    const sender = take(32, 'sender');
+    const nonce = u64('nonce');
+    const validUntilBlock = u64('validUntilBlock');
+    const contract = take(32, 'contract');
+    const method = text('method');
+    const args = take(u32('args'), 'args');
+    need(1, 'scheme');
+    const scheme = b[rd.at++]!;
+    const publicKey = take(u32('publicKey'), 'publicKey');
+    const signature = take(u32('signature'), 'signature');
+    if (rd.at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - rd.at} trailing bytes after the last value`);
+    return { chainId, sender, nonce, validUntilBlock, contract, method, args, scheme, publicKey, signature };
+  } finally {
+    rd.b = EMPTY_BYTES; // holds no transaction after the call
+  }
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
