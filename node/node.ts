@@ -18,7 +18,7 @@ import { ContractRegistry, type DeployedContract } from './execution/contracts.t
 import { ChainStore } from './store/chain-store.ts';
 import {
   type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
-  encodeBlock, encodeCommit, encodeReceipts, headerHash, receiptsRoot, validatorSetHash,
+  encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash,
 } from './chain/block.ts';
 import { merkleRoot } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
@@ -62,6 +62,8 @@ export interface Proposal {
   hash: Uint8Array;
   txs: SignedTx[];
   receipts: Receipt[];
+  /** encodeReceipt of each receipt: hashed into receiptsRoot, and stored (joined) at commit. */
+  receiptBytes: Uint8Array[];
   writes: StorageWrite[];
   nodes: Map<string, Uint8Array>;
   /** The set that signs the block after this one. */
@@ -211,7 +213,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         await store.commitBlock({
           height: 0n, hash, block: encodeBlock({ header, txs: [] }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
-          receipts: encodeReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
+          receipts: joinReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
         });
         head = { height: 0n, hash };
       }
@@ -441,12 +443,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const nextValidators = result.nextValidators ?? this.validatorSet;
     if (result.endBlockError) this.warn(`governance.endBlock failed at height ${b.height} (no validator change or liveness noted): ${result.endBlockError}`);
     const txBytes = b.txs.map((t) => t.bytes);
+    const receiptBytes = result.receipts.map(encodeReceipt);
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
-      txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRoot(result.receipts),
+      txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
       proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
     };
-    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, writes: result.writes, nodes, nextValidators };
+    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, nodes, nextValidators };
   }
 
   /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */
@@ -465,7 +468,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     try {
       await this.store.commitBlock({
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
-        receipts: encodeReceipts(p.receipts), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
+        receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
       });
     } catch (e) {
       // Not committed: its transactions are pending again (their pool records on disk were never removed).

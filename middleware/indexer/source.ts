@@ -7,7 +7,8 @@ import { decode, type AbiType, type StructTable } from '../../contracts/sdk/code
 import type { ContractAbi } from '../../tooling/build/contract.ts';
 import { RpcClient, RpcWsClient } from '../../node/rpc/client.ts';
 import { abiValueJson, hex0x, topicText } from '../../node/json.ts';
-import type { ChainNode } from '../../node/node.ts';
+import type { ChainNode, CommittedBlock } from '../../node/node.ts';
+import type { BlockHeader, Receipt } from '../../node/chain/block.ts';
 import { SignedTx, COMMITTED_TX_LIMITS } from '../../node/tx/transaction.ts';
 import type { ChainBlock, ChainEvent } from './types.ts';
 
@@ -51,15 +52,26 @@ export class EventDecoder {
   }
 }
 
+/** How many just-committed blocks a NodeSource keeps decoded (the indexer normally reads each right after its commit). */
+const RECENT_BLOCKS = 16;
+
 /** A node in this process. */
 export class NodeSource implements BlockSource {
   private readonly node: ChainNode;
   private readonly decoder: EventDecoder;
   private readonly listeners: Array<() => void> = [];
+  /** Blocks as the node committed them (transactions decoded and hashed already), by height. */
+  private readonly recent = new Map<number, CommittedBlock>();
 
   constructor(node: ChainNode) {
     this.node = node;
     this.decoder = new EventDecoder(node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), abi: c.abi })));
+    const keep = (b: CommittedBlock) => {
+      this.recent.set(Number(b.header.height), b);
+      if (this.recent.size > RECENT_BLOCKS) this.recent.delete(this.recent.keys().next().value!);
+    };
+    node.on('block', keep);
+    this.listeners.push(() => this.node.off('block', keep));
   }
 
   async head(): Promise<number> {
@@ -67,13 +79,16 @@ export class NodeSource implements BlockSource {
   }
 
   async block(height: number): Promise<ChainBlock> {
-    const found = this.node.block(BigInt(height));
-    if (!found) throw new Error(`the node has no block at height ${height}`);
-    const { header, txs } = found.block;
+    // A block committed moments ago is taken as the node committed it; older ones are read back from its store.
+    const committed = this.recent.get(height);
+    this.recent.delete(height);
+    const found = committed
+      ? { hash: committed.hash, header: committed.header, txs: committed.txs, receipts: committed.receipts }
+      : this.stored(height);
+    const { header } = found;
     return {
       height, hash: hex0x(found.hash), time: Number(header.time), proposer: hex0x(header.proposer),
-      txs: txs.map((bytes, i) => {
-        const { tx, hash } = SignedTx.decode(bytes, COMMITTED_TX_LIMITS);
+      txs: found.txs.map(({ tx, hash }, i) => {
         const r = found.receipts[i]!;
         return {
           hash: hex0x(hash), sender: hex0x(tx.sender), contract: this.decoder.contractName(hex0x(tx.contract)), method: tx.method,
@@ -82,6 +97,13 @@ export class NodeSource implements BlockSource {
         };
       }),
     };
+  }
+
+  private stored(height: number): { hash: Uint8Array; header: BlockHeader; txs: SignedTx[]; receipts: Receipt[] } {
+    const found = this.node.block(BigInt(height));
+    if (!found) throw new Error(`the node has no block at height ${height}`);
+    const txs = found.block.txs.map((bytes) => SignedTx.decode(bytes, COMMITTED_TX_LIMITS));
+    return { hash: found.hash, header: found.block.header, txs, receipts: found.receipts };
   }
 
   watch(onBlock: (height: number) => void): void {

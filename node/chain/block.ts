@@ -18,6 +18,11 @@ export function receiptsRoot(receipts: readonly Receipt[]): Uint8Array {
   return merkleRoot(receipts.map(encodeReceipt));
 }
 
+/** receiptsRoot from the receipts' encodings (encodeReceipt of each), when the caller keeps them. */
+export function receiptsRootOf(encoded: readonly Uint8Array[]): Uint8Array {
+  return merkleRoot(encoded);
+}
+
 /** The hash of a validator set: its addresses, sorted bytewise, so that order of listing does not matter. */
 export function validatorSetHash(addresses: readonly Uint8Array[]): Uint8Array {
   return sha256(validatorSetEncoding(addresses));

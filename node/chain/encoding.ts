@@ -102,6 +102,19 @@ export const encodeReceipt = (r: Receipt) => enc('Receipt', r);
 export const decodeReceipt = (b: Uint8Array) => dec<Receipt>('Receipt', b);
 export const encodeReceipts = (items: Receipt[]) => enc('Receipts', { items });
 export const decodeReceipts = (b: Uint8Array) => dec<{ items: Receipt[] }>('Receipts', b).items;
+/** encodeReceipts(items) from the items' own encodings (the Receipts struct: a u32 count, then each Receipt's encoding). */
+export function joinReceipts(encoded: readonly Uint8Array[]): Uint8Array {
+  let n = 4;
+  for (const e of encoded) n += e.length;
+  const out = new Uint8Array(n);
+  new DataView(out.buffer).setUint32(0, encoded.length, true);
+  let at = 4;
+  for (const e of encoded) {
+    out.set(e, at);
+    at += e.length;
+  }
+  return out;
+}
 export const encodeCommit = (c: Commit) => enc('Commit', c);
 export const decodeCommit = (b: Uint8Array) => dec<Commit>('Commit', b);
 

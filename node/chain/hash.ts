@@ -1,10 +1,23 @@
 /** sha256 of the concatenation of its arguments (node:crypto on the node's hot path). */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+
+// Small inputs are joined here and hashed in one shot: crypto.hash costs a fraction of a Hash object's
+// create/update/digest for the tens of bytes Merkle nodes and leaves are. Hashing is synchronous, so
+// the scratch is never shared.
+const SCRATCH_BYTES = 4096;
+const scratch = new Uint8Array(SCRATCH_BYTES);
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  if (parts.length === 1) return new Uint8Array(hash('sha256', parts[0]!, 'buffer'));
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const joined = n <= SCRATCH_BYTES ? scratch.subarray(0, n) : new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.length;
+  }
+  return new Uint8Array(hash('sha256', joined, 'buffer'));
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

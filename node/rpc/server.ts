@@ -168,6 +168,18 @@ interface Caller {
   conn?: WsConnection;
   /** Subscriptions created by this message, activated once its response is sent. */
   created: Subscription[];
+  /** The message's handler calls in progress (see scopeOf). */
+  scope?: CallScope;
+}
+
+interface CallScope {
+  ac: AbortController;
+  /** The abort reason on expiry; each call's caller gets an RPC_TIMEOUT naming its method. */
+  timedOut: RpcError;
+  timer: NodeJS.Timeout;
+  /** Rejects each call in progress (when the signal aborts). */
+  stops: Set<(reason: unknown) => void>;
+  pending: number;
 }
 
 interface Reply {
@@ -558,26 +570,45 @@ export class RpcServer {
     const handler = this.methods.get(method);
     if (handler === undefined) throw new RpcError('RPC_METHOD_NOT_FOUND', `Method not found: ${method}`);
     if (this.closing) throw new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down');
-    const ac = new AbortController();
-    caller.inFlight.add(ac);
-    this.inFlight.add(ac);
-    const timer = setTimeout(() => ac.abort(new RpcError('RPC_TIMEOUT', `${method} did not finish within ${this.opts.requestTimeoutMs} ms`)), this.opts.requestTimeoutMs);
-    let onAbort: (() => void) | undefined;
+    const scope = this.scopeOf(caller);
+    scope.pending++;
+    let stop: ((reason: unknown) => void) | undefined;
     try {
       // Answer on abort even if the handler ignores its signal.
       return await new Promise<unknown>((resolve, reject) => {
-        onAbort = () => reject(ac.signal.reason);
-        ac.signal.addEventListener('abort', onAbort, { once: true });
+        stop = (reason) => reject(reason === scope.timedOut ? new RpcError('RPC_TIMEOUT', `${method} did not finish within ${this.opts.requestTimeoutMs} ms`) : reason);
+        scope.stops.add(stop);
         Promise.resolve()
-          .then(() => handler(params, { transport: caller.transport, remote: caller.remote, signal: ac.signal }))
+          .then(() => handler(params, { transport: caller.transport, remote: caller.remote, signal: scope.ac.signal }))
           .then(resolve, reject);
       });
     } finally {
-      clearTimeout(timer);
-      ac.signal.removeEventListener('abort', onAbort!);
-      caller.inFlight.delete(ac);
-      this.inFlight.delete(ac);
+      scope.stops.delete(stop!);
+      if (--scope.pending === 0) this.endScope(caller, scope);
     }
+  }
+
+  /**
+   * The abort signal and deadline shared by the handler calls of one message (a batch's entries start
+   * together, so one timer serves them all; aborts come per message, connection or server anyway).
+   */
+  private scopeOf(caller: Caller): CallScope {
+    if (caller.scope !== undefined && !caller.scope.ac.signal.aborted) return caller.scope;
+    const ac = new AbortController();
+    const timedOut = new RpcError('RPC_TIMEOUT', `the call did not finish within ${this.opts.requestTimeoutMs} ms`);
+    const scope: CallScope = { ac, timedOut, stops: new Set(), pending: 0, timer: setTimeout(() => ac.abort(timedOut), this.opts.requestTimeoutMs) };
+    ac.signal.addEventListener('abort', () => { for (const stop of scope.stops) stop(ac.signal.reason); }, { once: true });
+    caller.scope = scope;
+    caller.inFlight.add(ac);
+    this.inFlight.add(ac);
+    return scope;
+  }
+
+  private endScope(caller: Caller, scope: CallScope): void {
+    clearTimeout(scope.timer);
+    caller.inFlight.delete(scope.ac);
+    this.inFlight.delete(scope.ac);
+    if (caller.scope === scope) caller.scope = undefined;
   }
 
   /** A key holder's own limiter; anyone else (no keys configured, or a public route) the per-address one. */

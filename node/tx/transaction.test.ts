@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { SignedTx, signTransaction, signingPayload, encodeTransaction, type UnsignedTransaction } from './transaction.ts';
 import { TxError } from './errors.ts';
+import { TX_STRUCTS } from './encoding.ts';
+import { CodecError, decode } from '../../contracts/sdk/codec.ts';
 import { generateEd25519 } from '../crypto/ed25519.ts';
 import { SignatureVerifier } from '../crypto/verify-pool.ts';
 
@@ -56,6 +58,45 @@ test('malformed bytes: truncations, trailing bytes and random garbage are TX_MAL
   }
   assert.is(code(() => SignedTx.decode(new Uint8Array(70_000))), 'TX_TOO_LARGE');
   assert.is(code(() => SignedTx.decode(encodeTransaction(signTransaction(body({ method: '' }), keys.privateKey)))), 'TX_MALFORMED');
+});
+
+test('the written-out decoder accepts exactly what the codec accepts, with the same values', () => {
+  const bytes = encodeTransaction(signTransaction(body({ method: 'register-é', args: randomBytes(40) }), keys.privateKey));
+  const viaCodec = (b: Uint8Array) => {
+    try {
+      return decode({ struct: 'Transaction' }, b, TX_STRUCTS) as Record<string, unknown>;
+    } catch (e) {
+      if (e instanceof CodecError) return undefined;
+      throw e;
+    }
+  };
+  const inputs: Uint8Array[] = [bytes];
+  for (let n = 0; n < bytes.length; n++) inputs.push(bytes.subarray(0, n));
+  for (let i = 0; i < 3000; i++) {
+    const m = bytes.slice();
+    for (let k = 0; k <= i % 3; k++) m[Math.floor(Math.random() * m.length)] = i % 5 === 0 ? 0xff : Math.floor(Math.random() * 256);
+    inputs.push(m);
+  }
+  // Length fields and UTF-8 bytes are where the two could part: hit them directly.
+  for (const at of [0, 1, 2, 3, 4, 5]) for (const v of [0, 1, 0x7f, 0x80, 0xc0, 0xed, 0xff]) {
+    const m = bytes.slice();
+    m[at] = v;
+    inputs.push(m);
+  }
+  for (const b of inputs) {
+    const expected = viaCodec(b);
+    let got: SignedTx | undefined;
+    const c = code(() => { got = SignedTx.decode(b); });
+    if (expected === undefined) {
+      assert.is(c, 'TX_MALFORMED');
+    } else if (c === undefined) {
+      assert.equal({ ...got!.tx }, expected);
+    } else {
+      // The codec decodes it; only the method/chain-id limits may refuse it.
+      assert.is(c, 'TX_MALFORMED');
+      assert.ok((expected.method as string).length === 0 || Buffer.byteLength(expected.method as string) > 128 || Buffer.byteLength(expected.chainId as string) > 64);
+    }
+  }
 });
 
 test('the worker pool agrees with inline verification, batch after batch', async () => {

@@ -5,11 +5,10 @@
  * itself is in encoding.ts (browser-safe, shared with the partner SDK); this file adds Node's fast
  * crypto and strict decoding.
  */
-import { createHash } from 'node:crypto';
-import { CodecError, decode } from '../../contracts/sdk/codec.ts';
+import { hash } from 'node:crypto';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
-import { SCHEME_ED25519, TX_DOMAIN, TX_STRUCTS, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
+import { SCHEME_ED25519, TX_DOMAIN, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
 
 export {
   SCHEME_ED25519, SCHEME_SM2, TX_DOMAIN, encodeTransaction, signingPayload,
@@ -46,27 +45,27 @@ export class SignedTx {
   constructor(tx: Transaction, bytes: Uint8Array) {
     this.tx = tx;
     this.bytes = bytes;
-    this.hash = new Uint8Array(createHash('sha256').update(bytes).digest());
-    this.hashHex = Buffer.from(this.hash).toString('hex');
+    const digest = hash('sha256', bytes, 'buffer');
+    this.hash = new Uint8Array(digest);
+    this.hashHex = digest.toString('hex');
   }
 
   static from(tx: Transaction): SignedTx {
     return new SignedTx(tx, encodeTransaction(tx));
   }
 
-  /** Strict decoding: anything but the one canonical encoding of a well-formed transaction is TX_MALFORMED. */
+  /**
+   * Strict decoding: anything but the one canonical encoding of a well-formed transaction is TX_MALFORMED.
+   * The codec's rules for the Transaction struct (encoding.ts), written out: the bytes are copied once
+   * and the byte fields are views into that copy (no allocation per field on the admission path).
+   */
   static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
     if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
-    let tx: Transaction;
-    try {
-      tx = decode({ struct: 'Transaction' }, bytes, TX_STRUCTS) as Transaction;
-    } catch (e) {
-      if (e instanceof CodecError) throw new TxError('TX_MALFORMED', e.message.replace(/^#0\./, ''));
-      throw e;
-    }
+    const copy = bytes.slice();
+    const tx = decodeTransaction(copy);
     if (Buffer.byteLength(tx.method) > limits.maxMethodBytes || tx.method.length === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
     if (Buffer.byteLength(tx.chainId) > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
-    return new SignedTx(tx, bytes.slice());
+    return new SignedTx(tx, copy);
   }
 
   /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
@@ -94,3 +93,70 @@ export class SignedTx {
     if (!verifyEd25519(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
   }
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A cursor over the transaction being decoded. Decoding is synchronous and not re-entrant, so one
+ * module-level reader serves every call (no closures or DataView per transaction).
+ */
+const rd: { b: Uint8Array; at: number } = { b: new Uint8Array(0), at: 0 };
+
+function need(n: number, field: string): void {
+  if (n > rd.b.length - rd.at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
+}
+
+function take(n: number, field: string): Uint8Array {
+  need(n, field);
+  rd.at += n;
+  return rd.b.subarray(rd.at - n, rd.at);
+}
+
+function u32(field: string): number {
+  need(4, field);
+  const { b, at } = rd;
+  rd.at += 4;
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+}
+
+function u64(field: string): bigint {
+  const lo = u32(field), hi = u32(field);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function text(field: string): string {
+  const raw = take(u32(field), field);
+  try {
+    return strictUtf8.decode(raw);
+  } catch {
+    throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
+  }
+}
+
+/**
+ * The Transaction struct of encoding.ts read from `b` (byte fields are views into it), with the
+ * codec's strictness: u32 lengths that must fit, UTF-8 that must be valid, no trailing bytes.
+ */
+function decodeTransaction(b: Uint8Array): Transaction {
+  rd.b = b;
+  rd.at = 0;
+  try {
+    const chainId = text('chainId');
+    const sender = take(32, 'sender');
+    const nonce = u64('nonce');
+    const validUntilBlock = u64('validUntilBlock');
+    const contract = take(32, 'contract');
+    const method = text('method');
+    const args = take(u32('args'), 'args');
+    need(1, 'scheme');
+    const scheme = b[rd.at++]!;
+    const publicKey = take(u32('publicKey'), 'publicKey');
+    const signature = take(u32('signature'), 'signature');
+    if (rd.at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - rd.at} trailing bytes after the last value`);
+    return { chainId, sender, nonce, validUntilBlock, contract, method, args, scheme, publicKey, signature };
+  } finally {
+    rd.b = EMPTY_BYTES; // holds no transaction after the call
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
