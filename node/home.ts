@@ -98,6 +98,8 @@ export interface InitOptions {
   params?: Partial<Omit<ChainParams, 'chainId'>>;
   rpcPort?: number;
   quotaSchedule?: Record<string, bigint | number>;
+  /** false: no middleware beside the node (a validator as deployed, where the middleware runs beside a full node). */
+  middleware?: false;
 }
 
 export interface InitResult {
@@ -138,7 +140,7 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
   });
   const config: NodeConfig = {
     rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json',
-    middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT, custody: {} },
+    ...(opts.middleware === false ? {} : { middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT, custody: {} } }),
   };
   writeJson(join(home, 'config.json'), config);
   // genesis.json last: its presence marks a complete home.

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- chain`: one validator process, transactions over RPC.
+ * `npm run bench -- chain`: one validator process, transactions over RPC. The validator runs as deployed,
+ * without the middleware beside it (that runs beside a full node; its own costs: `bench -- middleware`).
  *
  * chain.tps_1v: evidence registrations per second committed when concurrent clients submit as fast as
  * the node accepts them (JSON-RPC batches over several connections), against V, this machine's
@@ -211,7 +212,7 @@ export async function run(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'brop-bench-chain-'));
     try {
       // The clients are all on loopback: the per-address rate limit would measure itself, not the node.
-      const init = await initHome(dir, { chainId: 'brop-bench', params: { blockTimeMs: 250, validityWindow: 1000 }, quotaSchedule: BENCH_QUOTA, rpc: { rateLimit: false } });
+      const init = await initHome(dir, { chainId: 'brop-bench', params: { blockTimeMs: 250, validityWindow: 1000 }, quotaSchedule: BENCH_QUOTA, rpc: { rateLimit: false }, middleware: false });
       const node = await startNode(dir);
       try {
         const partners = await setUpPartners(node.rpc, readKeyFile(init.operatorKey), SENDERS);
@@ -233,7 +234,7 @@ export async function run(): Promise<void> {
   {
     const dir = mkdtempSync(join(tmpdir(), 'brop-bench-final-'));
     try {
-      const init = await initHome(dir, { chainId: 'brop-bench-final', quotaSchedule: BENCH_QUOTA });
+      const init = await initHome(dir, { chainId: 'brop-bench-final', quotaSchedule: BENCH_QUOTA, middleware: false });
       const node = await startNode(dir);
       try {
         const [partner] = await setUpPartners(node.rpc, readKeyFile(init.operatorKey), 1);
