@@ -120,6 +120,29 @@ test('events: a subscriber that disconnects and resumes from its cursor gets eve
   assert.ok(states.includes(false) && states.lastIndexOf(true) > states.indexOf(false), 'it noticed the restart and reconnected');
 });
 
+test('a replay through items the filter skips sends heartbeats: the client\'s cursor moves on and its connection is not silent', async () => {
+  // A middleware of its own (its own index), whose periodic heartbeats are too rare to be what arrives.
+  const quiet = await startMiddleware({ source: new NodeSource(node), store: await LevelIndexStore.open(join(dir, 'index-quiet')), rpc: { port: 0 }, heartbeatMs: 60_000 });
+  try {
+    await quiet.indexer.waitFor(Number(node.height));
+    const ws = new WebSocket(quiet.wsUrl);
+    await new Promise((r) => ws.once('open', r));
+    const got: Array<{ kind?: string; cursor?: string }> = [];
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { params?: { result?: { kind?: string; cursor?: string } } };
+      if (m.params?.result) got.push(m.params.result);
+    });
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'stream', after: '0.0.0', kinds: ['event'], contract: 'no-such-contract' } }));
+    await until(() => got.length > 0, 5000, 'a heartbeat from the replay');
+    assert.is(got[0]!.kind, 'heartbeat');
+    const [h] = got[got.length - 1]!.cursor!.split('.').map(Number);
+    assert.ok(h! >= Number(node.height) - 1, `the cursor moved to the indexed tip (${got[got.length - 1]!.cursor})`);
+    ws.close();
+  } finally {
+    await quiet.stop();
+  }
+});
+
 test('a consumer that stops reading is disconnected as slow; the index keeps up with the chain', async () => {
   const port = Number(new URL(mw.url).port);
   await mw.stop();
