@@ -80,6 +80,8 @@ const changes = new Singleton<Array<Change>>("c");
 const proposals = new PersistentMap<u64, Proposal>("p");
 const proposalCount = new Singleton<u64>("pn");
 const lastProposed = new PersistentMap<Address, u64>("lp");
+/** The last height whose first-round turn a validator missed (someone else proposed the block). */
+const missedTurn = new PersistentMap<Address, u64>("mt");
 const readyAt = new PersistentMap<Address, u64>("r");
 
 function contains(list: Array<Address>, a: Address): i32 {
@@ -108,6 +110,11 @@ function isSystem(): bool {
 
 function recent(map: PersistentMap<Address, u64>, a: Address, height: u64, window: u64): bool {
   return map.has(a) && map.get(a, 0) + window >= height;
+}
+
+/** Proposed a block recently, and has not missed a turn since (so a validator that just went down stops counting at its next turn). */
+function proposingLive(v: Address, height: u64, window: u64): bool {
+  return recent(lastProposed, v, height, window) && missedTurn.get(v, 0) < lastProposed.get(v, 0);
 }
 
 /** Records the change's new status in the list of passed changes. */
@@ -231,10 +238,16 @@ export function endBlock(proposer: Address): Array<Address> {
   if (!isSystem()) fail("NOT_SYSTEM", "only the node calls endBlock");
   const height = Context.blockHeight();
   lastProposed.set(proposer, height);
+  let set = active.get([]);
+  // Consensus rotates first-round turns over the set in order (tendermint.ts proposer()): a block from
+  // someone else means its first-round proposer did not get a block committed in its turn.
+  if (set.length > 0) {
+    const turn = set[<i32>(height % <u64>set.length)];
+    if (!turn.equals(proposer)) missedTurn.set(turn, height);
+  }
   const q = queue.get([]);
   if (q.length == 0) return [];
   const next = height + 1;
-  let set = active.get([]);
   const before = set.length;
   const rest = new Array<Change>();
   let changed = false;
@@ -249,7 +262,7 @@ export function endBlock(proposer: Address): Array<Address> {
     let live = 0;
     for (let j = 0; j < candidate.length; j++) {
       const v = candidate[j];
-      if (recent(lastProposed, v, next, window) || recent(readyAt, v, next, READY_WINDOW)) live++;
+      if (proposingLive(v, next, window) || recent(readyAt, v, next, READY_WINDOW)) live++;
     }
     const joinerReady = c.kind != KIND_ADD_VALIDATOR || recent(readyAt, c.subject, next, READY_WINDOW);
     if (candidate.length > 0 && joinerReady && live * 3 > candidate.length * 2) {
