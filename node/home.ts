@@ -283,6 +283,8 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
       rpc: { host: '127.0.0.1', port: basePort + i, ...opts.rpc },
       validatorKey: validator ? 'keys/validator.json' : null,
       p2p: { listen: [`/ip4/127.0.0.1/tcp/${basePort + 100 + i}`], peers: names.map((_, j) => j).filter((j) => j !== i).map(p2pAddress) },
+      // The middleware (index, queries, events, custody, the public page) runs beside the full node, not a validator.
+      ...(validator ? {} : { middleware: { host: '127.0.0.1', port: basePort + 50, custody: {} } }),
     };
     writeJson(join(home, 'config.json'), config);
     writeJson(join(home, 'genesis.json'), genesis);

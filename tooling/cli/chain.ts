@@ -278,7 +278,7 @@ export async function runDevnet(argv: string[]): Promise<number> {
     // Several nodes share this terminal: none draws a progress bar on it.
     const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name), '--no-progress'], { stdio: ['ignore', 'pipe', 'inherit'] });
     onJsonLines(child.stdout!, (j) => {
-      if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws });
+      if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws, ...(j.middleware ? { middleware: j.middleware } : {}) });
       else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });
     });
     return child;

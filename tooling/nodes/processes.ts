@@ -96,7 +96,8 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * A base port for `brop init --validators N` homes (RPC on base+i, p2p on base+100+i, i < count)
+ * A base port for `brop init --validators N` homes (RPC on base+i, p2p on base+100+i, i < count; the
+ * full node's middleware on base+50)
  * whose ports are all free now: test suites running side by side must not pick the same ones.
  */
 export async function freeBasePort(count: number, from = 30_000, span = 20_000): Promise<number> {
@@ -104,6 +105,7 @@ export async function freeBasePort(count: number, from = 30_000, span = 20_000):
     const base = from + Math.floor(Math.random() * span);
     let free = true;
     for (let i = 0; i < count && free; i++) free = (await portFree(base + i)) && (await portFree(base + 100 + i));
+    if (free) free = await portFree(base + 50); // the full node's middleware
     if (free) return base;
   }
   throw new Error('no free range of ports found');
