@@ -200,6 +200,40 @@ test('a proposal whose block names another validator as its proposer is voted ni
   }
 });
 
+test('a proposer that signs two different blocks for one round is recorded as equivocating; the first proposal stands', async () => {
+  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
+  const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
+  const honest = (p + 1) % 4;
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker-2'), genesis, contracts, verifierWorkers: 0 });
+  const node = await ChainNode.open({ dataDir: join(dir, 'honest-double'), genesis, contracts, verifierWorkers: 0 });
+  let receive: ((m: ConsensusMessage) => void) | undefined;
+  const sent: ConsensusMessage[] = [];
+  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
+  const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, 'honest-double.wal')), { timeouts: { ...TIMEOUTS, proposeMs: 5000 }, onError: (e) => { throw e; } });
+  try {
+    bft.start();
+    const propose = (b: { block: Parameters<typeof encodeBlock>[0]; hash: Uint8Array }) => receive!({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(b.block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, b.hash)) });
+    const a = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
+    await new Promise((r) => setTimeout(r, 5)); // a later time: another block
+    const b = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
+    assert.not.equal(a.hash, b.hash);
+    propose(a);
+    propose(b);
+    propose(b); // the same again: nothing new
+    await until(() => bft.evidence.length > 0 && sent.some((m) => m.kind === 'vote' && m.type === 'prevote'), 4000, 'evidence and the prevote');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(bft.evidence.length, 1);
+    const e = bft.evidence[0]!;
+    assert.equal([e.first.type, e.first.validator, e.first.block, e.second.block], ['proposal', addr(keys[p]!), hex(a.hash), hex(b.hash)]);
+    const vote = sent.find((m) => m.kind === 'vote' && m.type === 'prevote') as Extract<ConsensusMessage, { kind: 'vote' }>;
+    assert.equal(vote.blockHash, a.hash, 'the first proposal stands');
+  } finally {
+    await bft.stop();
+    await node.close();
+    await maker.close();
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

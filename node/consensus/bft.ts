@@ -41,7 +41,11 @@ export interface ConsensusTransport {
 
 const SYNC_BATCH = 64;
 
-export interface Equivocation { first: Vote; second: Vote }
+/** A signed statement a validator made: a vote, or a proposal of a block. */
+export type Statement = Vote | { type: 'proposal'; height: bigint; round: number; block: string; validator: string };
+
+/** Two conflicting statements of one validator for one height and round (and vote type). */
+export interface Equivocation { first: Statement; second: Statement }
 
 const MAX_FUTURE_MESSAGES = 10_000;
 const MAX_SEEN = 100_000;
@@ -64,6 +68,8 @@ export class BftConsensus {
   private future: ConsensusMessage[] = [];
   /** Messages already taken in at the current height (one proposal per round, one vote per slot and block). */
   private seen = new Set<string>();
+  /** The block each proposer proposed in each round of the current height. */
+  private proposals = new Map<string, string>();
   private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
@@ -151,6 +157,7 @@ export class BftConsensus {
     if (height !== this.node.height + 1n || (this.machine.height === height && !replay)) return;
     this.blocks.clear();
     this.seen.clear();
+    this.proposals.clear();
     this.precommitSignatures.clear();
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
@@ -185,7 +192,8 @@ export class BftConsensus {
     const validator = hex(accountAddress(m.publicKey));
     if (!this.machine.validators.includes(validator)) return;
     // The same message again (resent, or replayed by a peer with a new gossip nonce) does nothing.
-    const id = m.kind === 'vote' ? `v|${m.type}|${validator}|${m.round}|${hex(m.blockHash)}` : `p|${validator}|${m.round}`;
+    // A proposal is told apart by its signature: a second, different proposal for the slot is evidence.
+    const id = m.kind === 'vote' ? `v|${m.type}|${validator}|${m.round}|${hex(m.blockHash)}` : `p|${validator}|${m.round}|${hex(m.signature)}`;
     if (this.seen.has(id)) return;
     if (this.seen.size >= MAX_SEEN) return;
     this.seen.add(id);
@@ -207,6 +215,17 @@ export class BftConsensus {
     }
     const blockId = hex(headerHash(block.header));
     if (!verifyEd25519(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
+    // One proposal per proposer and round: the first is the one; a signed second for another block is kept as evidence.
+    const slot = `${validator}|${m.round}`;
+    const first = this.proposals.get(slot);
+    if (first !== undefined) {
+      if (first !== blockId) {
+        const at = { type: 'proposal' as const, height: m.height, round: m.round, validator };
+        this.recordEvidence({ first: { ...at, block: first }, second: { ...at, block: blockId } });
+      }
+      return;
+    }
+    this.proposals.set(slot, blockId);
     // The block names its maker: the signer of a new proposal, or for a re-proposal (validRound >= 0)
     // the proposer of a round up to validRound that made it. A proposer naming another validator (to
     // keep a dead one looking live to governance, say) makes an invalid proposal.
@@ -315,16 +334,19 @@ export class BftConsensus {
           this.startNextHeight(a.height + 1n);
           break;
         }
-        case 'equivocation': {
-          const e = { first: a.first, second: a.second };
-          this.evidence.push(e);
-          const line = JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-          if (this.evidenceFile) appendFileSync(this.evidenceFile, `${line}\n`);
-          this.log({ event: 'equivocation', validator: a.first.validator, height: a.first.height, round: a.first.round, type: a.first.type });
+        case 'equivocation':
+          this.recordEvidence({ first: a.first, second: a.second });
           break;
-        }
       }
     }
+  }
+
+  /** Keeps evidence of equivocation: in memory (consensus_evidence), appended to the evidence file, logged. */
+  private recordEvidence(e: Equivocation): void {
+    this.evidence.push(e);
+    const line = JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    if (this.evidenceFile) appendFileSync(this.evidenceFile, `${line}\n`);
+    this.log({ event: 'equivocation', validator: e.first.validator, height: e.first.height, round: e.first.round, type: e.first.type });
   }
 
   /** The next height starts one block time after the last block's time: the chain's pace (SPEC C3). */
