@@ -103,3 +103,6 @@ try {
 } catch (e) {
   process.exitCode = printError(e);
 }
+// The command is done (a long-running one has shut down): if some handle still keeps the process up
+// (a socket whose close never completes, say), exit anyway rather than hang a script that waits on us.
+setTimeout(() => process.exit(), 3000).unref();
