@@ -16,12 +16,11 @@ import { ChainNode } from '../../node/node.ts';
 import { SoloConsensus } from '../../node/consensus/solo.ts';
 import { initHome, loadHome } from '../../node/home.ts';
 import { keyPairSigner } from '../../node/keys/signer.ts';
-import { newKeyPair, readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
-import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
-import { encodeArgs } from '../../node/execution/contracts.ts';
+import { newKeyPair, readKeyFile } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { hex0x } from '../../node/json.ts';
 import { BROP, startNode } from '../../tooling/nodes/processes.ts';
+import { submitCall, type Call } from '../../tooling/nodes/in-process.ts';
 import { NodeSource } from '../indexer/source.ts';
 import { LevelIndexStore } from '../indexer/level-store.ts';
 import { startMiddleware } from '../service.ts';
@@ -39,14 +38,7 @@ test('a partner uploads a file, registers its evidence with its own key; the rec
   const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
   const operator = readKeyFile(init.operatorKey);
   const partner = newKeyPair();
-  const send = async (key: KeyPair, contract: string, method: string, args: unknown[]) => {
-    const c = node.contracts.named(contract)!;
-    const tx = signTransaction({
-      chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-      validUntilBlock: node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
-    }, key.privateKey);
-    await node.submit(encodeTransaction(tx));
-  };
+  const send = async (...call: Call) => { await submitCall(node, call); };
   // On every interface without publicUrl, the addresses would name 0.0.0.0: refused, nothing left open.
   const refused = await startMiddleware({
     source: new NodeSource(node), store: await LevelIndexStore.open(join(dir, 'index')),

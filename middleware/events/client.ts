@@ -5,7 +5,7 @@
  * cursor. Items arrive once each, in chain order. Web globals only: runs in browsers too.
  */
 import { RpcWsClient } from '../../node/rpc/client.ts';
-import type { StreamFilter, StreamItem } from '../indexer/types.ts';
+import type { Heartbeat, StreamFilter, StreamItem } from '../indexer/types.ts';
 import { BLOCK_SLOT_TX, compareCursors, cursorText, parseCursor } from '../indexer/types.ts';
 
 export interface EventStreamOptions extends StreamFilter {
@@ -65,7 +65,7 @@ export class EventStream {
           this.last = indexedHeight < 0 ? '0.0.0' : cursorText({ height: indexedHeight, tx: BLOCK_SLOT_TX, slot: 0 });
         }
         this.arm();
-        await ws.subscribe<StreamItem | { kind: 'heartbeat'; cursor: string }>('stream', { ...filter, after: this.last }, (item) => this.receive(item));
+        await ws.subscribe<StreamItem | Heartbeat>('stream', { ...filter, after: this.last }, (item) => this.receive(item));
         this.opts.onState?.({ connected: true, cursor: this.last });
         backoff = this.opts.backoffMs ?? 250;
         const info = await ws.closed;
@@ -86,7 +86,7 @@ export class EventStream {
     this.watchdog = setTimeout(() => void this.ws?.close(), this.opts.quietMs ?? 35_000);
   }
 
-  private receive(item: StreamItem | { kind: 'heartbeat'; cursor: string }): void {
+  private receive(item: StreamItem | Heartbeat): void {
     this.arm();
     const at = parseCursor(item.cursor);
     if (!at) return;

@@ -11,7 +11,7 @@
 import type { RpcServer, SubscriptionChannel } from '../../node/rpc/server.ts';
 import { RpcError } from '../../node/rpc/errors.ts';
 import type { Indexer } from '../indexer/indexer.ts';
-import { BLOCK_SLOT_TX, type Cursor, type StreamFilter, type StreamItem, compareCursors, cursorText, matches, parseCursor } from '../indexer/types.ts';
+import { BLOCK_SLOT_TX, type Cursor, type Heartbeat, type StreamFilter, type StreamItem, compareCursors, cursorText, matches, parseCursor } from '../indexer/types.ts';
 
 export const STREAM_TOPIC = 'stream';
 const KINDS = new Set(['block', 'tx', 'event']);
@@ -19,7 +19,6 @@ const REPLAY_BATCH = 500;
 /** A replay pauses while this much is unsent on the socket (the server cuts a consumer at 4 MiB). */
 const REPLAY_MAX_BUFFERED = 1 << 20;
 
-export interface Heartbeat { kind: 'heartbeat'; cursor: string; height: number }
 
 class Subscriber {
   readonly filter: StreamFilter;

@@ -63,6 +63,9 @@ export type StreamItem =
   | { kind: 'tx'; cursor: string; height: number; index: number; time: number; hash: string; sender: string; contract: string; method: string; ok: boolean; error: string | null }
   | { kind: 'event'; cursor: string; height: number; index: number; time: number; txHash: string; sender: string; contract: string; name: string; topics: string[]; data: unknown };
 
+/** Sent on the stream every few seconds and through a replay's skipped items: everything up to `cursor` has been sent. */
+export interface Heartbeat { kind: 'heartbeat'; cursor: string; height: number }
+
 export interface EvidenceRow {
   key: string;
   digest: string;

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { accountAddress, buildSystemContract, PERM, SYSTEM_CONTRACTS } from '../../contracts/system/index.ts';
 import { checkGenesis, makeGenesis, type GenesisFile } from '../../node/genesis.ts';
 import { ChainNode } from '../../node/node.ts';
@@ -17,10 +17,9 @@ import { registerChainApi } from '../../node/api.ts';
 import { newKeyPair, writeKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
 import { keyPairSigner } from '../../node/keys/signer.ts';
 import { signPrecommit } from '../../node/chain/commit.ts';
-import { encodeArgs } from '../../node/execution/contracts.ts';
-import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
 import { hex } from '../../node/chain/hash.ts';
 import type { Receipt } from '../../node/chain/block.ts';
+import { submitCall } from '../../tooling/nodes/in-process.ts';
 
 export const digestOf = (text: string | Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(text).digest());
 
@@ -112,14 +111,7 @@ export class TestChain {
   /** Signs and submits transactions, makes a block, and returns their receipts (throwing on any failure). */
   async txs(list: Array<[KeyPair, string, string, unknown[]]>): Promise<Receipt[]> {
     const hashes = [];
-    for (const [key, contract, method, args] of list) {
-      const c = this.node.contracts.named(contract)!;
-      const tx = signTransaction({
-        chainId: this.node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-        validUntilBlock: this.node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
-      }, key.privateKey);
-      hashes.push((await this.node.submit(encodeTransaction(tx))).hash);
-    }
+    for (const call of list) hashes.push((await submitCall(this.node, call)).hash);
     await this.produce();
     return hashes.map((h, i) => {
       const s = this.node.txStatus(h);

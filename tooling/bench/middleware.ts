@@ -22,6 +22,7 @@ import { openIndexStore, startMiddleware, type IndexStoreSpec } from '../../midd
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { onJsonLines } from '../nodes/processes.ts';
+import { submitCall, type Call } from '../nodes/in-process.ts';
 import { EventStream } from '../../middleware/events/client.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { ChainNode } from '../../node/node.ts';
@@ -29,8 +30,6 @@ import { SoloConsensus } from '../../node/consensus/solo.ts';
 import { initHome, loadHome } from '../../node/home.ts';
 import { keyPairSigner } from '../../node/keys/signer.ts';
 import { newKeyPair, readKeyFile } from '../../node/keys/key-file.ts';
-import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
-import { encodeArgs } from '../../node/execution/contracts.ts';
 import { accountAddress, PERM } from '../../contracts/system/index.ts';
 
 const envInt = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -153,13 +152,7 @@ async function latencyBench(dir: string): Promise<void> {
   const consensus = new SoloConsensus(node, keyPairSigner(home.validatorKey!), { onError: (e) => { throw e; } });
   const operator = readKeyFile(init.operatorKey);
   const partner = newKeyPair();
-  const send = async (key: typeof partner, contract: string, method: string, args: unknown[]) => {
-    const c = node.contracts.named(contract)!;
-    await node.submit(encodeTransaction(signTransaction({
-      chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-      validUntilBlock: node.height + 20n, contract: c.address, method, args: encodeArgs(c, method, args),
-    }, key.privateKey)));
-  };
+  const send = async (...call: Call) => { await submitCall(node, call, 20n); };
   await send(operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'Bench', PERM.all, randomBytes(32)]);
   await send(partner, 'identity', 'register', [partner.publicKey, null]);
   await send(operator, 'quota', 'setAllowance', [accountAddress(partner.publicKey), 1n << 60n]);

@@ -17,7 +17,7 @@ import { readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
 import type { ChainParams } from '../../node/chain/params.ts';
 import { randomBytes } from 'node:crypto';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
+import { type SignedTx, encodeTransaction, signTransaction } from '../../node/tx/transaction.ts';
 import { encodeArgs } from '../../node/execution/contracts.ts';
 
 export interface TestChainOptions {
@@ -30,13 +30,13 @@ export interface TestChainOptions {
 /** A contract call to sign and submit: [key, contract, method, args]. */
 export type Call = [KeyPair, string, string, unknown[]];
 
-/** Signs `call` for `node`'s chain and submits it (valid for the next 10 blocks). */
-export async function submitCall(node: ChainNode, [key, contract, method, args]: Call): Promise<void> {
+/** Signs `call` for `node`'s chain and submits it (valid for the next `validFor` blocks); the accepted transaction. */
+export async function submitCall(node: ChainNode, [key, contract, method, args]: Call, validFor = 10n): Promise<SignedTx> {
   const c = node.contracts.named(contract);
   if (!c) throw new Error(`no contract ${contract}`);
-  await node.submit(encodeTransaction(signTransaction({
+  return node.submit(encodeTransaction(signTransaction({
     chainId: node.params.chainId, sender: accountAddress(key.publicKey), nonce: randomBytes(8).readBigUInt64BE(),
-    validUntilBlock: node.height + 10n, contract: c.address, method, args: encodeArgs(c, method, args),
+    validUntilBlock: node.height + validFor, contract: c.address, method, args: encodeArgs(c, method, args),
   }, key.privateKey)));
 }
 
