@@ -73,6 +73,32 @@ export interface Proposal {
 /** How far ahead of a validator's clock a proposed block's time may be. */
 export const MAX_CLOCK_DRIFT_MS = 10_000;
 
+/** A set that keeps at least the last `capacity / 2` additions (two generations: cheap, no per-entry bookkeeping). */
+class RecentSet {
+  private young = new Set<string>();
+  private old = new Set<string>();
+  private readonly half: number;
+
+  constructor(capacity: number) {
+    this.half = Math.max(1, capacity >> 1);
+  }
+
+  has(k: string): boolean {
+    return this.young.has(k) || this.old.has(k);
+  }
+
+  add(k: string): void {
+    this.young.add(k);
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Set();
+    }
+  }
+}
+
+/** A budgeted block still takes at least this many transactions (and blocks this small are not timed). */
+const MIN_BUDGETED_TXS = 64;
+
 export class NodeError extends Error {
   readonly code: 'BLOCK_INVALID' | 'NOT_FOUND' | 'NODE_CLOSED';
   constructor(code: NodeError['code'], message: string) {
@@ -170,6 +196,16 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private commitInProgress = false;
   /** Decoded receipts of recent blocks (status queries ask about recent transactions). */
   private readonly receiptCache = new Map<bigint, Receipt[]>();
+  /**
+   * Pool entries with a record on disk: those a client sent here (the node answered for them). Gossiped
+   * ones are not written: their first node keeps them, and writing every transaction on every validator
+   * cost each a synced write and a delete per transaction.
+   */
+  private readonly persistedPending = new Set<string>();
+  /** Transactions whose signature this node checked and found good: not checked again (a hash covers the signature). */
+  private readonly verified = new RecentSet(200_000);
+  /** Measured cost of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
+  private executionUsPerTx = 0;
 
   private constructor(opts: NodeOptions, store: ChainStore, state: MemoryState, tree: StateTree, head: BlockHeader) {
     super();
@@ -213,7 +249,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         await store.commitBlock({
           height: 0n, hash, block: encodeBlock({ header, txs: [] }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
-          receipts: joinReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
+          receipts: joinReceipts([]), txHashes: [], settledPending: [], writes, nodes: nodeEntries(nodes),
         });
         head = { height: 0n, hash };
       }
@@ -279,7 +315,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       }
       if (this.store.txLocation(stx.hash) || this.mempool.has(stx.hashHex)) continue;
       if (stx.tx.validUntilBlock <= this.height) expired.push(stx);
-      else this.mempool.add(stx, { force: true }); // accepted once: kept even if the pool is smaller now
+      else {
+        this.mempool.add(stx, { force: true }); // accepted once: kept even if the pool is smaller now
+        this.persistedPending.add(stx.hashHex);
+      }
     }
     if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
   }
@@ -321,8 +360,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   }
 
   /**
-   * Admission (SPEC C4): decodes and checks a transaction, and once it is durably pending resolves
-   * with it. Throws TxError with the reason otherwise.
+   * Admission (SPEC C4): decodes and checks a transaction, and once it is pending (durably, for one a
+   * client sent here) resolves with it. Throws TxError with the reason otherwise.
    */
   async submit(bytes: Uint8Array, opts: { gossiped?: boolean } = {}): Promise<SignedTx> {
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
@@ -339,11 +378,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.admitting.add(stx.hashHex);
     let signed: boolean;
     try {
-      signed = await this.verifier.verify(check);
+      // A transaction of a proposal that did not make it is checked once, not again when gossip brings it.
+      signed = this.verified.has(stx.hashHex) || await this.verifier.verify(check);
     } finally {
       this.admitting.delete(stx.hashHex);
     }
     if (!signed) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
+    this.verified.add(stx.hashHex);
     // The chain may have moved on while the signature was checked: judge again at the current head.
     this.checkValidity(tx.validUntilBlock);
     this.checkNotKnown(stx);
@@ -359,6 +400,9 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       this.quota.release(stx);
       throw e;
     }
+    // Sent by a client here (not gossiped by a peer): durably pending before the answer, and the
+    // network passes it on.
+    if (opts.gossiped) return stx;
     try {
       await this.pending.write(stx);
     } catch (e) {
@@ -366,8 +410,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       this.quota.release(stx);
       throw e;
     }
-    // Sent by a client here (not gossiped by a peer): the network passes it on.
-    if (!opts.gossiped) this.emit('accepted', stx);
+    this.persistedPending.add(stx.hashHex);
+    this.emit('accepted', stx);
     return stx;
   }
 
@@ -385,12 +429,19 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     }
   }
 
-  /** Makes the next block from the pool, executed on the current state (the proposer's job). */
-  proposeBlock(proposer: Uint8Array): Proposal {
+  /**
+   * Makes the next block from the pool, executed on the current state (the proposer's job). With
+   * `budgetMs`, the block holds no more transactions than this node executes in that time (as measured
+   * on recent blocks): under a flood, blocks stop growing with the pool, so that the other validators
+   * receive, check and vote on a proposal within their timeout. The chain's limits still apply.
+   */
+  proposeBlock(proposer: Uint8Array, opts: { budgetMs?: number } = {}): Proposal {
     const height = this.height + 1n;
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
-    const txs = this.mempool.reap(this.params.maxBlockTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
+    let maxTxs = this.params.maxBlockTxs;
+    if (opts.budgetMs !== undefined && this.executionUsPerTx > 0) maxTxs = Math.min(maxTxs, Math.max(MIN_BUDGETED_TXS, Math.floor((opts.budgetMs * 1000) / this.executionUsPerTx)));
+    const txs = this.mempool.reap(maxTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
     return this.execute({ height, time, proposer, txs }, true);
   }
 
@@ -422,7 +473,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       return stx;
     });
     // Signatures on the worker threads, all of the block's at once (the pool already checked those it holds).
-    const checks = txs.filter((t) => !this.mempool.has(t.hashHex)).map((t) => {
+    const checks = txs.filter((t) => !this.mempool.has(t.hashHex) && !this.verified.has(t.hashHex)).map((t) => {
       const check = t.signatureCheck();
       if (!check) throw new NodeError('BLOCK_INVALID', `transaction ${t.hashHex} uses an unsupported signature scheme`);
       return { t, check };
@@ -430,16 +481,22 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const valid = await this.verifier.verifyAll(checks.map((c) => c.check));
     const bad = valid.indexOf(false);
     if (bad >= 0) throw new NodeError('BLOCK_INVALID', `transaction ${checks[bad]!.t.hashHex} has a bad signature`);
+    for (const c of checks) this.verified.add(c.t.hashHex);
     const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs });
     if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
     return mine;
   }
 
   private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }, fill = false): Proposal {
+    const started = performance.now();
     const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
+    if (b.txs.length >= MIN_BUDGETED_TXS) {
+      const us = ((performance.now() - started) * 1000) / b.txs.length;
+      this.executionUsPerTx = this.executionUsPerTx === 0 ? us : 0.7 * this.executionUsPerTx + 0.3 * us;
+    }
     const nextValidators = result.nextValidators ?? this.validatorSet;
     if (result.endBlockError) this.warn(`governance.endBlock failed at height ${b.height} (no validator change or liveness noted): ${result.endBlockError}`);
     const txBytes = b.txs.map((t) => t.bytes);
@@ -469,6 +526,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       await this.store.commitBlock({
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
         receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
+        settledPending: p.txs.filter((t) => this.persistedPending.has(t.hashHex)).map((t) => t.hash),
       });
     } catch (e) {
       // Not committed: its transactions are pending again (their pool records on disk were never removed).
@@ -478,6 +536,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       this.committing.clear();
       this.commitInProgress = false;
     }
+    for (const t of p.txs) this.persistedPending.delete(t.hashHex);
     this.state.apply(p.writes);
     this.auth.forgetIfTouched(p.writes);
     for (const t of p.txs) this.remember(t);
@@ -495,7 +554,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const expired = this.mempool.evictExpired(this.height);
     if (expired.length > 0) {
       // Answered as expired from the moment they leave the pool, not only once the store has them.
-      for (const t of expired) this.expiring.set(t.hashHex, t.tx.validUntilBlock);
+      for (const t of expired) {
+        this.expiring.set(t.hashHex, t.tx.validUntilBlock);
+        this.persistedPending.delete(t.hashHex);
+      }
       // Best effort: the block is committed whatever happens here; a restart finds these expired anyway.
       await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })))
         .then(() => { for (const t of expired) this.expiring.delete(t.hashHex); })

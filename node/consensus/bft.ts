@@ -132,7 +132,14 @@ export class BftConsensus {
     if (!this.stopped) return;
     this.stopped = false;
     this.enqueue(() => this.startHeight(this.node.height + 1n, true));
-    this.gossipTimer = setInterval(() => { for (const m of this.sent) this.transport.broadcast(m); }, this.timeouts.prevoteMs);
+    // Own messages go out again for peers that missed them: votes at every tick, a proposal (a whole
+    // block) only about once per propose timeout, since sending it costs every peer its decoding.
+    const proposalEvery = Math.max(1, Math.round(this.timeouts.proposeMs / this.timeouts.prevoteMs));
+    let tick = 0;
+    this.gossipTimer = setInterval(() => {
+      tick++;
+      for (const m of this.sent) if (m.kind === 'vote' || tick % proposalEvery === 0) this.transport.broadcast(m);
+    }, this.timeouts.prevoteMs);
   }
 
   async stop(): Promise<void> {
@@ -236,7 +243,9 @@ export class BftConsensus {
       try {
         this.blocks.set(blockId, await this.node.checkProposal(block));
         valid = true;
-      } catch {
+      } catch (e) {
+        // The operator must hear of it: a proposal refused by honest nodes costs the chain a round.
+        this.log({ event: 'proposal-rejected', height: m.height, round: m.round, proposer: validator, code: (e as { code?: string }).code ?? 'INVALID', message: (e as Error).message });
         valid = false;
       }
     }
@@ -293,7 +302,10 @@ export class BftConsensus {
           let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
           let validRound = a.validRound;
           if (!p) {
-            p = this.node.proposeBlock(accountAddress(this.key.publicKey));
+            // A quarter of the round's propose timeout for executing the block here leaves the others
+            // time to receive it, execute it in turn and vote before they give up on the round.
+            const budgetMs = (this.timeouts.proposeMs + a.round * this.timeouts.deltaMs) / 4;
+            p = this.node.proposeBlock(accountAddress(this.key.publicKey), { budgetMs });
             this.blocks.set(hex(p.hash), p);
             validRound = -1; // a new block: no earlier round vouches for it
           }
@@ -318,7 +330,13 @@ export class BftConsensus {
           break;
         }
         case 'timeout':
-          this.schedule(a.afterMs, () => this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step }));
+          this.schedule(a.afterMs, () => {
+            // No proposal in time: the round's proposer is down, slow or cut off (operators look here first).
+            if (a.step === 'propose' && this.machine.height === a.height && this.machine.round === a.round && this.machine.step === 'propose') {
+              this.log({ event: 'round-timeout', height: a.height, round: a.round, step: a.step, proposer: this.machine.proposer(a.height, a.round), afterMs: a.afterMs });
+            }
+            return this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step });
+          });
           break;
         case 'decide': {
           const p = this.blocks.get(a.block);

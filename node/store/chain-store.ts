@@ -63,6 +63,8 @@ export interface BlockRecord {
   commit: Uint8Array;
   receipts: Uint8Array;
   txHashes: Uint8Array[];
+  /** Transactions of the block whose pool record (putPending) is removed with it. */
+  settledPending: Uint8Array[];
   /** Flat state changes of the block. */
   writes: readonly StorageWrite[];
   /** New state tree nodes (hash → encoded node). */
@@ -96,7 +98,10 @@ export class ChainStore {
   }
 
   static async open(dir: string): Promise<ChainStore> {
-    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    // State tree nodes are keyed by hash, so their writes land all over the key space: a larger
+    // memtable and larger tables mean far fewer compactions (a third of the compaction CPU at 72k
+    // transactions in `bench -- chain`, measured against LevelDB's 4 MB / 2 MB defaults).
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: 64 * 1024 * 1024, maxFileSize: 16 * 1024 * 1024 });
     await db.open();
     return new ChainStore(db);
   }
@@ -222,8 +227,8 @@ export class ChainStore {
       new DataView(loc.buffer).setUint32(8, i);
       loc.set(r.hash, 12);
       ops.push({ type: 'put', key: key(K.tx, t), value: loc });
-      ops.push({ type: 'del', key: key(K.pending, t) });
     });
+    for (const t of r.settledPending) ops.push({ type: 'del', key: key(K.pending, t) });
     for (const w of r.writes) {
       const k = key(K.state, w.contract, w.key);
       ops.push(w.value === null ? { type: 'del', key: k } : { type: 'put', key: k, value: w.value });
