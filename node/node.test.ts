@@ -327,6 +327,46 @@ test('pending transactions come back after a restart in the order they arrived',
   }
 });
 
+test('a proposal budgeted in time holds what the node executes in it (at least 64); the rest wait for the next block', async () => {
+  const { home, node, consensus, operator } = await setup();
+  try {
+    for (let i = 0; i < 200; i++) await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]));
+    await consensus.produce(); // 200 transactions in one block: the node now knows its execution speed
+    assert.is(node.block(1n)!.block.txs.length, 200);
+    for (let i = 0; i < 200; i++) await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]));
+    const proposer = accountAddress(home.validatorKey!.publicKey);
+    assert.is(node.proposeBlock(proposer, { budgetMs: 0 }).txs.length, 64);
+    assert.is(node.proposeBlock(proposer, { budgetMs: 60_000 }).txs.length, 200);
+    assert.is(node.proposeBlock(proposer).txs.length, 200);
+  } finally {
+    await node.close();
+  }
+});
+
+test('gossiped transactions are pooled without a disk record; those sent here survive a restart, and leave the disk once committed', async () => {
+  const { home, node, operator } = await setup();
+  const gossiped = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]), { gossiped: true });
+  const sent = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]));
+  assert.is(node.txStatus(gossiped.hash).status, 'pending');
+  await node.close();
+  let again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    assert.is(again.txStatus(sent.hash).status, 'pending');
+    assert.is(again.txStatus(gossiped.hash).status, 'unknown');
+    await new SoloConsensus(again, keyPairSigner(home.validatorKey!)).produce();
+    assert.is(again.txStatus(sent.hash).status, 'committed');
+  } finally {
+    await again.close();
+  }
+  again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    assert.is(again.mempool.size, 0);
+    assert.is(again.txStatus(sent.hash).status, 'committed');
+  } finally {
+    await again.close();
+  }
+});
+
 test.after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

@@ -20,7 +20,7 @@ import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
-import { NIL_BLOCK, encodeBlock, encodeCommit, proposalPayload } from '../chain/block.ts';
+import { NIL_BLOCK, encodeBlock, encodeCommit, headerHash, proposalPayload } from '../chain/block.ts';
 import { TendermintMachine } from './tendermint.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
 import { hex } from '../chain/hash.ts';
@@ -195,6 +195,47 @@ test('a proposal whose block names another validator as its proposer is voted ni
     assert.equal((await prevoteFor(keys[other]!, 'forged')).vote, NIL_BLOCK);
     const honestBlock = await prevoteFor(keys[p]!, 'true');
     assert.equal(honestBlock.vote, honestBlock.hash);
+  } finally {
+    await maker.close();
+  }
+});
+
+test('a refused proposal is voted nil and logged with its reason; a round without a proposal logs its timeout and proposer', async () => {
+  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
+  const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
+  const honest = (p + 1) % 4;
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker-3'), genesis, contracts, verifierWorkers: 0 });
+  const run = async (tag: string, proposeMs: number, send: (receive: (m: ConsensusMessage) => void) => void) => {
+    const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
+    let receive: ((m: ConsensusMessage) => void) | undefined;
+    const sent: ConsensusMessage[] = [];
+    const logged: Array<Record<string, unknown>> = [];
+    const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
+    const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
+    try {
+      bft.start();
+      send(receive!);
+      await until(() => sent.some((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0), 4000, 'the honest prevote');
+      return { vote: (sent.find((m) => m.kind === 'vote' && m.type === 'prevote') as Extract<ConsensusMessage, { kind: 'vote' }>).blockHash, logged };
+    } finally {
+      await bft.stop();
+      await node.close();
+    }
+  };
+  try {
+    // A block whose header claims another state root than executing it gives.
+    const made = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
+    const header = { ...made.block.header, stateRoot: new Uint8Array(randomBytes(32)) };
+    const hash = headerHash(header);
+    const refused = await run('refused', 5000, (receive) => receive({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock({ header, txs: made.block.txs }), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) }));
+    assert.equal(refused.vote, NIL_BLOCK);
+    const why = refused.logged.find((e) => e.event === 'proposal-rejected');
+    assert.ok(why, refused.logged.map((e) => e.event).join(', '));
+    assert.is(why.code, 'BLOCK_INVALID');
+    assert.is(why.proposer, addr(keys[p]!));
+    const silent = await run('silent', 200, () => undefined);
+    assert.equal(silent.vote, NIL_BLOCK);
+    assert.equal(silent.logged.find((e) => e.event === 'round-timeout'), { event: 'round-timeout', height: 1n, round: 0, step: 'propose', proposer: addr(keys[p]!), afterMs: 200 });
   } finally {
     await maker.close();
   }
