@@ -6,6 +6,7 @@
  * those from a timer (node/consensus/solo.ts).
  */
 import { EventEmitter } from 'node:events';
+import { hash } from 'node:crypto';
 import { Vm } from '../vm/vm.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
 import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
@@ -459,11 +460,14 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (bytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${bytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
     const seen = new Set<string>();
     const txs = block.txs.map((bytes) => {
-      let stx: SignedTx;
-      try {
-        stx = SignedTx.decode(bytes, this.txLimits());
-      } catch (e) {
-        throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
+      // Most of a proposal's transactions are in the pool already, decoded when they were admitted.
+      let stx = this.mempool.get(hash('sha256', bytes, 'hex'));
+      if (!stx) {
+        try {
+          stx = SignedTx.decode(bytes, this.txLimits());
+        } catch (e) {
+          throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
+        }
       }
       if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock <= this.height || stx.tx.validUntilBlock > this.height + BigInt(this.params.validityWindow)) {
         throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${header.height}`);

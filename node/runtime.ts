@@ -60,6 +60,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
         peerKeyFile: join(home.home, 'keys', 'peer.key'), isValidator: (a) => node.isRecentValidator(a), maxBlockBytes: node.params.maxBlockBytes,
+        pooledTx: (h) => node.mempool.get(h)?.bytes,
         denyPeers: home.config.p2p.denyPeers,
       });
       const net = network;

@@ -17,7 +17,9 @@ import { ConsensusWal } from '../consensus/wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { hex } from '../chain/hash.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
-import { NIL_BLOCK, votePayload, PREVOTE } from '../chain/block.ts';
+import { NIL_BLOCK, votePayload, PREVOTE, decodeBlock, encodeBlock, headerHash, proposalPayload } from '../chain/block.ts';
+import { merkleRoot } from '../chain/merkle.ts';
+import { createHash, randomBytes } from 'node:crypto';
 import type { DeployedContract } from '../execution/contracts.ts';
 import { P2pNetwork } from './network.ts';
 
@@ -84,6 +86,42 @@ test('four validators over libp2p commit the same certified blocks; forged votes
     for (const b of bfts) await b.stop();
     for (const n of nodes) await n.close();
     for (const n of [...nets, outsider]) await n.stop();
+  }
+});
+
+test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored', async () => {
+  const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
+  const key = (tx: Uint8Array) => createHash('sha256').update(tx).digest('hex');
+  const block = encodeBlock({ header: { chainId: 'brop-p2p', height: 5n, time: 1n, prevHash: new Uint8Array(32), txRoot: merkleRoot(txs), stateRoot: new Uint8Array(32), receiptsRoot: new Uint8Array(32), proposer: accountAddress(keys[0]!.publicKey), validatorSetHash: new Uint8Array(32), nextValidatorSetHash: new Uint8Array(32) }, txs });
+  const hash = headerHash(decodeBlock(block).header);
+  const proposal: ConsensusMessage = { kind: 'proposal', height: 5n, round: 0, validRound: -1, block, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 0, -1, hash)) };
+  const pool = (have: Uint8Array[]) => (h: string) => have.find((t) => key(t) === h);
+  // A has every transaction; B only the first; C answers requests with other bytes under the same hashes.
+  const a = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: pool(txs) });
+  const b = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: pool([txs[0]!]) });
+  const c = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: (h) => (txs.some((t) => key(t) === h) ? new Uint8Array(randomBytes(300)) : undefined) });
+  try {
+    // A - B - C: what C publishes reaches B from C first, and B asks C before A.
+    await a.addPeers(b.addresses());
+    await c.addPeers(b.addresses());
+    await until(() => b.connectedPeers() >= 2, 10_000, 'peers to connect');
+    const got: ConsensusMessage[] = [];
+    b.subscribe((m) => got.push(m));
+    const tags: number[] = [];
+    b.libp2p.services.pubsub.addEventListener('message', (e) => tags.push(e.detail.data[8]!));
+    await new Promise((r) => setTimeout(r, 1500)); // meshes form
+    a.broadcast(proposal);
+    await until(() => got.length >= 1, 10_000, 'the proposal from A');
+    const first = got[0] as Extract<ConsensusMessage, { kind: 'proposal' }>;
+    assert.equal([first.kind, first.height, first.round, first.validRound], ['proposal', 5n, 0, -1]);
+    assert.ok(Buffer.from(first.block).equals(block), 'the block as proposed');
+    assert.ok(Buffer.from(first.signature).equals(proposal.signature) && Buffer.from(first.publicKey).equals(proposal.publicKey));
+    assert.equal(tags, [3]); // compact on the wire
+    c.broadcast({ ...proposal, round: 1, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 1, -1, hash)) });
+    await until(() => got.length >= 2, 10_000, 'the proposal from C');
+    assert.ok(Buffer.from((got[1] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(block), 'the block as proposed, not C\'s bytes');
+  } finally {
+    for (const n of [a, b, c]) await n.stop();
   }
 });
 

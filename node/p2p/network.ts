@@ -1,8 +1,8 @@
 /**
  * The peer-to-peer network of a node, on libp2p 3: TCP, noise encryption, yamux multiplexing,
- * identify and ping, gossipsub for consensus messages and transactions, and a request/response
- * protocol for block sync. It implements the consensus transport (bft.ts) and carries transactions
- * between pools.
+ * identify and ping, gossipsub for consensus messages and transactions, and request/response
+ * protocols for block sync and for the transactions of a compact proposal. It implements the consensus
+ * transport (bft.ts) and carries transactions between pools.
  *
  * Gossip is validated before it spreads: a consensus message must decode and carry a valid signature
  * of a validator, a transaction must decode; anything else is rejected, which lowers the sender's
@@ -13,7 +13,7 @@
  * inbound connections, gossip they forward is ignored, and the list can change while the node runs.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -29,7 +29,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519 } from '../crypto/ed25519.ts';
-import { PRECOMMIT, PREVOTE, decodeBlock, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { PRECOMMIT, PREVOTE, decodeBlock, decodeHeader, encodeBlock, encodeHeader, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 
@@ -51,6 +51,11 @@ export interface NetworkOptions {
   maxBlockBytes?: number;
   /** Peer ids never to connect to nor take gossip from (an operator's ban list; see setDeniedPeers). */
   denyPeers?: readonly string[];
+  /**
+   * A pending transaction's bytes by hash (hex), from the node's pool. Proposals travel as a header and
+   * transaction hashes; a receiver rebuilds the block from its pool and fetches only what it lacks.
+   */
+  pooledTx?: (hashHex: string) => Uint8Array | undefined;
 }
 
 export class P2pError extends Error {
@@ -88,22 +93,45 @@ const WIRE: StructTable = {
   // Before the blocks: the serving peer's committed height (a syncing node's target) and how many blocks follow.
   SyncHead: [{ name: 'height', type: 'u64' }, { name: 'count', type: 'u32' }],
   TxBatch: [{ name: 'txs', type: { array: 'bytes' } }],
+  CompactProposal: [
+    { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' },
+    { name: 'header', type: 'bytes' }, { name: 'txHashes', type: { array: b32 } }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
+  ],
+  TxRequest: [{ name: 'hashes', type: { array: b32 } }],
+  // One entry per hash asked for, in order; empty where the peer does not have it.
+  TxResponse: [{ name: 'txs', type: { array: 'bytes' } }],
   SyncedBlock: [{ name: 'block', type: 'bytes' }, { name: 'commit', type: 'bytes' }],
 };
 
 /**
- * A consensus message on the wire: 8 bytes of nonce, one tag byte (1 proposal, 2 vote), then its
- * fields. Gossip ids are content hashes, and a node sends its messages again until the height ends
- * (peers that were away must get them): the nonce makes each sending a new gossip message.
+ * A proposal as it travels between nodes that keep pools: its block's header and the hashes of its
+ * transactions, which the receivers already have from transaction gossip (a block's bytes would
+ * otherwise cross every link twice). The signature is the proposal's, over the header's hash; the
+ * header's transaction root binds the hashes' transactions, and a receiver executing the rebuilt block
+ * checks it.
  */
-export function encodeConsensusMessage(m: ConsensusMessage): Uint8Array {
+export interface CompactProposal {
+  kind: 'compact';
+  height: bigint; round: number; validRound: number;
+  header: Uint8Array; txHashes: Uint8Array[]; publicKey: Uint8Array; signature: Uint8Array;
+}
+
+const TAG_PROPOSAL = 1, TAG_VOTE = 2, TAG_COMPACT = 3;
+
+/**
+ * A consensus message on the wire: 8 bytes of nonce, one tag byte (1 proposal with its whole block,
+ * 2 vote, 3 compact proposal), then its fields. Gossip ids are content hashes, and a node sends its
+ * messages again until the height ends (peers that were away must get them): the nonce makes each
+ * sending a new gossip message.
+ */
+export function encodeConsensusMessage(m: ConsensusMessage | CompactProposal): Uint8Array {
   const { kind: _kind, ...fields } = m;
-  const body = m.kind === 'proposal'
-    ? encode({ struct: 'Proposal' }, fields, WIRE)
-    : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
+  const body = m.kind === 'proposal' ? encode({ struct: 'Proposal' }, fields, WIRE)
+    : m.kind === 'compact' ? encode({ struct: 'CompactProposal' }, fields, WIRE)
+      : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
   const out = new Uint8Array(NONCE + 1 + body.length);
   out.set(randomBytes(NONCE));
-  out[NONCE] = m.kind === 'proposal' ? 1 : 2;
+  out[NONCE] = m.kind === 'proposal' ? TAG_PROPOSAL : m.kind === 'compact' ? TAG_COMPACT : TAG_VOTE;
   out.set(body, NONCE + 1);
   return out;
 }
@@ -111,11 +139,16 @@ export function encodeConsensusMessage(m: ConsensusMessage): Uint8Array {
 const NONCE = 8;
 
 /** Throws on anything that is not a well-formed message. */
-export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage {
+export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage | CompactProposal {
   if (wire.length < NONCE + 1) throw new RangeError('consensus message too short');
   const bytes = wire.subarray(NONCE);
-  if (bytes[0] === 1) return { kind: 'proposal', ...(decode({ struct: 'Proposal' }, bytes.subarray(1), WIRE) as Omit<Extract<ConsensusMessage, { kind: 'proposal' }>, 'kind'>) };
-  if (bytes[0] === 2) {
+  if (bytes[0] === TAG_PROPOSAL) return { kind: 'proposal', ...(decode({ struct: 'Proposal' }, bytes.subarray(1), WIRE) as Omit<Extract<ConsensusMessage, { kind: 'proposal' }>, 'kind'>) };
+  if (bytes[0] === TAG_COMPACT) {
+    const c = decode({ struct: 'CompactProposal' }, bytes.subarray(1), WIRE) as Omit<CompactProposal, 'kind'>;
+    if (c.txHashes.length > MAX_COMPACT_TXS) throw new RangeError('too many transactions in a proposal');
+    return { kind: 'compact', ...c };
+  }
+  if (bytes[0] === TAG_VOTE) {
     const v = decode({ struct: 'Vote' }, bytes.subarray(1), WIRE) as { type: number } & Omit<Extract<ConsensusMessage, { kind: 'vote' }>, 'kind' | 'type'>;
     if (v.type !== PREVOTE && v.type !== PRECOMMIT) throw new RangeError('unknown vote type');
     return { ...v, kind: 'vote', type: v.type === PREVOTE ? 'prevote' : 'precommit' };
@@ -124,11 +157,11 @@ export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage {
 }
 
 /** Whether a consensus message's signature is good (checked before it spreads further). */
-export function validlySigned(m: ConsensusMessage, chainId: string): boolean {
+export function validlySigned(m: ConsensusMessage | CompactProposal, chainId: string): boolean {
   if (m.kind === 'vote') return verifyEd25519(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
   let blockHash: Uint8Array;
   try {
-    blockHash = headerHash(decodeBlock(m.block).header);
+    blockHash = headerHash(m.kind === 'compact' ? decodeHeader(m.header) : decodeBlock(m.block).header);
   } catch {
     return false;
   }
@@ -146,6 +179,10 @@ async function peerKey(file: string | undefined): Promise<PrivateKey> {
 }
 
 const MAX_SYNC_RESPONSE = 64;
+/** Transactions a compact proposal may list, and a transaction request may ask for. */
+const MAX_COMPACT_TXS = 100_000;
+/** Transactions of recent proposals kept to rebuild and serve them (beyond the pool). */
+const PROPOSAL_TXS_KEPT = 60_000;
 /** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
 const TX_BATCH = 200;
 const TX_BATCH_BYTES = 512 * 1024;
@@ -161,6 +198,12 @@ export class P2pNetwork implements ConsensusTransport {
   private readonly consensusTopic: string;
   private readonly txTopic: string;
   private readonly syncProtocol: string;
+  private readonly txProtocol: string;
+  private readonly pooledTx: ((hashHex: string) => Uint8Array | undefined) | undefined;
+  /** Transactions of proposals this node sent or rebuilt, by hash: what its pool may no longer hold. */
+  private readonly proposalTxs = new Map<string, Uint8Array>();
+  /** A proposal goes out again unchanged: its compact form is made once. */
+  private readonly compacted = new WeakMap<Uint8Array, Uint8Array>();
   private peers: string[];
   private consensusReceivers: Array<(m: ConsensusMessage) => void> = [];
   private txReceivers: Array<(tx: Uint8Array) => void> = [];
@@ -175,6 +218,8 @@ export class P2pNetwork implements ConsensusTransport {
     this.consensusTopic = `/brop/${opts.chainId}/consensus/1`;
     this.txTopic = `/brop/${opts.chainId}/txs/1`;
     this.syncProtocol = `/brop/${opts.chainId}/sync/2.0.0`;
+    this.txProtocol = `/brop/${opts.chainId}/tx-fetch/1`;
+    this.pooledTx = opts.pooledTx;
     this.peers = opts.peers ?? [];
   }
 
@@ -233,17 +278,23 @@ export class P2pNetwork implements ConsensusTransport {
     });
     pubsub.subscribe(net.consensusTopic);
     pubsub.subscribe(net.txTopic);
+    // Consensus messages through the event that names the peer a message came from: a compact proposal
+    // fetches the transactions this node lacks from that peer.
+    pubsub.addEventListener('gossipsub:message', (evt) => {
+      const { msg, propagationSource } = evt.detail;
+      if (msg.topic !== net.consensusTopic) return;
+      let m: ConsensusMessage | CompactProposal;
+      try {
+        m = decodeConsensusMessage(msg.data);
+      } catch {
+        return;
+      }
+      if (m.kind === 'compact') void net.rebuild(m, propagationSource).then((full) => { if (full) net.deliver(full); });
+      else net.deliver(m);
+    });
     pubsub.addEventListener('message', (evt) => {
       const { topic, data } = evt.detail;
-      if (topic === net.consensusTopic) {
-        let m: ConsensusMessage;
-        try {
-          m = decodeConsensusMessage(data);
-        } catch {
-          return;
-        }
-        for (const r of net.consensusReceivers) r(m);
-      } else if (topic === net.txTopic) {
+      if (topic === net.txTopic) {
         let txs: Uint8Array[];
         try {
           txs = decodeTxBatch(data);
@@ -265,9 +316,83 @@ export class P2pNetwork implements ConsensusTransport {
         stream.abort(new Error('bad sync request'));
       }
     });
+    await libp2p.handle(net.txProtocol, async (stream) => {
+      try {
+        const lp = lpStream(stream, { maxDataLength: MAX_COMPACT_TXS * 32 + 1024 });
+        const { hashes } = decode({ struct: 'TxRequest' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { hashes: Uint8Array[] };
+        if (hashes.length > MAX_COMPACT_TXS) throw new RangeError('too many hashes');
+        const txs = hashes.map((h) => net.knownTx(hex(h)) ?? new Uint8Array(0));
+        await lp.write(encode({ struct: 'TxResponse' }, { txs }, WIRE));
+        await stream.close();
+      } catch {
+        stream.abort(new Error('bad transaction request'));
+      }
+    });
     await net.dialPeers();
     net.redial = setInterval(() => void net.dialPeers(), 2000);
     return net;
+  }
+
+  private deliver(m: ConsensusMessage): void {
+    for (const r of this.consensusReceivers) r(m);
+  }
+
+  private knownTx(hashHex: string): Uint8Array | undefined {
+    return this.pooledTx?.(hashHex) ?? this.proposalTxs.get(hashHex);
+  }
+
+  private keepProposalTx(hashHex: string, tx: Uint8Array): void {
+    this.proposalTxs.delete(hashHex);
+    this.proposalTxs.set(hashHex, tx);
+    if (this.proposalTxs.size > PROPOSAL_TXS_KEPT) this.proposalTxs.delete(this.proposalTxs.keys().next().value!);
+  }
+
+  /**
+   * The full proposal of a compact one: its transactions from the pool, the missing ones asked of the
+   * peer that sent it (then of the others). Undefined if some cannot be found: the proposer sends its
+   * proposal again, and the round may time out meanwhile, as with a lost message.
+   */
+  private async rebuild(c: CompactProposal, from: PeerId): Promise<ConsensusMessage | undefined> {
+    const txs: Array<Uint8Array | undefined> = c.txHashes.map((h) => this.knownTx(hex(h)));
+    let missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
+    if (missing.length > 0) {
+      const others = this.libp2p.getPeers().filter((p) => !p.equals(from));
+      for (const peer of [from, ...others]) {
+        if (missing.length === 0) break;
+        if (this.denied.has(peer.toString())) continue;
+        try {
+          const got = await this.fetchTxs(peer, missing.map((i) => c.txHashes[i]!));
+          got.forEach((tx, j) => {
+            const i = missing[j]!;
+            // Only the transaction the hash names: a peer cannot slip in another.
+            if (tx.length > 0 && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) txs[i] = tx;
+          });
+        } catch {
+          // that peer could not help: ask the next
+        }
+        missing = missing.filter((i) => txs[i] === undefined);
+      }
+      if (missing.length > 0) return undefined;
+    }
+    const full = txs as Uint8Array[];
+    c.txHashes.forEach((h, i) => this.keepProposalTx(hex(h), full[i]!));
+    let header;
+    try {
+      header = decodeHeader(c.header);
+    } catch {
+      return undefined;
+    }
+    return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block: encodeBlock({ header, txs: full }), publicKey: c.publicKey, signature: c.signature };
+  }
+
+  private async fetchTxs(peer: PeerId, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+    const stream = await this.libp2p.dialProtocol(peer, this.txProtocol, { signal: AbortSignal.timeout(5000) });
+    const lp = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
+    await lp.write(encode({ struct: 'TxRequest' }, { hashes }, WIRE));
+    const { txs } = decode({ struct: 'TxResponse' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { txs: Uint8Array[] };
+    await stream.close();
+    if (txs.length !== hashes.length) throw new RangeError('an answer with another number of transactions');
+    return txs;
   }
 
   /** This node's addresses to give to its peers (with /p2p/ID). */
@@ -324,7 +449,28 @@ export class P2pNetwork implements ConsensusTransport {
   }
 
   broadcast(message: ConsensusMessage): void {
-    void this.libp2p.services.pubsub.publish(this.consensusTopic, encodeConsensusMessage(message)).catch(() => undefined);
+    void this.libp2p.services.pubsub.publish(this.consensusTopic, this.wire(message)).catch(() => undefined);
+  }
+
+  /** A proposal goes compact when peers keep pools (its transactions stay servable here); the rest as they are. */
+  private wire(m: ConsensusMessage): Uint8Array {
+    if (m.kind !== 'proposal' || !this.pooledTx) return encodeConsensusMessage(m);
+    let body = this.compacted.get(m.block);
+    if (!body) {
+      const block = decodeBlock(m.block);
+      const txHashes = block.txs.map((tx) => {
+        const h = new Uint8Array(hash('sha256', tx, 'buffer'));
+        this.keepProposalTx(hex(h), tx);
+        return h;
+      });
+      const c: CompactProposal = { kind: 'compact', height: m.height, round: m.round, validRound: m.validRound, header: encodeHeader(block.header), txHashes, publicKey: m.publicKey, signature: m.signature };
+      body = encodeConsensusMessage(c).subarray(NONCE);
+      this.compacted.set(m.block, body);
+    }
+    const out = new Uint8Array(NONCE + body.length);
+    out.set(randomBytes(NONCE));
+    out.set(body, NONCE);
+    return out;
   }
 
   subscribe(receive: (message: ConsensusMessage) => void): void {

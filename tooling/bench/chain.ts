@@ -20,7 +20,7 @@ import { RpcClient, RpcWsClient } from '../../node/rpc/client.ts';
 import { startNode, TxFactory, type NodeProcess } from '../nodes/processes.ts';
 
 const SENDERS = 8;
-const CONNECTIONS = 8;
+const CONNECTIONS = 32;
 const BATCH = 100;
 const TXS = 24_000;
 /**
@@ -164,6 +164,7 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
       }
     }
     console.error(JSON.stringify(Object.fromEntries(byName)));
+    for (const n of nodes) console.error(readFileSync(`/proc/${n.child.pid}/io`, 'utf8').split('\n').filter((l) => /^(rchar|wchar|syscw|syscr)/.test(l)).join(' '));
   }
   await ws.close();
   // Every transaction must have succeeded: count failed receipts in the blocks of the run.
