@@ -8,7 +8,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { verifyEd25519 } from '../crypto/ed25519.ts';
+import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
 import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { fromHex, hex } from '../chain/hash.ts';
 import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
@@ -207,7 +207,7 @@ export class BftConsensus {
     if (m.kind === 'vote') {
       const blockHash = m.blockHash;
       const payload = votePayload(this.node.params.chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, blockHash);
-      if (!verifyEd25519(m.publicKey, payload, m.signature)) return;
+      if (!verifyEd25519Remembered(m.publicKey, payload, m.signature)) return;
       const block = isNil(blockHash) ? null : hex(blockHash);
       if (m.type === 'precommit' && block !== null) this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
       await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
@@ -221,7 +221,7 @@ export class BftConsensus {
       return;
     }
     const blockId = hex(headerHash(block.header));
-    if (!verifyEd25519(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
+    if (!verifyEd25519Remembered(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
     // One proposal per proposer and round: the first is the one; a signed second for another block is kept as evidence.
     const slot = `${validator}|${m.round}`;
     const first = this.proposals.get(slot);

@@ -3,7 +3,7 @@
  * handled as raw bytes at the edges (32-byte public keys, 32-byte private seeds) and as cached
  * KeyObjects inside, since building a KeyObject costs more than a verification.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -75,4 +75,21 @@ export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signat
   } catch {
     return false;
   }
+}
+
+const verifiedStatements = new Set<string>();
+const VERIFIED_KEPT = 8192;
+
+/**
+ * verifyEd25519 that remembers good signatures: for consensus messages, which the gossip layer checks
+ * before they spread and consensus checks again, and which validators send more than once. The key is a
+ * hash of key, message and signature together, so no other message can borrow a remembered answer.
+ */
+export function verifyEd25519Remembered(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const id = createHash('sha256').update(publicKey).update(message).update(signature).digest('base64');
+  if (verifiedStatements.has(id)) return true;
+  if (!verifyEd25519(publicKey, message, signature)) return false;
+  if (verifiedStatements.size >= VERIFIED_KEPT) verifiedStatements.delete(verifiedStatements.values().next().value!);
+  verifiedStatements.add(id);
+  return true;
 }

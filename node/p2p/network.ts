@@ -28,7 +28,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
-import { verifyEd25519 } from '../crypto/ed25519.ts';
+import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
 import { PRECOMMIT, PREVOTE, decodeBlock, decodeHeader, encodeBlock, encodeHeader, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
@@ -158,14 +158,14 @@ export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage | Com
 
 /** Whether a consensus message's signature is good (checked before it spreads further). */
 export function validlySigned(m: ConsensusMessage | CompactProposal, chainId: string): boolean {
-  if (m.kind === 'vote') return verifyEd25519(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
+  if (m.kind === 'vote') return verifyEd25519Remembered(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
   let blockHash: Uint8Array;
   try {
     blockHash = headerHash(m.kind === 'compact' ? decodeHeader(m.header) : decodeBlock(m.block).header);
   } catch {
     return false;
   }
-  return verifyEd25519(m.publicKey, proposalPayload(chainId, m.height, m.round, m.validRound, blockHash), m.signature);
+  return verifyEd25519Remembered(m.publicKey, proposalPayload(chainId, m.height, m.round, m.validRound, blockHash), m.signature);
 }
 
 async function peerKey(file: string | undefined): Promise<PrivateKey> {
@@ -257,10 +257,13 @@ export class P2pNetwork implements ConsensusTransport {
     const pubsub = libp2p.services.pubsub;
     // Ignore, not reject: what a denied peer forwarded before its connection closed is dropped without
     // touching scores (it may be a valid message that others forward too).
+    // What a validator decoded is handed on with the message (the same data object), not decoded again.
+    const decoded = new WeakMap<Uint8Array, ConsensusMessage | CompactProposal | Uint8Array[]>();
     pubsub.topicValidators.set(net.consensusTopic, (peer, msg) => {
       if (isDenied(peer)) return TopicValidatorResult.Ignore;
       try {
         const m = decodeConsensusMessage(msg.data);
+        decoded.set(msg.data, m);
         if (!opts.isValidator(hex(accountAddress(m.publicKey)))) return TopicValidatorResult.Ignore;
         return validlySigned(m, opts.chainId) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
       } catch {
@@ -270,7 +273,7 @@ export class P2pNetwork implements ConsensusTransport {
     pubsub.topicValidators.set(net.txTopic, (peer, msg) => {
       if (isDenied(peer)) return TopicValidatorResult.Ignore;
       try {
-        decodeTxBatch(msg.data);
+        decoded.set(msg.data, decodeTxBatch(msg.data));
         return TopicValidatorResult.Accept;
       } catch {
         return TopicValidatorResult.Reject;
@@ -285,7 +288,7 @@ export class P2pNetwork implements ConsensusTransport {
       if (msg.topic !== net.consensusTopic) return;
       let m: ConsensusMessage | CompactProposal;
       try {
-        m = decodeConsensusMessage(msg.data);
+        m = (decoded.get(msg.data) as ConsensusMessage | CompactProposal | undefined) ?? decodeConsensusMessage(msg.data);
       } catch {
         return;
       }
@@ -297,7 +300,7 @@ export class P2pNetwork implements ConsensusTransport {
       if (topic === net.txTopic) {
         let txs: Uint8Array[];
         try {
-          txs = decodeTxBatch(data);
+          txs = (decoded.get(data) as Uint8Array[] | undefined) ?? decodeTxBatch(data);
         } catch {
           return;
         }
