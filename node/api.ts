@@ -49,6 +49,7 @@ function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['blo
     hash: hex0x(found.hash),
     header: headerJson(found.block.header),
     commit: commitJson(found.commit),
+    lastCommit: commitJson(found.block.lastCommit),
     txCount: txs.length,
     txs: withTxs ? txs.map((t) => txJson(t.tx, t.hash)) : txs.map((t) => hex0x(t.hash)),
     receipts: withTxs ? found.receipts.map(receiptJson) : undefined,

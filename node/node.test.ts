@@ -210,6 +210,9 @@ test('a second node checks and commits the first one\'s blocks: same state root;
       const forged = made.block.txs[0]!.slice();
       forged[forged.length - 1]! ^= 1;
       assert.is(await failure(other.checkProposal({ ...made.block, txs: [forged, ...made.block.txs.slice(1)] })), 'BLOCK_INVALID');
+      // The parent's commit it carries: another block's, or (past block 1) without its signatures.
+      assert.is(await failure(other.checkProposal({ ...made.block, lastCommit: { ...made.block.lastCommit, blockHash: new Uint8Array(32) } })), 'BLOCK_INVALID');
+      if (i > 0) assert.is(await failure(other.checkProposal({ ...made.block, lastCommit: { ...made.block.lastCommit, signatures: [] } })), 'BLOCK_INVALID');
       const checked = await other.checkProposal(made.block);
       await other.commitBlock(checked, made.commit);
       assert.equal(other.head.hash, node.head.hash);

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { hash } from 'node:crypto';
 import { Vm } from '../vm/vm.ts';
+import { accountAddress } from '../contracts/system/index.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
 import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
@@ -248,7 +249,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         const header = genesisHeader(opts.genesis, root);
         const hash = headerHash(header);
         await store.commitBlock({
-          height: 0n, hash, block: encodeBlock({ header, txs: [] }),
+          height: 0n, hash, block: encodeBlock({ header, txs: [], lastCommit: { height: 0n, round: 0, blockHash: new Uint8Array(32), signatures: [] } }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
           receipts: joinReceipts([]), txHashes: [], settledPending: [], writes, nodes: nodeEntries(nodes),
         });
@@ -435,15 +436,31 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    * `budgetMs`, the block holds no more transactions than this node executes in that time (as measured
    * on recent blocks): under a flood, blocks stop growing with the pool, so that the other validators
    * receive, check and vote on a proposal within their timeout. The chain's limits still apply.
+   * `lastCommit`: the head's commit as consensus gathered it (default: the one stored with the head).
    */
-  proposeBlock(proposer: Uint8Array, opts: { budgetMs?: number } = {}): Proposal {
+  proposeBlock(proposer: Uint8Array, opts: { budgetMs?: number; lastCommit?: Commit } = {}): Proposal {
     const height = this.height + 1n;
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
     let maxTxs = this.params.maxBlockTxs;
     if (opts.budgetMs !== undefined && this.executionUsPerTx > 0) maxTxs = Math.min(maxTxs, Math.max(MIN_BUDGETED_TXS, Math.floor((opts.budgetMs * 1000) / this.executionUsPerTx)));
     const txs = this.mempool.reap(maxTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
-    return this.execute({ height, time, proposer, txs }, true);
+    const lastCommit = opts.lastCommit ?? decodeCommit(this.store.commit(this.height)!);
+    return this.execute({ height, time, proposer, txs, lastCommit }, true);
+  }
+
+  /** A block carries its parent's commit: genesis's (no signatures) for block 1, else a valid certificate of the head. */
+  private checkLastCommit(c: Commit): void {
+    if (c.height !== this.height || !equalBytes(c.blockHash, this.headHash)) throw new NodeError('BLOCK_INVALID', `the carried commit is not the head's (height ${c.height})`);
+    if (this.height === 0n) {
+      if (c.signatures.length > 0) throw new NodeError('BLOCK_INVALID', 'the genesis block has no commit signatures to carry');
+      return;
+    }
+    try {
+      verifyCommit(this.headHeader, c, this.validatorsAt(this.height));
+    } catch (e) {
+      throw new NodeError('BLOCK_INVALID', `the carried commit of the head: ${(e as Error).message}`);
+    }
   }
 
   /** Executes a proposed block and checks that its header says what executing it gives (a validator's check). */
@@ -458,6 +475,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (block.txs.length > this.params.maxBlockTxs) throw new NodeError('BLOCK_INVALID', `${block.txs.length} transactions, above the limit of ${this.params.maxBlockTxs}`);
     const bytes = block.txs.reduce((n, t) => n + t.length, 0);
     if (bytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${bytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
+    this.checkLastCommit(block.lastCommit);
     const seen = new Set<string>();
     const txs = block.txs.map((bytes) => {
       // Most of a proposal's transactions are in the pool already, decoded when they were admitted.
@@ -486,14 +504,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const bad = valid.indexOf(false);
     if (bad >= 0) throw new NodeError('BLOCK_INVALID', `transaction ${checks[bad]!.t.hashHex} has a bad signature`);
     for (const c of checks) this.verified.add(c.t.hashHex);
-    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs });
+    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs, lastCommit: block.lastCommit });
     if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
     return mine;
   }
 
-  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[] }, fill = false): Proposal {
+  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[]; lastCommit: Commit }, fill = false): Proposal {
     const started = performance.now();
-    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, fill, auth: this.auth });
+    const signers = b.lastCommit.signatures.map((s) => accountAddress(s.publicKey));
+    const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, signers, fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
@@ -510,7 +529,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
       proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
     };
-    return { block: { header, txs: txBytes }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, nodes, nextValidators };
+    return { block: { header, txs: txBytes, lastCommit: b.lastCommit }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, nodes, nextValidators };
   }
 
   /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */

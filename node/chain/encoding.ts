@@ -66,6 +66,12 @@ export interface Block {
   header: BlockHeader;
   /** Canonical transaction bytes. */
   txs: Uint8Array[];
+  /**
+   * The parent block's commit as this block's proposer gathered it (a valid certificate, checked by
+   * every node; block 1 carries genesis's, which has no signatures): whose precommits it holds is what
+   * governance judges validators' liveness by.
+   */
+  lastCommit: Commit;
 }
 
 const b32: AbiType = 'bytes32';
@@ -76,7 +82,7 @@ export const CHAIN_STRUCTS: StructTable = {
     { name: 'receiptsRoot', type: b32 }, { name: 'proposer', type: b32 }, { name: 'validatorSetHash', type: b32 },
     { name: 'nextValidatorSetHash', type: b32 },
   ],
-  Block: [{ name: 'header', type: { struct: 'BlockHeader' } }, { name: 'txs', type: { array: 'bytes' } }],
+  Block: [{ name: 'header', type: { struct: 'BlockHeader' } }, { name: 'txs', type: { array: 'bytes' } }, { name: 'lastCommit', type: { struct: 'Commit' } }],
   ReceiptEvent: [{ name: 'contract', type: b32 }, { name: 'topics', type: { array: 'bytes' } }, { name: 'data', type: 'bytes' }],
   Receipt: [
     { name: 'txHash', type: b32 }, { name: 'status', type: 'u8' }, { name: 'error', type: 'string' },

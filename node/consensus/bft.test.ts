@@ -18,7 +18,7 @@ import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type Sync
 import { ConsensusWal } from './wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
-import { encodeArgs } from '../execution/contracts.ts';
+import { decodeResult, encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
 import { NIL_BLOCK, encodeBlock, encodeCommit, headerHash, proposalPayload } from '../chain/block.ts';
 import { TendermintMachine } from './tendermint.ts';
@@ -100,6 +100,20 @@ test('four validators agree on every block, with commit certificates; transactio
     for (const v of vs) v.bft.start();
     await until(() => vs.every((v) => v.node.height >= 4n), 20_000, 'four heights');
     assertSameChain(vs);
+    // Each block carries its parent's commit; precommits that came after the decision are in it too, and
+    // governance counts every validator live by them.
+    const n0 = vs[0]!.node;
+    for (let h = 2n; h <= n0.height; h++) {
+      const carried = n0.block(h)!.block.lastCommit;
+      assert.equal(carried.blockHash, n0.block(h - 1n)!.hash);
+      verifyCommit(n0.block(h - 1n)!.block.header, carried, n0.validators);
+    }
+    await until(() => n0.block(n0.height)!.block.lastCommit.signatures.length === 4, 20_000, 'a block carrying all four precommits');
+    const governance = n0.contracts.named('governance')!;
+    for (const k of keys) {
+      const r = n0.call(governance.address, 'lastSignedAt', encodeArgs(governance, 'lastSignedAt', [accountAddress(k.publicKey)]));
+      assert.ok((decodeResult(governance, 'lastSignedAt', r.output) as bigint) >= n0.height - 3n);
+    }
     // A transaction sent to one validator gets in when that validator proposes.
     const admission = vs[0]!.node.contracts.named('admission')!;
     const partner = newKeyPair();
@@ -227,7 +241,7 @@ test('a refused proposal is voted nil and logged with its reason; a round withou
     const made = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
     const header = { ...made.block.header, stateRoot: new Uint8Array(randomBytes(32)) };
     const hash = headerHash(header);
-    const refused = await run('refused', 5000, (receive) => receive({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock({ header, txs: made.block.txs }), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) }));
+    const refused = await run('refused', 5000, (receive) => receive({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock({ header, txs: made.block.txs, lastCommit: made.block.lastCommit }), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) }));
     assert.equal(refused.vote, NIL_BLOCK);
     const why = refused.logged.find((e) => e.event === 'proposal-rejected');
     assert.ok(why, refused.logged.map((e) => e.event).join(', '));

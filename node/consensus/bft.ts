@@ -9,8 +9,8 @@
 import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { type Block, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
-import { fromHex, hex } from '../chain/hash.ts';
+import { type Block, type CommitSignature, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { equalBytes, fromHex, hex } from '../chain/hash.ts';
 import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
@@ -70,6 +70,11 @@ export class BftConsensus {
   private seen = new Set<string>();
   /** The block each proposer proposed in each round of the current height. */
   private proposals = new Map<string, string>();
+  /**
+   * The last block this node decided, with the precommits for it, including those arriving after the
+   * decision: the next block carries them as its parent's commit (governance judges liveness by them).
+   */
+  private decided: { height: bigint; round: number; blockHash: Uint8Array; validators: readonly string[]; signatures: Map<string, CommitSignature> } | undefined;
   private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
@@ -188,7 +193,11 @@ export class BftConsensus {
   }
 
   private async receive(m: ConsensusMessage): Promise<void> {
-    if (this.stopped || m.height < this.machine.height) return;
+    if (this.stopped) return;
+    if (m.height < this.machine.height) {
+      this.lateCommitSignature(m);
+      return;
+    }
     if (m.height > this.machine.height) {
       // Only the next height's messages wait here (they arrive while this one's block is being stored);
       // a node further behind fetches the missed blocks with their certificates.
@@ -209,7 +218,10 @@ export class BftConsensus {
       const payload = votePayload(this.node.params.chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, blockHash);
       if (!verifyEd25519Remembered(m.publicKey, payload, m.signature)) return;
       const block = isNil(blockHash) ? null : hex(blockHash);
-      if (m.type === 'precommit' && block !== null) this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
+      if (m.type === 'precommit' && block !== null) {
+        this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
+        this.lateCommitSignature(m); // the height may be decided already: then it goes into the carried commit
+      }
       await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
       return;
     }
@@ -250,6 +262,16 @@ export class BftConsensus {
       }
     }
     await this.feed({ kind: 'proposal', proposal: { height: m.height, round: m.round, block: blockId, validRound: m.validRound, proposer: validator }, valid });
+  }
+
+  /** A precommit for the block just decided, arriving after the decision: kept for the next block's carried commit (checked again: remembered, so cheap). */
+  private lateCommitSignature(m: ConsensusMessage): void {
+    const d = this.decided;
+    if (!d || m.kind !== 'vote' || m.type !== 'precommit' || m.height !== d.height || m.round !== d.round || !equalBytes(m.blockHash, d.blockHash)) return;
+    const validator = hex(accountAddress(m.publicKey));
+    if (d.signatures.has(validator) || !d.validators.includes(validator)) return;
+    if (!verifyEd25519Remembered(m.publicKey, votePayload(this.node.params.chainId, PRECOMMIT, m.height, m.round, m.blockHash), m.signature)) return;
+    d.signatures.set(validator, { publicKey: m.publicKey, signature: m.signature });
   }
 
   /**
@@ -305,7 +327,9 @@ export class BftConsensus {
             // A quarter of the round's propose timeout for executing the block here leaves the others
             // time to receive it, execute it in turn and vote before they give up on the round.
             const budgetMs = (this.timeouts.proposeMs + a.round * this.timeouts.deltaMs) / 4;
-            p = this.node.proposeBlock(accountAddress(this.key.publicKey), { budgetMs });
+            const d = this.decided;
+            const lastCommit = d && d.height === this.node.height ? { height: d.height, round: d.round, blockHash: d.blockHash, signatures: [...d.signatures.values()] } : undefined;
+            p = this.node.proposeBlock(accountAddress(this.key.publicKey), { budgetMs, lastCommit });
             this.blocks.set(hex(p.hash), p);
             validRound = -1; // a new block: no earlier round vouches for it
           }
@@ -347,8 +371,13 @@ export class BftConsensus {
             }
             throw new Error(`decided block ${a.block} is not known to this node (block sync fetches it)`);
           }
-          const signatures = a.precommits.map((v) => this.precommitSignatures.get(`${v.validator}|${a.round}|${a.block}`)).filter((s) => s !== undefined);
-          if (this.node.height < a.height) await this.node.commitBlock(p, { height: a.height, round: a.round, blockHash: p.hash, signatures });
+          const signed = new Map<string, CommitSignature>();
+          for (const v of a.precommits) {
+            const s = this.precommitSignatures.get(`${v.validator}|${a.round}|${a.block}`);
+            if (s) signed.set(v.validator, s);
+          }
+          if (this.node.height < a.height) await this.node.commitBlock(p, { height: a.height, round: a.round, blockHash: p.hash, signatures: [...signed.values()] });
+          this.decided = { height: a.height, round: a.round, blockHash: p.hash, validators: this.machine.validators, signatures: signed };
           this.startNextHeight(a.height + 1n);
           break;
         }

@@ -87,7 +87,7 @@ export class Executor {
    * block past its gas limit (it waits for the next block): `receipts.length` says how many went in.
    * Without it (a validator checking a proposal), every transaction runs and the caller checks the total.
    */
-  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { proposer: Uint8Array; fill?: boolean; auth?: AuthorisationCache }): BlockResult {
+  executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { proposer: Uint8Array; signers?: readonly Uint8Array[]; fill?: boolean; auth?: AuthorisationCache }): BlockResult {
     const block = new Journal(state);
     const receipts: Receipt[] = [];
     let gasUsed = 0n;
@@ -103,18 +103,19 @@ export class Executor {
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
-    const end = this.endBlock(block, ctx, opts.proposer);
+    const end = this.endBlock(block, ctx, opts.proposer, opts.signers ?? []);
     return { receipts, writes: block.toWrites(), gasUsed, ...end };
   }
 
   /**
-   * governance.endBlock(proposer), as the system, after the block's transactions: it notes the
-   * proposer as live and applies the validator-set changes that are due and safe, returning the new
-   * set. A failure (only a broken governance contract could fail) changes nothing, on every node alike.
+   * governance.endBlock(proposer, signers), as the system, after the block's transactions: it notes the
+   * proposer and the signers of the parent's commit the block carries as live and applies the
+   * validator-set changes that are due and safe, returning the new set. A failure (only a broken
+   * governance contract could fail) changes nothing, on every node alike.
    */
-  private endBlock(block: Journal, ctx: BlockContext, proposer: Uint8Array): { nextValidators?: Uint8Array[]; endBlockError?: string } {
+  private endBlock(block: Journal, ctx: BlockContext, proposer: Uint8Array, signers: readonly Uint8Array[]): { nextValidators?: Uint8Array[]; endBlockError?: string } {
     const r = this.vm.call({
-      contract: GOVERNANCE, method: 'endBlock', input: encodeValues(['bytes32'], [proposer]),
+      contract: GOVERNANCE, method: 'endBlock', input: encodeValues(['bytes32', ADDRESS_LIST], [proposer, signers]),
       caller: SYSTEM, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
     }, { state: block, code: this.contracts.codeOf });
     if (!r.ok) return { endBlockError: deterministicErrorText(r.error) };

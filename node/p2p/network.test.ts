@@ -92,7 +92,7 @@ test('four validators over libp2p commit the same certified blocks; forged votes
 test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored', async () => {
   const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
   const key = (tx: Uint8Array) => createHash('sha256').update(tx).digest('hex');
-  const block = encodeBlock({ header: { chainId: 'brop-p2p', height: 5n, time: 1n, prevHash: new Uint8Array(32), txRoot: merkleRoot(txs), stateRoot: new Uint8Array(32), receiptsRoot: new Uint8Array(32), proposer: accountAddress(keys[0]!.publicKey), validatorSetHash: new Uint8Array(32), nextValidatorSetHash: new Uint8Array(32) }, txs });
+  const block = encodeBlock({ header: { chainId: 'brop-p2p', height: 5n, time: 1n, prevHash: new Uint8Array(32), txRoot: merkleRoot(txs), stateRoot: new Uint8Array(32), receiptsRoot: new Uint8Array(32), proposer: accountAddress(keys[0]!.publicKey), validatorSetHash: new Uint8Array(32), nextValidatorSetHash: new Uint8Array(32) }, txs, lastCommit: { height: 4n, round: 0, blockHash: new Uint8Array(32), signatures: [] } });
   const hash = headerHash(decodeBlock(block).header);
   const proposal: ConsensusMessage = { kind: 'proposal', height: 5n, round: 0, validRound: -1, block, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 0, -1, hash)) };
   const pool = (have: Uint8Array[]) => (h: string) => have.find((t) => key(t) === h);

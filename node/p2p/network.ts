@@ -29,7 +29,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { PRECOMMIT, PREVOTE, decodeBlock, decodeHeader, encodeBlock, encodeHeader, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 
@@ -95,7 +95,8 @@ const WIRE: StructTable = {
   TxBatch: [{ name: 'txs', type: { array: 'bytes' } }],
   CompactProposal: [
     { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' },
-    { name: 'header', type: 'bytes' }, { name: 'txHashes', type: { array: b32 } }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
+    { name: 'header', type: 'bytes' }, { name: 'txHashes', type: { array: b32 } }, { name: 'lastCommit', type: 'bytes' },
+    { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
   ],
   TxRequest: [{ name: 'hashes', type: { array: b32 } }],
   // One entry per hash asked for, in order; empty where the peer does not have it.
@@ -113,7 +114,7 @@ const WIRE: StructTable = {
 export interface CompactProposal {
   kind: 'compact';
   height: bigint; round: number; validRound: number;
-  header: Uint8Array; txHashes: Uint8Array[]; publicKey: Uint8Array; signature: Uint8Array;
+  header: Uint8Array; txHashes: Uint8Array[]; lastCommit: Uint8Array; publicKey: Uint8Array; signature: Uint8Array;
 }
 
 const TAG_PROPOSAL = 1, TAG_VOTE = 2, TAG_COMPACT = 3;
@@ -379,13 +380,13 @@ export class P2pNetwork implements ConsensusTransport {
     }
     const full = txs as Uint8Array[];
     c.txHashes.forEach((h, i) => this.keepProposalTx(hex(h), full[i]!));
-    let header;
+    let block: Uint8Array;
     try {
-      header = decodeHeader(c.header);
+      block = encodeBlock({ header: decodeHeader(c.header), txs: full, lastCommit: decodeCommit(c.lastCommit) });
     } catch {
       return undefined;
     }
-    return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block: encodeBlock({ header, txs: full }), publicKey: c.publicKey, signature: c.signature };
+    return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block, publicKey: c.publicKey, signature: c.signature };
   }
 
   private async fetchTxs(peer: PeerId, hashes: Uint8Array[]): Promise<Uint8Array[]> {
@@ -466,7 +467,10 @@ export class P2pNetwork implements ConsensusTransport {
         this.keepProposalTx(hex(h), tx);
         return h;
       });
-      const c: CompactProposal = { kind: 'compact', height: m.height, round: m.round, validRound: m.validRound, header: encodeHeader(block.header), txHashes, publicKey: m.publicKey, signature: m.signature };
+      const c: CompactProposal = {
+        kind: 'compact', height: m.height, round: m.round, validRound: m.validRound, header: encodeHeader(block.header), txHashes,
+        lastCommit: encodeCommit(block.lastCommit), publicKey: m.publicKey, signature: m.signature,
+      };
       body = encodeConsensusMessage(c).subarray(NONCE);
       this.compacted.set(m.block, body);
     }

@@ -2,8 +2,9 @@
 // (SPEC C7, S2). A proposal passes with more than 2/3 of the validators in favour. A passed
 // validator-set change is due at the height it names, and the node applies it through `endBlock`,
 // which it calls as the system after every block's transactions: the change takes effect then only if
-// the new set keeps more than 2/3 of its validators live (recently proposing a block, or, for one
-// joining, having announced its node synced with `ready`), and every validator it adds is ready.
+// the new set keeps more than 2/3 of its validators live (their precommit signatures in the commits the
+// latest blocks carry, or, for one joining, having announced its node synced with `ready`), and every
+// validator it adds is ready.
 // Otherwise it waits (the chain never halts on a set it cannot run), and lapses after LAPSE_BLOCKS.
 import { Context, PersistentMap, Singleton, Bytes32, Address, emit, fail, ensure } from "@brop/sdk";
 
@@ -24,12 +25,14 @@ export const LAPSED: u8 = 3;
 const VOTING_BLOCKS: u64 = 1200;
 /** Blocks past its height a validator change may wait for the liveness check before it lapses. */
 const LAPSE_BLOCKS: u64 = 1200;
-/**
- * How recent a `ready` must be (a joining node sends one every few blocks while it waits). A proposed
- * block counts within 2n blocks: proposers rotate, so a live validator proposes about once every n.
- * The shorter these windows, the sooner a validator that just went down stops counting as live.
- */
+/** How recent a `ready` must be (a joining node sends one every few blocks while it waits). */
 const READY_WINDOW: u64 = 10;
+/**
+ * A validator is live if it signed the commit of one of the last two blocks (each block carries its
+ * parent's commit, the precommits its proposer gathered): a validator that goes down stops counting
+ * within two blocks, and a live one whose precommit came too late for one commit still counts.
+ */
+const SIGNED_WINDOW: u64 = 3;
 
 @serializable
 export class Proposal {
@@ -80,8 +83,8 @@ const changes = new Singleton<Array<Change>>("c");
 const proposals = new PersistentMap<u64, Proposal>("p");
 const proposalCount = new Singleton<u64>("pn");
 const lastProposed = new PersistentMap<Address, u64>("lp");
-/** The last height whose first-round turn a validator missed (someone else proposed the block). */
-const missedTurn = new PersistentMap<Address, u64>("mt");
+/** The last height whose commit carries the validator's precommit signature. */
+const lastSigned = new PersistentMap<Address, u64>("ls");
 const readyAt = new PersistentMap<Address, u64>("r");
 
 function contains(list: Array<Address>, a: Address): i32 {
@@ -112,10 +115,6 @@ function recent(map: PersistentMap<Address, u64>, a: Address, height: u64, windo
   return map.has(a) && map.get(a, 0) + window >= height;
 }
 
-/** Proposed a block recently, and has not missed a turn since (so a validator that just went down stops counting at its next turn). */
-function proposingLive(v: Address, height: u64, window: u64): bool {
-  return recent(lastProposed, v, height, window) && missedTurn.get(v, 0) < lastProposed.get(v, 0);
-}
 
 /** Records the change's new status in the list of passed changes. */
 function record(c: Change): void {
@@ -230,25 +229,21 @@ export function ready(): void {
 }
 
 /**
- * Called by the node, as the system, after the transactions of every block: notes the block's proposer
- * as live and applies the validator changes that are due and safe. Returns the set that signs the next
- * block if it changed, else an empty list.
+ * Called by the node, as the system, after the transactions of every block, with the block's proposer
+ * and the validators whose precommits for the previous block the block carries (its parent's commit,
+ * checked by every node): notes them as live and applies the validator changes that are due and safe.
+ * Returns the set that signs the next block if it changed, else an empty list.
  */
-export function endBlock(proposer: Address): Array<Address> {
+export function endBlock(proposer: Address, signers: Array<Address>): Array<Address> {
   if (!isSystem()) fail("NOT_SYSTEM", "only the node calls endBlock");
   const height = Context.blockHeight();
   lastProposed.set(proposer, height);
+  lastSigned.set(proposer, height);
+  for (let i = 0; i < signers.length; i++) if (lastSigned.get(signers[i], 0) < height - 1) lastSigned.set(signers[i], height - 1);
   let set = active.get([]);
-  // Consensus rotates first-round turns over the set in order (tendermint.ts proposer()): a block from
-  // someone else means its first-round proposer did not get a block committed in its turn.
-  if (set.length > 0) {
-    const turn = set[<i32>(height % <u64>set.length)];
-    if (!turn.equals(proposer)) missedTurn.set(turn, height);
-  }
   const q = queue.get([]);
   if (q.length == 0) return [];
   const next = height + 1;
-  const before = set.length;
   const rest = new Array<Change>();
   let changed = false;
   for (let i = 0; i < q.length; i++) {
@@ -258,11 +253,10 @@ export function endBlock(proposer: Address): Array<Address> {
       continue;
     }
     const candidate = applied(set, c);
-    const window = 2 * <u64>before;
     let live = 0;
     for (let j = 0; j < candidate.length; j++) {
       const v = candidate[j];
-      if (proposingLive(v, next, window) || recent(readyAt, v, next, READY_WINDOW)) live++;
+      if (recent(lastSigned, v, next, SIGNED_WINDOW) || recent(readyAt, v, next, READY_WINDOW)) live++;
     }
     const joinerReady = c.kind != KIND_ADD_VALIDATOR || recent(readyAt, c.subject, next, READY_WINDOW);
     if (candidate.length > 0 && joinerReady && live * 3 > candidate.length * 2) {
@@ -332,6 +326,12 @@ export function isJoining(account: Address): bool {
 @view
 export function lastProposedAt(validator: Address): u64 {
   return lastProposed.get(validator, 0);
+}
+
+/** The last height whose commit carries `validator`'s precommit (or that it proposed); 0: never. */
+@view
+export function lastSignedAt(validator: Address): u64 {
+  return lastSigned.get(validator, 0);
 }
 
 @view

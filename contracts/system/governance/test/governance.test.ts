@@ -31,7 +31,8 @@ type Account = { address: Uint8Array };
 /**
  * Runs `blocks` blocks with the validators in `up` running, calling endBlock as the node does. Each
  * block's proposer is as consensus rotates turns: the first of set[(height + round) % n], round 0, 1, ...,
- * that is up (a down validator's turn times out and the next round's proposer makes the block).
+ * that is up (a down validator's turn times out and the next round's proposer makes the block); the
+ * block carries the previous block's commit, signed by the validators of the set that are up.
  */
 function run(blocks: number, up: Account[]): Uint8Array[][] {
   const changed: Uint8Array[][] = [];
@@ -44,7 +45,8 @@ function run(blocks: number, up: Account[]): Uint8Array[][] {
       if (upHex.has(hexes([v])[0]!)) proposer = v;
     }
     if (!proposer) throw new Error('no validator up: no block');
-    const next = g.call('endBlock', [proposer], { as: SYSTEM }).expectOk().value as Uint8Array[];
+    const signers = set.filter((v) => upHex.has(hexes([v])[0]!));
+    const next = g.call('endBlock', [proposer, signers], { as: SYSTEM }).expectOk().value as Uint8Array[];
     if (next.length > 0) changed.push(next);
     sim.advance(1);
   }
@@ -60,8 +62,8 @@ function pass(kind: number, subject: Account, at: bigint, voters = [v1, v2, v3])
 const current = () => hexes(g.view('validators').value as Uint8Array[]);
 
 test('endBlock is the node\'s: no account may call it', () => {
-  g.call('endBlock', [v1.address], { as: v1 }).expectError('NOT_SYSTEM');
-  g.call('endBlock', [v1.address], { as: w.roles.operator }).expectError('NOT_SYSTEM');
+  g.call('endBlock', [v1.address, [v1.address]], { as: v1 }).expectError('NOT_SYSTEM');
+  g.call('endBlock', [v1.address, []], { as: w.roles.operator }).expectError('NOT_SYSTEM');
 });
 
 test('C7: a validator joins with more than 2/3 of the votes, at the stated height, once its node is ready', () => {
@@ -103,19 +105,40 @@ test('C7: a removal that would leave 2 of 3 live waits until the third is back',
   assert.equal(run(30, [v1, v2, v3]), []);
   assert.is(current().length, 4);
   assert.is((g.view('pendingChanges').value as unknown[]).length, 1);
-  // v4 is back (and v1, being removed, is down now): at v4's turn the set without v1 is fully live.
-  const changed = run(4, [v4, v2, v3]);
+  // v4 is back (and v1, being removed, is down now): its first signature makes the set without v1 fully live.
+  const changed = run(1, [v4, v2, v3]);
   assert.equal(changed.map(hexes), [hexes([v2, v3, v4].map((v) => v.address))]);
-  assert.ok((g.view('lastProposedAt', [v4.address]).value as bigint) > 0n);
+  assert.is(g.view('lastSignedAt', [v4.address]).value, sim.height - 2n);
+  assert.ok((g.view('lastProposedAt', [v2.address]).value as bigint) > 0n);
   sim.revert(snap);
 });
 
-test('C7: a validator that just went down stops counting as live at its first missed turn, not after a window', async () => {
+/** One block made by `proposer`, carrying the previous block's commit signed by `signers`. */
+function block(proposer: Account, signers: Account[]): Uint8Array[] {
+  const next = g.call('endBlock', [proposer.address, signers.map((a) => a.address)], { as: SYSTEM }).expectOk().value as Uint8Array[];
+  sim.advance(1);
+  return next;
+}
+
+test('C7: liveness is by signatures: a validator that signs every commit counts without ever proposing', () => {
   const snap = sim.snapshot();
-  run(8, [v1, v2, v3, v4]); // v4 proposed a block within the last four
-  pass(KIND.remove, v1, sim.height + 6n);
-  assert.equal(run(12, [v1, v2, v3]), []); // v4 down: its next turn is missed before the removal is due
+  for (let i = 0; i < 8; i++) block(v1, [v1, v2, v3, v4]); // v3 and v4 never make a block
+  pass(KIND.remove, v2, sim.height + 2n);
+  const changed = [block(v1, [v1, v3, v4]), block(v1, [v1, v3, v4]), block(v1, [v1, v3, v4])].filter((c) => c.length > 0);
+  assert.equal(changed.map(hexes), [hexes([v1, v3, v4].map((v) => v.address))]);
+  sim.revert(snap);
+});
+
+test('C7: a validator whose signature leaves the commits stops counting as live two blocks later, and counts again at its next one', () => {
+  const snap = sim.snapshot();
+  for (let i = 0; i < 8; i++) block(v1, [v1, v2, v3, v4]);
+  pass(KIND.remove, v1, sim.height + 3n);
+  // v4 goes down: its precommit is in no commit from now on, though it proposed nothing less than before.
+  for (let i = 0; i < 12; i++) assert.equal(block(v2, [v1, v2, v3]), []);
   assert.is(current().length, 4);
+  assert.is(g.view('lastSignedAt', [v4.address]).value, sim.height - 14n);
+  // Back: its first signature makes the set without v1 (v2, v3, v4) fully live.
+  assert.equal(block(v2, [v2, v3, v4]).map((a) => hexes([a])[0]), hexes([v2, v3, v4].map((v) => v.address)));
   sim.revert(snap);
 });
 
