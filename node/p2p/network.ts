@@ -369,7 +369,10 @@ export class P2pNetwork implements ConsensusTransport {
           got.forEach((tx, j) => {
             const i = missing[j]!;
             // Only the transaction the hash names: a peer cannot slip in another.
-            if (tx.length > 0 && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) txs[i] = tx;
+            if (tx.length > 0 && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) {
+              txs[i] = tx;
+              this.keepProposalTx(hex(c.txHashes[i]!), tx); // not in this pool: kept to serve peers that lack it too
+            }
           });
         } catch {
           // that peer could not help: ask the next
@@ -379,7 +382,6 @@ export class P2pNetwork implements ConsensusTransport {
       if (missing.length > 0) return undefined;
     }
     const full = txs as Uint8Array[];
-    c.txHashes.forEach((h, i) => this.keepProposalTx(hex(h), full[i]!));
     let block: Uint8Array;
     try {
       block = encodeBlock({ header: decodeHeader(c.header), txs: full, lastCommit: decodeCommit(c.lastCommit) });

@@ -99,8 +99,8 @@ export class ChainStore {
 
   static async open(dir: string): Promise<ChainStore> {
     // State tree nodes are keyed by hash, so their writes land all over the key space: a larger
-    // memtable and larger tables mean far fewer compactions (a third of the compaction CPU at 72k
-    // transactions in `bench -- chain`, measured against LevelDB's 4 MB / 2 MB defaults).
+    // memtable and larger tables mean far fewer compactions (a third of the compaction CPU of LevelDB's
+    // 4 MB / 2 MB defaults at 72,000 transactions in `bench -- chain`).
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: 64 * 1024 * 1024, maxFileSize: 16 * 1024 * 1024 });
     await db.open();
     return new ChainStore(db);

@@ -3,8 +3,9 @@
  * without the middleware beside it (that runs beside a full node; its own costs: `bench -- middleware`).
  *
  * chain.tps_1v: evidence registrations per second committed when concurrent clients submit as fast as
- * the node accepts them (JSON-RPC batches over several connections), against V, this machine's
- * Ed25519 verifications per second over all cores measured in the same run: R = T / V.
+ * the node accepts them (JSON-RPC batches over several connections), after a warm-up, against V, this
+ * machine's Ed25519 verifications per second over all cores measured in the same run (before and
+ * after, the higher taken): R = T / V.
  * chain.finality_ms: submit-to-final latency (tx_send until the node reports the transaction
  * committed on its `txs` subscription) at the default block time, for transactions sent one by one.
  */
