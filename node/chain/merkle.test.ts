@@ -19,6 +19,12 @@ test('every item of lists of every length up to 33 has a proof that verifies, an
   }
 });
 
+test('items of any size: a root over large items agrees with their proofs', () => {
+  const items = [randomBytes(5000), randomBytes(4096), randomBytes(4097), randomBytes(10)].map((b) => new Uint8Array(b));
+  const root = merkleRoot(items);
+  for (let i = 0; i < items.length; i++) assert.ok(verifyMerkleProof(root, items[i]!, i, items.length, merkleProof(items, i)));
+});
+
 test('the root commits to order and content; the empty list has its own root; leaves and nodes cannot be confused', () => {
   const a = randomBytes(8), b = randomBytes(8);
   assert.not.equal(merkleRoot([a, b]), merkleRoot([b, a]));
