@@ -11,7 +11,7 @@ import { deterministicErrorText } from '../vm/errors.ts';
 import { accountAddress, systemAddress, SYSTEM_CONTRACTS } from '../contracts/system/index.ts';
 import type { ContractAbi } from '../tooling/build/contract.ts';
 import { type ChainParams, DEFAULT_CHAIN_PARAMS, ParamsError, checkParams } from './chain/params.ts';
-import { type BlockHeader, validatorSetHash } from './chain/block.ts';
+import { type BlockHeader, GENESIS_LAST_COMMIT, commitHash, validatorSetHash } from './chain/block.ts';
 import { EMPTY_LIST_ROOT } from './chain/merkle.ts';
 import { fromHex, hex } from './chain/hash.ts';
 import { ContractRegistry, type DeployedContract, encodeArgs } from './execution/contracts.ts';
@@ -150,6 +150,7 @@ export function genesisHeader(g: GenesisFile, stateRoot: Uint8Array): BlockHeade
     chainId: g.chainId, height: 0n, time: BigInt(g.genesisTime), prevHash: new Uint8Array(32),
     txRoot: EMPTY_LIST_ROOT, stateRoot, receiptsRoot: EMPTY_LIST_ROOT, proposer: new Uint8Array(32),
     validatorSetHash: validatorSetHash(validatorAddresses(g)), nextValidatorSetHash: validatorSetHash(validatorAddresses(g)),
+    lastCommitHash: commitHash(GENESIS_LAST_COMMIT),
   };
 }
 

@@ -33,7 +33,7 @@ export function headerJson(h: BlockHeader) {
   return {
     chainId: h.chainId, height: Number(h.height), time: Number(h.time), prevHash: hex0x(h.prevHash), txRoot: hex0x(h.txRoot),
     stateRoot: hex0x(h.stateRoot), receiptsRoot: hex0x(h.receiptsRoot), proposer: hex0x(h.proposer), validatorSetHash: hex0x(h.validatorSetHash),
-    nextValidatorSetHash: hex0x(h.nextValidatorSetHash),
+    nextValidatorSetHash: hex0x(h.nextValidatorSetHash), lastCommitHash: hex0x(h.lastCommitHash),
   };
 }
 

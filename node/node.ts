@@ -20,9 +20,8 @@ import { ContractRegistry, type DeployedContract } from './execution/contracts.t
 import { ChainStore } from './store/chain-store.ts';
 import {
   type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
-  encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash,
+  encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash, commitHash, GENESIS_LAST_COMMIT, txRootOf,
 } from './chain/block.ts';
-import { merkleRoot } from './chain/merkle.ts';
 import type { ChainParams } from './chain/params.ts';
 import { equalBytes, hex } from './chain/hash.ts';
 import { verifyCommit } from './chain/commit.ts';
@@ -251,7 +250,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         const header = genesisHeader(opts.genesis, root);
         const hash = headerHash(header);
         await store.commitBlock({
-          height: 0n, hash, block: encodeBlock({ header, txs: [], lastCommit: { height: 0n, round: 0, blockHash: new Uint8Array(32), signatures: [] } }),
+          height: 0n, hash, block: encodeBlock({ header, txs: [], lastCommit: GENESIS_LAST_COMMIT }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
           receipts: joinReceipts([]), txHashes: [], settledPending: [], writes, nodes: nodeEntries(nodes),
         });
@@ -414,7 +413,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       this.quota.release(stx);
       throw e;
     }
-    this.persistedPending.add(stx.hashHex);
+    if (this.mempool.has(stx.hashHex)) this.persistedPending.add(stx.hashHex);
+    else {
+      // A block took it while its record was being written (that block's batch did not know of the
+      // record): the record goes now, or it would be read back at every start.
+      await this.store.deletePending([stx.hash]).catch((e: Error) => this.warn(`could not remove the pool record of ${stx.hashHex}: ${e.message}`));
+    }
     this.emit('accepted', stx);
     return stx;
   }
@@ -445,9 +449,20 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
     let maxTxs = this.params.maxBlockTxs;
-    if (opts.budgetMs !== undefined && this.executionUsPerTx > 0) maxTxs = Math.min(maxTxs, Math.max(MIN_BUDGETED_TXS, Math.floor((opts.budgetMs * 1000) / this.executionUsPerTx)));
+    // Until a block has been timed, a cautious guess of the execution time.
+    if (opts.budgetMs !== undefined) maxTxs = Math.min(maxTxs, Math.max(MIN_BUDGETED_TXS, Math.floor((opts.budgetMs * 1000) / (this.executionUsPerTx || 250))));
     const txs = this.mempool.reap(maxTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
-    const lastCommit = opts.lastCommit ?? decodeCommit(this.store.commit(this.height)!);
+    const stored = () => decodeCommit(this.store.commit(this.height)!);
+    let lastCommit = opts.lastCommit ?? stored();
+    if (opts.lastCommit) {
+      // What consensus gathered must be a certificate (after a restart its replayed precommits carry
+      // no signatures): else the one stored with the head.
+      try {
+        this.checkLastCommit(opts.lastCommit);
+      } catch {
+        lastCommit = stored();
+      }
+    }
     return this.execute({ height, time, proposer, txs, lastCommit }, true);
   }
 
@@ -528,8 +543,9 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const receiptBytes = result.receipts.map(encodeReceipt);
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
-      txRoot: merkleRoot(txBytes), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
+      txRoot: txRootOf(b.txs.map((t) => t.hash)), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
       proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
+      lastCommitHash: commitHash(b.lastCommit),
     };
     return { block: { header, txs: txBytes, lastCommit: b.lastCommit }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, nodes, nextValidators };
   }

@@ -60,13 +60,17 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       network = await P2pNetwork.start({
         chainId: node.params.chainId, listen: home.config.p2p.listen, peers: home.config.p2p.peers,
         peerKeyFile: join(home.home, 'keys', 'peer.key'), isValidator: (a) => node.isRecentValidator(a), maxBlockBytes: node.params.maxBlockBytes,
-        pooledTx: (h) => node.mempool.get(h)?.bytes,
+        pooledTx: (h) => node.mempool.get(h)?.bytes, height: () => node.height,
+        maxBlockTxs: node.params.maxBlockTxs, maxTxBytes: node.params.maxTxBytes,
         denyPeers: home.config.p2p.denyPeers,
       });
       const net = network;
       // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.
       node.on('accepted', (stx) => net.publishTx(stx.bytes));
       net.onTx((bytes) => void node.submit(bytes, { gossiped: true }).catch(() => undefined));
+      // What the pool held at start came back from disk: the other pools (which keep gossip in memory
+      // only) may have lost it in a restart of their own.
+      setTimeout(() => { for (const stx of node.mempool.all()) net.publishTx(stx.bytes); }, 3000).unref();
       const t = node.params.blockTimeMs;
       // Any configured key: a node voted into the set by governance starts voting at the height it joins.
       const bft = new BftConsensus(node, signer, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {

@@ -56,7 +56,7 @@ export function headerJson(h: BlockHeader): { [k: string]: Json } {
   return {
     chainId: h.chainId, height: jsonInt(h.height), time: jsonInt(h.time), prevHash: toHex(h.prevHash), txRoot: toHex(h.txRoot),
     stateRoot: toHex(h.stateRoot), receiptsRoot: toHex(h.receiptsRoot), proposer: toHex(h.proposer),
-    validatorSetHash: toHex(h.validatorSetHash), nextValidatorSetHash: toHex(h.nextValidatorSetHash),
+    validatorSetHash: toHex(h.validatorSetHash), nextValidatorSetHash: toHex(h.nextValidatorSetHash), lastCommitHash: toHex(h.lastCommitHash),
   };
 }
 
@@ -71,7 +71,7 @@ export function commitJson(c: Commit): { [k: string]: Json } {
   return { height: jsonInt(c.height), round: c.round, blockHash: toHex(c.blockHash), signatures };
 }
 
-const HEADER_FIELDS = ['chainId', 'height', 'time', 'prevHash', 'txRoot', 'stateRoot', 'receiptsRoot', 'proposer', 'validatorSetHash', 'nextValidatorSetHash'];
+const HEADER_FIELDS = ['chainId', 'height', 'time', 'prevHash', 'txRoot', 'stateRoot', 'receiptsRoot', 'proposer', 'validatorSetHash', 'nextValidatorSetHash', 'lastCommitHash'];
 
 /** A header as RPC (chain_block, state_proof) and bundles write it. */
 export function parseHeader(v: unknown, path: string): BlockHeader {
@@ -80,7 +80,7 @@ export function parseHeader(v: unknown, path: string): BlockHeader {
   return {
     chainId: string(o.chainId, `${path}.chainId`, 64), height: uint(o.height, `${path}.height`), time: uint(o.time, `${path}.time`),
     prevHash: b32('prevHash'), txRoot: b32('txRoot'), stateRoot: b32('stateRoot'), receiptsRoot: b32('receiptsRoot'), proposer: b32('proposer'),
-    validatorSetHash: b32('validatorSetHash'), nextValidatorSetHash: b32('nextValidatorSetHash'),
+    validatorSetHash: b32('validatorSetHash'), nextValidatorSetHash: b32('nextValidatorSetHash'), lastCommitHash: b32('lastCommitHash'),
   };
 }
 

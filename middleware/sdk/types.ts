@@ -25,6 +25,8 @@ export interface BlockHeader {
   validatorSetHash: string;
   /** The set that signs the next block (differs from validatorSetHash when a governance change takes effect). */
   nextValidatorSetHash: string;
+  /** sha256 of the parent's commit the block carries (chain_block's lastCommit). */
+  lastCommitHash: string;
 }
 
 export interface CommitCertificate {

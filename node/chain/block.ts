@@ -4,15 +4,36 @@
  * everything a verifier needs: the previous block, the transactions, the state after executing them,
  * the receipts, the validator set that signs it and the one that signs the next.
  */
-import { type BlockHeader, type Receipt, encodeHeader, encodeReceipt, validatorSetEncoding } from './encoding.ts';
+import { type Block, type BlockHeader, type Commit, type Receipt, encodeCommit, encodeHeader, encodeReceipt, validatorSetEncoding } from './encoding.ts';
 import { merkleRoot } from './merkle.ts';
-import { sha256 } from './hash.ts';
+import { equalBytes, sha256 } from './hash.ts';
 
 export * from './encoding.ts';
 
 export function headerHash(h: BlockHeader): Uint8Array {
   return sha256(encodeHeader(h));
 }
+
+/** What a header names as the carried parent commit (lastCommitHash). */
+export function commitHash(c: Commit): Uint8Array {
+  return sha256(encodeCommit(c));
+}
+
+/**
+ * Whether a block's body is the one its header names: the transactions (txRoot) and the carried
+ * commit (lastCommitHash). The proposal's signature covers the header only; this binds the rest.
+ */
+export function bodyMatchesHeader(block: Block): boolean {
+  return equalBytes(txRootOf(block.txs.map((t) => sha256(t))), block.header.txRoot) && equalBytes(commitHash(block.lastCommit), block.header.lastCommitHash);
+}
+
+/** A header's txRoot: the Merkle root of the transactions' hashes, in block order. */
+export function txRootOf(txHashes: readonly Uint8Array[]): Uint8Array {
+  return merkleRoot(txHashes);
+}
+
+/** The genesis block carries no parent's commit: this empty one stands in its place. */
+export const GENESIS_LAST_COMMIT: Commit = { height: 0n, round: 0, blockHash: new Uint8Array(32), signatures: [] };
 
 export function receiptsRoot(receipts: readonly Receipt[]): Uint8Array {
   return merkleRoot(receipts.map(encodeReceipt));

@@ -14,7 +14,7 @@ const set = keys.map((k) => accountAddress(k.publicKey));
 const header: BlockHeader = {
   chainId: 'brop-cert', height: 7n, time: 1_700_000_000_000n, prevHash: new Uint8Array(32).fill(1), txRoot: new Uint8Array(32).fill(2),
   stateRoot: new Uint8Array(32).fill(3), receiptsRoot: new Uint8Array(32).fill(4), proposer: set[0]!,
-  validatorSetHash: validatorSetHash(set), nextValidatorSetHash: validatorSetHash(set),
+  validatorSetHash: validatorSetHash(set), lastCommitHash: new Uint8Array(32), nextValidatorSetHash: validatorSetHash(set),
 };
 const commitOf = (signers: typeof keys, round = 0): Commit => ({ height: header.height, round, blockHash: headerHash(header), signatures: signers.map((k) => signPrecommit(header, round, keyPairSigner(k))) });
 

@@ -12,7 +12,10 @@ export interface BlockHeader {
   /** Milliseconds since the epoch, as the proposer's clock gave it (never below the previous block's). */
   time: bigint;
   prevHash: Uint8Array;
-  /** Merkle root (merkle.ts) of the transactions' canonical bytes. */
+  /**
+   * Merkle root (merkle.ts) of the transactions' hashes (sha256 of each one's canonical bytes), so that
+   * a list of hashes is checked against it without the transactions (compact proposals).
+   */
   txRoot: Uint8Array;
   /** Root of the authenticated state after executing this block. */
   stateRoot: Uint8Array;
@@ -27,6 +30,8 @@ export interface BlockHeader {
    * this block): a verifier holding this block's set follows changes from certified headers alone.
    */
   nextValidatorSetHash: Uint8Array;
+  /** sha256 of the encoding of the parent's commit the block carries (Block.lastCommit). */
+  lastCommitHash: Uint8Array;
 }
 
 export interface ReceiptEvent {
@@ -80,7 +85,7 @@ export const CHAIN_STRUCTS: StructTable = {
     { name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'time', type: 'u64' },
     { name: 'prevHash', type: b32 }, { name: 'txRoot', type: b32 }, { name: 'stateRoot', type: b32 },
     { name: 'receiptsRoot', type: b32 }, { name: 'proposer', type: b32 }, { name: 'validatorSetHash', type: b32 },
-    { name: 'nextValidatorSetHash', type: b32 },
+    { name: 'nextValidatorSetHash', type: b32 }, { name: 'lastCommitHash', type: b32 },
   ],
   Block: [{ name: 'header', type: { struct: 'BlockHeader' } }, { name: 'txs', type: { array: 'bytes' } }, { name: 'lastCommit', type: { struct: 'Commit' } }],
   ReceiptEvent: [{ name: 'contract', type: b32 }, { name: 'topics', type: { array: 'bytes' } }, { name: 'data', type: 'bytes' }],

@@ -9,7 +9,7 @@
 import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { type Block, type CommitSignature, NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { type Block, type CommitSignature, NIL_BLOCK, bodyMatchesHeader, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { equalBytes, fromHex, hex } from '../chain/hash.ts';
 import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
 import { verifyCommit } from '../chain/commit.ts';
@@ -212,6 +212,18 @@ export class BftConsensus {
     const id = m.kind === 'vote' ? `v|${m.type}|${validator}|${m.round}|${hex(m.blockHash)}` : `p|${validator}|${m.round}|${hex(m.signature)}`;
     if (this.seen.has(id)) return;
     if (this.seen.size >= MAX_SEEN) return;
+    let block: Block | undefined;
+    if (m.kind === 'proposal') {
+      if (validator !== this.machine.proposer(m.height, m.round)) return;
+      try {
+        block = decodeBlock(m.block);
+      } catch {
+        return;
+      }
+      // A relay can change what the signature does not cover (transactions, carried commit): such a
+      // copy is dropped before it is taken in, so the proposer's own copy still counts when it arrives.
+      if (!bodyMatchesHeader(block)) return;
+    }
     this.seen.add(id);
     if (m.kind === 'vote') {
       const blockHash = m.blockHash;
@@ -225,13 +237,7 @@ export class BftConsensus {
       await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
       return;
     }
-    if (validator !== this.machine.proposer(m.height, m.round)) return;
-    let block: Block;
-    try {
-      block = decodeBlock(m.block);
-    } catch {
-      return;
-    }
+    if (!block) return; // a proposal: decoded and checked above
     const blockId = hex(headerHash(block.header));
     if (!verifyEd25519Remembered(m.publicKey, proposalPayload(this.node.params.chainId, m.height, m.round, m.validRound, fromHex(blockId, 32)!), m.signature)) return;
     // One proposal per proposer and round: the first is the one; a signed second for another block is kept as evidence.

@@ -86,7 +86,8 @@ const VERIFIED_KEPT = 8192;
  * hash of key, message and signature together, so no other message can borrow a remembered answer.
  */
 export function verifyEd25519Remembered(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  const id = createHash('sha256').update(publicKey).update(message).update(signature).digest('base64');
+  const lengths = new Uint8Array(new Uint32Array([publicKey.length, message.length, signature.length]).buffer);
+  const id = createHash('sha256').update(lengths).update(publicKey).update(message).update(signature).digest('base64');
   if (verifiedStatements.has(id)) return true;
   if (!verifyEd25519(publicKey, message, signature)) return false;
   if (verifiedStatements.size >= VERIFIED_KEPT) verifiedStatements.delete(verifiedStatements.values().next().value!);

@@ -17,11 +17,10 @@ import { ConsensusWal } from '../consensus/wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { hex } from '../chain/hash.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
-import { NIL_BLOCK, votePayload, PREVOTE, decodeBlock, encodeBlock, headerHash, proposalPayload } from '../chain/block.ts';
-import { merkleRoot } from '../chain/merkle.ts';
+import { NIL_BLOCK, votePayload, PREVOTE, commitHash, txRootOf, decodeBlock, encodeCommit, encodeHeader, encodeBlock, headerHash, proposalPayload } from '../chain/block.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DeployedContract } from '../execution/contracts.ts';
-import { P2pNetwork } from './network.ts';
+import { type CompactProposal, P2pNetwork, encodeConsensusMessage } from './network.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-p2p-'));
 const contracts: DeployedContract[] = [];
@@ -92,7 +91,8 @@ test('four validators over libp2p commit the same certified blocks; forged votes
 test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored', async () => {
   const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
   const key = (tx: Uint8Array) => createHash('sha256').update(tx).digest('hex');
-  const block = encodeBlock({ header: { chainId: 'brop-p2p', height: 5n, time: 1n, prevHash: new Uint8Array(32), txRoot: merkleRoot(txs), stateRoot: new Uint8Array(32), receiptsRoot: new Uint8Array(32), proposer: accountAddress(keys[0]!.publicKey), validatorSetHash: new Uint8Array(32), nextValidatorSetHash: new Uint8Array(32) }, txs, lastCommit: { height: 4n, round: 0, blockHash: new Uint8Array(32), signatures: [] } });
+  const lastCommit = { height: 4n, round: 0, blockHash: new Uint8Array(32), signatures: [] };
+  const block = encodeBlock({ header: { chainId: 'brop-p2p', height: 5n, time: 1n, prevHash: new Uint8Array(32), txRoot: txRootOf(txs.map((t) => new Uint8Array(createHash('sha256').update(t).digest()))), stateRoot: new Uint8Array(32), receiptsRoot: new Uint8Array(32), proposer: accountAddress(keys[0]!.publicKey), validatorSetHash: new Uint8Array(32), nextValidatorSetHash: new Uint8Array(32), lastCommitHash: commitHash(lastCommit) }, txs, lastCommit });
   const hash = headerHash(decodeBlock(block).header);
   const proposal: ConsensusMessage = { kind: 'proposal', height: 5n, round: 0, validRound: -1, block, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 0, -1, hash)) };
   const pool = (have: Uint8Array[]) => (h: string) => have.find((t) => key(t) === h);
@@ -120,6 +120,19 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
     c.broadcast({ ...proposal, round: 1, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 1, -1, hash)) });
     await until(() => got.length >= 2, 10_000, 'the proposal from C');
     assert.ok(Buffer.from((got[1] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(block), 'the block as proposed, not C\'s bytes');
+    // A relay that reorders the hashes (the signature covers only the header) is refused at the gossip layer.
+    const signature = signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 2, -1, hash));
+    const decoded = decodeBlock(block);
+    const tampered: CompactProposal = {
+      kind: 'compact', height: 5n, round: 2, validRound: -1, header: encodeHeader(decoded.header), lastCommit: encodeCommit(decoded.lastCommit),
+      txHashes: [...txs].reverse().map((t) => new Uint8Array(createHash('sha256').update(t).digest())), publicKey: keys[0]!.publicKey, signature,
+    };
+    await c.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', encodeConsensusMessage(tampered));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is(got.length, 2);
+    a.broadcast({ ...proposal, round: 2, signature });
+    await until(() => got.length >= 3, 10_000, 'the genuine proposal after the tampered one');
+    assert.ok(Buffer.from((got[2] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(block));
   } finally {
     for (const n of [a, b, c]) await n.stop();
   }

@@ -29,7 +29,8 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { PRECOMMIT, PREVOTE, bodyMatchesHeader, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, proposalPayload, txRootOf, votePayload } from '../chain/block.ts';
+import { equalBytes } from '../chain/hash.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 
@@ -47,8 +48,15 @@ export interface NetworkOptions {
    */
   isValidator: (address: string) => boolean;
   maxConnections?: number;
-  /** The chain's block byte limit: gossip frames are sized to carry the largest proposal. */
+  /** The chain's block limits: gossip frames are sized to carry the largest proposal, fetches bounded by them. */
   maxBlockBytes?: number;
+  maxBlockTxs?: number;
+  maxTxBytes?: number;
+  /**
+   * The node's committed height: proposals are taken for the next two heights only (an old proposal
+   * replayed by a peer would otherwise cost every node a rebuild).
+   */
+  height?: () => bigint;
   /** Peer ids never to connect to nor take gossip from (an operator's ban list; see setDeniedPeers). */
   denyPeers?: readonly string[];
   /**
@@ -169,6 +177,24 @@ export function validlySigned(m: ConsensusMessage | CompactProposal, chainId: st
   return verifyEd25519Remembered(m.publicKey, proposalPayload(chainId, m.height, m.round, m.validRound, blockHash), m.signature);
 }
 
+/**
+ * Whether a proposal's body is the one its signed header names (transactions by their hashes, the
+ * carried commit by its hash), within the block's transaction limit. Checked before a proposal spreads.
+ */
+function wellFormedProposal(m: Extract<ConsensusMessage, { kind: 'proposal' }> | CompactProposal, maxBlockTxs: number): boolean {
+  try {
+    if (m.kind === 'proposal') {
+      const block = decodeBlock(m.block);
+      return block.txs.length <= maxBlockTxs && bodyMatchesHeader(block);
+    }
+    if (m.txHashes.length > maxBlockTxs) return false;
+    const header = decodeHeader(m.header);
+    return equalBytes(txRootOf(m.txHashes), header.txRoot) && equalBytes(new Uint8Array(hash('sha256', m.lastCommit, 'buffer')), header.lastCommitHash);
+  } catch {
+    return false;
+  }
+}
+
 async function peerKey(file: string | undefined): Promise<PrivateKey> {
   if (file && existsSync(file)) return privateKeyFromProtobuf(new Uint8Array(readFileSync(file)));
   const key = await generateKeyPair('Ed25519');
@@ -182,8 +208,12 @@ async function peerKey(file: string | undefined): Promise<PrivateKey> {
 const MAX_SYNC_RESPONSE = 64;
 /** Transactions a compact proposal may list, and a transaction request may ask for. */
 const MAX_COMPACT_TXS = 100_000;
-/** Transactions of recent proposals kept to rebuild and serve them (beyond the pool). */
-const PROPOSAL_TXS_KEPT = 60_000;
+/** Bytes of recent proposals' transactions kept beyond the pool, to serve peers that lack them too. */
+const PROPOSAL_TX_BYTES_KEPT = 64 * 1024 * 1024;
+/** Compact proposals recently rebuilt (by signature): a replay with a new gossip nonce is not rebuilt again. */
+const REBUILT_KEPT = 1024;
+/** How long a rebuild may spend fetching missing transactions, over all the peers it asks. */
+const FETCH_DEADLINE_MS = 5000;
 /** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
 const TX_BATCH = 200;
 const TX_BATCH_BYTES = 512 * 1024;
@@ -201,10 +231,15 @@ export class P2pNetwork implements ConsensusTransport {
   private readonly syncProtocol: string;
   private readonly txProtocol: string;
   private readonly pooledTx: ((hashHex: string) => Uint8Array | undefined) | undefined;
-  /** Transactions of proposals this node sent or rebuilt, by hash: what its pool may no longer hold. */
+  /** Transactions of proposals this node sent or fetched, by hash: what its pool may not hold. */
   private readonly proposalTxs = new Map<string, Uint8Array>();
-  /** A proposal goes out again unchanged: its compact form is made once. */
-  private readonly compacted = new WeakMap<Uint8Array, Uint8Array>();
+  private proposalTxBytes = 0;
+  private readonly rebuilt = new Set<string>();
+  private readonly maxBlockBytes: number;
+  private readonly maxBlockTxs: number;
+  private readonly maxTxBytes: number;
+  /** A proposal goes out again unchanged (the same message object): its compact form is made once. */
+  private readonly compacted = new WeakMap<ConsensusMessage, Uint8Array>();
   private peers: string[];
   private consensusReceivers: Array<(m: ConsensusMessage) => void> = [];
   private txReceivers: Array<(tx: Uint8Array) => void> = [];
@@ -221,6 +256,9 @@ export class P2pNetwork implements ConsensusTransport {
     this.syncProtocol = `/brop/${opts.chainId}/sync/2.0.0`;
     this.txProtocol = `/brop/${opts.chainId}/tx-fetch/1`;
     this.pooledTx = opts.pooledTx;
+    this.maxBlockBytes = opts.maxBlockBytes ?? 8 * 1024 * 1024;
+    this.maxBlockTxs = Math.min(opts.maxBlockTxs ?? 20_000, MAX_COMPACT_TXS);
+    this.maxTxBytes = opts.maxTxBytes ?? 64 * 1024;
     this.peers = opts.peers ?? [];
   }
 
@@ -266,6 +304,12 @@ export class P2pNetwork implements ConsensusTransport {
         const m = decodeConsensusMessage(msg.data);
         decoded.set(msg.data, m);
         if (!opts.isValidator(hex(accountAddress(m.publicKey)))) return TopicValidatorResult.Ignore;
+        if (m.kind !== 'vote') {
+          const h = opts.height?.();
+          if (h !== undefined && (m.height <= h || m.height > h + 2n)) return TopicValidatorResult.Ignore;
+          // The body must be what the signed header names: a peer that changed it is rejected here.
+          if (!wellFormedProposal(m, net.maxBlockTxs)) return TopicValidatorResult.Reject;
+        }
         return validlySigned(m, opts.chainId) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject;
       } catch {
         return TopicValidatorResult.Reject;
@@ -293,8 +337,16 @@ export class P2pNetwork implements ConsensusTransport {
       } catch {
         return;
       }
-      if (m.kind === 'compact') void net.rebuild(m, propagationSource).then((full) => { if (full) net.deliver(full); });
-      else net.deliver(m);
+      if (m.kind === 'compact') {
+        const id = hex(m.signature);
+        if (net.rebuilt.has(id)) return;
+        net.rebuilt.add(id);
+        if (net.rebuilt.size > REBUILT_KEPT) net.rebuilt.delete(net.rebuilt.values().next().value!);
+        void net.rebuild(m, propagationSource).then((full) => {
+          if (full) net.deliver(full);
+          else net.rebuilt.delete(id); // not rebuilt: the proposer's next sending may succeed
+        });
+      } else net.deliver(m);
     });
     pubsub.addEventListener('message', (evt) => {
       const { topic, data } = evt.detail;
@@ -322,11 +374,19 @@ export class P2pNetwork implements ConsensusTransport {
     });
     await libp2p.handle(net.txProtocol, async (stream) => {
       try {
-        const lp = lpStream(stream, { maxDataLength: MAX_COMPACT_TXS * 32 + 1024 });
+        const limit = net.maxBlockTxs * 32 + 1024;
+        const lp = lpStream(stream, { maxDataLength: limit, maxBufferSize: limit });
         const { hashes } = decode({ struct: 'TxRequest' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { hashes: Uint8Array[] };
-        if (hashes.length > MAX_COMPACT_TXS) throw new RangeError('too many hashes');
-        const txs = hashes.map((h) => net.knownTx(hex(h)) ?? new Uint8Array(0));
-        await lp.write(encode({ struct: 'TxResponse' }, { txs }, WIRE));
+        if (hashes.length > net.maxBlockTxs) throw new RangeError('too many hashes');
+        // At most a block's bytes per answer: what is left out is asked for again (of this peer or another).
+        let bytes = 0;
+        const txs = hashes.map((h) => {
+          const tx = net.knownTx(hex(h));
+          if (!tx || bytes + tx.length > net.maxBlockBytes) return new Uint8Array(0);
+          bytes += tx.length;
+          return tx;
+        });
+        await lp.write(encode({ struct: 'TxResponse' }, { txs }, WIRE), { signal: AbortSignal.timeout(10_000) });
         await stream.close();
       } catch {
         stream.abort(new Error('bad transaction request'));
@@ -346,9 +406,16 @@ export class P2pNetwork implements ConsensusTransport {
   }
 
   private keepProposalTx(hashHex: string, tx: Uint8Array): void {
+    const had = this.proposalTxs.get(hashHex);
+    if (had) this.proposalTxBytes -= had.length;
     this.proposalTxs.delete(hashHex);
     this.proposalTxs.set(hashHex, tx);
-    if (this.proposalTxs.size > PROPOSAL_TXS_KEPT) this.proposalTxs.delete(this.proposalTxs.keys().next().value!);
+    this.proposalTxBytes += tx.length;
+    while (this.proposalTxBytes > PROPOSAL_TX_BYTES_KEPT) {
+      const [oldest, bytes] = this.proposalTxs.entries().next().value!;
+      this.proposalTxs.delete(oldest);
+      this.proposalTxBytes -= bytes.length;
+    }
   }
 
   /**
@@ -361,15 +428,16 @@ export class P2pNetwork implements ConsensusTransport {
     let missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
     if (missing.length > 0) {
       const others = this.libp2p.getPeers().filter((p) => !p.equals(from));
+      const deadline = AbortSignal.timeout(FETCH_DEADLINE_MS);
       for (const peer of [from, ...others]) {
-        if (missing.length === 0) break;
+        if (missing.length === 0 || deadline.aborted) break;
         if (this.denied.has(peer.toString())) continue;
         try {
-          const got = await this.fetchTxs(peer, missing.map((i) => c.txHashes[i]!));
+          const got = await this.fetchTxs(peer, missing.map((i) => c.txHashes[i]!), deadline);
           got.forEach((tx, j) => {
             const i = missing[j]!;
             // Only the transaction the hash names: a peer cannot slip in another.
-            if (tx.length > 0 && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) {
+            if (tx.length > 0 && tx.length <= this.maxTxBytes && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) {
               txs[i] = tx;
               this.keepProposalTx(hex(c.txHashes[i]!), tx); // not in this pool: kept to serve peers that lack it too
             }
@@ -391,14 +459,21 @@ export class P2pNetwork implements ConsensusTransport {
     return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block, publicKey: c.publicKey, signature: c.signature };
   }
 
-  private async fetchTxs(peer: PeerId, hashes: Uint8Array[]): Promise<Uint8Array[]> {
-    const stream = await this.libp2p.dialProtocol(peer, this.txProtocol, { signal: AbortSignal.timeout(5000) });
-    const lp = lpStream(stream, { maxDataLength: 64 * 1024 * 1024 });
-    await lp.write(encode({ struct: 'TxRequest' }, { hashes }, WIRE));
-    const { txs } = decode({ struct: 'TxResponse' }, (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), WIRE) as { txs: Uint8Array[] };
-    await stream.close();
-    if (txs.length !== hashes.length) throw new RangeError('an answer with another number of transactions');
-    return txs;
+  private async fetchTxs(peer: PeerId, hashes: Uint8Array[], signal: AbortSignal): Promise<Uint8Array[]> {
+    const stream = await this.libp2p.dialProtocol(peer, this.txProtocol, { signal });
+    try {
+      // An answer holds at most a block's bytes of transactions, plus their framing.
+      const limit = this.maxBlockBytes + hashes.length * 8 + 1024;
+      const lp = lpStream(stream, { maxDataLength: limit, maxBufferSize: limit });
+      await lp.write(encode({ struct: 'TxRequest' }, { hashes }, WIRE), { signal });
+      const { txs } = decode({ struct: 'TxResponse' }, (await lp.read({ signal })).subarray(), WIRE) as { txs: Uint8Array[] };
+      await stream.close();
+      if (txs.length !== hashes.length) throw new RangeError('an answer with another number of transactions');
+      return txs;
+    } catch (e) {
+      stream.abort(e as Error);
+      throw e;
+    }
   }
 
   /** This node's addresses to give to its peers (with /p2p/ID). */
@@ -461,7 +536,7 @@ export class P2pNetwork implements ConsensusTransport {
   /** A proposal goes compact when peers keep pools (its transactions stay servable here); the rest as they are. */
   private wire(m: ConsensusMessage): Uint8Array {
     if (m.kind !== 'proposal' || !this.pooledTx) return encodeConsensusMessage(m);
-    let body = this.compacted.get(m.block);
+    let body = this.compacted.get(m);
     if (!body) {
       const block = decodeBlock(m.block);
       const txHashes = block.txs.map((tx) => {
@@ -474,7 +549,7 @@ export class P2pNetwork implements ConsensusTransport {
         lastCommit: encodeCommit(block.lastCommit), publicKey: m.publicKey, signature: m.signature,
       };
       body = encodeConsensusMessage(c).subarray(NONCE);
-      this.compacted.set(m.block, body);
+      this.compacted.set(m, body);
     }
     const out = new Uint8Array(NONCE + body.length);
     out.set(randomBytes(NONCE));
@@ -527,7 +602,7 @@ export class P2pNetwork implements ConsensusTransport {
       if (this.denied.has(peer.toString())) continue;
       try {
         const stream = await this.libp2p.dialProtocol(peer, this.syncProtocol, { signal: AbortSignal.timeout(5000) });
-        const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024 });
+        const lp = lpStream(stream, { maxDataLength: 16 * 1024 * 1024, maxBufferSize: 16 * 1024 * 1024 });
         await lp.write(encode({ struct: 'SyncRequest' }, { from, max: Math.min(max, MAX_SYNC_RESPONSE) }, WIRE));
         const signal = AbortSignal.timeout(30_000);
         const head = decode({ struct: 'SyncHead' }, (await lp.read({ signal })).subarray(), WIRE) as { height: bigint; count: number };

@@ -191,6 +191,11 @@ export class ChainStore {
     }), { sync: true } as object);
   }
 
+  /** Pool records of transactions that left the pool while their record was being written (committed meanwhile). */
+  async deletePending(hashes: readonly Uint8Array[]): Promise<void> {
+    await this.db.batch(hashes.map((h) => ({ type: 'del' as const, key: key(K.pending, h) })));
+  }
+
   /** Pool entries that expired: forgotten as pending, remembered as expired (so a status query answers). */
   async markExpired(txs: ReadonlyArray<{ hash: Uint8Array; validUntilBlock: bigint }>): Promise<void> {
     const ops: Op[] = [];
