@@ -179,30 +179,54 @@ test('block sync: a new node fetches the blocks with their certificates, towards
   }
 });
 
-test('a proposal whose block names another validator as its proposer is voted nil; naming its signer, it is voted for', async () => {
-  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
+const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
+/** The first-round proposer of height 1, and the validator after it in the order. */
+function roles(): { p: number; honest: number } {
   const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
-  const honest = (p + 1) % 4, other = (p + 2) % 4;
-  const maker = await ChainNode.open({ dataDir: join(dir, 'maker'), genesis, contracts, verifierWorkers: 0 });
-  const prevoteFor = async (named: KeyPair, tag: string): Promise<{ vote: Uint8Array; hash: Uint8Array }> => {
-    const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
-    let receive: ((m: ConsensusMessage) => void) | undefined;
-    const sent: ConsensusMessage[] = [];
-    const transport: ConsensusTransport = {
-      broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; },
-      requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined,
-    };
-    const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs: 5000 }, onError: (e) => { throw e; } });
-    try {
-      bft.start();
-      const { block, hash } = maker.proposeBlock(accountAddress(named.publicKey));
-      receive!({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) });
+  return { p, honest: (p + 1) % 4 };
+}
+
+/** Height 1's proposal of `block` (hash `hash`) by validator `p`, signed by it. */
+function proposalOf(p: number, block: Parameters<typeof encodeBlock>[0], hash: Uint8Array): ConsensusMessage {
+  return { kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) };
+}
+
+/** One honest validator on a transport of its own: the test hands it messages and reads what it sends and logs. */
+async function lone(i: number, tag: string, proposeMs: number) {
+  const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
+  let receive: ((m: ConsensusMessage) => void) | undefined;
+  const sent: ConsensusMessage[] = [];
+  const logged: Array<Record<string, unknown>> = [];
+  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
+  const bft = new BftConsensus(node, keyPairSigner(keys[i]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
+  bft.start();
+  return {
+    node, bft, sent, logged,
+    receive: (m: ConsensusMessage) => receive!(m),
+    /** Its round-0 prevote, once it has voted. */
+    prevote: async () => {
       await until(() => sent.some((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0), 4000, 'the honest prevote');
-      const vote = sent.find((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0) as Extract<ConsensusMessage, { kind: 'vote' }>;
-      return { vote: vote.blockHash, hash };
-    } finally {
+      return (sent.find((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0) as Extract<ConsensusMessage, { kind: 'vote' }>).blockHash;
+    },
+    close: async () => {
       await bft.stop();
       await node.close();
+    },
+  };
+}
+
+test('a proposal whose block names another validator as its proposer is voted nil; naming its signer, it is voted for', async () => {
+  const { p, honest } = roles();
+  const other = (p + 2) % 4;
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker'), genesis, contracts, verifierWorkers: 0 });
+  const prevoteFor = async (named: KeyPair, tag: string): Promise<{ vote: Uint8Array; hash: Uint8Array }> => {
+    const v = await lone(honest, tag, 5000);
+    try {
+      const { block, hash } = maker.proposeBlock(accountAddress(named.publicKey));
+      v.receive(proposalOf(p, block, hash));
+      return { vote: await v.prevote(), hash };
+    } finally {
+      await v.close();
     }
   };
   try {
@@ -215,40 +239,29 @@ test('a proposal whose block names another validator as its proposer is voted ni
 });
 
 test('a refused proposal is voted nil and logged with its reason; a round without a proposal logs its timeout and proposer', async () => {
-  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
-  const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
-  const honest = (p + 1) % 4;
+  const { p, honest } = roles();
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-3'), genesis, contracts, verifierWorkers: 0 });
-  const run = async (tag: string, proposeMs: number, send: (receive: (m: ConsensusMessage) => void) => void) => {
-    const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
-    let receive: ((m: ConsensusMessage) => void) | undefined;
-    const sent: ConsensusMessage[] = [];
-    const logged: Array<Record<string, unknown>> = [];
-    const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
-    const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
-    try {
-      bft.start();
-      send(receive!);
-      await until(() => sent.some((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0), 4000, 'the honest prevote');
-      return { vote: (sent.find((m) => m.kind === 'vote' && m.type === 'prevote') as Extract<ConsensusMessage, { kind: 'vote' }>).blockHash, logged };
-    } finally {
-      await bft.stop();
-      await node.close();
-    }
-  };
   try {
     // A block whose header claims another state root than executing it gives.
     const made = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
     const header = { ...made.block.header, stateRoot: new Uint8Array(randomBytes(32)) };
-    const hash = headerHash(header);
-    const refused = await run('refused', 5000, (receive) => receive({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock({ header, txs: made.block.txs, lastCommit: made.block.lastCommit }), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) }));
-    assert.equal(refused.vote, NIL_BLOCK);
+    const refused = await lone(honest, 'refused', 5000);
+    try {
+      refused.receive(proposalOf(p, { ...made.block, header }, headerHash(header)));
+      assert.equal(await refused.prevote(), NIL_BLOCK);
+    } finally {
+      await refused.close();
+    }
     const why = refused.logged.find((e) => e.event === 'proposal-rejected');
     assert.ok(why, refused.logged.map((e) => e.event).join(', '));
     assert.is(why.code, 'BLOCK_INVALID');
     assert.is(why.proposer, addr(keys[p]!));
-    const silent = await run('silent', 200, () => undefined);
-    assert.equal(silent.vote, NIL_BLOCK);
+    const silent = await lone(honest, 'silent', 200);
+    try {
+      assert.equal(await silent.prevote(), NIL_BLOCK);
+    } finally {
+      await silent.close();
+    }
     assert.equal(silent.logged.find((e) => e.event === 'round-timeout'), { event: 'round-timeout', height: 1n, round: 0, step: 'propose', proposer: addr(keys[p]!), afterMs: 200 });
   } finally {
     await maker.close();
@@ -256,18 +269,12 @@ test('a refused proposal is voted nil and logged with its reason; a round withou
 });
 
 test('a proposer that signs two different blocks for one round is recorded as equivocating; the first proposal stands', async () => {
-  const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
-  const p = keys.findIndex((k) => new TendermintMachine(addr(k), keys.map(addr)).proposer(1n, 0) === addr(k));
-  const honest = (p + 1) % 4;
+  const { p, honest } = roles();
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-2'), genesis, contracts, verifierWorkers: 0 });
-  const node = await ChainNode.open({ dataDir: join(dir, 'honest-double'), genesis, contracts, verifierWorkers: 0 });
-  let receive: ((m: ConsensusMessage) => void) | undefined;
-  const sent: ConsensusMessage[] = [];
-  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
-  const bft = new BftConsensus(node, keyPairSigner(keys[honest]!), transport, ConsensusWal.open(join(dir, 'honest-double.wal')), { timeouts: { ...TIMEOUTS, proposeMs: 5000 }, onError: (e) => { throw e; } });
+  const v = await lone(honest, 'double', 5000);
+  const { bft, sent } = v;
   try {
-    bft.start();
-    const propose = (b: { block: Parameters<typeof encodeBlock>[0]; hash: Uint8Array }) => receive!({ kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(b.block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, b.hash)) });
+    const propose = (b: { block: Parameters<typeof encodeBlock>[0]; hash: Uint8Array }) => v.receive(proposalOf(p, b.block, b.hash));
     const a = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
     await new Promise((r) => setTimeout(r, 5)); // a later time: another block
     const b = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
@@ -283,8 +290,7 @@ test('a proposer that signs two different blocks for one round is recorded as eq
     const vote = sent.find((m) => m.kind === 'vote' && m.type === 'prevote') as Extract<ConsensusMessage, { kind: 'vote' }>;
     assert.equal(vote.blockHash, a.hash, 'the first proposal stands');
   } finally {
-    await bft.stop();
-    await node.close();
+    await v.close();
     await maker.close();
   }
 });
