@@ -349,8 +349,13 @@ test('a proposal budgeted in time holds what the node executes in it (at least 6
 test('gossiped transactions are pooled without a disk record; those sent here survive a restart, and leave the disk once committed', async () => {
   const { home, node, operator } = await setup();
   const gossiped = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]), { gossiped: true });
-  const sent = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]));
+  const sentBytes = tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]);
+  const sent = await node.submit(sentBytes);
   assert.is(node.txStatus(gossiped.hash).status, 'pending');
+  // Another copy: a client hears it is a duplicate; gossip brings copies as a matter of course and is not told.
+  assert.is(await node.submit(sentBytes).then(() => 'accepted', (e: TxError) => e.code), 'TX_DUPLICATE');
+  assert.is((await node.submit(sentBytes, { gossiped: true })).hashHex, sent.hashHex);
+  assert.is(node.mempool.size, 2);
   await node.close();
   let again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
   try {

@@ -364,7 +364,9 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
 
   /**
    * Admission (SPEC C4): decodes and checks a transaction, and once it is pending (durably, for one a
-   * client sent here) resolves with it. Throws TxError with the reason otherwise.
+   * client sent here) resolves with it. Throws TxError with the reason otherwise. A gossiped copy of a
+   * transaction this node already has resolves with it at once: copies are gossip's normal business,
+   * not worth an error each.
    */
   async submit(bytes: Uint8Array, opts: { gossiped?: boolean } = {}): Promise<SignedTx> {
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
@@ -372,6 +374,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const stx = SignedTx.decode(bytes, this.txLimits());
     const { tx } = stx;
     if (tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${tx.chainId}, this is ${this.params.chainId}`);
+    if (opts.gossiped && this.isKnown(stx)) return stx;
     this.checkValidity(tx.validUntilBlock);
     this.checkNotKnown(stx);
     if (!this.contracts.at(tx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(tx.contract)}`);
@@ -423,10 +426,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     return stx;
   }
 
+  private isKnown(stx: SignedTx): boolean {
+    return this.admitting.has(stx.hashHex) || this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.isCommitted(stx);
+  }
+
   private checkNotKnown(stx: SignedTx): void {
-    if (this.admitting.has(stx.hashHex) || this.mempool.has(stx.hashHex) || this.committing.has(stx.hashHex) || this.isCommitted(stx)) {
-      throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
-    }
+    if (this.isKnown(stx)) throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
   }
 
   private checkValidity(validUntilBlock: bigint): void {

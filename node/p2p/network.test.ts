@@ -138,6 +138,40 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
   }
 });
 
+test('transaction batches reach every node once: validators connected to each other send no copies, a node behind one peer still gets them', async () => {
+  // A, B and C all connected; D only to B.
+  const nets = await Promise.all([0, 1, 2, 3].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator })));
+  const [a, b, c, d] = nets as [P2pNetwork, P2pNetwork, P2pNetwork, P2pNetwork];
+  try {
+    await a.addPeers([...b.addresses(), ...c.addresses()]);
+    await b.addPeers([...c.addresses(), ...d.addresses()]);
+    await until(() => a.connectedPeers() === 2 && b.connectedPeers() === 3 && c.connectedPeers() === 2 && d.connectedPeers() === 1, 10_000, 'peers to connect');
+    const got = nets.map(() => [] as string[]);
+    nets.forEach((n, i) => n.onTx((tx) => got[i]!.push(hex(tx))));
+    // Every copy gossipsub receives on the transaction topic, duplicates included (they cost decrypting
+    // and decoding even when dropped).
+    const copies = nets.map(() => 0);
+    nets.forEach((n, i) => {
+      const pubsub = n.libp2p.services.pubsub as unknown as { handleReceivedMessage(from: unknown, msg: { topic: string }): Promise<void> };
+      const handle = pubsub.handleReceivedMessage.bind(pubsub);
+      pubsub.handleReceivedMessage = (from, msg) => {
+        if (msg.topic.endsWith('/txs/1')) copies[i]!++;
+        return handle(from, msg);
+      };
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // meshes form
+    const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
+    for (const tx of txs) a.publishTx(tx);
+    await until(() => got[3]!.length === 3, 10_000, 'the batch to reach D through B');
+    await new Promise((r) => setTimeout(r, 1000)); // time for any late copies
+    assert.equal(got[0], [], 'the publisher does not hear its own batch');
+    for (const i of [1, 2, 3]) assert.equal(got[i], txs.map(hex), `node ${i} got each transaction once, in order`);
+    assert.equal(copies, [0, 1, 1, 1], 'one copy per node: B and C do not send each other what A sent both');
+  } finally {
+    await Promise.all(nets.map((n) => n.stop()));
+  }
+});
+
 test('block sync answers carry the peer\'s committed height, with blocks or without', async () => {
   const [a, b] = await Promise.all([0, 1].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator })));
   try {

@@ -212,6 +212,10 @@ const MAX_COMPACT_TXS = 100_000;
 const PROPOSAL_TX_BYTES_KEPT = 64 * 1024 * 1024;
 /** Compact proposals recently rebuilt (by signature): a replay with a new gossip nonce is not rebuilt again. */
 const REBUILT_KEPT = 1024;
+/** Part of gossipsub's class (for `asyncValidation`) that its exported interface leaves out. */
+interface AsyncValidation { reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void }
+/** How long a received transaction batch waits before it is forwarded (see the message handler). */
+const TX_FORWARD_DELAY_MS = 150;
 /** How long a rebuild may spend fetching missing transactions, over all the peers it asks. */
 const FETCH_DEADLINE_MS = 5000;
 /** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
@@ -288,6 +292,9 @@ export class P2pNetwork implements ConsensusTransport {
         // The largest proposal (a block of maxBlockBytes of transactions, plus framing) must fit a gossip frame.
         pubsub: gossipsub({
           allowPublishToZeroTopicPeers: true, emitSelf: false, fallbackToFloodsub: false, globalSignaturePolicy: StrictNoSign,
+          // This node says when a message is forwarded (below): consensus messages at once, transaction
+          // batches a little later.
+          asyncValidation: true,
           maxInboundDataLength: (opts.maxBlockBytes ?? 8 * 1024 * 1024) * 2 + 1024 * 1024,
         }),
       },
@@ -329,8 +336,25 @@ export class P2pNetwork implements ConsensusTransport {
     // Consensus messages through the event that names the peer a message came from: a compact proposal
     // fetches the transactions this node lacks from that peer.
     pubsub.addEventListener('gossipsub:message', (evt) => {
-      const { msg, propagationSource } = evt.detail;
+      const { msg, propagationSource, msgId } = evt.detail;
+      const forward = () => (pubsub as unknown as AsyncValidation).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept);
+      if (msg.topic === net.txTopic) {
+        let txs: Uint8Array[];
+        try {
+          txs = (decoded.get(msg.data) as Uint8Array[] | undefined) ?? decodeTxBatch(msg.data);
+        } catch {
+          return;
+        }
+        for (const tx of txs) for (const r of net.txReceivers) r(tx);
+        // A batch is forwarded TX_FORWARD_DELAY_MS after it arrives, not at once: by then the peers that
+        // had it from its publisher too have said so (a copy of their own, or IDONTWANT) and gossipsub
+        // leaves them out. Where everyone is connected to everyone, as validators are, nobody is left
+        // to send it to; where not, the others still get it.
+        setTimeout(forward, TX_FORWARD_DELAY_MS).unref();
+        return;
+      }
       if (msg.topic !== net.consensusTopic) return;
+      forward();
       let m: ConsensusMessage | CompactProposal;
       try {
         m = (decoded.get(msg.data) as ConsensusMessage | CompactProposal | undefined) ?? decodeConsensusMessage(msg.data);
@@ -347,18 +371,6 @@ export class P2pNetwork implements ConsensusTransport {
           else net.rebuilt.delete(id); // not rebuilt: the proposer's next sending may succeed
         });
       } else net.deliver(m);
-    });
-    pubsub.addEventListener('message', (evt) => {
-      const { topic, data } = evt.detail;
-      if (topic === net.txTopic) {
-        let txs: Uint8Array[];
-        try {
-          txs = (decoded.get(data) as Uint8Array[] | undefined) ?? decodeTxBatch(data);
-        } catch {
-          return;
-        }
-        for (const tx of txs) for (const r of net.txReceivers) r(tx);
-      }
     });
     await libp2p.handle(net.syncProtocol, async (stream) => {
       try {

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { initNetwork } from '../../node/home.ts';
 import { readKeyFile, newKeyPair } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
+import type { RpcError } from '../../node/rpc/errors.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
 import { startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
@@ -60,7 +61,15 @@ test('a devnet survives one validator down, halts safely with two, resumes when 
     const factory = new TxFactory(client);
     const operator = readKeyFile(net.operatorKey);
     const partner = newKeyPair();
-    const sent = await client.call<{ hash: string }>('tx_send', { tx: await factory.tx(operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'P', 7, randomBytes(32)], 60) });
+    const tx = await factory.tx(operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'P', 7, randomBytes(32)], 60);
+    // A node syncing a block it missed answers NODE_BEHIND for a moment: a client retries (as the SDK does).
+    let sent: { hash: string } | undefined;
+    for (let tries = 0; !sent; tries++) {
+      sent = await client.call<{ hash: string }>('tx_send', { tx }).catch((e: RpcError) => {
+        if (e.code !== 'NODE_BEHIND' || tries >= 20) throw e;
+        return new Promise<undefined>((r) => setTimeout(() => r(undefined), 250));
+      });
+    }
     await until(async () => (await client.call<{ status: string }>('tx_get', { hash: sent.hash })).status === 'committed', 30_000, 'the transaction committed');
 
     // One validator killed: the other three keep committing.

@@ -17,6 +17,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { accountAddress, PERM } from '../../contracts/system/index.ts';
 import { initHome } from '../../node/home.ts';
 import { newKeyPair, readKeyFile, type KeyPair } from '../../node/keys/key-file.ts';
+import { DEFAULT_CHAIN_PARAMS } from '../../node/chain/params.ts';
 import { RpcClient, RpcWsClient } from '../../node/rpc/client.ts';
 import { startNode, TxFactory, type NodeProcess } from '../nodes/processes.ts';
 
@@ -120,8 +121,8 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
     if (b.txCount > 0) lastCommit = performance.now();
   });
   // Request bodies are built before timing too: a batch of BATCH tx_send calls per request.
-  const bodies: string[][] = [];
-  for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}`));
+  const bodies: Array<Array<{ id: number; body: string }>> = [];
+  for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => ({ id: i + j, body: `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}` })));
   const start = performance.now();
   const cpu0 = nodes.map((n) => processCpuSeconds(n.child.pid!) ?? NaN), clientCpu0 = process.cpuUsage();
   let next = 0, busy = 0;
@@ -130,12 +131,12 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
     while (next < bodies.length) {
       let todo = bodies[next++]!;
       while (todo.length > 0) {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.join(',')}]` });
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.map((t) => t.body).join(',')}]` });
         const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
         const byId = new Map(results.map((r) => [r.id, r]));
         // BUSY is back-pressure, NODE_BEHIND a node catching up: send those again after a pause.
-        const retry = todo.filter((body) => {
-          const r = byId.get(Number(/"id":(\d+)/.exec(body)![1]))!;
+        const retry = todo.filter(({ id }) => {
+          const r = byId.get(id)!;
           if (r.error && r.error.data?.code !== 'BUSY' && r.error.data?.code !== 'NODE_BEHIND') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
           return r.error !== undefined;
         });
@@ -251,7 +252,7 @@ export async function run(): Promise<void> {
       try {
         const [partner] = await setUpPartners(node.rpc, readKeyFile(init.operatorKey), 1);
         const f = await measureFinality(node.rpc, node.rpc, partner!, 40);
-        console.log(JSON.stringify({ bench: 'chain.finality_ms', ...f, block_time_ms: 1000 }));
+        console.log(JSON.stringify({ bench: 'chain.finality_ms', ...f, block_time_ms: DEFAULT_CHAIN_PARAMS.blockTimeMs }));
       } finally {
         node.child.kill('SIGTERM');
         await node.exited;
