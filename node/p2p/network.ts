@@ -295,6 +295,9 @@ export class P2pNetwork implements ConsensusTransport {
           // This node says when a message is forwarded (below): consensus messages at once, transaction
           // batches a little later.
           asyncValidation: true,
+          // IDONTWANT for anything the size of one transaction or more (votes are smaller): what makes the
+          // delayed forwarding of transaction batches skip the peers that have them.
+          idontwantMinDataSize: 200,
           maxInboundDataLength: (opts.maxBlockBytes ?? 8 * 1024 * 1024) * 2 + 1024 * 1024,
         }),
       },
