@@ -336,8 +336,8 @@ export class P2pNetwork implements ConsensusTransport {
     });
     pubsub.subscribe(net.consensusTopic);
     pubsub.subscribe(net.txTopic);
-    // Consensus messages through the event that names the peer a message came from: a compact proposal
-    // fetches the transactions this node lacks from that peer.
+    // Messages through the event that names the peer a message came from (a compact proposal fetches the
+    // transactions this node lacks from that peer) and its id (this node reports when to forward it).
     pubsub.addEventListener('gossipsub:message', (evt) => {
       const { msg, propagationSource, msgId } = evt.detail;
       const forward = () => (pubsub as unknown as AsyncValidation).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept);
@@ -353,7 +353,13 @@ export class P2pNetwork implements ConsensusTransport {
         // had it from its publisher too have said so (a copy of their own, or IDONTWANT) and gossipsub
         // leaves them out. Where everyone is connected to everyone, as validators are, nobody is left
         // to send it to; where not, the others still get it.
-        setTimeout(forward, TX_FORWARD_DELAY_MS).unref();
+        setTimeout(() => {
+          try {
+            forward();
+          } catch {
+            // the network stopped meanwhile: nothing to forward to
+          }
+        }, TX_FORWARD_DELAY_MS).unref();
         return;
       }
       if (msg.topic !== net.consensusTopic) return;
