@@ -62,7 +62,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
         peerKeyFile: join(home.home, 'keys', 'peer.key'), isValidator: (a) => node.isRecentValidator(a), maxBlockBytes: node.params.maxBlockBytes,
         pooledTx: (h) => node.mempool.get(h)?.bytes, height: () => node.height,
         maxBlockTxs: node.params.maxBlockTxs, maxTxBytes: node.params.maxTxBytes,
-        denyPeers: home.config.p2p.denyPeers,
+        denyPeers: home.config.p2p.denyPeers, log,
       });
       const net = network;
       // Gossip: what clients send here reaches the other pools; what peers gossip enters this one.
@@ -81,7 +81,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       consensus = bft;
       server.method('consensus_status', () => {
         const st = bft.status();
-        return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses(), peerId: net.peerId, deniedPeers: net.deniedPeers() };
+        return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses(), peerId: net.peerId, deniedPeers: net.deniedPeers(), penalisedPeers: net.penalisedPeers() };
       });
       server.method('consensus_evidence', () => bft.evidence.map((e) => JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)))));
     } else if (key) {

@@ -172,6 +172,43 @@ test('transaction batches reach every node once: validators connected to each ot
   }
 });
 
+test('a peer that sends invalid gossip is disconnected and refused for a while; honest peers are not', async () => {
+  const logged: Array<Record<string, unknown>> = [];
+  const a = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, penaltyMs: 4000, log: (e) => logged.push(e) });
+  const [honest, rogue] = await Promise.all([0, 1].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator }))) as [P2pNetwork, P2pNetwork];
+  try {
+    await honest.addPeers(a.addresses());
+    await rogue.addPeers(a.addresses()); // rogue redials a every 2 s
+    await until(() => a.connectedPeers() === 2, 10_000, 'both peers to connect');
+    await new Promise((r) => setTimeout(r, 1500)); // meshes form
+    const key = keys[0]!;
+    const vote = (round: number): ConsensusMessage => ({ kind: 'vote', type: 'prevote', height: 1n, round, blockHash: NIL_BLOCK, publicKey: key.publicKey, signature: signEd25519(key.privateKey, votePayload('brop-p2p', PREVOTE, 1n, round, NIL_BLOCK)) });
+    const heard: ConsensusMessage[] = [];
+    a.subscribe((m) => heard.push(m));
+    // The honest peer's valid vote and a vote from a key outside the set (ignored, not punished).
+    honest.broadcast(vote(0));
+    const outsider = newKeyPair();
+    honest.broadcast({ ...vote(1), publicKey: outsider.publicKey, signature: signEd25519(outsider.privateKey, votePayload('brop-p2p', PREVOTE, 1n, 1, NIL_BLOCK)) });
+    await until(() => heard.length === 1, 5000, 'the honest vote');
+    // The rogue peer: a validator's vote with a signature that does not match, then bytes that do not decode.
+    const forged = encodeConsensusMessage({ ...vote(2), signature: signEd25519(key.privateKey, votePayload('brop-p2p', PREVOTE, 1n, 3, NIL_BLOCK)) });
+    await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', forged);
+    await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', new Uint8Array(randomBytes(100)));
+    await until(() => a.connectedPeers() === 1, 5000, 'the rogue peer to be disconnected');
+    assert.equal(a.penalisedPeers(), [rogue.peerId]);
+    assert.equal(logged.map((e) => [e.event, e.peer]), [['peer-penalised', rogue.peerId]]);
+    assert.is(heard.length, 1, 'nothing of the rogue peer delivered');
+    // Refused while the penalty lasts (the rogue keeps redialling), let back in after it.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.is(a.connectedPeers(), 1);
+    assert.ok(a.libp2p.getPeers().every((p) => p.toString() === honest.peerId));
+    await until(() => a.connectedPeers() === 2, 10_000, 'the rogue peer back after its penalty');
+    assert.equal(a.penalisedPeers(), []);
+  } finally {
+    await Promise.all([a.stop(), honest.stop(), rogue.stop()]);
+  }
+});
+
 test('block sync answers carry the peer\'s committed height, with blocks or without', async () => {
   const [a, b] = await Promise.all([0, 1].map(() => P2pNetwork.start({ chainId: 'brop-p2p', isValidator })));
   try {

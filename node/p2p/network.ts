@@ -5,9 +5,10 @@
  * transport (bft.ts) and carries transactions between pools.
  *
  * Gossip is validated before it spreads: a consensus message must decode and carry a valid signature
- * of a validator, a transaction must decode; anything else is rejected, which lowers the sender's
- * gossipsub score until it is pruned and disconnected. A peer's identity is a persistent Ed25519 key
- * (peer.key in the node's home).
+ * of a validator, a transaction batch must decode; anything else is rejected, which lowers the
+ * sender's gossipsub score. A peer whose score falls to the graylist threshold (two rejected messages
+ * in quick succession) is disconnected and refused for a while (`penaltyMs`). A peer's identity is a
+ * persistent Ed25519 key (peer.key in the node's home).
  *
  * An operator may deny peers (by peer id): the connection gater refuses dialling them and their
  * inbound connections, gossip they forward is ignored, and the list can change while the node runs.
@@ -21,6 +22,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
 import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
@@ -64,6 +66,10 @@ export interface NetworkOptions {
    * transaction hashes; a receiver rebuilds the block from its pool and fetches only what it lacks.
    */
   pooledTx?: (hashHex: string) => Uint8Array | undefined;
+  /** How long a peer that sent invalid gossip is refused after being disconnected (default 10 minutes). */
+  penaltyMs?: number;
+  /** Where the network reports what an operator should hear of (a peer disconnected for invalid gossip). */
+  log?: (event: Record<string, unknown>) => void;
 }
 
 export class P2pError extends Error {
@@ -212,8 +218,22 @@ const MAX_COMPACT_TXS = 100_000;
 const PROPOSAL_TX_BYTES_KEPT = 64 * 1024 * 1024;
 /** Compact proposals recently rebuilt (by signature): a replay with a new gossip nonce is not rebuilt again. */
 const REBUILT_KEPT = 1024;
-/** Part of gossipsub's class (for `asyncValidation`) that its exported interface leaves out. */
-interface AsyncValidation { reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void }
+/**
+ * Scoring of invalid gossip: each rejected message adds one to a peer's counter on its topic, which
+ * decays by 10% a second; the score is -25 × counter². gossipsub ignores a peer at or below -80
+ * (graylist): two rejected messages within a few seconds. Honest peers never get there: a message is
+ * rejected only for what no honest node sends or forwards (it does not decode, a signature is bad, a
+ * proposal's body is not what its header names); what depends on this node's state (an unknown
+ * validator, a height too far ahead) is ignored, not rejected.
+ */
+const INVALID_MESSAGE_WEIGHT = -25;
+const GRAYLIST_SCORE = -80;
+const DEFAULT_PENALTY_MS = 10 * 60_000;
+/** Parts of gossipsub's class that its exported interface leaves out. */
+interface GossipSubClass {
+  reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void;
+  getScore(peerId: string): number;
+}
 /** How long a received transaction batch waits before it is forwarded (see the message handler). */
 const TX_FORWARD_DELAY_MS = 150;
 /** How long a rebuild may spend fetching missing transactions, over all the peers it asks. */
@@ -251,10 +271,18 @@ export class P2pNetwork implements ConsensusTransport {
   private redial: NodeJS.Timeout | undefined;
   /** Denied peer ids: read by the connection gater and the gossip validators, so changes apply at once. */
   private readonly denied: Set<string>;
+  /** Peers disconnected for invalid gossip, until when (ms since the epoch); the gater refuses them meanwhile. */
+  private readonly penalised: Map<string, number>;
+  private readonly penaltyMs: number;
+  private readonly log: (event: Record<string, unknown>) => void;
+  private scoring: NodeJS.Timeout | undefined;
 
-  private constructor(libp2p: Libp2p<{ pubsub: GossipSub }>, opts: NetworkOptions, denied: Set<string>) {
+  private constructor(libp2p: Libp2p<{ pubsub: GossipSub }>, opts: NetworkOptions, denied: Set<string>, penalised: Map<string, number>) {
     this.libp2p = libp2p;
     this.denied = denied;
+    this.penalised = penalised;
+    this.penaltyMs = opts.penaltyMs ?? DEFAULT_PENALTY_MS;
+    this.log = opts.log ?? (() => undefined);
     this.consensusTopic = `/brop/${opts.chainId}/consensus/1`;
     this.txTopic = `/brop/${opts.chainId}/txs/1`;
     this.syncProtocol = `/brop/${opts.chainId}/sync/2.0.0`;
@@ -268,7 +296,24 @@ export class P2pNetwork implements ConsensusTransport {
 
   static async start(opts: NetworkOptions): Promise<P2pNetwork> {
     const denied = new Set(parsePeerIds(opts.denyPeers ?? []));
-    const isDenied = (peer: PeerId) => denied.has(peer.toString());
+    // Peers disconnected for invalid gossip, until when (ms): refused like denied ones meanwhile.
+    const penalised = new Map<string, number>();
+    const isDenied = (peer: PeerId) => {
+      const id = peer.toString();
+      if (denied.has(id)) return true;
+      const until = penalised.get(id);
+      if (until === undefined) return false;
+      if (until > Date.now()) return true;
+      penalised.delete(id);
+      return false;
+    };
+    const chainTopics = [`/brop/${opts.chainId}/consensus/1`, `/brop/${opts.chainId}/txs/1`];
+    // Only invalid deliveries count (P4); the other topic score terms are off: a consortium's topics are
+    // quiet between blocks, and delivery-rate terms would punish honest peers for that.
+    const invalidOnly = createTopicScoreParams({
+      topicWeight: 1, timeInMeshWeight: 0, firstMessageDeliveriesWeight: 0, meshMessageDeliveriesWeight: 0, meshFailurePenaltyWeight: 0,
+      invalidMessageDeliveriesWeight: INVALID_MESSAGE_WEIGHT, invalidMessageDeliveriesDecay: 0.9,
+    });
     const libp2p = await createLibp2p({
       privateKey: await peerKey(opts.peerKeyFile),
       addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
@@ -298,11 +343,13 @@ export class P2pNetwork implements ConsensusTransport {
           // IDONTWANT for anything the size of one transaction or more (votes are smaller): what makes the
           // delayed forwarding of transaction batches skip the peers that have them.
           idontwantMinDataSize: 200,
+          scoreParams: { topics: Object.fromEntries(chainTopics.map((t) => [t, invalidOnly])) },
+          scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: GRAYLIST_SCORE },
           maxInboundDataLength: (opts.maxBlockBytes ?? 8 * 1024 * 1024) * 2 + 1024 * 1024,
         }),
       },
     });
-    const net = new P2pNetwork(libp2p, opts, denied);
+    const net = new P2pNetwork(libp2p, opts, denied, penalised);
     const pubsub = libp2p.services.pubsub;
     // Ignore, not reject: what a denied peer forwarded before its connection closed is dropped without
     // touching scores (it may be a valid message that others forward too).
@@ -340,7 +387,13 @@ export class P2pNetwork implements ConsensusTransport {
     // transactions this node lacks from that peer) and its id (this node reports when to forward it).
     pubsub.addEventListener('gossipsub:message', (evt) => {
       const { msg, propagationSource, msgId } = evt.detail;
-      const forward = () => (pubsub as unknown as AsyncValidation).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept);
+      const forward = () => {
+        try {
+          (pubsub as unknown as GossipSubClass).reportMessageValidationResult(msgId, propagationSource.toString(), TopicValidatorResult.Accept);
+        } catch {
+          // not forwarded (the network stopped meanwhile, say): peers have the resends; delivery goes on
+        }
+      };
       if (msg.topic === net.txTopic) {
         let txs: Uint8Array[];
         try {
@@ -353,13 +406,7 @@ export class P2pNetwork implements ConsensusTransport {
         // had it from its publisher too have said so (a copy of their own, or IDONTWANT) and gossipsub
         // leaves them out. Where everyone is connected to everyone, as validators are, nobody is left
         // to send it to; where not, the others still get it.
-        setTimeout(() => {
-          try {
-            forward();
-          } catch {
-            // the network stopped meanwhile: nothing to forward to
-          }
-        }, TX_FORWARD_DELAY_MS).unref();
+        setTimeout(forward, TX_FORWARD_DELAY_MS).unref();
         return;
       }
       if (msg.topic !== net.consensusTopic) return;
@@ -415,7 +462,27 @@ export class P2pNetwork implements ConsensusTransport {
     });
     await net.dialPeers();
     net.redial = setInterval(() => void net.dialPeers(), 2000);
+    net.scoring = setInterval(() => void net.disconnectGraylisted(), 500);
     return net;
+  }
+
+  /** Peers gossipsub has graylisted for invalid messages are disconnected and refused for `penaltyMs`. */
+  private async disconnectGraylisted(): Promise<void> {
+    const pubsub = this.libp2p.services.pubsub as unknown as GossipSubClass;
+    for (const peer of this.libp2p.getPeers()) {
+      const id = peer.toString();
+      const score = pubsub.getScore(id);
+      if (score > GRAYLIST_SCORE || this.penalised.has(id)) continue;
+      this.penalised.set(id, Date.now() + this.penaltyMs);
+      this.log({ event: 'peer-penalised', peer: id, score: Math.round(score), reason: 'invalid gossip', refusedForMs: this.penaltyMs });
+      await this.libp2p.hangUp(peer).catch(() => undefined);
+    }
+  }
+
+  /** Peers disconnected for invalid gossip and still refused. */
+  penalisedPeers(): string[] {
+    const now = Date.now();
+    return [...this.penalised].filter(([, until]) => until > now).map(([id]) => id);
   }
 
   private deliver(m: ConsensusMessage): void {
@@ -641,6 +708,7 @@ export class P2pNetwork implements ConsensusTransport {
 
   async stop(): Promise<void> {
     clearInterval(this.redial);
+    clearInterval(this.scoring);
     await this.libp2p.stop();
   }
 }

@@ -127,7 +127,10 @@ test('a 2 | 2 partition made with deny lists commits nothing; healed, the chain 
     const top = Math.max(...stalled);
     await until(async () => (await heights(procs)).every((x) => x >= top + 3), 60_000, 'the chain to resume and everyone to catch up');
     await assertSameBlocks(procs);
-    for (const p of procs) assert.equal(await rpc(p).call('consensus_evidence'), [], 'honest nodes, no evidence');
+    for (const p of procs) {
+      assert.equal(await rpc(p).call('consensus_evidence'), [], 'honest nodes, no evidence');
+      assert.equal((await rpc(p).call<{ penalisedPeers: string[] }>('consensus_status')).penalisedPeers, [], 'and none disconnected for invalid gossip');
+    }
   } finally {
     await stopAll(procs);
   }
@@ -185,6 +188,8 @@ test('an equivocating validator process cannot fork the chain, and every honest 
       }
       assert.ok(evidence.some((e) => e.first.type === 'prevote') && evidence.some((e) => e.first.type === 'precommit'), 'double prevotes and double precommits');
       assert.ok(readFileSync(join(homes[k]!, 'data', 'evidence.jsonl'), 'utf8').includes(byzAddress), 'kept in the data folder');
+      // Equivocation is validly signed gossip: evidence, not a reason to drop a peer.
+      assert.equal((await rpc(p).call<{ penalisedPeers: string[] }>('consensus_status')).penalisedPeers, []);
     }
   } finally {
     byz?.child.kill('SIGTERM');
