@@ -74,7 +74,8 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
       const t = node.params.blockTimeMs;
       // Any configured key: a node voted into the set by governance starts voting at the height it joins.
       const bft = new BftConsensus(node, signer, net, ConsensusWal.open(join(home.dataDir, 'consensus.wal')), {
-        // Propose: three block times, within 1-3 s (a downed proposer costs its turn no more than 3 s).
+        // Propose: three block times, within 1-3 s: a downed proposer's turn waits at most 3 s for a proposal
+        // (then the nil votes' timeouts), not 9 s at the 3 s default.
         timeouts: { proposeMs: Math.max(1000, Math.min(3 * t, 3000)), prevoteMs: Math.max(200, t / 2), precommitMs: Math.max(200, t / 2), deltaMs: Math.max(200, t / 2) },
         onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'), statusLine: opts.statusLine,
       });
