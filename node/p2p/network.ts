@@ -472,7 +472,7 @@ export class P2pNetwork implements ConsensusTransport {
     for (const peer of this.libp2p.getPeers()) {
       const id = peer.toString();
       const score = pubsub.getScore(id);
-      if (score > GRAYLIST_SCORE || this.penalised.has(id)) continue;
+      if (score > GRAYLIST_SCORE || (this.penalised.get(id) ?? 0) > Date.now()) continue; // fine, or being disconnected
       this.penalised.set(id, Date.now() + this.penaltyMs);
       this.log({ event: 'peer-penalised', peer: id, score: Math.round(score), reason: 'invalid gossip', refusedForMs: this.penaltyMs });
       await this.libp2p.hangUp(peer).catch(() => undefined);
