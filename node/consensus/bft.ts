@@ -63,8 +63,8 @@ export class BftConsensus {
   private blocks = new Map<string, NodeProposal>();
   /** Signatures of the precommits seen at the current height, for the commit certificate. */
   private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
-  /** Own messages of the current height, sent again periodically (a restarted peer, a lost message). */
-  private sent: ConsensusMessage[] = [];
+  /** Own messages of the current height, sent again when the height lasts (a restarted peer, a lost message), with when each last went out (ms). */
+  private sent: Array<{ message: ConsensusMessage; at: number }> = [];
   private future: ConsensusMessage[] = [];
   /** Messages already taken in at the current height (one proposal per round, one vote per slot and block). */
   private seen = new Set<string>();
@@ -137,14 +137,17 @@ export class BftConsensus {
     if (!this.stopped) return;
     this.stopped = false;
     this.enqueue(() => this.startHeight(this.node.height + 1n, true));
-    // Own messages go out again for peers that missed them: votes at every tick, a proposal (a whole
-    // block) only about once per propose timeout, since sending it costs every peer its decoding.
-    const proposalEvery = Math.max(1, Math.round(this.timeouts.proposeMs / this.timeouts.prevoteMs));
-    let tick = 0;
+    // Own messages go out again for peers that missed them, once they have gone a while without the
+    // height ending: a vote a prevote timeout after it last went out, a proposal (a whole block, which
+    // costs every peer its decoding) a propose timeout after. Most heights end before either.
     this.gossipTimer = setInterval(() => {
-      tick++;
-      for (const m of this.sent) if (m.kind === 'vote' || tick % proposalEvery === 0) this.transport.broadcast(m);
-    }, this.timeouts.prevoteMs);
+      const now = Date.now();
+      for (const s of this.sent) {
+        if (now - s.at < (s.message.kind === 'vote' ? this.timeouts.prevoteMs : this.timeouts.proposeMs)) continue;
+        s.at = now;
+        this.transport.broadcast(s.message);
+      }
+    }, this.timeouts.prevoteMs / 2);
   }
 
   async stop(): Promise<void> {
@@ -408,7 +411,7 @@ export class BftConsensus {
   }
 
   private send(m: ConsensusMessage): void {
-    this.sent.push(m);
+    this.sent.push({ message: m, at: Date.now() });
     this.transport.broadcast(m);
   }
 }
