@@ -75,6 +75,8 @@ export class BftConsensus {
    * decision: the next block carries them as its parent's commit (governance judges liveness by them).
    */
   private decided: { height: bigint; round: number; blockHash: Uint8Array; validators: readonly string[]; signatures: Map<string, CommitSignature> } | undefined;
+  /** A block decided here whose certificate still lacks signatures (after a restart): committed when they come. */
+  private awaiting: { height: bigint; round: number; block: string; proposal: NodeProposal } | undefined;
   private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
@@ -171,12 +173,25 @@ export class BftConsensus {
     // A timer set before a sync may fire for a height already behind us: consensus only ever runs the next one.
     if (height !== this.node.height + 1n || (this.machine.height === height && !replay)) return;
     this.blocks.clear();
+    this.awaiting = undefined;
     this.seen.clear();
     this.proposals.clear();
     this.precommitSignatures.clear();
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
     const events = replay ? this.wal.eventsAt(height) : [];
+    // The blocks of the proposals taken before a restart, executed again: the machine may be locked on
+    // one of them, and if every validator restarted, no peer has it any more.
+    if (replay) {
+      for (const bytes of this.wal.blocksAt(height)) {
+        try {
+          const p = await this.node.checkProposal(decodeBlock(bytes));
+          this.blocks.set(hex(p.hash), p);
+        } catch {
+          // not valid here after all: as if it had never arrived
+        }
+      }
+    }
     this.machine = new TendermintMachine(this.self, this.node.validators.map(hex), this.timeouts);
     if (events.length === 0) {
       await this.feed({ kind: 'start', height });
@@ -236,6 +251,8 @@ export class BftConsensus {
       if (m.type === 'precommit' && block !== null) {
         this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
         this.lateCommitSignature(m); // the height may be decided already: then it goes into the carried commit
+        const w = this.awaiting;
+        if (w && w.height === m.height && w.round === m.round && w.block === block && await this.commitDecided(w.height, w.round, w.block, w.proposal)) return;
       }
       await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
       return;
@@ -263,6 +280,7 @@ export class BftConsensus {
     if (honestMaker && !valid) {
       try {
         this.blocks.set(blockId, await this.node.checkProposal(block));
+        this.wal.recordBlock(m.height, m.block);
         valid = true;
       } catch (e) {
         // The operator must hear of it: a proposal refused by honest nodes costs the chain a round.
@@ -327,9 +345,21 @@ export class BftConsensus {
     for (const a of actions) {
       switch (a.kind) {
         case 'propose': {
-          // Replayed: the proposal, if it was made, is among the recorded events; its block is gone with
-          // the old process, so the round goes on without it (the others time out).
-          if (replayed || !this.key) break;
+          if (!this.key) break;
+          if (replayed) {
+            // The proposal made before the restart goes out again (peers may have missed it), if its
+            // block came back from the log; it is among the replayed events already.
+            const made = this.wal.proposalAt(a.height, a.round);
+            const p = made === undefined ? undefined : this.blocks.get(made.block);
+            if (p && made) {
+              const validRound = made.validRound;
+              this.send({
+                kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
+                signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
+              });
+            }
+            break;
+          }
           let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
           let validRound = a.validRound;
           if (!p) {
@@ -343,11 +373,12 @@ export class BftConsensus {
             validRound = -1; // a new block: no earlier round vouches for it
           }
           const blockId = hex(p.hash);
-          if (!this.wal.claimProposal(a.height, a.round, blockId)) break; // already proposed another block for this round
+          if (!this.wal.claimProposal(a.height, a.round, blockId, validRound)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
             kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
             signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
           };
+          this.wal.recordBlock(a.height, message.block);
           this.send(message);
           await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound, proposer: this.self }, valid: true });
           break;
@@ -378,23 +409,53 @@ export class BftConsensus {
               this.startNextHeight(a.height + 1n);
               break;
             }
-            throw new Error(`decided block ${a.block} is not known to this node (block sync fetches it)`);
+            // Decided without the block: only after a restart whose crash lost the block record of a
+            // proposal taken before (records are not synced). The others have it: block sync fetches it
+            // with its certificate once one of them has committed it.
+            this.log({ event: 'decided-without-block', height: a.height, round: a.round, block: a.block });
+            await this.fetchDecided(a.height);
+            return;
           }
-          const signed = new Map<string, CommitSignature>();
-          for (const v of a.precommits) {
-            const s = this.precommitSignatures.get(`${v.validator}|${a.round}|${a.block}`);
-            if (s) signed.set(v.validator, s);
-          }
-          if (this.node.height < a.height) await this.node.commitBlock(p, { height: a.height, round: a.round, blockHash: p.hash, signatures: [...signed.values()] });
-          this.decided = { height: a.height, round: a.round, blockHash: p.hash, validators: this.machine.validators, signatures: signed };
-          this.startNextHeight(a.height + 1n);
-          break;
+          if (await this.commitDecided(a.height, a.round, a.block, p)) break;
+          // After a restart the machine replays precommits whose signatures left with the old process:
+          // the certificate waits for them to arrive again (validators send their votes again at
+          // restart and while the height lasts), or block sync brings the block with a peer's.
+          this.awaiting = { height: a.height, round: a.round, block: a.block, proposal: p };
+          this.schedule(this.timeouts.precommitMs, () => this.fetchDecided(a.height));
+          return;
         }
         case 'equivocation':
           this.recordEvidence({ first: a.first, second: a.second });
           break;
       }
     }
+  }
+
+  /**
+   * Commits a decided block with the precommit signatures gathered for it, unless they are not more
+   * than 2/3 of the validators (then false). Already committed (a replay after the commit): goes on.
+   */
+  private async commitDecided(height: bigint, round: number, block: string, p: NodeProposal): Promise<boolean> {
+    const signed = new Map<string, CommitSignature>();
+    for (const v of this.machine.validators) {
+      const s = this.precommitSignatures.get(`${v}|${round}|${block}`);
+      if (s) signed.set(v, s);
+    }
+    if (this.node.height < height) {
+      if (signed.size * 3 <= this.machine.validators.length * 2) return false;
+      await this.node.commitBlock(p, { height, round, blockHash: p.hash, signatures: [...signed.values()] });
+    }
+    this.awaiting = undefined;
+    this.decided = { height, round, blockHash: p.hash, validators: this.machine.validators, signatures: signed };
+    this.startNextHeight(height + 1n);
+    return true;
+  }
+
+  /** Block sync until `height` is committed here, again every prevote timeout while peers have not stored it yet. */
+  private async fetchDecided(height: bigint): Promise<void> {
+    if (this.stopped || this.node.height >= height) return;
+    await this.sync();
+    if (this.node.height < height) this.schedule(this.timeouts.prevoteMs, () => this.fetchDecided(height));
   }
 
   /** Keeps evidence of equivocation: in memory (consensus_evidence), appended to the evidence file, logged. */

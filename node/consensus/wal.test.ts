@@ -16,15 +16,31 @@ test('a restarted validator never signs a second, different vote for the same he
   const f = file();
   const wal = ConsensusWal.open(f);
   assert.equal(wal.claimVote(vote('A')), vote('A'));
-  assert.ok(wal.claimProposal(5n, 1, 'P'));
+  assert.ok(wal.claimProposal(5n, 1, 'P', -1));
   const again = ConsensusWal.open(f); // as after kill -9: the signature records were synced
   assert.is(again.claimVote(vote('B')), undefined);
   assert.is(again.claimVote(vote(null)), undefined);
   assert.equal(again.claimVote(vote('A')), vote('A')); // the same vote may be sent again
   assert.equal(again.claimVote(vote('B', 0, 'precommit')), vote('B', 0, 'precommit')); // another type
   assert.equal(again.claimVote(vote('B', 1)), vote('B', 1)); // another round
-  assert.not.ok(again.claimProposal(5n, 1, 'Q'));
-  assert.ok(again.claimProposal(5n, 1, 'P'));
+  assert.not.ok(again.claimProposal(5n, 1, 'Q', -1));
+  assert.not.ok(again.claimProposal(5n, 1, 'P', 0), 'the same block under another validRound is another signed proposal');
+  assert.ok(again.claimProposal(5n, 1, 'P', -1));
+  assert.equal(again.proposalAt(5n, 1), { block: 'P', validRound: -1 });
+});
+
+test('proposed blocks are kept for their height: back after a restart, dropped when the next height starts', () => {
+  const f = file();
+  const wal = ConsensusWal.open(f);
+  wal.recordBlock(5n, new Uint8Array([1, 2, 3]));
+  wal.recordBlock(6n, new Uint8Array([4]));
+  const again = ConsensusWal.open(f);
+  assert.equal(again.blocksAt(5n).map((b) => [...b]), [[1, 2, 3]]);
+  assert.equal(again.blocksAt(6n).map((b) => [...b]), [[4]]);
+  again.startHeight(6n);
+  const third = ConsensusWal.open(f);
+  assert.equal(third.blocksAt(5n), []);
+  assert.equal(third.blocksAt(6n).map((b) => [...b]), [[4]]);
 });
 
 test('a line torn by a crash is ignored; a corrupt line elsewhere is WAL_CORRUPT', () => {

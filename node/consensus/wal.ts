@@ -1,8 +1,10 @@
 /**
  * The consensus write-ahead log of one validator: what it has signed at the current height (so a
  * restart never signs a second, different vote or proposal for the same height and round: that is
- * equivocation), and every event its state machine saw at that height (replayed at restart, so locks
- * and rounds come back exactly as they were).
+ * equivocation), every event its state machine saw at that height (replayed at restart, so locks
+ * and rounds come back exactly as they were), and the blocks of the proposals it took (so that after
+ * a restart it still has the block it may be locked on: if every validator restarted mid-height, nobody
+ * else would, and the height could never be committed).
  *
  * One JSON line per record, appended. A signature record is synced to disk before the signature may
  * leave the node; events are not (losing the last few is like losing network messages). A line torn
@@ -15,8 +17,10 @@ import type { ConsensusEvent, Vote, VoteType } from './tendermint.ts';
 
 type SignedRecord =
   | { sign: 'vote'; height: string; round: number; type: VoteType; block: string | null }
-  | { sign: 'proposal'; height: string; round: number; block: string };
+  | { sign: 'proposal'; height: string; round: number; block: string; validRound?: number };
 type EventRecord = { height: string; event: unknown };
+/** A proposed block this validator made or found valid, base64. */
+type BlockRecord = { height: string; block: string };
 
 export class WalError extends Error {
   readonly code = 'WAL_CORRUPT';
@@ -39,6 +43,7 @@ export class ConsensusWal {
   private readonly file: string;
   private readonly signed = new Map<string, SignedRecord>();
   private events: EventRecord[] = [];
+  private blocks: BlockRecord[] = [];
 
   private constructor(file: string) {
     this.file = file;
@@ -62,13 +67,14 @@ export class ConsensusWal {
       const lines = text.slice(0, end).split('\n');
       lines.forEach((line, i) => {
         if (line === '') return;
-        let r: SignedRecord | EventRecord;
+        let r: SignedRecord | EventRecord | BlockRecord;
         try {
-          r = JSON.parse(line) as SignedRecord | EventRecord;
+          r = JSON.parse(line) as SignedRecord | EventRecord | BlockRecord;
         } catch {
           throw new WalError(`${file}: line ${i + 1} is not JSON`);
         }
         if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
+        else if ('block' in r) wal.blocks.push(r);
         else wal.events.push(r);
       });
     }
@@ -79,6 +85,28 @@ export class ConsensusWal {
   eventsAt(height: bigint): ConsensusEvent[] {
     const h = String(height);
     return this.events.filter((r) => r.height === h).map((r) => fromJson(r.event));
+  }
+
+  /** Proposed blocks recorded at `height` (encoded), to execute again at restart. */
+  blocksAt(height: bigint): Uint8Array[] {
+    const h = String(height);
+    return this.blocks.filter((r) => r.height === h).map((r) => new Uint8Array(Buffer.from(r.block, 'base64')));
+  }
+
+  /**
+   * Keeps a proposal's block (not synced, like events: a block lost in a crash is like a proposal lost
+   * in the network, as long as another validator kept it).
+   */
+  recordBlock(height: bigint, block: Uint8Array): void {
+    const r: BlockRecord = { height: String(height), block: Buffer.from(block.buffer, block.byteOffset, block.length).toString('base64') };
+    this.blocks.push(r);
+    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+  }
+
+  /** This validator's signed proposal for a height and round, if it made one: the block hash (hex) and its validRound. */
+  proposalAt(height: bigint, round: number): { block: string; validRound: number } | undefined {
+    const r = this.signed.get(signKey('proposal', String(height), round));
+    return r?.sign === 'proposal' && r.validRound !== undefined ? { block: r.block, validRound: r.validRound } : undefined;
   }
 
   record(height: bigint, event: ConsensusEvent): void {
@@ -100,12 +128,12 @@ export class ConsensusWal {
     return vote;
   }
 
-  /** Like claimVote, for this validator's proposal of a round. */
-  claimProposal(height: bigint, round: number, block: string): boolean {
+  /** Like claimVote, for this validator's proposal of a round (`validRound` kept to send it again exactly). */
+  claimProposal(height: bigint, round: number, block: string, validRound: number): boolean {
     const k = signKey('proposal', String(height), round);
     const known = this.signed.get(k);
-    if (known) return known.block === block;
-    this.durable({ sign: 'proposal', height: String(height), round, block }, k);
+    if (known) return known.block === block && (known.sign !== 'proposal' || known.validRound === undefined || known.validRound === validRound);
+    this.durable({ sign: 'proposal', height: String(height), round, block, validRound }, k);
     return true;
   }
 
@@ -125,9 +153,10 @@ export class ConsensusWal {
     const keep = (h: string) => BigInt(h) >= height;
     const signed = [...this.signed.values()].filter((r) => keep(r.height));
     this.events = this.events.filter((r) => keep(r.height));
+    this.blocks = this.blocks.filter((r) => keep(r.height));
     this.signed.clear();
     for (const r of signed) this.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
-    const text = [...signed, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
+    const text = [...signed, ...this.blocks, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
     const fd = openSync(`${this.file}.tmp`, 'w');
     try {
       writeFileSync(fd, text);
