@@ -141,11 +141,12 @@ export class BftConsensus {
     this.enqueue(() => this.startHeight(this.node.height + 1n, true));
     // Own messages go out again for peers that missed them, once they have gone a while without the
     // height ending: a vote a prevote timeout after it last went out, a proposal (a whole block, which
-    // costs every peer its decoding) a propose timeout after. Most heights end before either.
+    // costs every peer its decoding) half a propose timeout after, so that a lost copy can still arrive
+    // within the round. Most heights end before either.
     this.gossipTimer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sent) {
-        if (now - s.at < (s.message.kind === 'vote' ? this.timeouts.prevoteMs : this.timeouts.proposeMs)) continue;
+        if (now - s.at < (s.message.kind === 'vote' ? this.timeouts.prevoteMs : this.timeouts.proposeMs / 2)) continue;
         s.at = now;
         this.transport.broadcast(s.message);
       }
@@ -180,15 +181,18 @@ export class BftConsensus {
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
     const events = replay ? this.wal.eventsAt(height) : [];
-    // The blocks of the proposals taken before a restart, executed again: the machine may be locked on
-    // one of them, and if every validator restarted, no peer has it any more.
+    // The blocks of the proposals taken before a restart, executed again (the machine may be locked on
+    // one of them, and if every validator restarted, no peer has it any more), and the precommit
+    // signatures gathered (a decision the events replay needs its certificate).
     if (replay) {
+      for (const s of this.wal.precommitsAt(height)) this.precommitSignatures.set(`${s.validator}|${s.round}|${s.block}`, { publicKey: s.publicKey, signature: s.signature });
       for (const bytes of this.wal.blocksAt(height)) {
         try {
           const p = await this.node.checkProposal(decodeBlock(bytes));
           this.blocks.set(hex(p.hash), p);
-        } catch {
+        } catch (e) {
           // not valid here after all: as if it had never arrived
+          this.log({ event: 'replayed-block-refused', height, message: (e as Error).message });
         }
       }
     }
@@ -250,6 +254,8 @@ export class BftConsensus {
       const block = isNil(blockHash) ? null : hex(blockHash);
       if (m.type === 'precommit' && block !== null) {
         this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
+        // Kept with the events, so that a decision the log replays after a restart still has its certificate.
+        if (m.height === this.machine.height) this.wal.recordPrecommit(m.height, { round: m.round, block, validator, publicKey: m.publicKey, signature: m.signature });
         this.lateCommitSignature(m); // the height may be decided already: then it goes into the carried commit
         const w = this.awaiting;
         if (w && w.height === m.height && w.round === m.round && w.block === block && await this.commitDecided(w.height, w.round, w.block, w.proposal)) return;
@@ -280,7 +286,7 @@ export class BftConsensus {
     if (honestMaker && !valid) {
       try {
         this.blocks.set(blockId, await this.node.checkProposal(block));
-        this.wal.recordBlock(m.height, m.block);
+        this.wal.recordBlock(m.height, blockId, m.block);
         valid = true;
       } catch (e) {
         // The operator must hear of it: a proposal refused by honest nodes costs the chain a round.
@@ -378,7 +384,7 @@ export class BftConsensus {
             kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
             signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
           };
-          this.wal.recordBlock(a.height, message.block);
+          this.wal.recordBlock(a.height, blockId, message.block);
           this.send(message);
           await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound, proposer: this.self }, valid: true });
           break;
@@ -413,7 +419,7 @@ export class BftConsensus {
             // proposal taken before (records are not synced). The others have it: block sync fetches it
             // with its certificate once one of them has committed it.
             this.log({ event: 'decided-without-block', height: a.height, round: a.round, block: a.block });
-            await this.fetchDecided(a.height);
+            this.schedule(0, () => this.fetchDecided(a.height));
             return;
           }
           if (await this.commitDecided(a.height, a.round, a.block, p)) break;

@@ -29,17 +29,21 @@ test('a restarted validator never signs a second, different vote for the same he
   assert.equal(again.proposalAt(5n, 1), { block: 'P', validRound: -1 });
 });
 
-test('proposed blocks are kept for their height: back after a restart, dropped when the next height starts', () => {
+test('proposed blocks and precommit signatures are kept for their height: back after a restart, dropped when the next height starts', () => {
   const f = file();
   const wal = ConsensusWal.open(f);
-  wal.recordBlock(5n, new Uint8Array([1, 2, 3]));
-  wal.recordBlock(6n, new Uint8Array([4]));
+  wal.recordBlock(5n, 'a', new Uint8Array([1, 2, 3]));
+  wal.recordBlock(5n, 'a', new Uint8Array([1, 2, 3])); // the same block again: kept once
+  wal.recordBlock(6n, 'b', new Uint8Array([4]));
+  wal.recordPrecommit(5n, { round: 1, block: 'a', validator: 'v1', publicKey: new Uint8Array([9]), signature: new Uint8Array([8, 7]) });
   const again = ConsensusWal.open(f);
   assert.equal(again.blocksAt(5n).map((b) => [...b]), [[1, 2, 3]]);
+  assert.equal(again.precommitsAt(5n).map((p) => [p.round, p.block, p.validator, [...p.publicKey], [...p.signature]]), [[1, 'a', 'v1', [9], [8, 7]]]);
   assert.equal(again.blocksAt(6n).map((b) => [...b]), [[4]]);
   again.startHeight(6n);
   const third = ConsensusWal.open(f);
   assert.equal(third.blocksAt(5n), []);
+  assert.equal(third.precommitsAt(5n), []);
   assert.equal(third.blocksAt(6n).map((b) => [...b]), [[4]]);
 });
 

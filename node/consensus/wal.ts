@@ -19,8 +19,13 @@ type SignedRecord =
   | { sign: 'vote'; height: string; round: number; type: VoteType; block: string | null }
   | { sign: 'proposal'; height: string; round: number; block: string; validRound?: number };
 type EventRecord = { height: string; event: unknown };
-/** A proposed block this validator made or found valid, base64. */
-type BlockRecord = { height: string; block: string };
+/** A proposed block this validator made or found valid (id: its hash, hex), base64. */
+type BlockRecord = { height: string; id: string; block: string };
+/** A verified precommit for a block: its signature, for the commit certificate. */
+type PrecommitRecord = { height: string; precommit: { round: number; block: string; validator: string; publicKey: string; signature: string } };
+export interface PrecommitSignature { round: number; block: string; validator: string; publicKey: Uint8Array; signature: Uint8Array }
+/** Distinct blocks kept per height: a round proposes at most one, and a height rarely needs more than a few rounds. */
+const MAX_BLOCKS_PER_HEIGHT = 16;
 
 export class WalError extends Error {
   readonly code = 'WAL_CORRUPT';
@@ -44,6 +49,7 @@ export class ConsensusWal {
   private readonly signed = new Map<string, SignedRecord>();
   private events: EventRecord[] = [];
   private blocks: BlockRecord[] = [];
+  private precommits: PrecommitRecord[] = [];
 
   private constructor(file: string) {
     this.file = file;
@@ -67,14 +73,15 @@ export class ConsensusWal {
       const lines = text.slice(0, end).split('\n');
       lines.forEach((line, i) => {
         if (line === '') return;
-        let r: SignedRecord | EventRecord | BlockRecord;
+        let r: SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
         try {
-          r = JSON.parse(line) as SignedRecord | EventRecord | BlockRecord;
+          r = JSON.parse(line) as SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
         } catch {
           throw new WalError(`${file}: line ${i + 1} is not JSON`);
         }
         if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
         else if ('block' in r) wal.blocks.push(r);
+        else if ('precommit' in r) wal.precommits.push(r);
         else wal.events.push(r);
       });
     }
@@ -94,13 +101,31 @@ export class ConsensusWal {
   }
 
   /**
-   * Keeps a proposal's block (not synced, like events: a block lost in a crash is like a proposal lost
-   * in the network, as long as another validator kept it).
+   * Keeps a proposal's block, once per block (not synced, like events, but appended before the next
+   * signature record, whose sync carries it to disk: a validator's vote never outlives the block it is for).
    */
-  recordBlock(height: bigint, block: Uint8Array): void {
-    const r: BlockRecord = { height: String(height), block: Buffer.from(block.buffer, block.byteOffset, block.length).toString('base64') };
+  recordBlock(height: bigint, id: string, block: Uint8Array): void {
+    const h = String(height);
+    const same = this.blocks.filter((r) => r.height === h);
+    if (same.length >= MAX_BLOCKS_PER_HEIGHT || same.some((r) => r.id === id)) return;
+    const r: BlockRecord = { height: h, id, block: Buffer.from(block.buffer, block.byteOffset, block.length).toString('base64') };
     this.blocks.push(r);
     appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+  }
+
+  /** Keeps a verified precommit's signature (not synced, like events). */
+  recordPrecommit(height: bigint, p: PrecommitSignature): void {
+    const r: PrecommitRecord = { height: String(height), precommit: { round: p.round, block: p.block, validator: p.validator, publicKey: Buffer.from(p.publicKey).toString('hex'), signature: Buffer.from(p.signature).toString('hex') } };
+    this.precommits.push(r);
+    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+  }
+
+  /** Precommit signatures recorded at `height`. */
+  precommitsAt(height: bigint): PrecommitSignature[] {
+    const h = String(height);
+    return this.precommits.filter((r) => r.height === h).map(({ precommit: p }) => ({
+      round: p.round, block: p.block, validator: p.validator, publicKey: new Uint8Array(Buffer.from(p.publicKey, 'hex')), signature: new Uint8Array(Buffer.from(p.signature, 'hex')),
+    }));
   }
 
   /** This validator's signed proposal for a height and round, if it made one: the block hash (hex) and its validRound. */
@@ -132,7 +157,7 @@ export class ConsensusWal {
   claimProposal(height: bigint, round: number, block: string, validRound: number): boolean {
     const k = signKey('proposal', String(height), round);
     const known = this.signed.get(k);
-    if (known) return known.block === block && (known.sign !== 'proposal' || known.validRound === undefined || known.validRound === validRound);
+    if (known) return known.sign === 'proposal' && known.block === block && known.validRound === validRound;
     this.durable({ sign: 'proposal', height: String(height), round, block, validRound }, k);
     return true;
   }
@@ -154,9 +179,10 @@ export class ConsensusWal {
     const signed = [...this.signed.values()].filter((r) => keep(r.height));
     this.events = this.events.filter((r) => keep(r.height));
     this.blocks = this.blocks.filter((r) => keep(r.height));
+    this.precommits = this.precommits.filter((r) => keep(r.height));
     this.signed.clear();
     for (const r of signed) this.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
-    const text = [...signed, ...this.blocks, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
+    const text = [...signed, ...this.blocks, ...this.precommits, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
     const fd = openSync(`${this.file}.tmp`, 'w');
     try {
       writeFileSync(fd, text);
