@@ -416,16 +416,16 @@ export class BftConsensus {
               break;
             }
             // Decided without the block: only after a restart whose crash lost the block record of a
-            // proposal taken before (records are not synced). The others have it: block sync fetches it
-            // with its certificate once one of them has committed it.
+            // proposal taken before (or a log from before blocks were kept). The others have it: block
+            // sync fetches it with its certificate once one of them has committed it.
             this.log({ event: 'decided-without-block', height: a.height, round: a.round, block: a.block });
             this.schedule(0, () => this.fetchDecided(a.height));
             return;
           }
           if (await this.commitDecided(a.height, a.round, a.block, p)) break;
-          // After a restart the machine replays precommits whose signatures left with the old process:
-          // the certificate waits for them to arrive again (validators send their votes again at
-          // restart and while the height lasts), or block sync brings the block with a peer's.
+          // After a restart the machine may replay precommits whose signature records did not reach the
+          // disk before the crash: the certificate waits for them to arrive again (validators send their
+          // votes again at restart and while the height lasts), or block sync brings the block with a peer's.
           this.awaiting = { height: a.height, round: a.round, block: a.block, proposal: p };
           this.schedule(this.timeouts.precommitMs, () => this.fetchDecided(a.height));
           return;
