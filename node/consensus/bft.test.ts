@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import { keyPairSigner } from '../keys/signer.ts';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { decodeResult, encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
-import { NIL_BLOCK, encodeBlock, encodeCommit, headerHash, proposalPayload } from '../chain/block.ts';
+import { NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
 import { TendermintMachine } from './tendermint.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
 import { hex } from '../chain/hash.ts';
@@ -218,22 +218,50 @@ function proposalOf(p: number, block: Parameters<typeof encodeBlock>[0], hash: U
   return { kind: 'proposal', height: 1n, round: 0, validRound: -1, block: encodeBlock(block), publicKey: keys[p]!.publicKey, signature: signEd25519(keys[p]!.privateKey, proposalPayload(genesis.chainId, 1n, 0, -1, hash)) };
 }
 
-/** One honest validator on a transport of its own: the test hands it messages and reads what it sends and logs. */
-async function lone(i: number, tag: string, proposeMs: number) {
+/** Validator `k`'s signed vote at height 1. */
+function voteOf(k: number, type: 'prevote' | 'precommit', round: number, blockHash: Uint8Array): ConsensusMessage {
+  const payload = votePayload(genesis.chainId, type === 'prevote' ? PREVOTE : PRECOMMIT, 1n, round, blockHash);
+  return { kind: 'vote', type, height: 1n, round, blockHash, publicKey: keys[k]!.publicKey, signature: signEd25519(keys[k]!.privateKey, payload) };
+}
+
+type VoteMessage = Extract<ConsensusMessage, { kind: 'vote' }>;
+
+/**
+ * One honest validator on a transport of its own: the test hands it messages and reads what it sends and
+ * logs. The same tag again is a restart (same data, same log); block sync is answered from `serve`.
+ */
+async function lone(i: number, tag: string, proposeMs: number, opts: { serve?: ChainNode } = {}) {
   const node = await ChainNode.open({ dataDir: join(dir, `honest-${tag}`), genesis, contracts, verifierWorkers: 0 });
   let receive: ((m: ConsensusMessage) => void) | undefined;
   const sent: ConsensusMessage[] = [];
   const logged: Array<Record<string, unknown>> = [];
-  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
+  const requestBlocks = async (from: bigint, max: number): Promise<SyncResponse> => {
+    const source = opts.serve;
+    if (!source) return { height: 0n, blocks: [] };
+    const blocks = [];
+    for (let h = from; h <= source.height && blocks.length < max; h++) {
+      const b = source.block(h)!;
+      blocks.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
+    }
+    return { height: source.height, blocks };
+  };
+  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined };
   const bft = new BftConsensus(node, keyPairSigner(keys[i]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
   bft.start();
+  const own = (type: 'prevote' | 'precommit') => sent.find((m) => m.kind === 'vote' && m.type === type && m.round === 0) as VoteMessage | undefined;
   return {
     node, bft, sent, logged,
+    walFile: join(dir, `honest-${tag}.wal`),
     receive: (m: ConsensusMessage) => receive!(m),
     /** Its round-0 prevote, once it has voted. */
     prevote: async () => {
-      await until(() => sent.some((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0), 4000, 'the honest prevote');
-      return (sent.find((m) => m.kind === 'vote' && m.type === 'prevote' && m.round === 0) as Extract<ConsensusMessage, { kind: 'vote' }>).blockHash;
+      await until(() => own('prevote') !== undefined, 4000, 'the honest prevote');
+      return own('prevote')!.blockHash;
+    },
+    /** Its round-0 precommit message, once it has sent it. */
+    precommit: async () => {
+      await until(() => own('precommit') !== undefined, 4000, 'the honest precommit');
+      return own('precommit')!;
     },
     close: async () => {
       await bft.stop();
@@ -319,6 +347,128 @@ test('a proposer that signs two different blocks for one round is recorded as eq
   } finally {
     await v.close();
     await maker.close();
+  }
+});
+
+/**
+ * Height 1 taken by `honest` up to its precommit for `p`'s block (p and one more validator, `q`,
+ * prevote it), then stopped before any other precommit arrived: the start of the restart tests below.
+ */
+async function precommittedThenStopped(tag: string) {
+  const { p, honest } = roles();
+  const q = [0, 1, 2, 3].find((i) => i !== p && i !== honest)!;
+  const maker = await ChainNode.open({ dataDir: join(dir, `maker-${tag}`), genesis, contracts, verifierWorkers: 0 });
+  const made = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
+  const v = await lone(honest, tag, 5000);
+  try {
+    v.receive(proposalOf(p, made.block, made.hash));
+    assert.equal(await v.prevote(), made.hash);
+    v.receive(voteOf(p, 'prevote', 0, made.hash));
+    v.receive(voteOf(q, 'prevote', 0, made.hash));
+    const precommit = await v.precommit();
+    assert.equal(precommit.blockHash, made.hash);
+    return { p, q, honest, maker, made, precommit, walFile: v.walFile };
+  } finally {
+    await v.close();
+  }
+}
+
+/** The log as a crash may leave it: the others' precommits were taken in, but their signature records (and, with `blockLost`, the block's record) did not reach the disk. */
+function loseRecords(walFile: string, precommitters: number[], block: Uint8Array, blockLost: boolean): void {
+  const kept = readFileSync(walFile, 'utf8').split('\n').filter((l) => l !== '' && !(blockLost && JSON.parse(l).id !== undefined));
+  writeFileSync(walFile, kept.map((l) => `${l}\n`).join(''));
+  const wal = ConsensusWal.open(walFile);
+  for (const k of precommitters) wal.record(1n, { kind: 'vote', vote: { type: 'precommit', height: 1n, round: 0, block: hex(block), validator: addr(keys[k]!) } });
+}
+
+test('restarted, a validator sends its own votes again byte for byte; a replayed decision missing precommit signatures commits once more than 2/3 have arrived again', async () => {
+  const { p, q, honest, maker, made, precommit } = await precommittedThenStopped('awaiting');
+  try {
+    loseRecords(join(dir, 'honest-awaiting.wal'), [p, q], made.hash, false);
+    const v = await lone(honest, 'awaiting', 5000);
+    try {
+      await until(() => v.logged.some((e) => e.event === 'decided-awaiting-signatures'), 4000, 'the decision to wait for signatures');
+      assert.is(v.node.height, 0n, 'a certificate of one signature is no certificate');
+      assert.equal(await v.precommit(), precommit, 'the same precommit, not a second one');
+      v.receive(voteOf(p, 'precommit', 0, made.hash));
+      v.receive(voteOf(q, 'precommit', 0, made.hash));
+      await until(() => v.node.height === 1n, 4000, 'the commit');
+      const b = v.node.block(1n)!;
+      assert.equal(b.hash, made.hash);
+      assert.equal(b.commit.signatures.map((s) => addr({ publicKey: s.publicKey } as KeyPair)).sort(), [p, q, honest].map((k) => addr(keys[k]!)).sort());
+      verifyCommit(b.block.header, b.commit, v.node.validators);
+    } finally {
+      await v.close();
+    }
+  } finally {
+    await maker.close();
+  }
+});
+
+test('restarted with a decision whose block record was lost, a validator logs it and fetches the block with its certificate by block sync', async () => {
+  const { p, q, honest, maker, made, precommit } = await precommittedThenStopped('blockless');
+  try {
+    loseRecords(join(dir, 'honest-blockless.wal'), [p, q], made.hash, true);
+    // The others committed it meanwhile: the maker stands for them.
+    const signatures = [p, q].map((k) => voteOf(k, 'precommit', 0, made.hash) as VoteMessage).concat(precommit).map((m) => ({ publicKey: m.publicKey, signature: m.signature }));
+    await maker.commitBlock(made, { height: 1n, round: 0, blockHash: made.hash, signatures });
+    const v = await lone(honest, 'blockless', 5000, { serve: maker });
+    try {
+      await until(() => v.node.height === 1n, 4000, 'the block by sync');
+      assert.equal(v.node.block(1n)!.hash, made.hash);
+      assert.equal(v.logged.find((e) => e.event === 'decided-without-block'), { event: 'decided-without-block', height: 1n, round: 0, block: hex(made.hash) });
+      assert.ok(v.logged.some((e) => e.event === 'sync'));
+    } finally {
+      await v.close();
+    }
+  } finally {
+    await maker.close();
+  }
+});
+
+test('restarted with a decision whose block record was lost, a validator takes the block from the proposal sent again', async () => {
+  const { p, q, honest, maker, made } = await precommittedThenStopped('blockless-2');
+  try {
+    loseRecords(join(dir, 'honest-blockless-2.wal'), [p, q], made.hash, true);
+    const v = await lone(honest, 'blockless-2', 5000);
+    try {
+      await until(() => v.logged.some((e) => e.event === 'decided-without-block'), 4000, 'the decision without its block');
+      v.receive(voteOf(p, 'precommit', 0, made.hash));
+      v.receive(voteOf(q, 'precommit', 0, made.hash));
+      v.receive(proposalOf(p, made.block, made.hash));
+      await until(() => v.node.height === 1n, 4000, 'the commit');
+      assert.equal(v.node.block(1n)!.hash, made.hash);
+      assert.not.ok(v.logged.some((e) => e.event === 'sync'));
+    } finally {
+      await v.close();
+    }
+  } finally {
+    await maker.close();
+  }
+});
+
+test('a proposer restarted mid-round sends the same proposal again, byte for byte, and commits that block', async () => {
+  const { p } = roles();
+  const first = await lone(p, 'proposer', 5000);
+  let proposal: Extract<ConsensusMessage, { kind: 'proposal' }>;
+  try {
+    await until(() => first.sent.some((m) => m.kind === 'proposal'), 4000, 'the proposal');
+    proposal = first.sent.find((m) => m.kind === 'proposal') as typeof proposal;
+  } finally {
+    await first.close();
+  }
+  const v = await lone(p, 'proposer', 5000);
+  try {
+    await until(() => v.sent.some((m) => m.kind === 'proposal'), 4000, 'the proposal again');
+    assert.equal(v.sent.filter((m) => m.kind === 'proposal'), [proposal]);
+    const hash = headerHash(decodeBlock(proposal.block).header);
+    const others = [0, 1, 2, 3].filter((k) => k !== p).slice(0, 2);
+    for (const k of others) v.receive(voteOf(k, 'prevote', 0, hash));
+    for (const k of others) v.receive(voteOf(k, 'precommit', 0, hash));
+    await until(() => v.node.height === 1n, 4000, 'the commit');
+    assert.equal(v.node.block(1n)!.hash, hash);
+  } finally {
+    await v.close();
   }
 });
 

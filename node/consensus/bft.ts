@@ -75,8 +75,8 @@ export class BftConsensus {
    * decision: the next block carries them as its parent's commit (governance judges liveness by them).
    */
   private decided: { height: bigint; round: number; blockHash: Uint8Array; validators: readonly string[]; signatures: Map<string, CommitSignature> } | undefined;
-  /** A block decided here whose certificate still lacks signatures (after a restart): committed when they come. */
-  private awaiting: { height: bigint; round: number; block: string; proposal: NodeProposal } | undefined;
+  /** A block decided here that still lacks certificate signatures, or the block itself (after a restart): committed when they come. */
+  private awaiting: { height: bigint; round: number; block: string; proposal: NodeProposal | undefined } | undefined;
   private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
@@ -257,8 +257,7 @@ export class BftConsensus {
         // Kept with the events, so that a decision the log replays after a restart still has its certificate.
         if (m.height === this.machine.height) this.wal.recordPrecommit(m.height, { round: m.round, block, validator, publicKey: m.publicKey, signature: m.signature });
         this.lateCommitSignature(m); // the height may be decided already: then it goes into the carried commit
-        const w = this.awaiting;
-        if (w && w.height === m.height && w.round === m.round && w.block === block && await this.commitDecided(w.height, w.round, w.block, w.proposal)) return;
+        if (await this.commitAwaited(m.height, m.round, block)) return;
       }
       await this.feed({ kind: 'vote', vote: { type: m.type, height: m.height, round: m.round, block, validator } });
       return;
@@ -294,7 +293,19 @@ export class BftConsensus {
         valid = false;
       }
     }
+    const w = this.awaiting;
+    if (valid && w && w.block === blockId && !w.proposal) {
+      w.proposal = this.blocks.get(blockId);
+      if (await this.commitAwaited(m.height, w.round, blockId)) return;
+    }
     await this.feed({ kind: 'proposal', proposal: { height: m.height, round: m.round, block: blockId, validRound: m.validRound, proposer: validator }, valid });
+  }
+
+  /** Commits the awaited decision if it is this one and now has its block and enough signatures. */
+  private async commitAwaited(height: bigint, round: number, block: string): Promise<boolean> {
+    const w = this.awaiting;
+    if (!w?.proposal || w.height !== height || w.round !== round || w.block !== block) return false;
+    return this.commitDecided(w.height, w.round, w.block, w.proposal);
   }
 
   /** A precommit for the block just decided, arriving after the decision: kept for the next block's carried commit (checked again: remembered, so cheap). */
@@ -410,24 +421,19 @@ export class BftConsensus {
           break;
         case 'decide': {
           const p = this.blocks.get(a.block);
-          if (!p) {
-            if (replayed && this.node.height >= a.height) {
-              this.startNextHeight(a.height + 1n);
-              break;
-            }
-            // Decided without the block: only after a restart whose crash lost the block record of a
-            // proposal taken before (or a log from before blocks were kept). The others have it: block
-            // sync fetches it with its certificate once one of them has committed it.
-            this.log({ event: 'decided-without-block', height: a.height, round: a.round, block: a.block });
-            this.schedule(0, () => this.fetchDecided(a.height));
-            return;
+          if (!p && replayed && this.node.height >= a.height) {
+            this.startNextHeight(a.height + 1n);
+            break;
           }
-          if (await this.commitDecided(a.height, a.round, a.block, p)) break;
-          // After a restart the machine may replay precommits whose signature records did not reach the
-          // disk before the crash: the certificate waits for them to arrive again (validators send their
-          // votes again at restart and while the height lasts), or block sync brings the block with a peer's.
+          if (p && await this.commitDecided(a.height, a.round, a.block, p)) break;
+          // Only after a restart: the machine replays a decision whose precommit signatures, or whose
+          // block (the record of a proposal taken before), did not reach the disk before the crash (or a
+          // log from an older version). The block waits for what it lacks to arrive again (validators
+          // send their votes and proposals again at restart and while the height lasts), or for block
+          // sync to bring it with a peer's certificate.
           this.awaiting = { height: a.height, round: a.round, block: a.block, proposal: p };
-          this.schedule(this.timeouts.precommitMs, () => this.fetchDecided(a.height));
+          this.log({ event: p ? 'decided-awaiting-signatures' : 'decided-without-block', height: a.height, round: a.round, block: a.block });
+          this.schedule(p ? this.timeouts.precommitMs : 0, () => this.fetchDecided(a.height));
           return;
         }
         case 'equivocation':
