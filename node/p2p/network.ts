@@ -35,6 +35,7 @@ import { PRECOMMIT, PREVOTE, bodyMatchesHeader, decodeBlock, decodeCommit, decod
 import { equalBytes } from '../chain/hash.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
+import { coalescedWrites, grantYamuxCreditInHalves } from './frames.ts';
 
 export interface NetworkOptions {
   chainId: string;
@@ -314,11 +315,12 @@ export class P2pNetwork implements ConsensusTransport {
       topicWeight: 1, timeInMeshWeight: 0, firstMessageDeliveriesWeight: 0, meshMessageDeliveriesWeight: 0, meshFailurePenaltyWeight: 0,
       invalidMessageDeliveriesWeight: INVALID_MESSAGE_WEIGHT, invalidMessageDeliveriesDecay: 0.9,
     });
+    grantYamuxCreditInHalves();
     const libp2p = await createLibp2p({
       privateKey: await peerKey(opts.peerKeyFile),
       addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [coalescedWrites(noise())],
       streamMuxers: [yamux()],
       connectionManager: { maxConnections: opts.maxConnections ?? 64 },
       // Inbound connections reveal their peer id once encrypted: refused there; dials before they start.
