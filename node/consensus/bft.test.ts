@@ -472,6 +472,20 @@ test('a proposer restarted mid-round sends the same proposal again, byte for byt
   }
 });
 
+test('a proposer restarted before it made its proposal makes it once the replay is over, without waiting out the round', async () => {
+  const { p } = roles();
+  // The log of a validator that crashed right after starting height 1, its turn to propose.
+  ConsensusWal.open(join(dir, 'honest-unmade.wal')).record(1n, { kind: 'start', height: 1n });
+  const v = await lone(p, 'unmade', 60_000);
+  try {
+    await until(() => v.sent.some((m) => m.kind === 'proposal'), 4000, 'the proposal');
+    const proposal = v.sent.find((m) => m.kind === 'proposal')!;
+    assert.equal([proposal.height, proposal.round], [1n, 0]);
+  } finally {
+    await v.close();
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

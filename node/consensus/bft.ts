@@ -77,6 +77,8 @@ export class BftConsensus {
   private decided: { height: bigint; round: number; blockHash: Uint8Array; validators: readonly string[]; signatures: Map<string, CommitSignature> } | undefined;
   /** A block decided here that still lacks certificate signatures, or the block itself (after a restart): committed when they come. */
   private awaiting: { height: bigint; round: number; block: string; proposal: NodeProposal | undefined } | undefined;
+  /** This validator's turn to propose, replayed from the log without a proposal made before the restart. */
+  private unmadeProposal: Extract<ConsensusAction, { kind: 'propose' }> | undefined;
   private syncing = false;
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
@@ -201,7 +203,11 @@ export class BftConsensus {
       await this.feed({ kind: 'start', height });
     } else {
       // A restart: the machine comes back as it was; what it says now was already said (and signed once).
+      this.unmadeProposal = undefined;
       for (const e of events) await this.act(this.machine.handle(e), true);
+      const unmade = this.unmadeProposal as Extract<ConsensusAction, { kind: 'propose' }> | undefined;
+      this.unmadeProposal = undefined;
+      if (unmade && this.machine.round === unmade.round && this.machine.step === 'propose') await this.act([unmade], false);
     }
     const early = this.future.filter((m) => m.height === height);
     this.future = this.future.filter((m) => m.height > height);
@@ -375,6 +381,8 @@ export class BftConsensus {
                 signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
               });
             }
+            // Not made before the crash: made once the replay is over, if the round is still waiting for it.
+            if (!made) this.unmadeProposal = a;
             break;
           }
           let p: NodeProposal | undefined = a.block ? this.blocks.get(a.block) : undefined;
@@ -390,12 +398,15 @@ export class BftConsensus {
             validRound = -1; // a new block: no earlier round vouches for it
           }
           const blockId = hex(p.hash);
+          const block = encodeBlock(p.block);
+          // The block before the claim: the claim's sync carries it to disk, so that a proposer restarted
+          // after claiming always has the block to send again.
+          this.wal.recordBlock(a.height, blockId, block);
           if (!this.wal.claimProposal(a.height, a.round, blockId, validRound)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
-            kind: 'proposal', height: a.height, round: a.round, validRound, block: encodeBlock(p.block), publicKey: this.key.publicKey,
+            kind: 'proposal', height: a.height, round: a.round, validRound, block, publicKey: this.key.publicKey,
             signature: this.key.sign(proposalPayload(this.node.params.chainId, a.height, a.round, validRound, p.hash)),
           };
-          this.wal.recordBlock(a.height, blockId, message.block);
           this.send(message);
           await this.feed({ kind: 'proposal', proposal: { height: a.height, round: a.round, block: blockId, validRound, proposer: this.self }, valid: true });
           break;
