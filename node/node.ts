@@ -6,7 +6,6 @@
  * those from a timer (node/consensus/solo.ts).
  */
 import { EventEmitter } from 'node:events';
-import { hash } from 'node:crypto';
 import { Vm } from '../vm/vm.ts';
 import { accountAddress } from '../contracts/system/index.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
@@ -21,6 +20,7 @@ import { ChainStore } from './store/chain-store.ts';
 import {
   type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
   encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash, commitHash, GENESIS_LAST_COMMIT, txRootOf,
+  blockTxHashes, bodyMatchesHeader,
 } from './chain/block.ts';
 import type { ChainParams } from './chain/params.ts';
 import { equalBytes, hex } from './chain/hash.ts';
@@ -498,10 +498,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const bytes = block.txs.reduce((n, t) => n + t.length, 0);
     if (bytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${bytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
     this.checkLastCommit(block.lastCommit);
+    if (!bodyMatchesHeader(block)) throw new NodeError('BLOCK_INVALID', 'the transactions or the carried commit are not the ones the header names');
+    const txHashes = blockTxHashes(block);
     const seen = new Set<string>();
-    const txs = block.txs.map((bytes) => {
+    const txs = block.txs.map((bytes, i) => {
       // Most of a proposal's transactions are in the pool already, decoded when they were admitted.
-      let stx = this.mempool.get(hash('sha256', bytes, 'hex'));
+      let stx = this.mempool.get(hex(txHashes[i]!));
       if (!stx) {
         try {
           stx = SignedTx.decode(bytes, this.txLimits());
@@ -526,12 +528,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const bad = valid.indexOf(false);
     if (bad >= 0) throw new NodeError('BLOCK_INVALID', `transaction ${checks[bad]!.t.hashHex} has a bad signature`);
     for (const c of checks) this.verified.add(c.t.hashHex);
-    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs, lastCommit: block.lastCommit });
+    // The header's txRoot is the root of these transactions' hashes (the body matches it): not computed again.
+    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs, lastCommit: block.lastCommit, txRoot: header.txRoot });
     if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
     return mine;
   }
 
-  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[]; lastCommit: Commit }, fill = false): Proposal {
+  private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[]; lastCommit: Commit; txRoot?: Uint8Array }, fill = false): Proposal {
     const started = performance.now();
     const signers = b.lastCommit.signatures.map((s) => accountAddress(s.publicKey));
     const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, signers, fill, auth: this.auth });
@@ -548,7 +551,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const receiptBytes = result.receipts.map(encodeReceipt);
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
-      txRoot: txRootOf(b.txs.map((t) => t.hash)), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
+      txRoot: !fill && b.txRoot ? b.txRoot : txRootOf(b.txs.map((t) => t.hash)), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
       proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
       lastCommitHash: commitHash(b.lastCommit),
     };

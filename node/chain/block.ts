@@ -24,7 +24,28 @@ export function commitHash(c: Commit): Uint8Array {
  * commit (lastCommitHash). The proposal's signature covers the header only; this binds the rest.
  */
 export function bodyMatchesHeader(block: Block): boolean {
-  return equalBytes(txRootOf(block.txs.map((t) => sha256(t))), block.header.txRoot) && equalBytes(commitHash(block.lastCommit), block.header.lastCommitHash);
+  return body(block).matches;
+}
+
+/** The hashes of a block's transactions, in block order. */
+export function blockTxHashes(block: Block): readonly Uint8Array[] {
+  return body(block).txHashes;
+}
+
+/**
+ * Both computed once per block object (blocks are not changed once made or decoded): a proposal's body is
+ * checked as it arrives, and its hashes are used again to find its transactions in the pool.
+ */
+const bodies = new WeakMap<Block, { txHashes: Uint8Array[]; matches: boolean }>();
+
+function body(block: Block): { txHashes: Uint8Array[]; matches: boolean } {
+  let b = bodies.get(block);
+  if (!b) {
+    const txHashes = block.txs.map((t) => sha256(t));
+    b = { txHashes, matches: equalBytes(txRootOf(txHashes), block.header.txRoot) && equalBytes(commitHash(block.lastCommit), block.header.lastCommitHash) };
+    bodies.set(block, b);
+  }
+  return b;
 }
 
 /** A header's txRoot: the Merkle root of the transactions' hashes, in block order. */
