@@ -226,10 +226,12 @@ export class ChainStore {
       { type: 'put', key: key(K.receipts, h), value: r.receipts },
       { type: 'put', key: key(K.blockHash, r.hash), value: h },
     ];
+    // Every transaction's location (height ‖ index ‖ block hash) in one buffer: one allocation a block.
+    const locs = new Uint8Array(44 * r.txHashes.length);
     r.txHashes.forEach((t, i) => {
-      const loc = new Uint8Array(44);
+      const loc = locs.subarray(44 * i, 44 * (i + 1));
       loc.set(h);
-      new DataView(loc.buffer).setUint32(8, i);
+      loc[8] = i >>> 24, loc[9] = (i >>> 16) & 0xff, loc[10] = (i >>> 8) & 0xff, loc[11] = i & 0xff;
       loc.set(r.hash, 12);
       ops.push({ type: 'put', key: key(K.tx, t), value: loc });
     });
