@@ -10,6 +10,7 @@ import { decodeResult, encodeArgs, methodOf } from './execution/contracts.ts';
 import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { fromHex } from './chain/hash.ts';
+import { blockTxHashes } from './chain/block.ts';
 import { proofToJSON } from './state/index.ts';
 import { abiValueJson, commitJson, eventJson, headerJson, hex0x, receiptJson, txJson } from './json.ts';
 import { deterministicErrorText } from '../vm/errors.ts';
@@ -44,14 +45,16 @@ function stringParam(p: Params, name: string, max = 256): string {
 }
 
 function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['block']>>, withTxs: boolean) {
-  const txs = found.block.txs.map((bytes) => SignedTx.decode(bytes, COMMITTED_TX_LIMITS));
   return {
     hash: hex0x(found.hash),
     header: headerJson(found.block.header),
     commit: commitJson(found.commit),
     lastCommit: commitJson(found.block.lastCommit),
-    txCount: txs.length,
-    txs: withTxs ? txs.map((t) => txJson(t.tx, t.hash)) : txs.map((t) => hex0x(t.hash)),
+    txCount: found.block.txs.length,
+    // Hashes alone need no decoding.
+    txs: withTxs
+      ? found.block.txs.map((bytes) => { const t = SignedTx.decode(bytes, COMMITTED_TX_LIMITS); return txJson(t.tx, t.hash); })
+      : blockTxHashes(found.block).map(hex0x),
     receipts: withTxs ? found.receipts.map(receiptJson) : undefined,
     validators: node.validatorsAt(found.block.header.height).map(hex0x),
   };
