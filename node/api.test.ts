@@ -78,6 +78,11 @@ test('tx_send → pending → committed, with the receipt; subscribers get the b
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(blocks.length >= 1);
   assert.equal(txs.map((t) => t.hash), [sent.hash]);
+  // The block lists it: by hash, and decoded with its receipt when asked for in full.
+  const height = Number(node.height);
+  assert.equal((await client.call<{ txCount: number; txs: string[] }>('chain_block', { height })).txs, [sent.hash]);
+  const full = await client.call<{ txCount: number; txs: Array<{ method: string }>; receipts: unknown[] }>('chain_block', { height, full: true });
+  assert.equal([full.txCount, full.txs[0]!.method, full.receipts.length], [1, 'admitPartner', 1]);
   assert.is(events.length, 1);
   assert.equal(events[0]!.cursor, { height: Number(node.height), tx: 0, event: 0 });
   await ws.close();
