@@ -186,7 +186,14 @@ test('the block gas limit: the proposer stops filling a block before it could pa
     const gas = first.receipts.reduce((s, r) => s + r.gasUsed, 0n);
     assert.ok(gas <= 150_000n, `block gas ${gas}`);
     while (node.mempool.size > 0) await consensus.produce();
-    assert.ok(sent.every((t) => node.txStatus(t.hash).status === 'committed'));
+    // Each is found where it stands: its block's height and hash, its place in the block, its receipt.
+    for (const t of sent) {
+      const s = node.txStatus(t.hash);
+      assert.is(s.status, 'committed');
+      if (s.status !== 'committed') continue;
+      const b = node.block(s.height)!;
+      assert.equal([b.hash, b.block.txs[s.index], s.receipt.txHash], [s.blockHash, t.bytes, t.hash]);
+    }
   } finally {
     await node.close();
   }

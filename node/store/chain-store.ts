@@ -228,10 +228,11 @@ export class ChainStore {
     ];
     // Every transaction's location (height ‖ index ‖ block hash) in one buffer: one allocation a block.
     const locs = new Uint8Array(44 * r.txHashes.length);
+    const locView = new DataView(locs.buffer);
     r.txHashes.forEach((t, i) => {
       const loc = locs.subarray(44 * i, 44 * (i + 1));
       loc.set(h);
-      loc[8] = i >>> 24, loc[9] = (i >>> 16) & 0xff, loc[10] = (i >>> 8) & 0xff, loc[11] = i & 0xff;
+      locView.setUint32(44 * i + 8, i);
       loc.set(r.hash, 12);
       ops.push({ type: 'put', key: key(K.tx, t), value: loc });
     });
