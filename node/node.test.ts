@@ -214,6 +214,9 @@ test('a second node checks and commits the first one\'s blocks: same state root;
       assert.is(await failure(other.checkProposal(badRoot)), 'BLOCK_INVALID');
       const dropped = { ...made.block, txs: made.block.txs.slice(1) };
       assert.is(await failure(other.checkProposal(dropped)), 'BLOCK_INVALID');
+      // Transactions other than the header's txRoot names (here reordered) are refused before they run.
+      const reordered = { ...made.block, txs: [...made.block.txs].reverse() };
+      assert.match(await other.checkProposal(reordered).then(() => '', (e: Error) => e.message), /not the ones the header names/);
       const forged = made.block.txs[0]!.slice();
       forged[forged.length - 1]! ^= 1;
       assert.is(await failure(other.checkProposal({ ...made.block, txs: [forged, ...made.block.txs.slice(1)] })), 'BLOCK_INVALID');

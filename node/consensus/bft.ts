@@ -207,7 +207,7 @@ export class BftConsensus {
       for (const e of events) await this.act(this.machine.handle(e), true);
       const unmade = this.unmadeProposal as Extract<ConsensusAction, { kind: 'propose' }> | undefined;
       this.unmadeProposal = undefined;
-      if (unmade && this.machine.round === unmade.round && this.machine.step === 'propose') await this.act([unmade], false);
+      if (unmade && this.node.height < unmade.height && this.machine.round === unmade.round && this.machine.step === 'propose') await this.act([unmade], false);
     }
     const early = this.future.filter((m) => m.height === height);
     this.future = this.future.filter((m) => m.height > height);
@@ -400,7 +400,7 @@ export class BftConsensus {
           const blockId = hex(p.hash);
           const block = encodeBlock(p.block);
           // The block before the claim: the claim's sync carries it to disk, so that a proposer restarted
-          // after claiming always has the block to send again.
+          // after claiming has the block to send again (unless the height already kept 16 blocks).
           this.wal.recordBlock(a.height, blockId, block);
           if (!this.wal.claimProposal(a.height, a.round, blockId, validRound)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
