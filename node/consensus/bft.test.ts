@@ -14,7 +14,7 @@ import { SYSTEM_CONTRACTS, accountAddress, buildSystemContract, systemAddress } 
 import { makeGenesis } from '../genesis.ts';
 import { ChainNode } from '../node.ts';
 import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
-import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncResponse } from './bft.ts';
+import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncResponse, type SyncedBlock } from './bft.ts';
 import { ConsensusWal } from './wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
@@ -179,14 +179,7 @@ test('block sync: a new node fetches the blocks with their certificates, towards
   const transport: ConsensusTransport = {
     broadcast: () => undefined,
     subscribe: (r) => { receive = r; },
-    requestBlocks: async (from, max) => {
-      const blocks = [];
-      for (let h = from; h <= source.height && blocks.length < max; h++) {
-        const b = source.block(h)!;
-        blocks.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
-      }
-      return { height: claimed, blocks };
-    },
+    requestBlocks: async (from, max) => ({ height: claimed, blocks: committedBlocks(source, from, max) }),
     serveBlocks: () => undefined,
   };
   const logged: Array<Record<string, unknown>> = [];
@@ -205,6 +198,16 @@ test('block sync: a new node fetches the blocks with their certificates, towards
     await source.close();
   }
 });
+
+/** What a peer serving `source`'s chain answers to a block sync request. */
+function committedBlocks(source: ChainNode, from: bigint, max: number): SyncedBlock[] {
+  const blocks: SyncedBlock[] = [];
+  for (let h = from; h <= source.height && blocks.length < max; h++) {
+    const b = source.block(h)!;
+    blocks.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
+  }
+  return blocks;
+}
 
 const addr = (k: KeyPair) => hex(accountAddress(k.publicKey));
 /** The first-round proposer of height 1, and the validator after it in the order. */
@@ -235,16 +238,8 @@ async function lone(i: number, tag: string, proposeMs: number, opts: { serve?: C
   let receive: ((m: ConsensusMessage) => void) | undefined;
   const sent: ConsensusMessage[] = [];
   const logged: Array<Record<string, unknown>> = [];
-  const requestBlocks = async (from: bigint, max: number): Promise<SyncResponse> => {
-    const source = opts.serve;
-    if (!source) return { height: 0n, blocks: [] };
-    const blocks = [];
-    for (let h = from; h <= source.height && blocks.length < max; h++) {
-      const b = source.block(h)!;
-      blocks.push({ block: encodeBlock(b.block), commit: encodeCommit(b.commit) });
-    }
-    return { height: source.height, blocks };
-  };
+  const requestBlocks = async (from: bigint, max: number): Promise<SyncResponse> =>
+    (opts.serve ? { height: opts.serve.height, blocks: committedBlocks(opts.serve, from, max) } : { height: 0n, blocks: [] });
   const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined };
   const bft = new BftConsensus(node, keyPairSigner(keys[i]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
   bft.start();
@@ -382,9 +377,9 @@ function loseRecords(walFile: string, precommitters: number[], block: Uint8Array
 }
 
 test('restarted, a validator sends its own votes again byte for byte; a replayed decision missing precommit signatures commits once more than 2/3 have arrived again', async () => {
-  const { p, q, honest, maker, made, precommit } = await precommittedThenStopped('awaiting');
+  const { p, q, honest, maker, made, precommit, walFile } = await precommittedThenStopped('awaiting');
   try {
-    loseRecords(join(dir, 'honest-awaiting.wal'), [p, q], made.hash, false);
+    loseRecords(walFile, [p, q], made.hash, false);
     const v = await lone(honest, 'awaiting', 5000);
     try {
       await until(() => v.logged.some((e) => e.event === 'decided-awaiting-signatures'), 4000, 'the decision to wait for signatures');
@@ -406,9 +401,9 @@ test('restarted, a validator sends its own votes again byte for byte; a replayed
 });
 
 test('restarted with a decision whose block record was lost, a validator logs it and fetches the block with its certificate by block sync', async () => {
-  const { p, q, honest, maker, made, precommit } = await precommittedThenStopped('blockless');
+  const { p, q, honest, maker, made, precommit, walFile } = await precommittedThenStopped('blockless');
   try {
-    loseRecords(join(dir, 'honest-blockless.wal'), [p, q], made.hash, true);
+    loseRecords(walFile, [p, q], made.hash, true);
     // The others committed it meanwhile: the maker stands for them.
     const signatures = [p, q].map((k) => voteOf(k, 'precommit', 0, made.hash) as VoteMessage).concat(precommit).map((m) => ({ publicKey: m.publicKey, signature: m.signature }));
     await maker.commitBlock(made, { height: 1n, round: 0, blockHash: made.hash, signatures });
@@ -427,9 +422,9 @@ test('restarted with a decision whose block record was lost, a validator logs it
 });
 
 test('restarted with a decision whose block record was lost, a validator takes the block from the proposal sent again', async () => {
-  const { p, q, honest, maker, made } = await precommittedThenStopped('blockless-2');
+  const { p, q, honest, maker, made, walFile } = await precommittedThenStopped('blockless-2');
   try {
-    loseRecords(join(dir, 'honest-blockless-2.wal'), [p, q], made.hash, true);
+    loseRecords(walFile, [p, q], made.hash, true);
     const v = await lone(honest, 'blockless-2', 5000);
     try {
       await until(() => v.logged.some((e) => e.event === 'decided-without-block'), 4000, 'the decision without its block');
