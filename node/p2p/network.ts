@@ -236,7 +236,7 @@ interface GossipSubClass {
   getScore(peerId: string): number;
 }
 /** How long a received transaction batch waits before it is forwarded (see the message handler). */
-const TX_FORWARD_DELAY_MS = 150;
+const TX_FORWARD_DELAY_MS = 500;
 /** How long a rebuild may spend fetching missing transactions, over all the peers it asks. */
 const FETCH_DEADLINE_MS = 5000;
 /** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
@@ -407,8 +407,10 @@ export class P2pNetwork implements ConsensusTransport {
         // A batch is forwarded TX_FORWARD_DELAY_MS after it arrives, not at once: by then the peers that
         // had it from its publisher too have said so (a copy of their own, or IDONTWANT) and gossipsub
         // leaves them out. Where everyone is connected to everyone, as validators are, nobody is left
-        // to send it to; where not, the others still get it.
-        setTimeout(forward, TX_FORWARD_DELAY_MS).unref();
+        // to send it to; where not, the others still get it. The forward waits for an immediate too:
+        // Node runs due timers before reading sockets, so a node whose loop was busy (executing a
+        // block) would otherwise forward before reading the IDONTWANTs already waiting for it.
+        setTimeout(() => setImmediate(forward), TX_FORWARD_DELAY_MS).unref();
         return;
       }
       if (msg.topic !== net.consensusTopic) return;
