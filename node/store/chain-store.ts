@@ -257,7 +257,7 @@ export class ChainStore {
   /**
    * One atomic batch, filled by `fill`. A chained batch rather than an array of operations:
    * classic-level reads an array's operations field by field through N-API, which measured about
-   * twice the cost per operation (a block writes a dozen per transaction).
+   * twice the cost per operation (a block writes ~7 per transaction).
    */
   private async write(options: { sync: boolean }, fill: (batch: Batch) => void): Promise<void> {
     const batch = this.db.batch();
