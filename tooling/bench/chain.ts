@@ -9,7 +9,7 @@
  * chain.finality_ms: submit-to-final latency (tx_send until the node reports the transaction
  * committed on its `txs` subscription) at the default block time, for transactions sent one by one.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -64,14 +64,33 @@ async function waitCommitted(client: RpcClient, hashes: string[]): Promise<void>
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function processCpuSeconds(pid: number): number | undefined {
+/**
+ * CPU seconds (user + system) a process's threads have used so far, summed by thread name, from
+ * /proc (Linux); undefined elsewhere. Node names its worker threads (the node's signature checks)
+ * "WorkerThread", V8's GC and compiler helpers "V8Worker", libuv's pool (LevelDB writes) "libuv-worker".
+ */
+function threadCpuSeconds(pid: number): Map<string, number> | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    const byName = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100); // utime, stime in 100 Hz ticks
+    }
+    return byName;
   } catch {
-    return undefined;
+    return undefined; // not Linux, or the process is gone
   }
+}
+
+/** What the nodes' threads spent between two readings, by thread name. */
+function threadCpuSince(nodes: NodeProcess[], before: Array<Map<string, number> | undefined>): Map<string, number> {
+  const spent = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    const now = threadCpuSeconds(n.child.pid!);
+    for (const [name, s] of now ?? []) spent.set(name, (spent.get(name) ?? 0) + s - (before[i]?.get(name) ?? 0));
+  });
+  return spent;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -95,7 +114,16 @@ export async function setUpPartners(rpc: string, operator: KeyPair, count: numbe
 }
 
 /** What a throughput run measured. */
-export interface Throughput { tps: number; failed: number; busy: number; submitS: number; totalS: number; nodeCpuUsPerTx: number; clientCpuUsPerTx: number }
+export interface Throughput {
+  tps: number; failed: number; busy: number; submitS: number; totalS: number; nodeCpuUsPerTx: number; clientCpuUsPerTx: number;
+  /** The nodes' CPU per transaction by thread name (see threadCpuSeconds). */
+  threadCpuUsPerTx: Record<string, number>;
+  /**
+   * The nodes' CPU outside the signature workers divided by the signature workers' CPU: both slow down
+   * alike when the shared host is busy, so this compares code versions where tps and V swing.
+   */
+  otherPerSignatureCpu: number;
+}
 
 /**
  * Pre-signs `count` evidence registrations from `partners`, sends them as fast as the nodes take them
@@ -124,7 +152,7 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   const bodies: Array<Array<{ id: number; body: string }>> = [];
   for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => ({ id: i + j, body: `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}` })));
   const start = performance.now();
-  const cpu0 = nodes.map((n) => processCpuSeconds(n.child.pid!) ?? NaN), clientCpu0 = process.cpuUsage();
+  const cpu0 = nodes.map((n) => threadCpuSeconds(n.child.pid!)), clientCpu0 = process.cpuUsage();
   let next = 0, busy = 0;
   await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
     const url = rpcs[c % rpcs.length]!;
@@ -153,21 +181,9 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   }
   const seconds = (lastCommit - start) / 1000;
   // Where the machine's CPU went, per transaction: the nodes (all their threads) and the clients.
-  const nodeCpu = nodes.reduce((sum, n, i) => sum + (processCpuSeconds(n.child.pid!) ?? NaN) - cpu0[i]!, 0);
+  const threads = threadCpuSince(nodes, cpu0);
+  const nodeCpu = cpu0.some((c) => c === undefined) ? NaN : [...threads.values()].reduce((a, b) => a + b, 0);
   const clientCpu = process.cpuUsage(clientCpu0);
-  if (process.env.BROP_BENCH_THREADS) {
-    const { readdirSync } = await import('node:fs');
-    const byName = new Map<string, number>();
-    for (const n of nodes) {
-      for (const tid of readdirSync(`/proc/${n.child.pid}/task`)) {
-        const comm = readFileSync(`/proc/${n.child.pid}/task/${tid}/comm`, 'utf8').trim();
-        const f = readFileSync(`/proc/${n.child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        byName.set(comm, (byName.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-      }
-    }
-    console.error(JSON.stringify(Object.fromEntries(byName)));
-    for (const n of nodes) console.error(readFileSync(`/proc/${n.child.pid}/io`, 'utf8').split('\n').filter((l) => /^(rchar|wchar|syscw|syscr)/.test(l)).join(' '));
-  }
   await ws.close();
   // Every transaction must have succeeded: count failed receipts in the blocks of the run.
   let failed = 0;
@@ -179,6 +195,8 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   return {
     tps: count / seconds, failed, busy, submitS: (submitted - start) / 1000, totalS: seconds,
     nodeCpuUsPerTx: Math.round((nodeCpu * 1e6) / count), clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / count),
+    threadCpuUsPerTx: Object.fromEntries([...threads].filter(([, s]) => s > 0).map(([name, s]) => [name, Math.round((s * 1e6) / count)])),
+    otherPerSignatureCpu: Number(((nodeCpu - (threads.get('WorkerThread') ?? NaN)) / (threads.get('WorkerThread') ?? NaN)).toFixed(3)),
   };
 }
 
@@ -233,6 +251,7 @@ export async function run(): Promise<void> {
         console.log(JSON.stringify({
           bench: 'chain.tps_1v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((t.tps / verifyPerS).toFixed(3)), goal_ratio: 0.6,
           txs: TXS, warmup_txs: WARMUP_TXS, failed: t.failed, busy_retries: t.busy, node_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
+          node_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu,
           submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), senders: SENDERS, connections: CONNECTIONS, batch: BATCH,
         }));
       } finally {
