@@ -64,8 +64,18 @@ async function waitCommitted(client: RpcClient, hashes: string[]): Promise<void>
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, exited threads included, from /proc (Linux); undefined elsewhere. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * CPU seconds (user + system) a process's threads have used so far, summed by thread name, from
+ * CPU seconds (user + system) a process's live threads have used so far, summed by thread name, from
  * /proc (Linux); undefined elsewhere. Node names its worker threads (the node's signature checks)
  * "WorkerThread", V8's GC and compiler helpers "V8Worker", libuv's pool (LevelDB writes) "libuv-worker".
  */
@@ -75,7 +85,7 @@ function threadCpuSeconds(pid: number): Map<string, number> | undefined {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100); // utime, stime in 100 Hz ticks
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
     }
     return byName;
   } catch {
@@ -152,7 +162,8 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   const bodies: Array<Array<{ id: number; body: string }>> = [];
   for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => ({ id: i + j, body: `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}` })));
   const start = performance.now();
-  const cpu0 = nodes.map((n) => threadCpuSeconds(n.child.pid!)), clientCpu0 = process.cpuUsage();
+  const cpu0 = nodes.map((n) => processCpuSeconds(n.child.pid!) ?? NaN), threads0 = nodes.map((n) => threadCpuSeconds(n.child.pid!));
+  const clientCpu0 = process.cpuUsage();
   let next = 0, busy = 0;
   await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
     const url = rpcs[c % rpcs.length]!;
@@ -181,8 +192,8 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   }
   const seconds = (lastCommit - start) / 1000;
   // Where the machine's CPU went, per transaction: the nodes (all their threads) and the clients.
-  const threads = threadCpuSince(nodes, cpu0);
-  const nodeCpu = cpu0.some((c) => c === undefined) ? NaN : [...threads.values()].reduce((a, b) => a + b, 0);
+  const nodeCpu = nodes.reduce((sum, n, i) => sum + (processCpuSeconds(n.child.pid!) ?? NaN) - cpu0[i]!, 0);
+  const threads = threadCpuSince(nodes, threads0);
   const clientCpu = process.cpuUsage(clientCpu0);
   await ws.close();
   // Every transaction must have succeeded: count failed receipts in the blocks of the run.
@@ -196,7 +207,7 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
     tps: count / seconds, failed, busy, submitS: (submitted - start) / 1000, totalS: seconds,
     nodeCpuUsPerTx: Math.round((nodeCpu * 1e6) / count), clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / count),
     threadCpuUsPerTx: Object.fromEntries([...threads].filter(([, s]) => s > 0).map(([name, s]) => [name, Math.round((s * 1e6) / count)])),
-    otherPerSignatureCpu: Number(((nodeCpu - (threads.get('WorkerThread') ?? NaN)) / (threads.get('WorkerThread') ?? NaN)).toFixed(3)),
+    otherPerSignatureCpu: Number(([...threads].reduce((a, [name, s]) => a + (name === 'WorkerThread' ? 0 : s), 0) / (threads.get('WorkerThread') ?? NaN)).toFixed(3)),
   };
 }
 
