@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import { keyPairSigner } from '../keys/signer.ts';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,7 @@ import { makeGenesis } from '../genesis.ts';
 import { ChainNode } from '../node.ts';
 import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
 import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncResponse, type SyncedBlock } from './bft.ts';
-import { ConsensusWal } from './wal.ts';
+import { ConsensusWal, readWalRecords, writeWalRecords } from './wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { decodeResult, encodeArgs } from '../execution/contracts.ts';
@@ -370,8 +370,7 @@ async function precommittedThenStopped(tag: string) {
 
 /** The log as a crash may leave it: the others' precommits were taken in, but their signature records (and, with `blockLost`, the block's record) did not reach the disk. */
 function loseRecords(walFile: string, precommitters: number[], block: Uint8Array, blockLost: boolean): void {
-  const kept = readFileSync(walFile, 'utf8').split('\n').filter((l) => l !== '' && !(blockLost && JSON.parse(l).id !== undefined));
-  writeFileSync(walFile, kept.map((l) => `${l}\n`).join(''));
+  writeWalRecords(walFile, readWalRecords(walFile).filter((r) => !(blockLost && 'id' in r)));
   const wal = ConsensusWal.open(walFile);
   for (const k of precommitters) wal.record(1n, { kind: 'vote', vote: { type: 'precommit', height: 1n, round: 0, block: hex(block), validator: addr(keys[k]!) } });
 }
@@ -477,8 +476,8 @@ test('a proposer restarted before it made its proposal makes it once the replay 
     const proposals = v.sent.filter((m) => m.kind === 'proposal');
     assert.equal(proposals.map((m) => [m.height, m.round]), [[1n, 0]], 'one proposal');
     // Its block reached the log before the claim to have proposed it (whose sync carries both to disk).
-    const lines = readFileSync(join(dir, 'honest-unmade.wal'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: string; sign?: string });
-    const blockAt = lines.findIndex((r) => r.id !== undefined), claimAt = lines.findIndex((r) => r.sign === 'proposal');
+    const records = readWalRecords(join(dir, 'honest-unmade.wal'));
+    const blockAt = records.findIndex((r) => 'id' in r), claimAt = records.findIndex((r) => 'sign' in r && r.sign === 'proposal');
     assert.ok(blockAt >= 0 && blockAt < claimAt, `block record at ${blockAt}, claim at ${claimAt}`);
   } finally {
     await v.close();

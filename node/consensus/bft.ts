@@ -161,6 +161,7 @@ export class BftConsensus {
     await this.queue;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.wal.close();
   }
 
   get height(): bigint {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsensusWal } from './wal.ts';
@@ -47,17 +47,60 @@ test('proposed blocks and precommit signatures are kept for their height: back a
   assert.equal(third.blocksAt(6n).map((b) => [...b]), [[4]]);
 });
 
-test('a line torn by a crash is ignored; a corrupt line elsewhere is WAL_CORRUPT', () => {
+test('a record torn by a crash is cut off; a damaged record with others after it is WAL_CORRUPT', () => {
   const f = file();
   ConsensusWal.open(f).claimVote(vote('A'));
-  appendFileSync(f, '{"sign":"vote","height":"5","rou');
-  const reopened = ConsensusWal.open(f);
-  assert.is(reopened.claimVote(vote('B')), undefined);
-  // The torn line was cut off: what is written next is a line of its own, and the log stays readable.
-  assert.equal(reopened.claimVote(vote('C', 2)), vote('C', 2));
+  const intact = readFileSync(f);
+  // The next record, cut short at every length a crash could leave (its header included).
+  const next = ConsensusWal.open(join(dir, 'scratch.wal'));
+  next.claimVote(vote('Z', 9));
+  const frame = readFileSync(join(dir, 'scratch.wal')).subarray('brop-wal/2\n'.length);
+  for (let cut = 1; cut < frame.length; cut++) {
+    writeFileSync(f, Buffer.concat([intact, frame.subarray(0, cut)]));
+    const reopened = ConsensusWal.open(f);
+    assert.is(reopened.claimVote(vote('B')), undefined, `cut at ${cut}`);
+    assert.equal(readFileSync(f).length, intact.length, `the torn record is cut off (cut at ${cut})`);
+  }
+  // Zeros where a crash extended the file but its data never reached the disk: torn as well.
+  writeFileSync(f, Buffer.concat([intact, Buffer.alloc(frame.length + 40)]));
+  const zeroed = ConsensusWal.open(f);
+  assert.is(zeroed.claimVote(vote('B')), undefined);
+  // What is written after a cut is read back: the log stays readable.
+  assert.equal(zeroed.claimVote(vote('C', 2)), vote('C', 2));
   const third = ConsensusWal.open(f);
   assert.is(third.claimVote(vote('D', 2)), undefined);
   assert.is(third.claimVote(vote('B')), undefined);
+  // A flipped byte in a record that others follow is damage, not a crash: refused.
+  const damaged = readFileSync(f);
+  damaged[intact.length - 3]! ^= 0xff;
+  writeFileSync(f, damaged);
+  try {
+    ConsensusWal.open(f);
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'WAL_CORRUPT');
+  }
+});
+
+test('a log in the earlier JSON-lines form is read and rewritten as frames (a torn last line cut off, a corrupt line refused)', () => {
+  const f = file();
+  const block = new Uint8Array([1, 2, 3, 250]);
+  writeFileSync(f, [
+    '{"sign":"vote","height":"5","round":0,"type":"prevote","block":"A"}',
+    `{"height":"5","id":"b1","block":"${Buffer.from(block).toString('base64')}"}`,
+    '{"height":"5","precommit":{"round":0,"block":"A","validator":"v1","publicKey":"09","signature":"0807"}}',
+    '{"height":"5","event":{"kind":"start","height":"5n"}}',
+    '{"sign":"vote","height":"5","rou',
+  ].join('\n'));
+  const wal = ConsensusWal.open(f);
+  assert.is(wal.claimVote(vote('B')), undefined);
+  assert.equal(wal.blocksAt(5n).map((b) => [...b]), [[...block]]);
+  assert.equal(wal.precommitsAt(5n).map((p) => [p.validator, [...p.signature]]), [['v1', [8, 7]]]);
+  assert.equal(wal.eventsAt(5n), [{ kind: 'start', height: 5n }]);
+  assert.ok(readFileSync(f).subarray(0, 11).equals(Buffer.from('brop-wal/2\n')), 'rewritten in the current form');
+  const again = ConsensusWal.open(f);
+  assert.is(again.claimVote(vote('B')), undefined);
+  assert.equal(again.blocksAt(5n).map((b) => [...b]), [[...block]]);
   const g = file();
   writeFileSync(g, 'garbage\n{"height":"5","event":{"kind":"start","height":"5n"}}\n');
   try {
@@ -101,7 +144,11 @@ test('starting a height drops the earlier ones\' records, keeping the file valid
   assert.equal(again.eventsAt(5n), []);
   assert.equal(again.eventsAt(6n), [{ kind: 'start', height: 6n }]);
   assert.equal(again.claimVote(vote('B')), vote('B')); // height 5's record is gone: nothing left to protect
-  assert.is(readFileSync(f, 'utf8').split('\n').filter(Boolean).length, 2);
+  const bytes = readFileSync(f);
+  const sizeBefore = bytes.length;
+  again.startHeight(7n);
+  assert.ok(readFileSync(f).length < sizeBefore, 'the rewrite drops them from the file');
+  assert.equal(ConsensusWal.open(f).eventsAt(6n), []);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,26 +6,38 @@
  * a restart it still has the block it may be locked on: if every validator restarted mid-height, nobody
  * else would, and the height could never be committed).
  *
- * One JSON line per record, appended. A signature record is synced to disk before the signature may
- * leave the node; events are not (losing the last few is like losing network messages). A line torn
- * by a crash is cut off at the next open. Starting a height rewrites the file (temp file, then rename) without the
- * records of earlier heights.
+ * Binary frames, appended: u32 length ‖ u32 crc32 ‖ body, where the body is a kind byte and then
+ * JSON, or for a block a short JSON header and the block's bytes as they are (a block is most of what
+ * a height writes: as base64 in a JSON line it cost a validator several copies of it as large strings).
+ * A signature record is synced to disk before the signature may leave the node; events are not
+ * (losing the last few is like losing network messages). A frame torn by a crash (the last in the
+ * file, cut short or failing its checksum) is cut off at the next open; a bad frame with data after it
+ * is WAL_CORRUPT. Starting a height rewrites the file (temp file, then rename) without the records of
+ * earlier heights. A log in the JSON-lines form of earlier versions is read and rewritten as frames.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { ConsensusEvent, Vote, VoteType } from './tendermint.ts';
 
 type SignedRecord =
   | { sign: 'vote'; height: string; round: number; type: VoteType; block: string | null }
   | { sign: 'proposal'; height: string; round: number; block: string; validRound?: number };
 type EventRecord = { height: string; event: unknown };
-/** A proposed block this validator made or found valid (id: its hash, hex), base64. */
-type BlockRecord = { height: string; id: string; block: string };
+/** A proposed block this validator made or found valid (id: its hash, hex). */
+type BlockRecord = { height: string; id: string; block: Uint8Array };
 /** A verified precommit for a block: its signature, for the commit certificate. */
 type PrecommitRecord = { height: string; precommit: { round: number; block: string; validator: string; publicKey: string; signature: string } };
 export interface PrecommitSignature { round: number; block: string; validator: string; publicKey: Uint8Array; signature: Uint8Array }
 /** Distinct blocks kept per height: a round proposes at most one, and a height rarely needs more than a few rounds. */
 const MAX_BLOCKS_PER_HEIGHT = 16;
+
+/** The file's first bytes; a log without them is one of the JSON-lines form. */
+const MAGIC = Buffer.from('brop-wal/2\n');
+const SIGNED = 1, EVENT = 2, BLOCK = 3, PRECOMMIT = 4;
+const FRAME_HEAD = 8;
+/** Larger than any record: a length above it is damage, not a record. */
+const MAX_FRAME = 1 << 30;
 
 export class WalError extends Error {
   readonly code = 'WAL_CORRUPT';
@@ -44,12 +56,145 @@ function fromJson(j: unknown): ConsensusEvent {
   return JSON.parse(JSON.stringify(j), (_k, v) => (typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v)) as ConsensusEvent;
 }
 
+/** A record's frame: head (length, checksum) and body, the body possibly in two pieces (a block's bytes kept as they are). */
+function frame(kind: number, json: string, tail?: Uint8Array): Buffer[] {
+  const text = Buffer.from(json);
+  const body = Buffer.allocUnsafe(1 + (tail ? 4 : 0) + text.length);
+  body[0] = kind;
+  if (tail) body.writeUInt32LE(text.length, 1);
+  text.copy(body, tail ? 5 : 1);
+  const head = Buffer.allocUnsafe(FRAME_HEAD);
+  head.writeUInt32LE(body.length + (tail?.length ?? 0), 0);
+  head.writeUInt32LE(tail ? crc32(tail, crc32(body)) : crc32(body), 4);
+  return tail ? [head, body, Buffer.from(tail.buffer, tail.byteOffset, tail.length)] : [head, body];
+}
+
+/** A record of the log, as read back (for inspecting a log, and for tests that damage one). */
+export type WalRecord = SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
+type AnyRecord = WalRecord;
+
+function frameOf(r: AnyRecord): Buffer[] {
+  if ('sign' in r) return frame(SIGNED, JSON.stringify(r));
+  if ('precommit' in r) return frame(PRECOMMIT, JSON.stringify(r));
+  if ('block' in r && r.block instanceof Uint8Array) return frame(BLOCK, JSON.stringify({ height: r.height, id: r.id }), r.block);
+  return frame(EVENT, JSON.stringify(r));
+}
+
+/** The records of a log file (binary frames or the older JSON lines) and where its intact part ends. */
+function readLog(file: string, data: Buffer): { records: AnyRecord[]; end: number; legacy: boolean } {
+  // A new log, or one torn while it was being created: written afresh.
+  if (data.length < MAGIC.length && MAGIC.subarray(0, data.length).equals(data)) return { records: [], end: 0, legacy: false };
+  if (data.subarray(0, MAGIC.length).equals(MAGIC)) return readFrames(file, data);
+  return readLines(file, data.toString('utf8'));
+}
+
+function readFrames(file: string, data: Buffer): { records: AnyRecord[]; end: number; legacy: boolean } {
+  const records: AnyRecord[] = [];
+  let at = MAGIC.length;
+  while (at < data.length) {
+    const left = data.length - at;
+    const length = left >= FRAME_HEAD ? data.readUInt32LE(at) : 0;
+    const bad = (why: string): never => {
+      throw new WalError(`${file}: the record at byte ${at} ${why}`);
+    };
+    try {
+      if (left < FRAME_HEAD || length === 0 || length > MAX_FRAME || length > left - FRAME_HEAD) bad('is cut short');
+      const body = data.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
+      if (crc32(body) !== data.readUInt32LE(at + 4)) bad('fails its checksum');
+      records.push(parseBody(body, bad));
+      at += FRAME_HEAD + length;
+    } catch (e) {
+      // Only the last record can be torn by a crash: anything else is damage an operator must see.
+      const last = left < FRAME_HEAD || at + FRAME_HEAD + length >= data.length || data.subarray(at).every((b) => b === 0);
+      if (e instanceof WalError && last) return { records, end: at, legacy: false };
+      throw e;
+    }
+  }
+  return { records, end: at, legacy: false };
+}
+
+function parseBody(body: Buffer, bad: (why: string) => never): AnyRecord {
+  const kind = body[0];
+  let r: unknown;
+  try {
+    if (kind === BLOCK) {
+      const n = body.readUInt32LE(1);
+      const h = JSON.parse(body.toString('utf8', 5, 5 + n)) as { height: string; id: string };
+      // A copy: the record outlives the file's buffer, which holds every other record too.
+      return { height: h.height, id: h.id, block: new Uint8Array(body.subarray(5 + n)) };
+    }
+    r = JSON.parse(body.toString('utf8', 1));
+  } catch {
+    return bad('is not readable');
+  }
+  if (typeof r !== 'object' || r === null) bad('is not readable');
+  if ((kind === SIGNED && 'sign' in r!) || (kind === PRECOMMIT && 'precommit' in r!) || (kind === EVENT && 'event' in r!)) return r as AnyRecord;
+  return bad(`is of an unknown kind ${kind}`);
+}
+
+/** The JSON-lines form of earlier versions (block records base64): a torn last line is cut off. */
+function readLines(file: string, text: string): { records: AnyRecord[]; end: number; legacy: boolean } {
+  const end = text.lastIndexOf('\n') + 1;
+  const records: AnyRecord[] = [];
+  text.slice(0, end).split('\n').forEach((line, i) => {
+    if (line === '') return;
+    let r: AnyRecord | { height: string; id: string; block: string };
+    try {
+      r = JSON.parse(line) as AnyRecord | { height: string; id: string; block: string };
+    } catch {
+      throw new WalError(`${file}: line ${i + 1} is not JSON`);
+    }
+    if ('block' in r && typeof r.block === 'string' && 'id' in r) records.push({ height: r.height, id: r.id, block: new Uint8Array(Buffer.from(r.block, 'base64')) });
+    else records.push(r as AnyRecord);
+  });
+  return { records, end: Buffer.byteLength(text.slice(0, end)), legacy: true };
+}
+
+/** The records of a log file in their order (read only: the file is not repaired). */
+export function readWalRecords(file: string): WalRecord[] {
+  return readLog(file, readFileSync(file)).records;
+}
+
+/** Writes a log of exactly these records (atomically), as a validator would have left it. */
+export function writeWalRecords(file: string, records: WalRecord[]): void {
+  writeAtomically(file, Buffer.concat([MAGIC, ...records.flatMap(frameOf)]));
+}
+
+function writeAtomically(file: string, data: Buffer): void {
+  const fd = openSync(`${file}.tmp`, 'w');
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(`${file}.tmp`, file);
+  // The rename itself must survive a crash: sync the directory.
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+function syncFile(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class ConsensusWal {
   private readonly file: string;
   private readonly signed = new Map<string, SignedRecord>();
   private events: EventRecord[] = [];
   private blocks: BlockRecord[] = [];
   private precommits: PrecommitRecord[] = [];
+  /** Open for appending; opened again after a height's rewrite replaced the file. */
+  private fd: number | undefined;
 
   private constructor(file: string) {
     this.file = file;
@@ -57,33 +202,20 @@ export class ConsensusWal {
 
   static open(file: string): ConsensusWal {
     const wal = new ConsensusWal(file);
-    if (existsSync(file)) {
-      // A line torn by a crash is cut off now, so the next record starts on a line of its own.
-      const text = readFileSync(file, 'utf8');
-      const end = text.lastIndexOf('\n') + 1;
-      if (end < text.length) {
-        truncateSync(file, Buffer.byteLength(text.slice(0, end)));
-        const fd = openSync(file, 'r+');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-      }
-      const lines = text.slice(0, end).split('\n');
-      lines.forEach((line, i) => {
-        if (line === '') return;
-        let r: SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
-        try {
-          r = JSON.parse(line) as SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
-        } catch {
-          throw new WalError(`${file}: line ${i + 1} is not JSON`);
-        }
-        if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
-        else if ('block' in r) wal.blocks.push(r);
-        else if ('precommit' in r) wal.precommits.push(r);
-        else wal.events.push(r);
-      });
+    const data = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+    const { records, end, legacy } = readLog(file, data);
+    for (const r of records) {
+      if ('sign' in r) wal.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
+      else if ('precommit' in r) wal.precommits.push(r);
+      else if ('block' in r) wal.blocks.push(r);
+      else wal.events.push(r);
+    }
+    // A new file, an older version's log, or a created file torn before its header: written afresh
+    // (atomically). A torn last record is cut off, so the next record starts where it began.
+    if (legacy || end < MAGIC.length) wal.rewrite([...wal.signed.values(), ...wal.blocks, ...wal.precommits, ...wal.events]);
+    else if (end < data.length) {
+      truncateSync(file, end);
+      syncFile(file);
     }
     return wal;
   }
@@ -97,7 +229,7 @@ export class ConsensusWal {
   /** Proposed blocks recorded at `height` (encoded), to execute again at restart. */
   blocksAt(height: bigint): Uint8Array[] {
     const h = String(height);
-    return this.blocks.filter((r) => r.height === h).map((r) => new Uint8Array(Buffer.from(r.block, 'base64')));
+    return this.blocks.filter((r) => r.height === h).map((r) => r.block);
   }
 
   /**
@@ -108,16 +240,16 @@ export class ConsensusWal {
     const h = String(height);
     const same = this.blocks.filter((r) => r.height === h);
     if (same.length >= MAX_BLOCKS_PER_HEIGHT || same.some((r) => r.id === id)) return;
-    const r: BlockRecord = { height: h, id, block: Buffer.from(block.buffer, block.byteOffset, block.length).toString('base64') };
+    const r: BlockRecord = { height: h, id, block };
     this.blocks.push(r);
-    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+    this.append(r);
   }
 
   /** Keeps a verified precommit's signature (not synced, like events). */
   recordPrecommit(height: bigint, p: PrecommitSignature): void {
     const r: PrecommitRecord = { height: String(height), precommit: { round: p.round, block: p.block, validator: p.validator, publicKey: Buffer.from(p.publicKey).toString('hex'), signature: Buffer.from(p.signature).toString('hex') } };
     this.precommits.push(r);
-    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+    this.append(r);
   }
 
   /** Precommit signatures recorded at `height`. */
@@ -137,7 +269,7 @@ export class ConsensusWal {
   record(height: bigint, event: ConsensusEvent): void {
     const r: EventRecord = { height: String(height), event: toJson(event) };
     this.events.push(r);
-    appendFileSync(this.file, `${JSON.stringify(r)}\n`);
+    this.append(r);
   }
 
   /**
@@ -162,14 +294,22 @@ export class ConsensusWal {
     return true;
   }
 
+  /** Closes the file (a later record opens it again). */
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** One record, in one write (a crash tears at most this one, the last). */
+  private append(r: AnyRecord): number {
+    this.fd ??= openSync(this.file, 'a');
+    writevSync(this.fd, frameOf(r));
+    return this.fd;
+  }
+
   private durable(r: SignedRecord, k: string): void {
-    const fd = openSync(this.file, 'a');
-    try {
-      appendFileSync(fd, `${JSON.stringify(r)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fdatasyncSync(this.append(r));
     this.signed.set(k, r);
   }
 
@@ -182,22 +322,13 @@ export class ConsensusWal {
     this.precommits = this.precommits.filter((r) => keep(r.height));
     this.signed.clear();
     for (const r of signed) this.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
-    const text = [...signed, ...this.blocks, ...this.precommits, ...this.events].map((r) => `${JSON.stringify(r)}\n`).join('');
-    const fd = openSync(`${this.file}.tmp`, 'w');
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(`${this.file}.tmp`, this.file);
-    // The rename itself must survive a crash: sync the directory.
-    const dir = openSync(dirname(this.file), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    this.rewrite([...signed, ...this.blocks, ...this.precommits, ...this.events]);
+  }
+
+  private rewrite(records: AnyRecord[]): void {
+    this.close();
+    // Few records outlive their height (a next height's block, votes that came early): one write.
+    writeWalRecords(this.file, records);
   }
 }
 
