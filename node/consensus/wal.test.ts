@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +82,78 @@ test('a record torn by a crash is cut off; a damaged record with others after it
   } catch (e) {
     assert.is((e as { code?: string }).code, 'WAL_CORRUPT');
   }
+});
+
+test('damage is told apart from a crash by what follows it: a bad record before a synced one is WAL_CORRUPT, a hole among records never synced is cut off', () => {
+  const corrupt = (f: string) => {
+    try {
+      ConsensusWal.open(f);
+      return undefined;
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+  };
+  const f = file();
+  const wal = ConsensusWal.open(f);
+  wal.claimVote(vote('A'));
+  wal.claimVote(vote('A', 0, 'precommit'));
+  const synced = readFileSync(f);
+  // A flipped bit in the first record's length: it now claims more than the file holds. Synced votes follow.
+  const flipped = Buffer.from(synced);
+  flipped[11 + 3]! ^= 0x40;
+  writeFileSync(f, flipped);
+  assert.is(corrupt(f), 'WAL_CORRUPT');
+  // A file that is not a log (its header damaged) is not read as an empty one of an earlier version.
+  const header = Buffer.from(synced);
+  header[10] = 0x20;
+  writeFileSync(f, header);
+  assert.is(corrupt(f), 'WAL_CORRUPT');
+  // After the last synced record: a block whose first page never reached the disk, then an event that did.
+  writeFileSync(f, synced);
+  const more = ConsensusWal.open(f);
+  more.recordBlock(5n, 'b', new Uint8Array(10_000).fill(7));
+  more.record(5n, { kind: 'start', height: 5n });
+  more.close();
+  const crashed = readFileSync(f);
+  crashed.fill(0, synced.length, synced.length + 4096);
+  writeFileSync(f, crashed);
+  const back = ConsensusWal.open(f);
+  assert.is(readFileSync(f).length, synced.length, 'cut off from the hole on');
+  assert.is(back.claimVote(vote('B')), undefined, 'the synced votes stand');
+  assert.is(back.claimVote(vote('B', 0, 'precommit')), undefined);
+  // A record whose checksum holds was written whole: unreadable, it is damage (or a newer version's), not a tear.
+  const g = file();
+  ConsensusWal.open(g).claimVote(vote('A'));
+  const body = Buffer.from([9, ...Buffer.from('{}')]);
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(body.length, 0);
+  head.writeUInt32LE(crc32(body), 4);
+  writeFileSync(g, Buffer.concat([readFileSync(g), head, body]));
+  assert.is(corrupt(g), 'WAL_CORRUPT');
+});
+
+test('a write that fails part-way (the file size limit here, a full disk in the field) gives no signature and leaves the log readable', () => {
+  const f = file();
+  ConsensusWal.open(f).claimVote(vote('A'));
+  const before = readFileSync(f).length;
+  const script = join(dir, 'short-write.ts');
+  writeFileSync(script, `
+    import { ConsensusWal } from ${JSON.stringify(new URL('./wal.ts', import.meta.url).pathname)};
+    const wal = ConsensusWal.open(${JSON.stringify(f)});
+    try {
+      wal.recordBlock(5n, 'big', new Uint8Array(8192).fill(1));
+      console.log('written');
+    } catch (e) {
+      console.log('refused', e.code);
+    }
+  `);
+  // RLIMIT_FSIZE 4 KiB: the block's frame cannot be written whole.
+  const out = execFileSync('prlimit', [`--fsize=${4096}`, process.execPath, script], { encoding: 'utf8' });
+  assert.match(out, /refused/);
+  assert.is(readFileSync(f).length, before, 'the part written was cut off again');
+  const again = ConsensusWal.open(f);
+  assert.equal(again.blocksAt(5n), []);
+  assert.is(again.claimVote(vote('B')), undefined, 'the synced vote stands');
 });
 
 test('a log in the earlier JSON-lines form is read and rewritten as frames (a torn last line cut off, a corrupt line refused)', () => {

@@ -10,12 +10,15 @@
  * JSON, or for a block a short JSON header and the block's bytes as they are (a block is most of what
  * a height writes: as base64 in a JSON line it cost a validator several copies of it as large strings).
  * A signature record is synced to disk before the signature may leave the node; events are not
- * (losing the last few is like losing network messages). A frame torn by a crash (the last in the
- * file, cut short or failing its checksum) is cut off at the next open; a bad frame with data after it
- * is WAL_CORRUPT. Starting a height rewrites the file (temp file, then rename) without the records of
- * earlier heights. A log in the JSON-lines form of earlier versions is read and rewritten as frames.
+ * (losing the last few is like losing network messages). At open, a bad frame (cut short, failing its
+ * checksum, zeros) is what a crash left of records never synced, and is cut off with everything after
+ * it, unless a whole signature record follows it: that one was synced, and everything written before it
+ * with it, so the bad frame is damage (WAL_CORRUPT, for an operator to look at). A frame whose checksum
+ * holds but that cannot be read is WAL_CORRUPT too. Starting a height rewrites the file (temp file, then
+ * rename) without the records of earlier heights. A log in the JSON-lines form of earlier versions is
+ * read and rewritten as frames.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, truncateSync, writeSync, writevSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ConsensusEvent, Vote, VoteType } from './tendermint.ts';
@@ -63,8 +66,11 @@ function frame(kind: number, json: string, tail?: Uint8Array): Buffer[] {
   body[0] = kind;
   if (tail) body.writeUInt32LE(text.length, 1);
   text.copy(body, tail ? 5 : 1);
+  const length = body.length + (tail?.length ?? 0);
+  // Refused here rather than written and then refused at the next start.
+  if (length > MAX_FRAME) throw new WalError(`a record of ${length} bytes is above the log's limit of ${MAX_FRAME}`);
   const head = Buffer.allocUnsafe(FRAME_HEAD);
-  head.writeUInt32LE(body.length + (tail?.length ?? 0), 0);
+  head.writeUInt32LE(length, 0);
   head.writeUInt32LE(tail ? crc32(tail, crc32(body)) : crc32(body), 4);
   return tail ? [head, body, Buffer.from(tail.buffer, tail.byteOffset, tail.length)] : [head, body];
 }
@@ -85,30 +91,45 @@ function readLog(file: string, data: Buffer): { records: AnyRecord[]; end: numbe
   // A new log, or one torn while it was being created: written afresh.
   if (data.length < MAGIC.length && MAGIC.subarray(0, data.length).equals(data)) return { records: [], end: 0, legacy: false };
   if (data.subarray(0, MAGIC.length).equals(MAGIC)) return readFrames(file, data);
-  return readLines(file, data.toString('utf8'));
+  if (data[0] === 0x7b) return readLines(file, data.toString('utf8')); // '{': the JSON lines of earlier versions
+  throw new WalError(`${file}: neither a consensus log nor one of an earlier version (damaged header?)`);
+}
+
+/** The frame at `at`, if it is whole and its checksum holds (its body), else undefined. */
+function intactFrame(data: Buffer, at: number): Buffer | undefined {
+  if (data.length - at < FRAME_HEAD) return undefined;
+  const length = data.readUInt32LE(at);
+  if (length === 0 || length > MAX_FRAME || length > data.length - at - FRAME_HEAD) return undefined;
+  const body = data.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
+  return crc32(body) === data.readUInt32LE(at + 4) ? body : undefined;
+}
+
+/**
+ * Is there a whole signature record anywhere after `from`? Each one was synced, and with it everything
+ * written before it: a bad frame before one is damage, not a crash. (Records after the last signature
+ * record were never synced, and a crash may leave any part of them missing, zeroed or out of order.)
+ */
+function syncedRecordAfter(data: Buffer, from: number): boolean {
+  for (let at = from; at + FRAME_HEAD < data.length; at++) {
+    if (data[at + FRAME_HEAD] === SIGNED && intactFrame(data, at)) return true;
+  }
+  return false;
 }
 
 function readFrames(file: string, data: Buffer): { records: AnyRecord[]; end: number; legacy: boolean } {
   const records: AnyRecord[] = [];
   let at = MAGIC.length;
   while (at < data.length) {
-    const left = data.length - at;
-    const length = left >= FRAME_HEAD ? data.readUInt32LE(at) : 0;
-    const bad = (why: string): never => {
-      throw new WalError(`${file}: the record at byte ${at} ${why}`);
-    };
-    try {
-      if (left < FRAME_HEAD || length === 0 || length > MAX_FRAME || length > left - FRAME_HEAD) bad('is cut short');
-      const body = data.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
-      if (crc32(body) !== data.readUInt32LE(at + 4)) bad('fails its checksum');
-      records.push(parseBody(body, bad));
-      at += FRAME_HEAD + length;
-    } catch (e) {
-      // Only the last record can be torn by a crash: anything else is damage an operator must see.
-      const last = left < FRAME_HEAD || at + FRAME_HEAD + length >= data.length || data.subarray(at).every((b) => b === 0);
-      if (e instanceof WalError && last) return { records, end: at, legacy: false };
-      throw e;
+    const body = intactFrame(data, at);
+    if (!body) {
+      if (syncedRecordAfter(data, at + 1)) throw new WalError(`${file}: the record at byte ${at} is damaged, and synced records follow it`);
+      return { records, end: at, legacy: false }; // torn by a crash: cut off
     }
+    // A frame whose checksum holds was written whole: one that cannot be read is damage (or a newer version's).
+    records.push(parseBody(body, (why) => {
+      throw new WalError(`${file}: the record at byte ${at} ${why}`);
+    }));
+    at += FRAME_HEAD + body.length;
   }
   return { records, end: at, legacy: false };
 }
@@ -120,6 +141,7 @@ function parseBody(body: Buffer, bad: (why: string) => never): AnyRecord {
     if (kind === BLOCK) {
       const n = body.readUInt32LE(1);
       const h = JSON.parse(body.toString('utf8', 5, 5 + n)) as { height: string; id: string };
+      if (typeof h.height !== 'string' || typeof h.id !== 'string') return bad('is not readable');
       // A copy: the record outlives the file's buffer, which holds every other record too.
       return { height: h.height, id: h.id, block: new Uint8Array(body.subarray(5 + n)) };
     }
@@ -127,8 +149,8 @@ function parseBody(body: Buffer, bad: (why: string) => never): AnyRecord {
   } catch {
     return bad('is not readable');
   }
-  if (typeof r !== 'object' || r === null) bad('is not readable');
-  if ((kind === SIGNED && 'sign' in r!) || (kind === PRECOMMIT && 'precommit' in r!) || (kind === EVENT && 'event' in r!)) return r as AnyRecord;
+  if (typeof r !== 'object' || r === null) return bad('is not readable');
+  if ((kind === SIGNED && 'sign' in r) || (kind === PRECOMMIT && 'precommit' in r) || (kind === EVENT && 'event' in r)) return r as AnyRecord;
   return bad(`is of an unknown kind ${kind}`);
 }
 
@@ -160,10 +182,23 @@ export function writeWalRecords(file: string, records: WalRecord[]): void {
   writeAtomically(file, Buffer.concat([MAGIC, ...records.flatMap(frameOf)]));
 }
 
+/** Writes every byte of `parts`, in order: writev and write may each write less than asked (a full disk ends it with an error). */
+function writeAll(fd: number, parts: Uint8Array[]): void {
+  let done = writevSync(fd, parts);
+  for (const b of parts) {
+    if (done >= b.length) {
+      done -= b.length;
+      continue;
+    }
+    for (let at = done; at < b.length;) at += writeSync(fd, b, at);
+    done = 0;
+  }
+}
+
 function writeAtomically(file: string, data: Buffer): void {
   const fd = openSync(`${file}.tmp`, 'w');
   try {
-    writeSync(fd, data);
+    writeAll(fd, [data]);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -195,6 +230,8 @@ export class ConsensusWal {
   private precommits: PrecommitRecord[] = [];
   /** Open for appending; opened again after a height's rewrite replaced the file. */
   private fd: number | undefined;
+  /** The file's length after the last complete record. */
+  private size = 0;
 
   private constructor(file: string) {
     this.file = file;
@@ -302,9 +339,29 @@ export class ConsensusWal {
   }
 
   /** One record, in one write (a crash tears at most this one, the last). */
+  /**
+   * One record at the end of the file. A write that fails part-way (a full disk) is cut off again, so
+   * that the next record does not land after a torn one (which the next start would call damage).
+   */
   private append(r: AnyRecord): number {
-    this.fd ??= openSync(this.file, 'a');
-    writevSync(this.fd, frameOf(r));
+    if (this.fd === undefined) {
+      this.fd = openSync(this.file, 'a');
+      this.size = fstatSync(this.fd).size;
+    }
+    const parts = frameOf(r);
+    const total = parts.reduce((n, b) => n + b.length, 0);
+    try {
+      writeAll(this.fd, parts);
+    } catch (e) {
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // the next start cuts a torn last record off anyway
+      }
+      this.close();
+      throw e;
+    }
+    this.size += total;
     return this.fd;
   }
 
