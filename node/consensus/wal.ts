@@ -77,9 +77,8 @@ function frame(kind: number, json: string, tail?: Uint8Array): Buffer[] {
 
 /** A record of the log, as read back (for inspecting a log, and for tests that damage one). */
 export type WalRecord = SignedRecord | EventRecord | BlockRecord | PrecommitRecord;
-type AnyRecord = WalRecord;
 
-function frameOf(r: AnyRecord): Buffer[] {
+function frameOf(r: WalRecord): Buffer[] {
   if ('sign' in r) return frame(SIGNED, JSON.stringify(r));
   if ('precommit' in r) return frame(PRECOMMIT, JSON.stringify(r));
   if ('block' in r && r.block instanceof Uint8Array) return frame(BLOCK, JSON.stringify({ height: r.height, id: r.id }), r.block);
@@ -87,7 +86,7 @@ function frameOf(r: AnyRecord): Buffer[] {
 }
 
 /** The records of a log file (binary frames or the older JSON lines) and where its intact part ends. */
-function readLog(file: string, data: Buffer): { records: AnyRecord[]; end: number; legacy: boolean } {
+function readLog(file: string, data: Buffer): { records: WalRecord[]; end: number; legacy: boolean } {
   // A new log, or one torn while it was being created: written afresh.
   if (data.length < MAGIC.length && MAGIC.subarray(0, data.length).equals(data)) return { records: [], end: 0, legacy: false };
   if (data.subarray(0, MAGIC.length).equals(MAGIC)) return readFrames(file, data);
@@ -116,8 +115,8 @@ function syncedRecordAfter(data: Buffer, from: number): boolean {
   return false;
 }
 
-function readFrames(file: string, data: Buffer): { records: AnyRecord[]; end: number; legacy: boolean } {
-  const records: AnyRecord[] = [];
+function readFrames(file: string, data: Buffer): { records: WalRecord[]; end: number; legacy: boolean } {
+  const records: WalRecord[] = [];
   let at = MAGIC.length;
   while (at < data.length) {
     const body = intactFrame(data, at);
@@ -134,7 +133,7 @@ function readFrames(file: string, data: Buffer): { records: AnyRecord[]; end: nu
   return { records, end: at, legacy: false };
 }
 
-function parseBody(body: Buffer, bad: (why: string) => never): AnyRecord {
+function parseBody(body: Buffer, bad: (why: string) => never): WalRecord {
   const kind = body[0];
   let r: unknown;
   try {
@@ -150,24 +149,24 @@ function parseBody(body: Buffer, bad: (why: string) => never): AnyRecord {
     return bad('is not readable');
   }
   if (typeof r !== 'object' || r === null) return bad('is not readable');
-  if ((kind === SIGNED && 'sign' in r) || (kind === PRECOMMIT && 'precommit' in r) || (kind === EVENT && 'event' in r)) return r as AnyRecord;
+  if ((kind === SIGNED && 'sign' in r) || (kind === PRECOMMIT && 'precommit' in r) || (kind === EVENT && 'event' in r)) return r as WalRecord;
   return bad(`is of an unknown kind ${kind}`);
 }
 
 /** The JSON-lines form of earlier versions (block records base64): a torn last line is cut off. */
-function readLines(file: string, text: string): { records: AnyRecord[]; end: number; legacy: boolean } {
+function readLines(file: string, text: string): { records: WalRecord[]; end: number; legacy: boolean } {
   const end = text.lastIndexOf('\n') + 1;
-  const records: AnyRecord[] = [];
+  const records: WalRecord[] = [];
   text.slice(0, end).split('\n').forEach((line, i) => {
     if (line === '') return;
-    let r: AnyRecord | { height: string; id: string; block: string };
+    let r: WalRecord | { height: string; id: string; block: string };
     try {
-      r = JSON.parse(line) as AnyRecord | { height: string; id: string; block: string };
+      r = JSON.parse(line) as WalRecord | { height: string; id: string; block: string };
     } catch {
       throw new WalError(`${file}: line ${i + 1} is not JSON`);
     }
     if ('block' in r && typeof r.block === 'string' && 'id' in r) records.push({ height: r.height, id: r.id, block: new Uint8Array(Buffer.from(r.block, 'base64')) });
-    else records.push(r as AnyRecord);
+    else records.push(r as WalRecord);
   });
   return { records, end: Buffer.byteLength(text.slice(0, end)), legacy: true };
 }
@@ -343,7 +342,7 @@ export class ConsensusWal {
    * One record at the end of the file. A write that fails part-way (a full disk) is cut off again, so
    * that the next record does not land after a torn one (which the next start would call damage).
    */
-  private append(r: AnyRecord): number {
+  private append(r: WalRecord): number {
     if (this.fd === undefined) {
       this.fd = openSync(this.file, 'a');
       this.size = fstatSync(this.fd).size;
@@ -382,7 +381,7 @@ export class ConsensusWal {
     this.rewrite([...signed, ...this.blocks, ...this.precommits, ...this.events]);
   }
 
-  private rewrite(records: AnyRecord[]): void {
+  private rewrite(records: WalRecord[]): void {
     this.close();
     // Few records outlive their height (a next height's block, votes that came early): one write.
     writeWalRecords(this.file, records);
