@@ -248,7 +248,7 @@ export class ConsensusWal {
     }
     // A new file, an older version's log, or a created file torn before its header: written afresh
     // (atomically). A torn last record is cut off, so the next record starts where it began.
-    if (legacy || end < MAGIC.length) wal.rewrite([...wal.signed.values(), ...wal.blocks, ...wal.precommits, ...wal.events]);
+    if (legacy || end < MAGIC.length) wal.rewrite();
     else if (end < data.length) {
       truncateSync(file, end);
       syncFile(file);
@@ -337,7 +337,6 @@ export class ConsensusWal {
     this.fd = undefined;
   }
 
-  /** One record, in one write (a crash tears at most this one, the last). */
   /**
    * One record at the end of the file. A write that fails part-way (a full disk) is cut off again, so
    * that the next record does not land after a torn one (which the next start would call damage).
@@ -372,19 +371,17 @@ export class ConsensusWal {
   /** A new height: the records of earlier ones are dropped (atomically: temp file, then rename). */
   startHeight(height: bigint): void {
     const keep = (h: string) => BigInt(h) >= height;
-    const signed = [...this.signed.values()].filter((r) => keep(r.height));
+    for (const [k, r] of this.signed) if (!keep(r.height)) this.signed.delete(k);
     this.events = this.events.filter((r) => keep(r.height));
     this.blocks = this.blocks.filter((r) => keep(r.height));
     this.precommits = this.precommits.filter((r) => keep(r.height));
-    this.signed.clear();
-    for (const r of signed) this.signed.set(signKey(r.sign, r.height, r.round, r.sign === 'vote' ? r.type : undefined), r);
-    this.rewrite([...signed, ...this.blocks, ...this.precommits, ...this.events]);
+    this.rewrite();
   }
 
-  private rewrite(records: WalRecord[]): void {
+  /** The file written afresh with the records held (few outlive their height: one write). */
+  private rewrite(): void {
     this.close();
-    // Few records outlive their height (a next height's block, votes that came early): one write.
-    writeWalRecords(this.file, records);
+    writeWalRecords(this.file, [...this.signed.values(), ...this.blocks, ...this.precommits, ...this.events]);
   }
 }
 
