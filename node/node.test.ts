@@ -199,6 +199,38 @@ test('the block gas limit: the proposer stops filling a block before it could pa
   }
 });
 
+test('a plan executed at another node gives the proposer\'s block, cut by the gas limit at the same place; bad plans are refused', async () => {
+  const { home, node, operator } = await setup({ maxBlockGas: 150_000, maxTxGas: 100_000 });
+  const other = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const t = tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]);
+      await node.submit(t);
+      await other.submit(t);
+    }
+    const proposer = accountAddress(home.validatorKey!.publicKey);
+    const plan = node.planBlock(proposer);
+    assert.is(plan.txs.length, 20);
+    const made = node.makeBlock(plan);
+    assert.ok(made.txs.length > 0 && made.txs.length < 20, `${made.txs.length} of the 20 planned fit the gas limit`);
+    const shape = { height: plan.height, time: plan.time, proposer, txHashes: plan.txs.map((t) => t.hash), lastCommit: plan.lastCommit };
+    const mine = await other.checkPlan(shape);
+    assert.equal(mine.hash, made.hash);
+    assert.equal(mine.block, made.block);
+    assert.equal((await other.checkProposal(made.block)).hash, made.hash, 'the proposal checked as any gives the same block');
+    // A transaction this pool lacks; one listed twice; a carried commit not the head's; a time too far
+    // ahead; a proposer that is not a validator.
+    assert.is(await failure(other.checkPlan({ ...shape, txHashes: [...shape.txHashes, new Uint8Array(randomBytes(32))] })), 'NOT_FOUND');
+    assert.is(await failure(other.checkPlan({ ...shape, txHashes: [shape.txHashes[0]!, ...shape.txHashes] })), 'BLOCK_INVALID');
+    assert.is(await failure(other.checkPlan({ ...shape, lastCommit: { ...shape.lastCommit, blockHash: new Uint8Array(32) } })), 'BLOCK_INVALID');
+    assert.is(await failure(other.checkPlan({ ...shape, time: shape.time + 60_000n })), 'BLOCK_INVALID');
+    assert.is(await failure(other.checkPlan({ ...shape, proposer: accountAddress(operator.publicKey) })), 'BLOCK_INVALID');
+  } finally {
+    await other.close();
+    await node.close();
+  }
+});
+
 test('a second node checks and commits the first one\'s blocks: same state root; a tampered block is BLOCK_INVALID', async () => {
   const { home, node, consensus, operator } = await setup();
   const other = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 1 });

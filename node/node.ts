@@ -71,6 +71,12 @@ export interface Proposal {
   nextValidators: Uint8Array[];
 }
 
+/**
+ * What a proposer is about to execute into a block (see planBlock): sent ahead of its proposal, so
+ * that the other validators execute the same block meanwhile (checkPlan) instead of after it.
+ */
+export interface BlockPlan { height: bigint; time: bigint; proposer: Uint8Array; txs: readonly SignedTx[]; lastCommit: Commit }
+
 /** How far ahead of a validator's clock a proposed block's time may be. */
 export const MAX_CLOCK_DRIFT_MS = 10_000;
 
@@ -95,6 +101,11 @@ class RecentSet {
       this.young = new Set();
     }
   }
+}
+
+function threadCpuUs(): number {
+  const { user, system } = process.threadCpuUsage();
+  return user + system;
 }
 
 /** A budgeted block still takes at least this many transactions (and blocks this small are not timed). */
@@ -205,7 +216,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly persistedPending = new Set<string>();
   /** Transactions whose signature this node checked and found good: not checked again (a hash covers the signature). */
   private readonly verified = new RecentSet(200_000);
-  /** Measured cost of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
+  /** Measured CPU time of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
   private executionUsPerTx = 0;
 
   private constructor(opts: NodeOptions, store: ChainStore, state: MemoryState, tree: StateTree, head: BlockHeader) {
@@ -443,13 +454,21 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   }
 
   /**
-   * Makes the next block from the pool, executed on the current state (the proposer's job). With
-   * `budgetMs`, the block holds no more transactions than this node executes in that time (as measured
-   * on recent blocks): under a flood, blocks stop growing with the pool, so that the other validators
-   * receive, check and vote on a proposal within their timeout. The chain's limits still apply.
-   * `lastCommit`: the head's commit as consensus gathered it (default: the one stored with the head).
+   * Makes the next block from the pool, executed on the current state (the proposer's job): its plan,
+   * then the plan executed. See planBlock.
    */
   proposeBlock(proposer: Uint8Array, opts: { budgetMs?: number; lastCommit?: Commit } = {}): Proposal {
+    return this.makeBlock(this.planBlock(proposer, opts));
+  }
+
+  /**
+   * What the next block will hold, from the pool, before it is executed. With `budgetMs`, the block
+   * holds no more transactions than this node executes in that much CPU time (as measured on recent blocks):
+   * under a flood, blocks stop growing with the pool, so that the other validators receive, check and
+   * vote on a proposal within their timeout. The chain's limits still apply. `lastCommit`: the head's
+   * commit as consensus gathered it (default: the one stored with the head).
+   */
+  planBlock(proposer: Uint8Array, opts: { budgetMs?: number; lastCommit?: Commit } = {}): BlockPlan {
     const height = this.height + 1n;
     const prevTime = this.headHeader.time;
     const time = BigInt(Math.max(this.now(), Number(prevTime) + 1));
@@ -468,7 +487,35 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         lastCommit = stored();
       }
     }
-    return this.execute({ height, time, proposer, txs, lastCommit }, true);
+    return { height, time, proposer, txs, lastCommit };
+  }
+
+  /**
+   * A plan executed into a block. The gas limit may cut its transaction list short; every node
+   * executing the plan cuts it at the same place.
+   */
+  makeBlock(plan: BlockPlan): Proposal {
+    return this.execute({ ...plan, txs: [...plan.txs] }, true);
+  }
+
+  /**
+   * Another validator's plan (see planBlock), checked as its block will be and executed: the block its
+   * proposal will carry, if the proposer keeps to its plan, made while the proposer makes it (the
+   * proposal's check is then a comparison of hashes). NOT_FOUND if a planned transaction is not in
+   * this node's pool.
+   */
+  async checkPlan(plan: { height: bigint; time: bigint; proposer: Uint8Array; txHashes: readonly Uint8Array[]; lastCommit: Commit }): Promise<Proposal> {
+    const txs: SignedTx[] = [];
+    let bytes = 0;
+    for (const h of plan.txHashes) {
+      const t = this.mempool.get(hex(h));
+      if (!t) throw new NodeError('NOT_FOUND', `planned transaction ${hex(h)} is not in the pool`);
+      txs.push(t);
+      bytes += t.bytes.length;
+    }
+    this.checkBlockFrame(plan.height, plan.time, plan.proposer, txs.length, bytes, plan.lastCommit);
+    await this.checkBlockTxs(plan.height, txs);
+    return this.execute({ height: plan.height, time: plan.time, proposer: plan.proposer, txs, lastCommit: plan.lastCommit }, true);
   }
 
   /** A block carries its parent's commit: genesis's (no signatures) for block 1, else a valid certificate of the head. */
@@ -489,36 +536,50 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   async checkProposal(block: Block): Promise<Proposal> {
     const { header } = block;
     if (header.chainId !== this.params.chainId) throw new NodeError('BLOCK_INVALID', 'wrong chain id');
-    if (header.height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', `height ${header.height}, expected ${this.height + 1n}`);
-    if (!equalBytes(header.prevHash, this.headHash)) throw new NodeError('BLOCK_INVALID', 'prevHash is not the head');
-    if (header.time <= this.headHeader.time) throw new NodeError('BLOCK_INVALID', 'time does not advance');
-    if (header.time > BigInt(this.now() + MAX_CLOCK_DRIFT_MS)) throw new NodeError('BLOCK_INVALID', `time ${header.time} is ahead of this node's clock by more than ${MAX_CLOCK_DRIFT_MS} ms`);
-    if (!this.validators.some((v) => equalBytes(v, header.proposer))) throw new NodeError('BLOCK_INVALID', 'the proposer is not a validator');
-    if (block.txs.length > this.params.maxBlockTxs) throw new NodeError('BLOCK_INVALID', `${block.txs.length} transactions, above the limit of ${this.params.maxBlockTxs}`);
-    const bytes = block.txs.reduce((n, t) => n + t.length, 0);
-    if (bytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${bytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
-    this.checkLastCommit(block.lastCommit);
+    // (A wrong height is reported as such by the frame's check.)
+    if (header.height === this.height + 1n && !equalBytes(header.prevHash, this.headHash)) throw new NodeError('BLOCK_INVALID', 'prevHash is not the head');
+    this.checkBlockFrame(header.height, header.time, header.proposer, block.txs.length, block.txs.reduce((n, t) => n + t.length, 0), block.lastCommit);
     if (!bodyMatchesHeader(block)) throw new NodeError('BLOCK_INVALID', 'the transactions or the carried commit are not the ones the header names');
     const txHashes = blockTxHashes(block);
-    const seen = new Set<string>();
     const txs = block.txs.map((bytes, i) => {
       // Most of a proposal's transactions are in the pool already, decoded when they were admitted.
-      let stx = this.mempool.get(hex(txHashes[i]!));
-      if (!stx) {
-        try {
-          stx = SignedTx.decode(bytes, this.txLimits());
-        } catch (e) {
-          throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
-        }
+      const pooled = this.mempool.get(hex(txHashes[i]!));
+      if (pooled) return pooled;
+      try {
+        return SignedTx.decode(bytes, this.txLimits());
+      } catch (e) {
+        throw new NodeError('BLOCK_INVALID', `a transaction is invalid: ${(e as Error).message}`);
       }
-      if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock <= this.height || stx.tx.validUntilBlock > this.height + BigInt(this.params.validityWindow)) {
-        throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${header.height}`);
+    });
+    await this.checkBlockTxs(header.height, txs);
+    // The header's txRoot is the root of these transactions' hashes (the body matches it): not computed again.
+    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs, lastCommit: block.lastCommit, txRoot: header.txRoot });
+    if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
+    return mine;
+  }
+
+  /** What a block's header fields other than its roots must be, and its size: checked for proposals and plans alike. */
+  private checkBlockFrame(height: bigint, time: bigint, proposer: Uint8Array, txCount: number, txBytes: number, lastCommit: Commit): void {
+    if (height !== this.height + 1n) throw new NodeError('BLOCK_INVALID', `height ${height}, expected ${this.height + 1n}`);
+    if (time <= this.headHeader.time) throw new NodeError('BLOCK_INVALID', 'time does not advance');
+    if (time > BigInt(this.now() + MAX_CLOCK_DRIFT_MS)) throw new NodeError('BLOCK_INVALID', `time ${time} is ahead of this node's clock by more than ${MAX_CLOCK_DRIFT_MS} ms`);
+    if (!this.validators.some((v) => equalBytes(v, proposer))) throw new NodeError('BLOCK_INVALID', 'the proposer is not a validator');
+    if (txCount > this.params.maxBlockTxs) throw new NodeError('BLOCK_INVALID', `${txCount} transactions, above the limit of ${this.params.maxBlockTxs}`);
+    if (txBytes > this.params.maxBlockBytes) throw new NodeError('BLOCK_INVALID', `${txBytes} bytes of transactions, above the limit of ${this.params.maxBlockBytes}`);
+    this.checkLastCommit(lastCommit);
+  }
+
+  /** A block's transactions: valid at `height`, none twice or committed before, signatures good (on the worker threads, all at once). */
+  private async checkBlockTxs(height: bigint, txs: readonly SignedTx[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const stx of txs) {
+      if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock < height || stx.tx.validUntilBlock >= height + BigInt(this.params.validityWindow)) {
+        throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${height}`);
       }
       if (seen.has(stx.hashHex) || this.isCommitted(stx)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);
       seen.add(stx.hashHex);
-      return stx;
-    });
-    // Signatures on the worker threads, all of the block's at once (the pool already checked those it holds).
+    }
+    // The pool already checked the signatures of those it holds.
     const checks = txs.filter((t) => !this.mempool.has(t.hashHex) && !this.verified.has(t.hashHex)).map((t) => {
       const check = t.signatureCheck();
       if (!check) throw new NodeError('BLOCK_INVALID', `transaction ${t.hashHex} uses an unsupported signature scheme`);
@@ -528,21 +589,19 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const bad = valid.indexOf(false);
     if (bad >= 0) throw new NodeError('BLOCK_INVALID', `transaction ${checks[bad]!.t.hashHex} has a bad signature`);
     for (const c of checks) this.verified.add(c.t.hashHex);
-    // The header's txRoot is the root of these transactions' hashes (the body matches it): not computed again.
-    const mine = this.execute({ height: header.height, time: header.time, proposer: header.proposer, txs, lastCommit: block.lastCommit, txRoot: header.txRoot });
-    if (!equalBytes(mine.hash, headerHash(header))) throw new NodeError('BLOCK_INVALID', 'the header does not match what executing the block gives (state, receipts or roots differ)');
-    return mine;
   }
 
   private execute(b: { height: bigint; time: bigint; proposer: Uint8Array; txs: SignedTx[]; lastCommit: Commit; txRoot?: Uint8Array }, fill = false): Proposal {
-    const started = performance.now();
+    // This thread's CPU time, not the clock's: on a busy machine (validators sharing cores, the others
+    // executing a plan while this one does) the clock counts other processes' turns, and blocks shrank.
+    const started = threadCpuUs();
     const signers = b.lastCommit.signatures.map((s) => accountAddress(s.publicKey));
     const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, signers, fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
     const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
     if (b.txs.length >= MIN_BUDGETED_TXS) {
-      const us = ((performance.now() - started) * 1000) / b.txs.length;
+      const us = (threadCpuUs() - started) / b.txs.length;
       this.executionUsPerTx = this.executionUsPerTx === 0 ? us : 0.7 * this.executionUsPerTx + 0.3 * us;
     }
     const nextValidators = result.nextValidators ?? this.validatorSet;

@@ -4,7 +4,7 @@
  * everything a verifier needs: the previous block, the transactions, the state after executing them,
  * the receipts, the validator set that signs it and the one that signs the next.
  */
-import { type Block, type BlockHeader, type Commit, type Receipt, encodeCommit, encodeHeader, encodeReceipt, validatorSetEncoding } from './encoding.ts';
+import { type Block, type BlockHeader, type Commit, type Receipt, encodeCommit, encodeHeader, encodeReceipt, planPayload, validatorSetEncoding } from './encoding.ts';
 import { merkleRoot } from './merkle.ts';
 import { equalBytes, sha256 } from './hash.ts';
 
@@ -68,4 +68,11 @@ export function receiptsRootOf(encoded: readonly Uint8Array[]): Uint8Array {
 /** The hash of a validator set: its addresses, sorted bytewise, so that order of listing does not matter. */
 export function validatorSetHash(addresses: readonly Uint8Array[]): Uint8Array {
   return sha256(validatorSetEncoding(addresses));
+}
+
+/** The bytes a proposer signs for a block plan: planPayload of the plan's fields (`lastCommit` encoded). */
+export function planSigningPayload(chainId: string, plan: { height: bigint; round: number; time: bigint; txHashes: readonly Uint8Array[]; lastCommit: Uint8Array }): Uint8Array {
+  const hashes = new Uint8Array(plan.txHashes.length * 32);
+  plan.txHashes.forEach((h, i) => hashes.set(h, i * 32));
+  return planPayload(chainId, plan.height, plan.round, plan.time, sha256(hashes), sha256(plan.lastCommit));
 }

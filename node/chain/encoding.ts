@@ -146,6 +146,7 @@ export function validatorSetEncoding(addresses: readonly Uint8Array[]): Uint8Arr
 
 export const VOTE_DOMAIN = new TextEncoder().encode('brop:vote:v1\0');
 export const PROPOSAL_DOMAIN = new TextEncoder().encode('brop:proposal:v1\0');
+export const PLAN_DOMAIN = new TextEncoder().encode('brop:plan:v1\0');
 export const PREVOTE = 1;
 export const PRECOMMIT = 2;
 /** The block hash a vote for no block ("nil") carries. */
@@ -175,7 +176,17 @@ export function proposalPayload(chainId: string, height: bigint, round: number, 
   return domainPayload(PROPOSAL_DOMAIN, encode({ struct: 'ProposalSig' }, { chainId, height, round, validRound, blockHash }, VOTE_STRUCTS));
 }
 
+/**
+ * The bytes a proposer signs for a block plan (what it is about to execute into its proposal): domain,
+ * chain id, height, round, block time, the hash of the planned transactions' hashes (concatenated, in
+ * order) and the hash of the encoded commit the block will carry. See planSigningPayload (block.ts).
+ */
+export function planPayload(chainId: string, height: bigint, round: number, time: bigint, txListHash: Uint8Array, lastCommitHash: Uint8Array): Uint8Array {
+  return domainPayload(PLAN_DOMAIN, encode({ struct: 'PlanSig' }, { chainId, height, round, time, txListHash, lastCommitHash }, VOTE_STRUCTS));
+}
+
 const VOTE_STRUCTS: StructTable = {
+  PlanSig: [{ name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'time', type: 'u64' }, { name: 'txListHash', type: b32 }, { name: 'lastCommitHash', type: b32 }],
   ProposalSig: [{ name: 'chainId', type: 'string' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'validRound', type: 'i32' }, { name: 'blockHash', type: b32 }],
   Vote: [{ name: 'chainId', type: 'string' }, { name: 'type', type: 'u8' }, { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'blockHash', type: b32 }],
 };

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SYSTEM_CONTRACTS, accountAddress, buildSystemContract, systemAddress } from '../../contracts/system/index.ts';
 import { makeGenesis } from '../genesis.ts';
-import { ChainNode } from '../node.ts';
+import { type BlockPlan, ChainNode } from '../node.ts';
 import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
 import { BftConsensus, type ConsensusMessage, type ConsensusTransport, type SyncResponse, type SyncedBlock } from './bft.ts';
 import { ConsensusWal, readWalRecords, writeWalRecords } from './wal.ts';
@@ -20,7 +20,7 @@ import { verifyCommit } from '../chain/commit.ts';
 import { encodeTransaction, signTransaction } from '../tx/transaction.ts';
 import { decodeResult, encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
-import { NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, encodeBlock, encodeCommit, headerHash, planSigningPayload, proposalPayload, votePayload } from '../chain/block.ts';
 import { TendermintMachine } from './tendermint.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
 import { hex } from '../chain/hash.ts';
@@ -271,6 +271,12 @@ function voteOf(k: number, type: 'prevote' | 'precommit', round: number, blockHa
   return { kind: 'vote', type, height: 1n, round, blockHash, publicKey: keys[k]!.publicKey, signature: signEd25519(keys[k]!.privateKey, payload) };
 }
 
+/** Validator `signer`'s plan of `plan` for round 0. */
+function planOf(signer: number, plan: BlockPlan): ConsensusMessage {
+  const fields = { height: plan.height, round: 0, time: plan.time, txHashes: plan.txs.map((t) => t.hash), lastCommit: encodeCommit(plan.lastCommit) };
+  return { kind: 'plan', ...fields, publicKey: keys[signer]!.publicKey, signature: signEd25519(keys[signer]!.privateKey, planSigningPayload(genesis.chainId, fields)) };
+}
+
 type VoteMessage = Extract<ConsensusMessage, { kind: 'vote' }>;
 
 /**
@@ -284,7 +290,7 @@ async function lone(i: number, tag: string, proposeMs: number, opts: { serve?: C
   const logged: Array<Record<string, unknown>> = [];
   const requestBlocks = async (from: bigint, max: number): Promise<SyncResponse> =>
     (opts.serve ? { height: opts.serve.height, blocks: committedBlocks(opts.serve, from, max) } : { height: 0n, blocks: [] });
-  const transport: ConsensusTransport = { broadcast: (m) => sent.push(m), subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined };
+  const transport: ConsensusTransport = { broadcast: (m) => { sent.push(m); }, subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined };
   const bft = new BftConsensus(node, keyPairSigner(keys[i]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
   bft.start();
   const own = (type: 'prevote' | 'precommit') => sent.find((m) => m.kind === 'vote' && m.type === type && m.round === 0) as VoteMessage | undefined;
@@ -327,6 +333,50 @@ test('a proposal whose block names another validator as its proposer is voted ni
     assert.equal((await prevoteFor(keys[other]!, 'forged')).vote, NIL_BLOCK);
     const honestBlock = await prevoteFor(keys[p]!, 'true');
     assert.equal(honestBlock.vote, honestBlock.hash);
+  } finally {
+    await maker.close();
+  }
+});
+
+test('a plan sent ahead of its proposal is executed before the proposal comes: a proposal keeping to it is voted for without executing it again; others are checked as always', async () => {
+  const { p, honest } = roles();
+  const other = (p + 2) % 4;
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker-plan'), genesis, contracts, verifierWorkers: 0 });
+  const admission = maker.contracts.named('admission')!;
+  const tx = encodeTransaction(signTransaction({
+    chainId: genesis.chainId, sender: accountAddress(operator.publicKey), nonce: 7n, validUntilBlock: 50n,
+    contract: admission.address, method: 'roleOf', args: encodeArgs(admission, 'roleOf', [randomBytes(32)]),
+  }, operator.privateKey));
+  await maker.submit(tx);
+  const plan = maker.planBlock(accountAddress(keys[p]!.publicKey));
+  const kept = maker.makeBlock(plan);
+  const broken = maker.makeBlock({ ...plan, txs: [] }); // the plan not kept: another block
+  /** The honest validator's prevote after the plan messages and then the proposal of `made`; how often it executed a plan and a proposal; what it logged. */
+  const run = async (tag: string, pooled: boolean, plans: ConsensusMessage[], made: typeof kept) => {
+    const v = await lone(honest, tag, 5000);
+    try {
+      if (pooled) await v.node.submit(tx);
+      const counts = { plans: 0, proposals: 0 };
+      const { checkPlan, checkProposal } = v.node;
+      v.node.checkPlan = (x) => { counts.plans++; return checkPlan.call(v.node, x); };
+      v.node.checkProposal = (b) => { counts.proposals++; return checkProposal.call(v.node, b); };
+      for (const m of plans) v.receive(m);
+      v.receive(proposalOf(p, made.block, made.hash));
+      return { vote: await v.prevote(), ...counts, logged: v.logged.map((e) => e.event) };
+    } finally {
+      await v.close();
+    }
+  };
+  try {
+    // A plan signed by a validator that is not the round's proposer is not taken; the proposer's is, once.
+    const r1 = await run('plan-kept', true, [planOf(other, plan), planOf(p, plan), planOf(p, { ...plan, txs: [] })], kept);
+    assert.equal(r1, { vote: kept.hash, plans: 1, proposals: 0, logged: [] });
+    // A proposal other than the plan, or a plan naming a transaction the pool lacks: the proposal is checked.
+    assert.equal(await run('plan-broken', true, [planOf(p, plan)], broken), { vote: broken.hash, plans: 1, proposals: 1, logged: [] });
+    assert.equal(await run('plan-unpooled', false, [planOf(p, plan)], kept), { vote: kept.hash, plans: 1, proposals: 1, logged: [] });
+    // An invalid plan (its time far ahead) is logged; it changes nothing for the proposal.
+    const r4 = await run('plan-ahead', true, [planOf(p, { ...plan, time: plan.time + 60_000n })], kept);
+    assert.equal([r4.vote, r4.proposals, r4.logged], [kept.hash, 1, ['plan-rejected']]);
   } finally {
     await maker.close();
   }

@@ -9,9 +9,9 @@
 import { appendFileSync } from 'node:fs';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { type Block, type CommitSignature, NIL_BLOCK, bodyMatchesHeader, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, proposalPayload, votePayload } from '../chain/block.ts';
+import { type Block, type Commit, type CommitSignature, NIL_BLOCK, bodyMatchesHeader, PRECOMMIT, PREVOTE, decodeBlock, decodeCommit, encodeBlock, encodeCommit, headerHash, planSigningPayload, proposalPayload, votePayload } from '../chain/block.ts';
 import { equalBytes, fromHex, hex } from '../chain/hash.ts';
-import type { ChainNode, Proposal as NodeProposal } from '../node.ts';
+import type { BlockPlan, ChainNode, Proposal as NodeProposal } from '../node.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
 import type { ConsensusWal } from './wal.ts';
@@ -21,7 +21,16 @@ import { type StatusLine, SyncProgress } from './sync-progress.ts';
 /** What validators send each other. Bytes travel as they are; the transport frames them. */
 export type ConsensusMessage =
   | { kind: 'proposal'; height: bigint; round: number; validRound: number; block: Uint8Array; publicKey: Uint8Array; signature: Uint8Array }
-  | { kind: 'vote'; type: 'prevote' | 'precommit'; height: bigint; round: number; blockHash: Uint8Array; publicKey: Uint8Array; signature: Uint8Array };
+  | { kind: 'vote'; type: 'prevote' | 'precommit'; height: bigint; round: number; blockHash: Uint8Array; publicKey: Uint8Array; signature: Uint8Array }
+  | PlanMessage;
+
+/**
+ * What the round's proposer is about to execute into its block (node.ts, BlockPlan), sent before it
+ * does: the others execute the same plan meanwhile, so that a proposal's check is a comparison of
+ * hashes. Only a hint: a proposal is never valid because of a plan, and a plan signs nothing to vote
+ * on. `lastCommit` is the encoded commit the block will carry.
+ */
+export interface PlanMessage { kind: 'plan'; height: bigint; round: number; time: bigint; txHashes: Uint8Array[]; lastCommit: Uint8Array; publicKey: Uint8Array; signature: Uint8Array }
 
 /** A committed block as block sync carries it: canonical block bytes and its commit certificate. */
 export interface SyncedBlock { block: Uint8Array; commit: Uint8Array }
@@ -30,7 +39,8 @@ export interface SyncedBlock { block: Uint8Array; commit: Uint8Array }
 export interface SyncResponse { height: bigint; blocks: SyncedBlock[] }
 
 export interface ConsensusTransport {
-  broadcast(message: ConsensusMessage): void;
+  /** Sends to every peer; what it returns settles once the message has left this node (as far as the transport knows). */
+  broadcast(message: ConsensusMessage): Promise<void> | void;
   /** Registers the receiver of every message from other validators. */
   subscribe(receive: (message: ConsensusMessage) => void): void;
   /** Block sync: asks peers for committed blocks from `from` on (at most `max`); none if no peer has them. */
@@ -40,6 +50,8 @@ export interface ConsensusTransport {
 }
 
 const SYNC_BATCH = 64;
+/** Blocks smaller than this go without a plan: executing them takes little, one validator after another or not. */
+const PLAN_MIN_TXS = 64;
 
 /** A signed statement a validator made: a vote, or a proposal of a block. */
 export type Statement = Vote | { type: 'proposal'; height: bigint; round: number; block: string; validator: string };
@@ -61,6 +73,8 @@ export class BftConsensus {
   private machine: TendermintMachine;
   /** Blocks this node has executed at the current height, by hash: proposals it may vote for and commit. */
   private blocks = new Map<string, NodeProposal>();
+  /** Blocks executed from the current height's plans, by hash: what their proposals, if they keep to the plans, will carry. */
+  private planned = new Map<string, NodeProposal>();
   /** Signatures of the precommits seen at the current height, for the commit certificate. */
   private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
   /** Own messages of the current height, sent again when the height lasts (a restarted peer, a lost message), with when each last went out (ms). */
@@ -177,6 +191,7 @@ export class BftConsensus {
     // A timer set before a sync may fire for a height already behind us: consensus only ever runs the next one.
     if (height !== this.node.height + 1n || (this.machine.height === height && !replay)) return;
     this.blocks.clear();
+    this.planned.clear();
     this.awaiting = undefined;
     this.seen.clear();
     this.proposals.clear();
@@ -236,6 +251,7 @@ export class BftConsensus {
     }
     const validator = hex(accountAddress(m.publicKey));
     if (!this.machine.validators.includes(validator)) return;
+    if (m.kind === 'plan') return this.takePlan(m, validator);
     // The same message again (resent, or replayed by a peer with a new gossip nonce) does nothing.
     // A proposal is told apart by its signature: a second, different proposal for the slot is evidence.
     const id = m.kind === 'vote' ? `v|${m.type}|${validator}|${m.round}|${hex(m.blockHash)}` : `p|${validator}|${m.round}|${hex(m.signature)}`;
@@ -291,7 +307,9 @@ export class BftConsensus {
     let valid = honestMaker && this.blocks.has(blockId);
     if (honestMaker && !valid) {
       try {
-        this.blocks.set(blockId, await this.node.checkProposal(block));
+        // The block this node made from the proposer's plan, if the proposal keeps to it: the same hash
+        // is the same header, so the same transactions, parent, time and carried commit, all checked.
+        this.blocks.set(blockId, this.planned.get(blockId) ?? await this.node.checkProposal(block));
         this.wal.recordBlock(m.height, blockId, m.block);
         valid = true;
       } catch (e) {
@@ -306,6 +324,39 @@ export class BftConsensus {
       if (await this.commitAwaited(m.height, w.round, blockId)) return;
     }
     await this.feed({ kind: 'proposal', proposal: { height: m.height, round: m.round, block: blockId, validRound: m.validRound, proposer: validator }, valid });
+  }
+
+  /**
+   * The round's proposer's plan for its block: checked and executed here while the proposer executes it
+   * (see PlanMessage). One per proposer and round; a plan for a round already behind is of no use. A
+   * plan with a transaction this pool lacks is left: its proposal is checked when it comes.
+   */
+  private async takePlan(m: PlanMessage, validator: string): Promise<void> {
+    if (validator !== this.machine.proposer(m.height, m.round) || m.round < this.machine.round || m.height !== this.node.height + 1n || this.syncing) return;
+    const slot = `l|${validator}|${m.round}`;
+    if (this.seen.has(slot) || this.seen.size >= MAX_SEEN) return;
+    let lastCommit: Commit;
+    try {
+      lastCommit = decodeCommit(m.lastCommit);
+    } catch {
+      return;
+    }
+    if (!verifyEd25519Remembered(m.publicKey, planSigningPayload(this.node.params.chainId, m), m.signature)) return;
+    this.seen.add(slot);
+    try {
+      const p = await this.node.checkPlan({ height: m.height, time: m.time, proposer: accountAddress(m.publicKey), txHashes: m.txHashes, lastCommit });
+      this.planned.set(hex(p.hash), p);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'NOT_FOUND') this.log({ event: 'plan-rejected', height: m.height, round: m.round, proposer: validator, code: code ?? 'INVALID', message: (e as Error).message });
+    }
+  }
+
+  /** Sends this node's plan for its block in `round` (see PlanMessage), and waits until it has left. */
+  private async sendPlan(round: number, plan: BlockPlan): Promise<void> {
+    const key = this.key!;
+    const fields = { height: plan.height, round, time: plan.time, txHashes: plan.txs.map((t) => t.hash), lastCommit: encodeCommit(plan.lastCommit) };
+    await this.transport.broadcast({ kind: 'plan', ...fields, publicKey: key.publicKey, signature: key.sign(planSigningPayload(this.node.params.chainId, fields)) });
   }
 
   /** Commits the awaited decision if it is this one and now has its block and enough signatures. */
@@ -394,7 +445,10 @@ export class BftConsensus {
             const budgetMs = (this.timeouts.proposeMs + a.round * this.timeouts.deltaMs) / 4;
             const d = this.decided;
             const lastCommit = d && d.height === this.node.height ? { height: d.height, round: d.round, blockHash: d.blockHash, signatures: [...d.signatures.values()] } : undefined;
-            p = this.node.proposeBlock(accountAddress(this.key.publicKey), { budgetMs, lastCommit });
+            const plan = this.node.planBlock(accountAddress(this.key.publicKey), { budgetMs, lastCommit });
+            // The plan first: the others execute it while this node does, not after.
+            if (plan.txs.length >= PLAN_MIN_TXS) await this.sendPlan(a.round, plan);
+            p = this.node.makeBlock(plan);
             this.blocks.set(hex(p.hash), p);
             validRound = -1; // a new block: no earlier round vouches for it
           }

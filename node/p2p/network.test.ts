@@ -17,7 +17,7 @@ import { ConsensusWal } from '../consensus/wal.ts';
 import { verifyCommit } from '../chain/commit.ts';
 import { hex } from '../chain/hash.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
-import { NIL_BLOCK, votePayload, PREVOTE, commitHash, txRootOf, decodeBlock, encodeCommit, encodeHeader, encodeBlock, headerHash, proposalPayload } from '../chain/block.ts';
+import { NIL_BLOCK, votePayload, PREVOTE, commitHash, txRootOf, decodeBlock, encodeCommit, encodeHeader, encodeBlock, headerHash, planSigningPayload, proposalPayload } from '../chain/block.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { DeployedContract } from '../execution/contracts.ts';
 import { type CompactProposal, P2pNetwork, encodeConsensusMessage } from './network.ts';
@@ -88,7 +88,7 @@ test('four validators over libp2p commit the same certified blocks; forged votes
   }
 });
 
-test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored', async () => {
+test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored; a plan travels as it is', async () => {
   const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
   const key = (tx: Uint8Array) => createHash('sha256').update(tx).digest('hex');
   const lastCommit = { height: 4n, round: 0, blockHash: new Uint8Array(32), signatures: [] };
@@ -133,6 +133,15 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
     a.broadcast({ ...proposal, round: 2, signature });
     await until(() => got.length >= 3, 10_000, 'the genuine proposal after the tampered one');
     assert.ok(Buffer.from((got[2] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(block));
+    // A plan arrives as it was sent; one whose hashes a relay reordered fails its signature and is dropped.
+    const fields = { height: 5n, round: 3, time: 7n, txHashes: txs.map((t) => new Uint8Array(createHash('sha256').update(t).digest())), lastCommit: encodeCommit(lastCommit) };
+    const plan: ConsensusMessage = { kind: 'plan', ...fields, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, planSigningPayload('brop-p2p', fields)) };
+    await c.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', encodeConsensusMessage({ ...plan, txHashes: [...fields.txHashes].reverse() }));
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is(got.length, 3);
+    await a.broadcast(plan);
+    await until(() => got.length >= 4, 10_000, 'the plan from A');
+    assert.equal(hex(encodeConsensusMessage(got[3]!).subarray(8)), hex(encodeConsensusMessage(plan).subarray(8)));
   } finally {
     for (const n of [a, b, c]) await n.stop();
   }

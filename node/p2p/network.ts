@@ -31,10 +31,10 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
-import { PRECOMMIT, PREVOTE, bodyMatchesHeader, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, proposalPayload, txRootOf, votePayload } from '../chain/block.ts';
+import { PRECOMMIT, PREVOTE, bodyMatchesHeader, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, planSigningPayload, proposalPayload, txRootOf, votePayload } from '../chain/block.ts';
 import { equalBytes } from '../chain/hash.ts';
 import { hex } from '../chain/hash.ts';
-import type { ConsensusMessage, ConsensusTransport, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
+import type { ConsensusMessage, ConsensusTransport, PlanMessage, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 import { coalescedWrites, grantYamuxCreditInHalves } from './frames.ts';
 
 export interface NetworkOptions {
@@ -113,6 +113,10 @@ const WIRE: StructTable = {
     { name: 'header', type: 'bytes' }, { name: 'txHashes', type: { array: b32 } }, { name: 'lastCommit', type: 'bytes' },
     { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
   ],
+  Plan: [
+    { name: 'height', type: 'u64' }, { name: 'round', type: 'u32' }, { name: 'time', type: 'u64' }, { name: 'txHashes', type: { array: b32 } },
+    { name: 'lastCommit', type: 'bytes' }, { name: 'publicKey', type: 'bytes' }, { name: 'signature', type: 'bytes' },
+  ],
   TxRequest: [{ name: 'hashes', type: { array: b32 } }],
   // One entry per hash asked for, in order; empty where the peer does not have it.
   TxResponse: [{ name: 'txs', type: { array: 'bytes' } }],
@@ -132,11 +136,11 @@ export interface CompactProposal {
   header: Uint8Array; txHashes: Uint8Array[]; lastCommit: Uint8Array; publicKey: Uint8Array; signature: Uint8Array;
 }
 
-const TAG_PROPOSAL = 1, TAG_VOTE = 2, TAG_COMPACT = 3;
+const TAG_PROPOSAL = 1, TAG_VOTE = 2, TAG_COMPACT = 3, TAG_PLAN = 4;
 
 /**
  * A consensus message on the wire: 8 bytes of nonce, one tag byte (1 proposal with its whole block,
- * 2 vote, 3 compact proposal), then its fields. Gossip ids are content hashes, and a node sends its
+ * 2 vote, 3 compact proposal, 4 block plan), then its fields. Gossip ids are content hashes, and a node sends its
  * messages again until the height ends (peers that were away must get them): the nonce makes each
  * sending a new gossip message.
  */
@@ -144,10 +148,11 @@ export function encodeConsensusMessage(m: ConsensusMessage | CompactProposal): U
   const { kind: _kind, ...fields } = m;
   const body = m.kind === 'proposal' ? encode({ struct: 'Proposal' }, fields, WIRE)
     : m.kind === 'compact' ? encode({ struct: 'CompactProposal' }, fields, WIRE)
-      : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
+      : m.kind === 'plan' ? encode({ struct: 'Plan' }, fields, WIRE)
+        : encode({ struct: 'Vote' }, { ...fields, type: m.type === 'prevote' ? PREVOTE : PRECOMMIT }, WIRE);
   const out = new Uint8Array(NONCE + 1 + body.length);
   out.set(randomBytes(NONCE));
-  out[NONCE] = m.kind === 'proposal' ? TAG_PROPOSAL : m.kind === 'compact' ? TAG_COMPACT : TAG_VOTE;
+  out[NONCE] = m.kind === 'proposal' ? TAG_PROPOSAL : m.kind === 'compact' ? TAG_COMPACT : m.kind === 'plan' ? TAG_PLAN : TAG_VOTE;
   out.set(body, NONCE + 1);
   return out;
 }
@@ -164,6 +169,11 @@ export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage | Com
     if (c.txHashes.length > MAX_COMPACT_TXS) throw new RangeError('too many transactions in a proposal');
     return { kind: 'compact', ...c };
   }
+  if (bytes[0] === TAG_PLAN) {
+    const p = decode({ struct: 'Plan' }, bytes.subarray(1), WIRE) as Omit<PlanMessage, 'kind'>;
+    if (p.txHashes.length > MAX_COMPACT_TXS) throw new RangeError('too many transactions in a plan');
+    return { kind: 'plan', ...p };
+  }
   if (bytes[0] === TAG_VOTE) {
     const v = decode({ struct: 'Vote' }, bytes.subarray(1), WIRE) as { type: number } & Omit<Extract<ConsensusMessage, { kind: 'vote' }>, 'kind' | 'type'>;
     if (v.type !== PREVOTE && v.type !== PRECOMMIT) throw new RangeError('unknown vote type');
@@ -175,6 +185,7 @@ export function decodeConsensusMessage(wire: Uint8Array): ConsensusMessage | Com
 /** Whether a consensus message's signature is good (checked before it spreads further). */
 export function validlySigned(m: ConsensusMessage | CompactProposal, chainId: string): boolean {
   if (m.kind === 'vote') return verifyEd25519Remembered(m.publicKey, votePayload(chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, m.blockHash), m.signature);
+  if (m.kind === 'plan') return verifyEd25519Remembered(m.publicKey, planSigningPayload(chainId, m), m.signature);
   let blockHash: Uint8Array;
   try {
     blockHash = headerHash(m.kind === 'compact' ? decodeHeader(m.header) : decodeBlock(m.block).header);
@@ -186,10 +197,12 @@ export function validlySigned(m: ConsensusMessage | CompactProposal, chainId: st
 
 /**
  * Whether a proposal's body is the one its signed header names (transactions by their hashes, the
- * carried commit by its hash), within the block's transaction limit. Checked before a proposal spreads.
+ * carried commit by its hash), within the block's transaction limit. Checked before a proposal spreads;
+ * a plan is checked for its size (its signature covers the rest).
  */
-function wellFormedProposal(m: Extract<ConsensusMessage, { kind: 'proposal' }> | CompactProposal, maxBlockTxs: number): boolean {
+function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | CompactProposal, maxBlockTxs: number): boolean {
   try {
+    if (m.kind === 'plan') return m.txHashes.length <= maxBlockTxs;
     if (m.kind === 'proposal') {
       const block = decodeBlock(m.block);
       return block.txs.length <= maxBlockTxs && bodyMatchesHeader(block);
@@ -621,8 +634,13 @@ export class P2pNetwork implements ConsensusTransport {
     return { denied: [...next], disconnected, allowed };
   }
 
-  broadcast(message: ConsensusMessage): void {
-    void this.libp2p.services.pubsub.publish(this.consensusTopic, this.wire(message)).catch(() => undefined);
+  /**
+   * Settles once gossipsub has handed the message to the peers' streams and the event loop has turned
+   * once, which writes it out: a caller about to keep the loop busy (executing a block) waits for that.
+   */
+  async broadcast(message: ConsensusMessage): Promise<void> {
+    await this.libp2p.services.pubsub.publish(this.consensusTopic, this.wire(message)).catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** A proposal goes compact when peers keep pools (its transactions stay servable here); the rest as they are. */

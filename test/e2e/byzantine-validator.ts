@@ -113,6 +113,7 @@ net.subscribe((m) => {
     void sync();
     return;
   }
+  if (m.kind === 'plan') return; // plans carry nothing to vote on
   if (m.kind === 'proposal') {
     let blockHash: Uint8Array;
     try {
