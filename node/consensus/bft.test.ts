@@ -382,6 +382,42 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
   }
 });
 
+test('a round whose proposer\'s plan came waits once more for its proposal: one later than the propose timeout is voted for; none at all, the round times out at twice the timeout', async () => {
+  const { p, honest } = roles();
+  const maker = await ChainNode.open({ dataDir: join(dir, 'maker-plan-wait'), genesis, contracts, verifierWorkers: 0 });
+  const admission = maker.contracts.named('admission')!;
+  await maker.submit(encodeTransaction(signTransaction({
+    chainId: genesis.chainId, sender: accountAddress(operator.publicKey), nonce: 8n, validUntilBlock: 50n,
+    contract: admission.address, method: 'roleOf', args: encodeArgs(admission, 'roleOf', [randomBytes(32)]),
+  }, operator.privateKey)));
+  const plan = maker.planBlock(accountAddress(keys[p]!.publicKey));
+  const made = maker.makeBlock(plan);
+  try {
+    // The plan names a transaction this validator's pool lacks (as when its admission lags): only a
+    // sign of life, not a block executed ahead.
+    const late = await lone(honest, 'plan-wait', 1000);
+    try {
+      late.receive(planOf(p, plan));
+      await new Promise((r) => setTimeout(r, 1400));
+      late.receive(proposalOf(p, made.block, made.hash));
+      assert.equal(await late.prevote(), made.hash);
+      assert.not.ok(late.logged.some((e) => e.event === 'round-timeout'));
+    } finally {
+      await late.close();
+    }
+    const never = await lone(honest, 'plan-never', 300);
+    try {
+      never.receive(planOf(p, plan));
+      assert.equal(await never.prevote(), NIL_BLOCK);
+    } finally {
+      await never.close();
+    }
+    assert.equal(never.logged.find((e) => e.event === 'round-timeout'), { event: 'round-timeout', height: 1n, round: 0, step: 'propose', proposer: addr(keys[p]!), afterMs: 600 });
+  } finally {
+    await maker.close();
+  }
+});
+
 test('a refused proposal is voted nil and logged with its reason; a round without a proposal logs its timeout and proposer', async () => {
   const { p, honest } = roles();
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-3'), genesis, contracts, verifierWorkers: 0 });

@@ -75,6 +75,8 @@ export class BftConsensus {
   private blocks = new Map<string, NodeProposal>();
   /** Blocks executed from the current height's plans, by hash: what their proposals, if they keep to the plans, will carry. */
   private planned = new Map<string, NodeProposal>();
+  /** Rounds of the current height whose proposer's plan came (valid, if not necessarily executable here): its propose timeout waits once more. */
+  private plannedRounds = new Set<number>();
   /** Signatures of the precommits seen at the current height, for the commit certificate. */
   private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
   /** Own messages of the current height, sent again when the height lasts (a restarted peer, a lost message), with when each last went out (ms). */
@@ -192,6 +194,7 @@ export class BftConsensus {
     if (height !== this.node.height + 1n || (this.machine.height === height && !replay)) return;
     this.blocks.clear();
     this.planned.clear();
+    this.plannedRounds.clear();
     this.awaiting = undefined;
     this.seen.clear();
     this.proposals.clear();
@@ -329,7 +332,8 @@ export class BftConsensus {
   /**
    * The round's proposer's plan for its block: checked and executed here while the proposer executes it
    * (see PlanMessage). One per proposer and round; a plan for a round already behind is of no use. A
-   * plan with a transaction this pool lacks is left: its proposal is checked when it comes.
+   * plan with a transaction this pool lacks is left: its proposal is checked when it comes. Either way
+   * the round's propose timeout waits once more (see the timeout action).
    */
   private async takePlan(m: PlanMessage, validator: string): Promise<void> {
     if (validator !== this.machine.proposer(m.height, m.round) || m.round < this.machine.round || m.height !== this.node.height + 1n || this.syncing) return;
@@ -344,11 +348,14 @@ export class BftConsensus {
     if (!verifyEd25519Remembered(m.publicKey, planSigningPayload(this.node.params.chainId, m), m.signature)) return;
     this.seen.add(slot);
     try {
+      this.plannedRounds.add(m.round);
       const p = await this.node.checkPlan({ height: m.height, time: m.time, proposer: accountAddress(m.publicKey), txHashes: m.txHashes, lastCommit });
       this.planned.set(hex(p.hash), p);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code !== 'NOT_FOUND') this.log({ event: 'plan-rejected', height: m.height, round: m.round, proposer: validator, code: code ?? 'INVALID', message: (e as Error).message });
+      if (code === 'NOT_FOUND') return;
+      this.plannedRounds.delete(m.round); // an invalid plan: its proposal is unlikely to be valid either
+      this.log({ event: 'plan-rejected', height: m.height, round: m.round, proposer: validator, code: code ?? 'INVALID', message: (e as Error).message });
     }
   }
 
@@ -476,15 +483,28 @@ export class BftConsensus {
           this.send({ kind: 'vote', type: a.vote.type, height: a.vote.height, round: a.vote.round, blockHash, publicKey: this.key.publicKey, signature });
           break;
         }
-        case 'timeout':
-          this.schedule(a.afterMs, () => {
-            // No proposal in time: the round's proposer is down, slow or cut off (operators look here first).
+        case 'timeout': {
+          let extended = false;
+          const fire = (): Promise<void> => {
             if (a.step === 'propose' && this.machine.height === a.height && this.machine.round === a.round && this.machine.step === 'propose') {
-              this.log({ event: 'round-timeout', height: a.height, round: a.round, step: a.step, proposer: this.machine.proposer(a.height, a.round), afterMs: a.afterMs });
+              // The proposer's plan came: it is up and executing its block, and this node may still be
+              // rebuilding the proposal (fetching transactions its pool lacks). The round waits once more
+              // rather than give up on a block about to arrive. A timeout is for liveness only: safety
+              // does not depend on when it fires, and a proposer that plans and never proposes costs the
+              // round one more timeout.
+              if (!extended && this.plannedRounds.has(a.round)) {
+                extended = true;
+                this.schedule(a.afterMs, fire);
+                return Promise.resolve();
+              }
+              // No proposal in time: the round's proposer is down, slow or cut off (operators look here first).
+              this.log({ event: 'round-timeout', height: a.height, round: a.round, step: a.step, proposer: this.machine.proposer(a.height, a.round), afterMs: extended ? 2 * a.afterMs : a.afterMs });
             }
             return this.feed({ kind: 'timeout', height: a.height, round: a.round, step: a.step });
-          });
+          };
+          this.schedule(a.afterMs, fire);
           break;
+        }
         case 'decide': {
           const p = this.blocks.get(a.block);
           if (!p && replayed && this.node.height >= a.height) {

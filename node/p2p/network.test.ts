@@ -88,7 +88,7 @@ test('four validators over libp2p commit the same certified blocks; forged votes
   }
 });
 
-test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored; a plan travels as it is', async () => {
+test('a proposal travels as header and hashes: rebuilt from the pool, what is missing fetched, a peer answering other bytes ignored; a plan travels as it is, and what it names is fetched ahead', async () => {
   const txs = [0, 1, 2].map(() => new Uint8Array(randomBytes(300)));
   const key = (tx: Uint8Array) => createHash('sha256').update(tx).digest('hex');
   const lastCommit = { height: 4n, round: 0, blockHash: new Uint8Array(32), signatures: [] };
@@ -96,10 +96,14 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
   const hash = headerHash(decodeBlock(block).header);
   const proposal: ConsensusMessage = { kind: 'proposal', height: 5n, round: 0, validRound: -1, block, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 0, -1, hash)) };
   const pool = (have: Uint8Array[]) => (h: string) => have.find((t) => key(t) === h);
+  // A second block's transactions, for the plan: only A has them.
+  const later = [0, 1].map(() => new Uint8Array(randomBytes(300)));
+  const laterBlock = encodeBlock({ ...decodeBlock(block), header: { ...decodeBlock(block).header, txRoot: txRootOf(later.map((t) => new Uint8Array(createHash('sha256').update(t).digest()))) }, txs: later });
+  const laterHash = headerHash(decodeBlock(laterBlock).header);
   // A has every transaction; B only the first; C answers requests with other bytes under the same hashes.
-  const a = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: pool(txs) });
+  const a = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: pool([...txs, ...later]) });
   const b = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: pool([txs[0]!]) });
-  const c = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: (h) => (txs.some((t) => key(t) === h) ? new Uint8Array(randomBytes(300)) : undefined) });
+  const c = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, pooledTx: (h) => ([...txs, ...later].some((t) => key(t) === h) ? new Uint8Array(randomBytes(300)) : undefined) });
   try {
     // A - B - C: what C publishes reaches B from C first, and B asks C before A.
     await a.addPeers(b.addresses());
@@ -134,7 +138,7 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
     await until(() => got.length >= 3, 10_000, 'the genuine proposal after the tampered one');
     assert.ok(Buffer.from((got[2] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(block));
     // A plan arrives as it was sent; one whose hashes a relay reordered fails its signature and is dropped.
-    const fields = { height: 5n, round: 3, time: 7n, txHashes: txs.map((t) => new Uint8Array(createHash('sha256').update(t).digest())), lastCommit: encodeCommit(lastCommit) };
+    const fields = { height: 5n, round: 3, time: 7n, txHashes: later.map((t) => new Uint8Array(createHash('sha256').update(t).digest())), lastCommit: encodeCommit(lastCommit) };
     const plan: ConsensusMessage = { kind: 'plan', ...fields, publicKey: keys[0]!.publicKey, signature: signEd25519(keys[0]!.privateKey, planSigningPayload('brop-p2p', fields)) };
     await c.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', encodeConsensusMessage({ ...plan, txHashes: [...fields.txHashes].reverse() }));
     await new Promise((r) => setTimeout(r, 1000));
@@ -142,6 +146,13 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
     await a.broadcast(plan);
     await until(() => got.length >= 4, 10_000, 'the plan from A');
     assert.equal(hex(encodeConsensusMessage(got[3]!).subarray(8)), hex(encodeConsensusMessage(plan).subarray(8)));
+    // B fetched the plan's transactions from A as the plan came: with A gone, the proposal relayed by C
+    // (which answers other bytes) is still rebuilt.
+    await new Promise((r) => setTimeout(r, 1000));
+    await a.stop();
+    c.broadcast({ ...proposal, round: 3, block: laterBlock, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 3, -1, laterHash)) });
+    await until(() => got.length >= 5, 10_000, 'the planned proposal from C');
+    assert.ok(Buffer.from((got[4] as Extract<ConsensusMessage, { kind: 'proposal' }>).block).equals(laterBlock));
   } finally {
     for (const n of [a, b, c]) await n.stop();
   }

@@ -443,7 +443,12 @@ export class P2pNetwork implements ConsensusTransport {
           if (full) net.deliver(full);
           else net.rebuilt.delete(id); // not rebuilt: the proposer's next sending may succeed
         });
-      } else net.deliver(m);
+      } else {
+        net.deliver(m);
+        // A plan names its block's transactions ahead of the proposal: those this node lacks are fetched
+        // now, while the proposer executes, so that the compact proposal is rebuilt at once when it comes.
+        if (m.kind === 'plan') net.prefetch(m.txHashes, propagationSource);
+      }
     });
     await libp2p.handle(net.syncProtocol, async (stream) => {
       try {
@@ -529,39 +534,54 @@ export class P2pNetwork implements ConsensusTransport {
    * proposal again, and the round may time out meanwhile, as with a lost message.
    */
   private async rebuild(c: CompactProposal, from: PeerId): Promise<ConsensusMessage | undefined> {
-    const txs: Array<Uint8Array | undefined> = c.txHashes.map((h) => this.knownTx(hex(h)));
-    let missing = txs.flatMap((t, i) => (t === undefined ? [i] : []));
-    if (missing.length > 0) {
-      const others = this.libp2p.getPeers().filter((p) => !p.equals(from));
-      const deadline = AbortSignal.timeout(FETCH_DEADLINE_MS);
-      for (const peer of [from, ...others]) {
-        if (missing.length === 0 || deadline.aborted) break;
-        if (this.denied.has(peer.toString())) continue;
-        try {
-          const got = await this.fetchTxs(peer, missing.map((i) => c.txHashes[i]!), deadline);
-          got.forEach((tx, j) => {
-            const i = missing[j]!;
-            // Only the transaction the hash names: a peer cannot slip in another.
-            if (tx.length > 0 && tx.length <= this.maxTxBytes && Buffer.compare(hash('sha256', tx, 'buffer'), c.txHashes[i]!) === 0) {
-              txs[i] = tx;
-              this.keepProposalTx(hex(c.txHashes[i]!), tx); // not in this pool: kept to serve peers that lack it too
-            }
-          });
-        } catch {
-          // that peer could not help: ask the next
-        }
-        missing = missing.filter((i) => txs[i] === undefined);
-      }
-      if (missing.length > 0) return undefined;
+    await this.prefetching;
+    const missing = c.txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
+    if (missing.length > 0) await this.fetchMissing(missing, from);
+    const txs: Uint8Array[] = [];
+    for (const h of c.txHashes) {
+      const tx = this.knownTx(hex(h));
+      if (!tx) return undefined;
+      txs.push(tx);
     }
-    const full = txs as Uint8Array[];
     let block: Uint8Array;
     try {
-      block = encodeBlock({ header: decodeHeader(c.header), txs: full, lastCommit: decodeCommit(c.lastCommit) });
+      block = encodeBlock({ header: decodeHeader(c.header), txs, lastCommit: decodeCommit(c.lastCommit) });
     } catch {
       return undefined;
     }
     return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block, publicKey: c.publicKey, signature: c.signature };
+  }
+
+  /** A plan's transactions this node lacks, fetched in the background (a rebuild waits for it first). */
+  private prefetch(txHashes: Uint8Array[], from: PeerId): void {
+    const missing = txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
+    if (missing.length > 0) this.prefetching = this.fetchMissing(missing, from);
+  }
+  private prefetching: Promise<void> = Promise.resolve();
+
+  /**
+   * Asks `from`, then the other peers, for these transactions, and keeps those it gets (beyond the pool,
+   * to serve peers that lack them too). Only the transaction a hash names is taken: a peer cannot slip
+   * in another. Never throws; what no peer gave stays missing.
+   */
+  private async fetchMissing(hashes: Uint8Array[], from: PeerId): Promise<void> {
+    let missing = hashes;
+    const others = this.libp2p.getPeers().filter((p) => !p.equals(from));
+    const deadline = AbortSignal.timeout(FETCH_DEADLINE_MS);
+    for (const peer of [from, ...others]) {
+      if (missing.length === 0 || deadline.aborted) break;
+      if (this.denied.has(peer.toString())) continue;
+      try {
+        const got = await this.fetchTxs(peer, missing, deadline);
+        got.forEach((tx, j) => {
+          const h = missing[j]!;
+          if (tx.length > 0 && tx.length <= this.maxTxBytes && Buffer.compare(hash('sha256', tx, 'buffer'), h) === 0) this.keepProposalTx(hex(h), tx);
+        });
+      } catch {
+        // that peer could not help: ask the next
+      }
+      missing = missing.filter((h) => this.knownTx(hex(h)) === undefined);
+    }
   }
 
   private async fetchTxs(peer: PeerId, hashes: Uint8Array[], signal: AbortSignal): Promise<Uint8Array[]> {
