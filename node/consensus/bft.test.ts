@@ -288,14 +288,15 @@ async function lone(i: number, tag: string, proposeMs: number, opts: { serve?: C
   let receive: ((m: ConsensusMessage) => void) | undefined;
   const sent: ConsensusMessage[] = [];
   const logged: Array<Record<string, unknown>> = [];
+  const prefetched: Array<readonly Uint8Array[]> = [];
   const requestBlocks = async (from: bigint, max: number): Promise<SyncResponse> =>
     (opts.serve ? { height: opts.serve.height, blocks: committedBlocks(opts.serve, from, max) } : { height: 0n, blocks: [] });
-  const transport: ConsensusTransport = { broadcast: (m) => { sent.push(m); }, subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined };
+  const transport: ConsensusTransport = { broadcast: (m) => { sent.push(m); }, subscribe: (r) => { receive = r; }, requestBlocks, serveBlocks: () => undefined, prefetch: (h) => { prefetched.push(h); } };
   const bft = new BftConsensus(node, keyPairSigner(keys[i]!), transport, ConsensusWal.open(join(dir, `honest-${tag}.wal`)), { timeouts: { ...TIMEOUTS, proposeMs }, onError: (e) => { throw e; }, log: (e) => logged.push(e) });
   bft.start();
   const own = (type: 'prevote' | 'precommit') => sent.find((m) => m.kind === 'vote' && m.type === type && m.round === 0) as VoteMessage | undefined;
   return {
-    node, bft, sent, logged,
+    node, bft, sent, logged, prefetched,
     walFile: join(dir, `honest-${tag}.wal`),
     receive: (m: ConsensusMessage) => receive!(m),
     /** Its round-0 prevote, once it has voted. */
@@ -351,8 +352,12 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
   const plan = maker.planBlock(accountAddress(keys[p]!.publicKey));
   const kept = maker.makeBlock(plan);
   const broken = maker.makeBlock({ ...plan, txs: [] }); // the plan not kept: another block
-  /** The honest validator's prevote after the plan messages and then the proposal of `made`; how often it executed a plan and a proposal; what it logged. */
-  const run = async (tag: string, pooled: boolean, plans: ConsensusMessage[], made: typeof kept) => {
+  /**
+   * The honest validator's prevote after the plan messages and then the proposal of `made` (or the
+   * proposal first, `late`); how often it executed a plan and a proposal; what it logged; how many
+   * plans' transactions it had the transport fetch.
+   */
+  const run = async (tag: string, pooled: boolean, plans: ConsensusMessage[], made: typeof kept, late = false) => {
     const v = await lone(honest, tag, 5000);
     try {
       if (pooled) await v.node.submit(tx);
@@ -360,9 +365,12 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
       const { checkPlan, checkProposal } = v.node;
       v.node.checkPlan = (x) => { counts.plans++; return checkPlan.call(v.node, x); };
       v.node.checkProposal = (b) => { counts.proposals++; return checkProposal.call(v.node, b); };
-      for (const m of plans) v.receive(m);
+      if (!late) for (const m of plans) v.receive(m);
       v.receive(proposalOf(p, made.block, made.hash));
-      return { vote: await v.prevote(), ...counts, logged: v.logged.map((e) => e.event) };
+      const vote = await v.prevote();
+      if (late) for (const m of plans) v.receive(m);
+      await new Promise((r) => setTimeout(r, 50));
+      return { vote, ...counts, logged: v.logged.map((e) => e.event), prefetched: v.prefetched.length };
     } finally {
       await v.close();
     }
@@ -370,10 +378,12 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
   try {
     // A plan signed by a validator that is not the round's proposer is not taken; the proposer's is, once.
     const r1 = await run('plan-kept', true, [planOf(other, plan), planOf(p, plan), planOf(p, { ...plan, txs: [] })], kept);
-    assert.equal(r1, { vote: kept.hash, plans: 1, proposals: 0, logged: [] });
-    // A proposal other than the plan, or a plan naming a transaction the pool lacks: the proposal is checked.
-    assert.equal(await run('plan-broken', true, [planOf(p, plan)], broken), { vote: broken.hash, plans: 1, proposals: 1, logged: [] });
-    assert.equal(await run('plan-unpooled', false, [planOf(p, plan)], kept), { vote: kept.hash, plans: 1, proposals: 1, logged: [] });
+    assert.equal(r1, { vote: kept.hash, plans: 1, proposals: 0, logged: [], prefetched: 0 });
+    // A proposal other than the plan, or a plan naming a transaction the pool lacks (fetched ahead): the proposal is checked.
+    assert.equal(await run('plan-broken', true, [planOf(p, plan)], broken), { vote: broken.hash, plans: 1, proposals: 1, logged: [], prefetched: 0 });
+    assert.equal(await run('plan-unpooled', false, [planOf(p, plan)], kept), { vote: kept.hash, plans: 1, proposals: 1, logged: [], prefetched: 1 });
+    // A plan after its round's proposal is of no use: not executed.
+    assert.equal(await run('plan-after', true, [planOf(p, plan)], kept, true), { vote: kept.hash, plans: 0, proposals: 1, logged: [], prefetched: 0 });
     // An invalid plan (its time far ahead) is logged; it changes nothing for the proposal.
     const r4 = await run('plan-ahead', true, [planOf(p, { ...plan, time: plan.time + 60_000n })], kept);
     assert.equal([r4.vote, r4.proposals, r4.logged], [kept.hash, 1, ['plan-rejected']]);

@@ -43,6 +43,8 @@ export interface ConsensusTransport {
   broadcast(message: ConsensusMessage): Promise<void> | void;
   /** Registers the receiver of every message from other validators. */
   subscribe(receive: (message: ConsensusMessage) => void): void;
+  /** Starts fetching the transactions a taken plan names that this node lacks (a transport without pools does nothing). */
+  prefetch?(txHashes: readonly Uint8Array[]): void;
   /** Block sync: asks peers for committed blocks from `from` on (at most `max`); none if no peer has them. */
   requestBlocks(from: bigint, max: number): Promise<SyncResponse>;
   /** Registers what this node answers to others' block requests. */
@@ -166,7 +168,7 @@ export class BftConsensus {
       for (const s of this.sent) {
         if (now - s.at < (s.message.kind === 'vote' ? this.timeouts.prevoteMs : this.timeouts.proposeMs / 2)) continue;
         s.at = now;
-        this.transport.broadcast(s.message);
+        this.broadcast(s.message);
       }
     }, this.timeouts.prevoteMs / 2);
   }
@@ -336,7 +338,9 @@ export class BftConsensus {
    * the round's propose timeout waits once more (see the timeout action).
    */
   private async takePlan(m: PlanMessage, validator: string): Promise<void> {
-    if (validator !== this.machine.proposer(m.height, m.round) || m.round < this.machine.round || m.height !== this.node.height + 1n || this.syncing) return;
+    // The current round's or the next (a node a little behind the proposer in rounds); not one whose proposal came already.
+    if (validator !== this.machine.proposer(m.height, m.round) || m.round < this.machine.round || m.round > this.machine.round + 1) return;
+    if (m.height !== this.node.height + 1n || this.syncing || this.proposals.has(`${validator}|${m.round}`)) return;
     const slot = `l|${validator}|${m.round}`;
     if (this.seen.has(slot) || this.seen.size >= MAX_SEEN) return;
     let lastCommit: Commit;
@@ -353,7 +357,10 @@ export class BftConsensus {
       this.planned.set(hex(p.hash), p);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'NOT_FOUND') return;
+      if (code === 'NOT_FOUND') {
+        this.transport.prefetch?.(m.txHashes);
+        return;
+      }
       this.plannedRounds.delete(m.round); // an invalid plan: its proposal is unlikely to be valid either
       this.log({ event: 'plan-rejected', height: m.height, round: m.round, proposer: validator, code: code ?? 'INVALID', message: (e as Error).message });
     }
@@ -571,7 +578,12 @@ export class BftConsensus {
 
   private send(m: ConsensusMessage): void {
     this.sent.push({ message: m, at: Date.now() });
-    this.transport.broadcast(m);
+    this.broadcast(m);
+  }
+
+  /** Sends without waiting; a failure the transport reports later goes where the driver's errors go. */
+  private broadcast(m: ConsensusMessage): void {
+    void Promise.resolve(this.transport.broadcast(m)).catch((e: Error) => this.onError(e));
   }
 }
 

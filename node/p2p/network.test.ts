@@ -146,8 +146,9 @@ test('a proposal travels as header and hashes: rebuilt from the pool, what is mi
     await a.broadcast(plan);
     await until(() => got.length >= 4, 10_000, 'the plan from A');
     assert.equal(hex(encodeConsensusMessage(got[3]!).subarray(8)), hex(encodeConsensusMessage(plan).subarray(8)));
-    // B fetched the plan's transactions from A as the plan came: with A gone, the proposal relayed by C
-    // (which answers other bytes) is still rebuilt.
+    // Consensus took the plan (here: the test) and B fetched its transactions ahead: with A gone, the
+    // proposal relayed by C (which answers other bytes) is still rebuilt.
+    b.prefetch(fields.txHashes);
     await new Promise((r) => setTimeout(r, 1000));
     await a.stop();
     c.broadcast({ ...proposal, round: 3, block: laterBlock, signature: signEd25519(keys[0]!.privateKey, proposalPayload('brop-p2p', 5n, 3, -1, laterHash)) });

@@ -252,6 +252,8 @@ interface GossipSubClass {
 const TX_FORWARD_DELAY_MS = 500;
 /** How long a rebuild may spend fetching missing transactions, over all the peers it asks. */
 const FETCH_DEADLINE_MS = 5000;
+/** How long a rebuild waits for a plan's prefetch of the transactions it lacks before asking itself. */
+const PREFETCH_WAIT_MS = 300;
 /** Transactions per gossip message, and bytes: gossipsub refuses messages above 1 MiB. */
 const TX_BATCH = 200;
 const TX_BATCH_BYTES = 512 * 1024;
@@ -443,12 +445,7 @@ export class P2pNetwork implements ConsensusTransport {
           if (full) net.deliver(full);
           else net.rebuilt.delete(id); // not rebuilt: the proposer's next sending may succeed
         });
-      } else {
-        net.deliver(m);
-        // A plan names its block's transactions ahead of the proposal: those this node lacks are fetched
-        // now, while the proposer executes, so that the compact proposal is rebuilt at once when it comes.
-        if (m.kind === 'plan') net.prefetch(m.txHashes, propagationSource);
-      }
+      } else net.deliver(m);
     });
     await libp2p.handle(net.syncProtocol, async (stream) => {
       try {
@@ -534,9 +531,17 @@ export class P2pNetwork implements ConsensusTransport {
    * proposal again, and the round may time out meanwhile, as with a lost message.
    */
   private async rebuild(c: CompactProposal, from: PeerId): Promise<ConsensusMessage | undefined> {
-    await this.prefetching;
-    const missing = c.txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
-    if (missing.length > 0) await this.fetchMissing(missing, from);
+    let missing = c.txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
+    // Those being fetched ahead for a plan (prefetch) are waited for, a little: a peer that never answers
+    // holds a prefetch up to FETCH_DEADLINE_MS, and must not hold proposals that long.
+    const ahead = new Set(missing.flatMap((h) => this.prefetching.get(hex(h)) ?? []));
+    if (ahead.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(ahead), new Promise((resolve) => { timer = setTimeout(resolve, PREFETCH_WAIT_MS); })]);
+      clearTimeout(timer);
+      missing = missing.filter((h) => this.knownTx(hex(h)) === undefined);
+    }
+    if (missing.length > 0) await this.fetchMissing(missing, [from, ...this.libp2p.getPeers().filter((p) => !p.equals(from))]);
     const txs: Uint8Array[] = [];
     for (const h of c.txHashes) {
       const tx = this.knownTx(hex(h));
@@ -552,23 +557,30 @@ export class P2pNetwork implements ConsensusTransport {
     return { kind: 'proposal', height: c.height, round: c.round, validRound: c.validRound, block, publicKey: c.publicKey, signature: c.signature };
   }
 
-  /** A plan's transactions this node lacks, fetched in the background (a rebuild waits for it first). */
-  private prefetch(txHashes: Uint8Array[], from: PeerId): void {
-    const missing = txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
-    if (missing.length > 0) this.prefetching = this.fetchMissing(missing, from);
+  /**
+   * Starts fetching the transactions of a plan consensus took that this node lacks, from its peers in
+   * random order (the plan's proposer, busy executing the block, answers late), so that the proposal
+   * is rebuilt at once when it comes.
+   */
+  prefetch(txHashes: readonly Uint8Array[]): void {
+    const missing = txHashes.filter((h) => this.knownTx(hex(h)) === undefined && !this.prefetching.has(hex(h)));
+    if (missing.length === 0) return;
+    const peers = this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+    const fetching = this.fetchMissing(missing, peers).finally(() => { for (const h of missing) this.prefetching.delete(hex(h)); });
+    for (const h of missing) this.prefetching.set(hex(h), fetching);
   }
-  private prefetching: Promise<void> = Promise.resolve();
+  /** Transactions being fetched ahead by prefetch, by hash. */
+  private readonly prefetching = new Map<string, Promise<void>>();
 
   /**
-   * Asks `from`, then the other peers, for these transactions, and keeps those it gets (beyond the pool,
-   * to serve peers that lack them too). Only the transaction a hash names is taken: a peer cannot slip
-   * in another. Never throws; what no peer gave stays missing.
+   * Asks `peers` in turn for these transactions, and keeps those it gets (beyond the pool, to serve
+   * peers that lack them too). Only the transaction a hash names is taken: a peer cannot slip in
+   * another. Never throws; what no peer gave stays missing.
    */
-  private async fetchMissing(hashes: Uint8Array[], from: PeerId): Promise<void> {
+  private async fetchMissing(hashes: Uint8Array[], peers: PeerId[]): Promise<void> {
     let missing = hashes;
-    const others = this.libp2p.getPeers().filter((p) => !p.equals(from));
     const deadline = AbortSignal.timeout(FETCH_DEADLINE_MS);
-    for (const peer of [from, ...others]) {
+    for (const peer of peers) {
       if (missing.length === 0 || deadline.aborted) break;
       if (this.denied.has(peer.toString())) continue;
       try {
