@@ -531,7 +531,10 @@ export class P2pNetwork implements ConsensusTransport {
    * proposal again, and the round may time out meanwhile, as with a lost message.
    */
   private async rebuild(c: CompactProposal, from: PeerId): Promise<ConsensusMessage | undefined> {
-    let missing = c.txHashes.filter((h) => this.knownTx(hex(h)) === undefined);
+    // What is here now is taken now: the pool may drop a transaction while the rest is fetched.
+    const txs = c.txHashes.map((h) => this.knownTx(hex(h)));
+    const lacking = () => c.txHashes.filter((_, i) => (txs[i] ??= this.knownTx(hex(c.txHashes[i]!))) === undefined);
+    let missing = lacking();
     // Those being fetched ahead for a plan (prefetch) are waited for, a little: a peer that never answers
     // holds a prefetch up to FETCH_DEADLINE_MS, and must not hold proposals that long.
     const ahead = new Set(missing.flatMap((h) => this.prefetching.get(hex(h)) ?? []));
@@ -539,18 +542,15 @@ export class P2pNetwork implements ConsensusTransport {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(ahead), new Promise((resolve) => { timer = setTimeout(resolve, PREFETCH_WAIT_MS); })]);
       clearTimeout(timer);
-      missing = missing.filter((h) => this.knownTx(hex(h)) === undefined);
+      missing = lacking();
     }
-    if (missing.length > 0) await this.fetchMissing(missing, [from, ...this.libp2p.getPeers().filter((p) => !p.equals(from))]);
-    const txs: Uint8Array[] = [];
-    for (const h of c.txHashes) {
-      const tx = this.knownTx(hex(h));
-      if (!tx) return undefined;
-      txs.push(tx);
+    if (missing.length > 0) {
+      await this.fetchMissing(missing, [from, ...this.libp2p.getPeers().filter((p) => !p.equals(from))]);
+      if (lacking().length > 0) return undefined;
     }
     let block: Uint8Array;
     try {
-      block = encodeBlock({ header: decodeHeader(c.header), txs, lastCommit: decodeCommit(c.lastCommit) });
+      block = encodeBlock({ header: decodeHeader(c.header), txs: txs as Uint8Array[], lastCommit: decodeCommit(c.lastCommit) });
     } catch {
       return undefined;
     }
