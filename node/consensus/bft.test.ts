@@ -271,6 +271,15 @@ function voteOf(k: number, type: 'prevote' | 'precommit', round: number, blockHa
   return { kind: 'vote', type, height: 1n, round, blockHash, publicKey: keys[k]!.publicKey, signature: signEd25519(keys[k]!.privateKey, payload) };
 }
 
+/** An operator's role lookup (it writes only its quota charge), valid until height 50: something for a block to hold. */
+function readOnlyTx(node: ChainNode): Uint8Array {
+  const admission = node.contracts.named('admission')!;
+  return encodeTransaction(signTransaction({
+    chainId: genesis.chainId, sender: accountAddress(operator.publicKey), nonce: BigInt(`0x${randomBytes(8).toString('hex')}`), validUntilBlock: 50n,
+    contract: admission.address, method: 'roleOf', args: encodeArgs(admission, 'roleOf', [randomBytes(32)]),
+  }, operator.privateKey));
+}
+
 /** Validator `signer`'s plan of `plan` for round 0. */
 function planOf(signer: number, plan: BlockPlan): ConsensusMessage {
   const fields = { height: plan.height, round: 0, time: plan.time, txHashes: plan.txs.map((t) => t.hash), lastCommit: encodeCommit(plan.lastCommit) };
@@ -343,11 +352,7 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
   const { p, honest } = roles();
   const other = (p + 2) % 4;
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-plan'), genesis, contracts, verifierWorkers: 0 });
-  const admission = maker.contracts.named('admission')!;
-  const tx = encodeTransaction(signTransaction({
-    chainId: genesis.chainId, sender: accountAddress(operator.publicKey), nonce: 7n, validUntilBlock: 50n,
-    contract: admission.address, method: 'roleOf', args: encodeArgs(admission, 'roleOf', [randomBytes(32)]),
-  }, operator.privateKey));
+  const tx = readOnlyTx(maker);
   await maker.submit(tx);
   const plan = maker.planBlock(accountAddress(keys[p]!.publicKey));
   const kept = maker.makeBlock(plan);
@@ -395,11 +400,7 @@ test('a plan sent ahead of its proposal is executed before the proposal comes: a
 test('a round whose proposer\'s plan came waits once more for its proposal: one later than the propose timeout is voted for; none at all, the round times out at twice the timeout', async () => {
   const { p, honest } = roles();
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-plan-wait'), genesis, contracts, verifierWorkers: 0 });
-  const admission = maker.contracts.named('admission')!;
-  await maker.submit(encodeTransaction(signTransaction({
-    chainId: genesis.chainId, sender: accountAddress(operator.publicKey), nonce: 8n, validUntilBlock: 50n,
-    contract: admission.address, method: 'roleOf', args: encodeArgs(admission, 'roleOf', [randomBytes(32)]),
-  }, operator.privateKey)));
+  await maker.submit(readOnlyTx(maker));
   const plan = maker.planBlock(accountAddress(keys[p]!.publicKey));
   const made = maker.makeBlock(plan);
   try {
