@@ -14,7 +14,7 @@
  * inbound connections, gossip they forward is ignored, and the list can change while the node runs.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -32,7 +32,7 @@ import { type AbiType, type StructTable, decode, encode } from '../../contracts/
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
 import { PRECOMMIT, PREVOTE, bodyMatchesHeader, decodeBlock, decodeCommit, decodeHeader, encodeBlock, encodeCommit, encodeHeader, headerHash, planSigningPayload, proposalPayload, txRootOf, votePayload } from '../chain/block.ts';
-import { equalBytes } from '../chain/hash.ts';
+import { equalBytes, sha256 } from '../chain/hash.ts';
 import { hex } from '../chain/hash.ts';
 import type { ConsensusMessage, ConsensusTransport, PlanMessage, SyncResponse, SyncedBlock } from '../consensus/bft.ts';
 import { coalescedWrites, grantYamuxCreditInHalves } from './frames.ts';
@@ -209,7 +209,7 @@ function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | Com
     }
     if (m.txHashes.length > maxBlockTxs) return false;
     const header = decodeHeader(m.header);
-    return equalBytes(txRootOf(m.txHashes), header.txRoot) && equalBytes(new Uint8Array(hash('sha256', m.lastCommit, 'buffer')), header.lastCommitHash);
+    return equalBytes(txRootOf(m.txHashes), header.txRoot) && equalBytes(sha256(m.lastCommit), header.lastCommitHash);
   } catch {
     return false;
   }
@@ -587,7 +587,7 @@ export class P2pNetwork implements ConsensusTransport {
         const got = await this.fetchTxs(peer, missing, deadline);
         got.forEach((tx, j) => {
           const h = missing[j]!;
-          if (tx.length > 0 && tx.length <= this.maxTxBytes && Buffer.compare(hash('sha256', tx, 'buffer'), h) === 0) this.keepProposalTx(hex(h), tx);
+          if (tx.length > 0 && tx.length <= this.maxTxBytes && equalBytes(sha256(tx), h)) this.keepProposalTx(hex(h), tx);
         });
       } catch {
         // that peer could not help: ask the next
@@ -682,7 +682,7 @@ export class P2pNetwork implements ConsensusTransport {
     if (!body) {
       const block = decodeBlock(m.block);
       const txHashes = block.txs.map((tx) => {
-        const h = new Uint8Array(hash('sha256', tx, 'buffer'));
+        const h = sha256(tx);
         this.keepProposalTx(hex(h), tx);
         return h;
       });
