@@ -532,7 +532,7 @@ export class P2pNetwork implements ConsensusTransport {
    */
   private async rebuild(c: CompactProposal, from: PeerId): Promise<ConsensusMessage | undefined> {
     // What is here now is taken now: the pool may drop a transaction while the rest is fetched.
-    const txs = c.txHashes.map((h) => this.knownTx(hex(h)));
+    const txs: Array<Uint8Array | undefined> = [];
     const lacking = () => c.txHashes.filter((_, i) => (txs[i] ??= this.knownTx(hex(c.txHashes[i]!))) === undefined);
     let missing = lacking();
     // Those being fetched ahead for a plan (prefetch) are waited for, a little: a peer that never answers
@@ -565,10 +565,14 @@ export class P2pNetwork implements ConsensusTransport {
   prefetch(txHashes: readonly Uint8Array[]): void {
     const missing = txHashes.filter((h) => this.knownTx(hex(h)) === undefined && !this.prefetching.has(hex(h)));
     if (missing.length === 0) return;
-    const peers = this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+    const peers = this.shuffledPeers();
     const fetching = this.fetchMissing(missing, peers).finally(() => { for (const h of missing) this.prefetching.delete(hex(h)); });
     for (const h of missing) this.prefetching.set(hex(h), fetching);
   }
+  private shuffledPeers(): PeerId[] {
+    return this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+  }
+
   /** Transactions being fetched ahead by prefetch, by hash. */
   private readonly prefetching = new Map<string, Promise<void>>();
 
@@ -738,7 +742,7 @@ export class P2pNetwork implements ConsensusTransport {
   /** `height`: the highest committed height among the peers asked (they report it even without blocks to give). */
   async requestBlocks(from: bigint, max: number): Promise<SyncResponse> {
     // Peers in random order: a peer that answers badly is not asked first every time.
-    const peers = this.libp2p.getPeers().map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r).map((x) => x.p);
+    const peers = this.shuffledPeers();
     let height = 0n;
     for (const peer of peers) {
       if (this.denied.has(peer.toString())) continue;
