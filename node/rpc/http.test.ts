@@ -265,25 +265,37 @@ test('body over maxBodyBytes: 413 with a JSON-RPC error, declared or streamed, a
     assert.is((await post(url, rpc('echo', ['x'.repeat(800)]))).status, 200);
 
     // Chunked, no Content-Length, and the client never stops: the connection is closed, not drained.
+    // The client reads nothing for its first 100 ms, as one busy uploading does: the 413 must still reach it
+    // (a reset on close, with its upload unread, made its next write fail before it read the answer).
     const port = Number(new URL(url).port);
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    let response = '';
-    socket.on('data', (d) => (response += d));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
-    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
-    let sent = 0;
-    const chunk = `400\r\n${'a'.repeat(1024)}\r\n`;
-    const pump = setInterval(() => {
-      if (!socket.writable) return;
-      for (let i = 0; i < 16; i++) socket.write(chunk);
-      sent += 16 * 1024;
-    }, 2);
-    await closed;
-    clearInterval(pump);
-    assert.match(response, /^HTTP\/1\.1 413 /);
-    assert.match(response, /"RPC_REQUEST_TOO_LARGE"/);
+    const stream = async (allowHalfOpen: boolean) => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
+      socket.on('error', () => {});
+      let response = '';
+      socket.on('data', (d) => (response += d));
+      socket.pause();
+      setTimeout(() => socket.resume(), 100);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      let sent = 0;
+      const chunk = `400\r\n${'a'.repeat(1024)}\r\n`;
+      const pump = setInterval(() => {
+        if (!socket.writable) return;
+        for (let i = 0; i < 16; i++) socket.write(chunk);
+        sent += 16 * 1024;
+      }, 2);
+      await closed;
+      clearInterval(pump);
+      assert.match(response, /^HTTP\/1\.1 413 /);
+      assert.match(response, /"RPC_REQUEST_TOO_LARGE"/);
+      return sent;
+    };
+    const sent = await stream(false);
     assert.ok(sent < 1_000_000, `connection closed after ${sent} bytes`);
+    // One that ignores the server's end and keeps sending is cut after a bounded amount.
+    const started = Date.now();
+    const ignored = await stream(true);
+    assert.ok(ignored < 12_000_000 && Date.now() - started < 4_000, `connection cut after ${ignored} bytes`);
     assert.equal(calls, ['echo']);
     assert.ok(logs.some((e) => e.type === 'rejected' && e.code === 'RPC_REQUEST_TOO_LARGE'));
   });

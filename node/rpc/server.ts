@@ -110,6 +110,9 @@ export interface RpcServerStats {
 const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
 /** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
 const OVERFLOW_ALLOWANCE = 32;
+/** How long, and for how many bytes, a connection closed on an unread body keeps reading before it is cut. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
  * Serves plain HTTP under a path prefix beside JSON-RPC (file uploads, a web page): the server has
@@ -509,9 +512,8 @@ export class RpcServer {
       'Cache-Control': 'no-store',
       ...(unread || this.closing ? { Connection: 'close' } : {}),
     });
-    res.end(json, () => {
-      if (unread) req.socket.destroySoon();
-    });
+    if (unread) lingerOnClose(req);
+    res.end(json);
   }
 
   private sendError(req: IncomingMessage, res: ServerResponse, status: number, error: RpcError): void {
@@ -826,4 +828,27 @@ function rejectUpgrade(socket: Duplex, status: number, error: RpcError): void {
 
 function defaultLog(event: RpcLogEvent): void {
   if (event.type === 'internal_error') console.error(`rpc: internal error in ${event.method ?? 'request'} from ${event.remote}:`, event.error);
+}
+
+/**
+ * Closes a connection whose request body was left unread without losing the response. Node ends a
+ * `Connection: close` response with `destroySoon`, and closing a socket with unread input makes the kernel
+ * send a reset that can discard the response before the client has read it (a client still uploading sees
+ * ECONNRESET instead of the 413). So half-close instead, discard what still arrives, and cut the connection
+ * once the client closes its side, or after LINGER_MS or LINGER_BYTES (nginx's lingering close).
+ */
+function lingerOnClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+    cut.unref();
+    socket.once('close', () => clearTimeout(cut));
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) socket.destroy();
+    });
+    req.resume();
+    socket.end();
+  };
 }
