@@ -469,8 +469,8 @@ export class BftConsensus {
           const blockId = hex(p.hash);
           const block = encodeBlock(p.block);
           // The block before the claim: the claim's sync carries it to disk, so that a proposer restarted
-          // after claiming has the block to send again (unless the height already kept 16 blocks).
-          this.wal.recordBlock(a.height, blockId, block);
+          // after claiming has the block to send again.
+          this.wal.recordBlock(a.height, blockId, block, true);
           if (!this.wal.claimProposal(a.height, a.round, blockId, validRound)) break; // already proposed another block for this round
           const message: ConsensusMessage = {
             kind: 'proposal', height: a.height, round: a.round, validRound, block, publicKey: this.key.publicKey,

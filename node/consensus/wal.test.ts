@@ -59,6 +59,16 @@ test('proposed blocks and precommit signatures are kept for their height: back a
   assert.equal(third.blocksAt(6n).map((b) => [...b]), [[4]]);
 });
 
+test('a long height keeps 16 of the others\' blocks, and every block of this validator\'s own', () => {
+  const f = file();
+  const wal = ConsensusWal.open(f);
+  for (let r = 0; r < 20; r++) wal.recordBlock(5n, `other-${r}`, new Uint8Array([r]));
+  wal.recordBlock(5n, 'mine', new Uint8Array([99]), true);
+  wal.recordBlock(5n, 'mine', new Uint8Array([99]), true); // its re-proposal: kept once
+  const again = ConsensusWal.open(f);
+  assert.equal(again.blocksAt(5n).map((b) => b[0]), [...Array.from({ length: 16 }, (_, r) => r), 99]);
+});
+
 test('a record torn by a crash is cut off; a damaged record with others after it is WAL_CORRUPT', () => {
   const f = file();
   ConsensusWal.open(f).claimVote(vote('A'));

@@ -32,7 +32,7 @@ type BlockRecord = { height: string; id: string; block: Uint8Array };
 /** A verified precommit for a block: its signature, for the commit certificate. */
 type PrecommitRecord = { height: string; precommit: { round: number; block: string; validator: string; publicKey: string; signature: string } };
 export interface PrecommitSignature { round: number; block: string; validator: string; publicKey: Uint8Array; signature: Uint8Array }
-/** Distinct blocks kept per height: a round proposes at most one, and a height rarely needs more than a few rounds. */
+/** Others' distinct blocks kept per height: a round proposes at most one, and a height rarely needs more than a few rounds. */
 const MAX_BLOCKS_PER_HEIGHT = 16;
 
 /** The file's first bytes; a log without them is one of the JSON-lines form. */
@@ -271,11 +271,13 @@ export class ConsensusWal {
   /**
    * Keeps a proposal's block, once per block (not synced, like events, but appended before the next
    * signature record, whose sync carries it to disk: a validator's vote never outlives the block it is for).
+   * Others' blocks stop being kept at MAX_BLOCKS_PER_HEIGHT; this validator's own (`own`) always are, or
+   * a proposer restarted in a long height would hold its claim without the block to send again.
    */
-  recordBlock(height: bigint, id: string, block: Uint8Array): void {
+  recordBlock(height: bigint, id: string, block: Uint8Array, own = false): void {
     const h = String(height);
     const same = this.blocks.filter((r) => r.height === h);
-    if (same.length >= MAX_BLOCKS_PER_HEIGHT || same.some((r) => r.id === id)) return;
+    if ((!own && same.length >= MAX_BLOCKS_PER_HEIGHT) || same.some((r) => r.id === id)) return;
     const r: BlockRecord = { height: h, id, block };
     this.blocks.push(r);
     this.append(r);
