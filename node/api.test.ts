@@ -65,8 +65,13 @@ test('tx_send → pending → committed, with the receipt; subscribers get the b
   const blocks: Array<{ header: { height: number } }> = [], txs: Array<{ hash: string }> = [], events: Array<{ cursor: { height: number; tx: number; event: number }; topics: string[] }> = [];
   await ws.subscribe('blocks', undefined, (b) => blocks.push(b as never));
   await ws.subscribe('txs', { sender: hex0x(accountAddress(operator.publicKey)) }, (t) => txs.push(t as never));
-  await ws.subscribe('events', { contract: 'admission', topic: 'partner-admitted' }, (e) => events.push(e as never));
+  await ws.subscribe('events', { contract: 'admission', eventTopic: 'partner-admitted' }, (e) => events.push(e as never));
   await ws.subscribe('events', { contract: 'voucher' }, () => assert.unreachable('no voucher events'));
+  await ws.subscribe('events', { contract: 'admission', eventTopic: 'no-such-event' }, () => assert.unreachable('no event has that topic'));
+  // A misspelt filter field is refused, not taken for no filter; a filter cannot carry the subscription's own field.
+  assert.is(await codeOf(ws.subscribe('events', { contract: 'admission', evenTopic: 'partner-admitted' }, () => undefined)), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(ws.subscribe('txs', { sendr: hex0x(accountAddress(operator.publicKey)) }, () => undefined)), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(ws.subscribe('events', { topic: 'partner-admitted' }, () => undefined)), 'RPC_INVALID_PARAMS');
   const partner = newKeyPair();
   const sent = await client.call<{ hash: string; status: string }>('tx_send', { tx: signed(operator, 'admission', 'admitPartner', [accountAddress(partner.publicKey), 'P', PERM.all, randomBytes(32)]) });
   assert.is(sent.status, 'pending');

@@ -61,7 +61,8 @@ function blockJson(node: ChainNode, found: NonNullable<ReturnType<ChainNode['blo
 }
 
 export interface TxFilter { sender?: string; contract?: string }
-export interface EventFilter { contract?: string; topic?: string }
+/** `eventTopic`, not `topic`: that name is the subscription's own (`subscribe` takes {topic, ...filter}). */
+export interface EventFilter { contract?: string; eventTopic?: string }
 
 export function registerChainApi(server: RpcServer, node: ChainNode): void {
   server.method('chain_status', () => ({
@@ -182,10 +183,14 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
 
   // Subscriptions: blocks, committed transactions, contract events. Each event carries its cursor.
   server.topic('blocks');
-  server.topic<TxFilter>('txs', (f) => ({ sender: optionalHex(f, 'sender'), contract: optionalContract(node, f) }));
+  server.topic<TxFilter>('txs', (f) => {
+    onlyFields(f, ['sender', 'contract']);
+    return { sender: optionalHex(f, 'sender'), contract: optionalContract(node, f) };
+  });
   server.topic<EventFilter>('events', (f) => {
-    if (f.topic !== undefined && typeof f.topic !== 'string') throw RpcError.invalidParams('topic must be a string');
-    return { contract: optionalContract(node, f), topic: f.topic as string | undefined };
+    onlyFields(f, ['contract', 'eventTopic']);
+    if (f.eventTopic !== undefined && typeof f.eventTopic !== 'string') throw RpcError.invalidParams('eventTopic must be a string');
+    return { contract: optionalContract(node, f), eventTopic: f.eventTopic as string | undefined };
   });
 
   node.on('block', (b: CommittedBlock) => {
@@ -199,7 +204,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
       if (events) b.receipts[i]!.events.forEach((e, j) => {
         const ev = eventJson(e);
         server.publish<EventFilter>('events', { cursor: { height: Number(b.header.height), tx: i, event: j }, txHash: hex0x(t.hash), ...ev },
-          (f) => (f.contract === undefined || f.contract === ev.contract) && (f.topic === undefined || ev.topics.includes(f.topic)));
+          (f) => (f.contract === undefined || f.contract === ev.contract) && (f.eventTopic === undefined || ev.topics.includes(f.eventTopic)));
       });
     });
   });
@@ -210,6 +215,12 @@ function optionalHex(f: Record<string, unknown>, name: string): string | undefin
   const b = typeof f[name] === 'string' ? fromHex(f[name] as string, 32) : undefined;
   if (!b) throw RpcError.invalidParams(`${name} must be 32 bytes of 0x-hex`);
   return hex0x(b);
+}
+
+/** A misspelt filter field would otherwise subscribe to everything, unnoticed. */
+function onlyFields(f: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(f).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw RpcError.invalidParams(`unknown filter fields: ${unknown.join(', ')} (this topic takes ${known.join(', ')})`);
 }
 
 function optionalContract(node: ChainNode, f: Record<string, unknown>): string | undefined {

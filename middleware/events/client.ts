@@ -65,7 +65,8 @@ export class EventStream {
           this.last = indexedHeight < 0 ? '0.0.0' : cursorText({ height: indexedHeight, tx: BLOCK_SLOT_TX, slot: 0 });
         }
         this.arm();
-        await ws.subscribe<StreamItem | Heartbeat>('stream', { ...filter, after: this.last }, (item) => this.receive(item));
+        const { topic: eventTopic, ...rest } = filter;
+        await ws.subscribe<StreamItem | Heartbeat>('stream', { ...rest, ...(eventTopic === undefined ? {} : { eventTopic }), after: this.last }, (item) => this.receive(item));
         this.opts.onState?.({ connected: true, cursor: this.last });
         backoff = this.opts.backoffMs ?? 250;
         const info = await ws.closed;

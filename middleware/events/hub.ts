@@ -91,10 +91,11 @@ export class EventHub {
       }
       filter.kinds = p.kinds as StreamFilter['kinds'];
     }
-    for (const name of ['contract', 'topic', 'account'] as const) {
-      const v = p[name];
+    // On the wire the topic filter is eventTopic: `topic` is the subscription's own field.
+    for (const [wire, name] of [['contract', 'contract'], ['eventTopic', 'topic'], ['account', 'account']] as const) {
+      const v = p[wire];
       if (v === undefined) continue;
-      if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw RpcError.invalidParams(`${name} is a string of 1 to 256 characters`);
+      if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw RpcError.invalidParams(`${wire} is a string of 1 to 256 characters`);
       filter[name] = name === 'account' ? v.toLowerCase() : v;
     }
     if (filter.account !== undefined && !/^0x[0-9a-f]{64}$/.test(filter.account)) throw RpcError.invalidParams('account is a 0x-hex address (32 bytes)');
@@ -103,7 +104,7 @@ export class EventHub {
       after = typeof p.after === 'string' ? parseCursor(p.after) : undefined;
       if (!after) throw new RpcError('BAD_CURSOR', 'after is a cursor as items carry it ("height.tx.slot")');
     }
-    const unknown = Object.keys(p).filter((k) => !['kinds', 'contract', 'topic', 'account', 'after'].includes(k));
+    const unknown = Object.keys(p).filter((k) => !['kinds', 'contract', 'eventTopic', 'account', 'after'].includes(k));
     if (unknown.length > 0) throw RpcError.invalidParams(`unknown filter fields: ${unknown.join(', ')}`);
     return new Subscriber(filter, after, this.tip());
   }

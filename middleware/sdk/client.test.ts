@@ -197,6 +197,7 @@ test('subscriptions through the client: a partner\'s transactions and the eviden
   const txs: TxItem[] = [], events: EventItem[] = [];
   const s1 = await client.subscribeTxs({ sender: p.addressHex }, (t) => txs.push(t));
   const s2 = await client.subscribeEvents({ contract: 'evidence', topic: 'registered' }, (e) => events.push(e));
+  const s3 = await client.subscribeEvents({ contract: 'evidence', topic: 'no-such-event' }, () => assert.unreachable('no event has that topic'));
   const r = await client.submitAndWait('evidence', 'register', [`sub-${Date.now()}`, randomBytes(32), '', null, null], { wallet: p });
   await until('the notifications', () => txs.length === 1 && events.length === 1);
   assert.is(txs[0]!.hash, r.hash);
@@ -205,6 +206,7 @@ test('subscriptions through the client: a partner\'s transactions and the eviden
   assert.equal(s1.position, { height: r.height, tx: r.index });
   await s1.close();
   await s2.close();
+  await s3.close();
   assert.is(await codeOf(client.subscribeEvents({ contract: 'nope' }, () => undefined)), 'RPC_INVALID_PARAMS');
 });
 
@@ -394,6 +396,12 @@ test('the middleware\'s event stream: exactly once across a restart of the middl
     await c.stream(filter, (item) => { if (item.kind === 'event') again.push(item.topics[0]!); }, { after: got[4]!.cursor });
     await until('the replay', () => again.length === 2);
     assert.equal(again, keys.slice(5));
+    // The topic filter: the event of one evidence key alone.
+    const one: string[] = [];
+    await c.stream({ kinds: ['event'], topic: keys[2]! }, (item) => { if (item.kind === 'event') one.push(item.topics[0]!); }, { after: '0.0.0' });
+    await until('the one event', () => one.length === 1);
+    await new Promise((r) => setTimeout(r, 200)); // nothing more may come
+    assert.equal(one, [keys[2]]);
     assert.is(await codeOf(newClient().stream(filter, () => undefined)), 'SDK_NO_INDEXER');
   } finally {
     await mw.stop();

@@ -367,7 +367,7 @@ export class BropClient {
 
   /** Contract events of committed transactions, optionally of one contract and with one topic (the event name is topic 0). */
   subscribeEvents(filter: { contract?: string; topic?: string }, onEvent: (event: EventItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
-    return this.requireHub().subscribe<EventItem>('events', clean(filter), onEvent, (e) => ({ ...e.cursor }), options);
+    return this.requireHub().subscribe<EventItem>('events', clean({ contract: filter.contract, eventTopic: filter.topic }), onEvent, (e) => ({ ...e.cursor }), options);
   }
 
   /** Resolves once the middleware's index holds block `height`. */

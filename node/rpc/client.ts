@@ -169,6 +169,8 @@ export class RpcWsClient {
 
   /** Subscribes to `topic` with `filter`; `onItem` gets each published item until unsubscribe or close. */
   async subscribe<T = unknown>(topic: string, filter: Record<string, unknown> | undefined, onItem: (item: T) => void): Promise<Subscription> {
+    // The filter's fields sit beside `topic` in the request: one named so would be silently replaced.
+    if (filter !== undefined && Object.hasOwn(filter, 'topic')) throw RpcError.invalidParams('a subscription filter has no field "topic" (that is the subscription\'s; events filter by eventTopic)');
     // Registered as the response is read, not after the await: a notification may follow in the same chunk.
     const id = await this.send('subscribe', { ...filter, topic }, (result) => {
       if (typeof result === 'string') this.subs.set(result, onItem as (item: unknown) => void);
