@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { accountAddress } from '../contracts/system/index.ts';
 import { ChainNode, type CommittedBlock } from './node.ts';
 import { RpcServer } from './rpc/server.ts';
+import { RpcError } from './rpc/errors.ts';
 import { registerChainApi } from './api.ts';
 import { SoloConsensus } from './consensus/solo.ts';
 import { JoinAnnouncer } from './consensus/joining.ts';
 import { BftConsensus } from './consensus/bft.ts';
 import { ConsensusWal } from './consensus/wal.ts';
+import { evidenceJson } from './consensus/evidence.ts';
 import { P2pNetwork } from './p2p/network.ts';
 import { hex } from './chain/hash.ts';
 import { type LoadedHome, readDenyPeers } from './home.ts';
@@ -84,7 +86,12 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
         const st = bft.status();
         return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses(), peerId: net.peerId, deniedPeers: net.deniedPeers(), penalisedPeers: net.penalisedPeers() };
       });
-      server.method('consensus_evidence', () => bft.evidence.map((e) => JSON.parse(JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)))));
+      // The newest `limit` (default 100), oldest first; the evidence file keeps every one.
+      server.method('consensus_evidence', (params) => {
+        const limit = (params as { limit?: unknown } | undefined)?.limit ?? 100;
+        if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > 10_000) throw RpcError.invalidParams('limit must be an integer from 1 to 10000');
+        return bft.evidence.slice(-(limit as number)).map(evidenceJson);
+      });
     } else if (key) {
       consensus = new SoloConsensus(node, key, { onError });
     }

@@ -22,6 +22,7 @@ import { decodeResult, encodeArgs } from '../execution/contracts.ts';
 import type { DeployedContract } from '../execution/contracts.ts';
 import { NIL_BLOCK, PRECOMMIT, PREVOTE, decodeBlock, encodeBlock, encodeCommit, headerHash, planSigningPayload, proposalPayload, votePayload } from '../chain/block.ts';
 import { TendermintMachine } from './tendermint.ts';
+import { type Equivocation, evidenceFromJson, evidenceJson, verifyEquivocation } from './evidence.ts';
 import { signEd25519 } from '../crypto/ed25519.ts';
 import { hex } from '../chain/hash.ts';
 
@@ -459,7 +460,7 @@ test('a refused proposal is voted nil and logged with its reason; a round withou
   }
 });
 
-test('a proposer that signs two different blocks for one round is recorded as equivocating; the first proposal stands', async () => {
+test('a proposer that signs two different blocks for one round, and a validator that prevotes two, are kept as signed evidence anyone can check; the first proposal stands', async () => {
   const { p, honest } = roles();
   const maker = await ChainNode.open({ dataDir: join(dir, 'maker-2'), genesis, contracts, verifierWorkers: 0 });
   const v = await lone(honest, 'double', 5000);
@@ -474,10 +475,21 @@ test('a proposer that signs two different blocks for one round is recorded as eq
     propose(b);
     propose(b); // the same again: nothing new
     await until(() => bft.evidence.length > 0 && sent.some((m) => m.kind === 'vote' && m.type === 'prevote'), 4000, 'evidence and the prevote');
+    const q = [0, 1, 2, 3].find((i) => i !== p && i !== honest)!;
+    v.receive(voteOf(q, 'prevote', 0, a.hash));
+    v.receive(voteOf(q, 'prevote', 0, b.hash));
+    await until(() => bft.evidence.length === 2, 4000, 'the double prevote');
     await new Promise((r) => setTimeout(r, 100));
-    assert.is(bft.evidence.length, 1);
-    const e = bft.evidence[0]!;
+    assert.is(bft.evidence.length, 2);
+    const [e, d] = bft.evidence as [Equivocation, Equivocation];
     assert.equal([e.first.type, e.first.validator, e.first.block, e.second.block], ['proposal', addr(keys[p]!), hex(a.hash), hex(b.hash)]);
+    assert.equal([d.first.type, d.first.validator, d.first.block, d.second.block], ['prevote', addr(keys[q]!), hex(a.hash), hex(b.hash)]);
+    // Each statement carries its key and signature: the pair proves itself, on this chain only.
+    for (const x of [e, d]) {
+      assert.ok(verifyEquivocation(genesis.chainId, x));
+      assert.ok(verifyEquivocation(genesis.chainId, evidenceFromJson(JSON.parse(JSON.stringify(evidenceJson(x))))), 'as served and filed');
+      assert.not.ok(verifyEquivocation('another-chain', x));
+    }
     const vote = sent.find((m) => m.kind === 'vote' && m.type === 'prevote') as Extract<ConsensusMessage, { kind: 'vote' }>;
     assert.equal(vote.blockHash, a.hash, 'the first proposal stands');
   } finally {

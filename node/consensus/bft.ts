@@ -15,6 +15,7 @@ import type { BlockPlan, ChainNode, Proposal as NodeProposal } from '../node.ts'
 import { verifyCommit } from '../chain/commit.ts';
 import { type ConsensusAction, type ConsensusEvent, type TimeoutConfig, TendermintMachine, type Vote, DEFAULT_TIMEOUTS } from './tendermint.ts';
 import type { ConsensusWal } from './wal.ts';
+import { type Equivocation, type SignedStatement, evidenceJson } from './evidence.ts';
 import type { Signer } from '../keys/signer.ts';
 import { type StatusLine, SyncProgress } from './sync-progress.ts';
 
@@ -55,11 +56,8 @@ const SYNC_BATCH = 64;
 /** Blocks smaller than this go without a plan: executing them takes little, one validator after another or not. */
 const PLAN_MIN_TXS = 64;
 
-/** A signed statement a validator made: a vote, or a proposal of a block. */
-export type Statement = Vote | { type: 'proposal'; height: bigint; round: number; block: string; validator: string };
-
-/** Two conflicting statements of one validator for one height and round (and vote type). */
-export interface Equivocation { first: Statement; second: Statement }
+/** Evidence kept in memory for consensus_evidence (the newest; the evidence file keeps all). */
+const EVIDENCE_KEPT = 10_000;
 
 const MAX_FUTURE_MESSAGES = 10_000;
 const MAX_SEEN = 100_000;
@@ -81,6 +79,8 @@ export class BftConsensus {
   private plannedRounds = new Set<number>();
   /** Signatures of the precommits seen at the current height, for the commit certificate. */
   private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
+  /** This height's signed statements by what they say (see statementKey): evidence needs the first one's signature too. */
+  private signatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array; validRound?: number }>();
   /** Own messages of the current height, sent again when the height lasts (a restarted peer, a lost message), with when each last went out (ms). */
   private sent: Array<{ message: ConsensusMessage; at: number }> = [];
   private future: ConsensusMessage[] = [];
@@ -102,7 +102,9 @@ export class BftConsensus {
   private gossipTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
   private stopped = true;
+  /** The newest evidence of equivocation (EVIDENCE_KEPT); `evidenceCount` counts all since the start. */
   readonly evidence: Equivocation[] = [];
+  private evidenceCount = 0;
   private readonly onError: (e: Error) => void;
 
   private readonly log: (event: Record<string, unknown>) => void;
@@ -188,7 +190,7 @@ export class BftConsensus {
 
   /** Where consensus is: for operators (RPC consensus_status). */
   status(): { height: bigint; round: number; step: string; validator: boolean; lockedRound: number; evidence: number } {
-    return { height: this.machine.height, round: this.machine.round, step: this.machine.step, validator: !this.machine.observer, lockedRound: this.machine.lockedRound, evidence: this.evidence.length };
+    return { height: this.machine.height, round: this.machine.round, step: this.machine.step, validator: !this.machine.observer, lockedRound: this.machine.lockedRound, evidence: this.evidenceCount };
   }
 
   private async startHeight(height: bigint, replay: boolean): Promise<void> {
@@ -201,6 +203,7 @@ export class BftConsensus {
     this.seen.clear();
     this.proposals.clear();
     this.precommitSignatures.clear();
+    this.signatures.clear();
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
     const events = replay ? this.wal.eventsAt(height) : [];
@@ -280,6 +283,7 @@ export class BftConsensus {
       const payload = votePayload(this.node.params.chainId, m.type === 'prevote' ? PREVOTE : PRECOMMIT, m.height, m.round, blockHash);
       if (!verifyEd25519Remembered(m.publicKey, payload, m.signature)) return;
       const block = isNil(blockHash) ? null : hex(blockHash);
+      this.signatures.set(statementKey(m.type, validator, m.round, block), { publicKey: m.publicKey, signature: m.signature });
       if (m.type === 'precommit' && block !== null) {
         this.precommitSignatures.set(`${validator}|${m.round}|${block}`, { publicKey: m.publicKey, signature: m.signature });
         // Kept with the events, so that a decision the log replays after a restart still has its certificate.
@@ -296,10 +300,15 @@ export class BftConsensus {
     // One proposal per proposer and round: the first is the one; a signed second for another block is kept as evidence.
     const slot = `${validator}|${m.round}`;
     const first = this.proposals.get(slot);
-    if (first !== undefined) {
+    if (first === undefined) this.signatures.set(statementKey('proposal', validator, m.round, blockId), { publicKey: m.publicKey, signature: m.signature, validRound: m.validRound });
+    else {
       if (first !== blockId) {
         const at = { type: 'proposal' as const, height: m.height, round: m.round, validator };
-        this.recordEvidence({ first: { ...at, block: first }, second: { ...at, block: blockId } });
+        const kept = this.signatures.get(statementKey('proposal', validator, m.round, first))!;
+        this.recordEvidence({
+          first: { ...at, block: first, validRound: kept.validRound!, publicKey: hex(kept.publicKey), signature: hex(kept.signature) },
+          second: { ...at, block: blockId, validRound: m.validRound, publicKey: hex(m.publicKey), signature: hex(m.signature) },
+        });
       }
       return;
     }
@@ -529,9 +538,17 @@ export class BftConsensus {
           this.schedule(p ? this.timeouts.precommitMs : 0, () => this.fetchDecided(a.height));
           return;
         }
-        case 'equivocation':
-          this.recordEvidence({ first: a.first, second: a.second });
+        case 'equivocation': {
+          // Replayed after a restart, it was kept already (and the log holds no signatures).
+          if (replayed) break;
+          const signed = (v: Vote): SignedStatement | undefined => {
+            const s = this.signatures.get(statementKey(v.type, v.validator, v.round, v.block));
+            return s && { type: v.type, height: v.height, round: v.round, block: v.block, validator: v.validator, publicKey: hex(s.publicKey), signature: hex(s.signature) };
+          };
+          const first = signed(a.first), second = signed(a.second);
+          if (first && second) this.recordEvidence({ first, second });
           break;
+        }
       }
     }
   }
@@ -563,11 +580,12 @@ export class BftConsensus {
     if (this.node.height < height) this.schedule(this.timeouts.prevoteMs, () => this.fetchDecided(height));
   }
 
-  /** Keeps evidence of equivocation: in memory (consensus_evidence), appended to the evidence file, logged. */
+  /** Keeps evidence of equivocation: in memory (consensus_evidence, the newest), appended to the evidence file, logged. */
   private recordEvidence(e: Equivocation): void {
+    this.evidenceCount++;
     this.evidence.push(e);
-    const line = JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-    if (this.evidenceFile) appendFileSync(this.evidenceFile, `${line}\n`);
+    if (this.evidence.length > EVIDENCE_KEPT) this.evidence.splice(0, this.evidence.length - EVIDENCE_KEPT);
+    if (this.evidenceFile) appendFileSync(this.evidenceFile, `${JSON.stringify(evidenceJson(e))}\n`);
     this.log({ event: 'equivocation', validator: e.first.validator, height: e.first.height, round: e.first.round, type: e.first.type });
   }
 
@@ -585,6 +603,11 @@ export class BftConsensus {
   private broadcast(m: ConsensusMessage): void {
     void Promise.resolve(this.transport.broadcast(m)).catch((e: Error) => this.onError(e));
   }
+}
+
+/** What a statement says, as a key: its kind, signer, round and block (null: nil). */
+function statementKey(type: SignedStatement['type'], validator: string, round: number, block: string | null): string {
+  return `${type}|${validator}|${round}|${block ?? 'nil'}`;
 }
 
 function isNil(h: Uint8Array): boolean {

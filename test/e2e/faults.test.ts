@@ -21,6 +21,7 @@ import { readKeyFile } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex } from '../../node/chain/hash.ts';
+import { evidenceFromJson, verifyEquivocation } from '../../node/consensus/evidence.ts';
 import { onJsonLines, startNode, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-faults-'));
@@ -160,7 +161,6 @@ function startByzantine(home: string): Promise<Byzantine> {
   });
 }
 
-interface Evidence { first: { validator: string; type: string; height: number; round: number; block: string | null }; second: { validator: string; block: string | null } }
 
 test('an equivocating validator process cannot fork the chain, and every honest node records its evidence', async () => {
   const basePort = await freeBasePort(6);
@@ -179,14 +179,22 @@ test('an equivocating validator process cannot fork the chain, and every honest 
     assert.ok(byz.lines.some((l) => l.event === 'proposed'), 'it made conflicting proposals');
     assert.ok(byz.lines.filter((l) => l.event === 'equivocated').length >= 10, 'it equivocated');
     for (const [k, p] of honest.entries()) {
-      const evidence = await rpc(p).call<Evidence[]>('consensus_evidence');
+      const evidence = (await rpc(p).call<unknown[]>('consensus_evidence', { limit: 10_000 })).map(evidenceFromJson);
       assert.ok(evidence.length > 0, 'evidence recorded');
       for (const e of evidence) {
         assert.is(e.first.validator, byzAddress, 'only the Byzantine validator is accused');
         assert.is(e.second.validator, byzAddress);
         assert.is.not(e.first.block, e.second.block);
+        assert.ok(verifyEquivocation('brop-byzantine-test', e), 'signed: anyone can check it');
       }
       assert.ok(evidence.some((e) => e.first.type === 'prevote') && evidence.some((e) => e.first.type === 'precommit'), 'double prevotes and double precommits');
+      // A limit gives the newest, oldest first (more may have come meanwhile: the equivocator goes on).
+      const newest = (await rpc(p).call<unknown[]>('consensus_evidence', { limit: 2 })).map((e) => JSON.stringify(e));
+      const all = (await rpc(p).call<unknown[]>('consensus_evidence', { limit: 10_000 })).map((e) => JSON.stringify(e));
+      assert.is(newest.length, 2);
+      assert.is(all[all.indexOf(newest[0]!) + 1], newest[1], 'consecutive, in order');
+      assert.ok(all.indexOf(newest[0]!) >= evidence.length - 2, 'no older than the newest two before');
+      assert.is(await rpc(p).call('consensus_evidence', { limit: 0 }).then(() => 'answered', (e: { code?: string }) => e.code), 'RPC_INVALID_PARAMS');
       assert.ok(readFileSync(join(homes[k]!, 'data', 'evidence.jsonl'), 'utf8').includes(byzAddress), 'kept in the data folder');
       // Equivocation is validly signed gossip: evidence, not a reason to drop a peer.
       assert.equal((await rpc(p).call<{ penalisedPeers: string[] }>('consensus_status')).penalisedPeers, []);
