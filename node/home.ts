@@ -81,6 +81,14 @@ export function custodyDir(home: string, config: CustodyConfig): string {
 
 export const DEFAULT_MIDDLEWARE_PORT = 8650;
 
+/**
+ * The middleware's port beside a node RPC port chosen at init: 5 above it, as the defaults are (8645,
+ * 8650), so that homes made with different RPC ports do not also clash on the middleware's.
+ */
+function middlewarePortFor(rpcPort: number | undefined): number {
+  return rpcPort === undefined || rpcPort === 0 || rpcPort + 5 > 65535 ? DEFAULT_MIDDLEWARE_PORT : rpcPort + 5;
+}
+
 export const DEFAULT_RPC_PORT = 8645;
 
 export class HomeError extends Error {
@@ -140,7 +148,7 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
   });
   const config: NodeConfig = {
     rpc: { host: '127.0.0.1', port: opts.rpcPort ?? DEFAULT_RPC_PORT, ...opts.rpc }, validatorKey: 'keys/validator.json',
-    ...(opts.middleware === false ? {} : { middleware: { host: '127.0.0.1', port: DEFAULT_MIDDLEWARE_PORT, custody: {} } }),
+    ...(opts.middleware === false ? {} : { middleware: { host: '127.0.0.1', port: middlewarePortFor(opts.rpcPort), custody: {} } }),
   };
   writeJson(join(home, 'config.json'), config);
   // genesis.json last: its presence marks a complete home.

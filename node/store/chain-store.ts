@@ -77,10 +77,12 @@ export interface Head {
 }
 
 export class StoreError extends Error {
-  readonly code = 'STORE_CORRUPT';
-  constructor(message: string) {
+  /** STORE_CORRUPT: what is stored does not read back; STORE_LOCKED: another process has the data directory open. */
+  readonly code: 'STORE_CORRUPT' | 'STORE_LOCKED';
+  constructor(message: string, code: 'STORE_CORRUPT' | 'STORE_LOCKED' = 'STORE_CORRUPT') {
     super(message);
     this.name = 'StoreError';
+    this.code = code;
   }
 }
 
@@ -103,7 +105,15 @@ export class ChainStore {
     // memtable and larger tables mean far fewer compactions (a third of the compaction CPU of LevelDB's
     // 4 MB / 2 MB defaults at 72,000 transactions in `bench -- chain`).
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: 64 * 1024 * 1024, maxFileSize: 16 * 1024 * 1024 });
-    await db.open();
+    try {
+      await db.open();
+    } catch (e) {
+      // LevelDB's lock file: the usual cause is a second `brop start` on a home whose node is running.
+      if ((e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
+        throw new StoreError(`${dir} is in use by another running process (a node started on this home already?): stop it first, or give this node a home of its own`, 'STORE_LOCKED');
+      }
+      throw e;
+    }
     return new ChainStore(db);
   }
 

@@ -24,6 +24,10 @@ test('init, start, status, keys, tx, call, stop', async () => {
   assert.is(init.status, 0, init.stderr);
   assert.is(init.json.chainId, 'brop-cli');
   assert.is(brop('init', '--home', home).err.error.code, 'HOME_EXISTS');
+  // Homes made with other RPC ports get their middleware's 5 above it, not all the default 8650.
+  assert.is(JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).middleware.port, 8650);
+  assert.is(brop('init', '--home', join(dir, 'other-port'), '--rpc-port', '18645').status, 0);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'other-port', 'config.json'), 'utf8')).middleware.port, 18650);
   const node = await startNode(home);
   try {
     const status = brop('status', '--rpc', node.rpc);
@@ -54,27 +58,42 @@ test('init, start, status, keys, tx, call, stop', async () => {
   assert.is(node.lines.at(-1)!.event, 'stopped');
 });
 
-test('a validator key in an encrypted keystore: the node starts with the password, refuses without', async () => {
+test('a validator key in an encrypted keystore: the node starts with the password (file or env), refuses without or with a wrong one', async () => {
   const home2 = join(dir, 'home2');
-  assert.is(brop('init', '--home', home2, '--chain-id', 'brop-ks').status, 0);
-  const pw = join(dir, 'pw');
+  assert.is(brop('init', '--home', home2, '--chain-id', 'brop-ks', '--rpc-port', '0').status, 0);
+  const pw = join(dir, 'pw'), wrong = join(dir, 'wrong-pw');
   writeFileSync(pw, 'validator secret\n');
-  // The validator's plain key file becomes an encrypted keystore of the same key.
-  const plain = JSON.parse(readFileSync(join(home2, 'keys', 'validator.json'), 'utf8'));
-  const { writeKeystore } = await import('../../node/keys/keystore.ts');
-  const { readKeyFile } = await import('../../node/keys/key-file.ts');
-  writeKeystore(join(home2, 'keys', 'validator.json'), readKeyFile(join(home2, 'keys', 'validator.json')), 'validator secret', { overwrite: true });
-  const shown = brop('keys', 'show', join(home2, 'keys', 'validator.json'), '--password-file', pw);
+  writeFileSync(wrong, 'guess\n');
+  // The validator's plain key file becomes an encrypted keystore of the same key, in place.
+  const validatorKey = join(home2, 'keys', 'validator.json');
+  const plain = JSON.parse(readFileSync(validatorKey, 'utf8'));
+  const encrypted = brop('keys', 'encrypt', validatorKey, '--password-file', pw);
+  assert.is(encrypted.status, 0, encrypted.stderr);
+  assert.equal([encrypted.json.address, encrypted.json.encrypted], [plain.address, true]);
+  assert.not.match(readFileSync(validatorKey, 'utf8'), plain.privateKey.replace(/^0x/, ''), 'the plain key is gone');
+  assert.is(brop('keys', 'encrypt', validatorKey, '--password-file', pw).err.error.code, 'KEY_FILE_INVALID', 'a keystore is not encrypted twice');
+  const shown = brop('keys', 'show', validatorKey, '--password-file', pw);
   assert.is(shown.json.address, plain.address);
   assert.is(shown.json.encrypted, true);
-  assert.is(brop('keys', 'show', join(home2, 'keys', 'validator.json')).err.error.code, 'KEYSTORE_NO_PASSWORD');
-  assert.is(await startNode(home2).then(() => 'started', (e: Error) => e.message.includes('KEYSTORE_NO_PASSWORD') ? 'refused' : e.message), 'refused');
-  process.env.BROP_KEY_PASSWORD = 'validator secret';
+  assert.is(brop('keys', 'show', validatorKey).err.error.code, 'KEYSTORE_NO_PASSWORD');
+  const refusal = (e: Error) => /KEYSTORE_NO_PASSWORD|KEYSTORE_BAD_PASSWORD/.exec(e.message)?.[0] ?? e.message;
+  assert.is(await startNode(home2).then(() => 'started', refusal), 'KEYSTORE_NO_PASSWORD');
+  assert.is(await startNode(home2, ['--password-file', wrong]).then(() => 'started', refusal), 'KEYSTORE_BAD_PASSWORD');
+  const node = await startNode(home2, ['--password-file', pw]);
   try {
-    const node = await startNode(home2);
     assert.is(node.lines.find((l) => l.event === 'started')!.role, 'validator');
+    // A second node on the same home is refused with a reason, not LevelDB's "failed to open".
+    assert.match(await startNode(home2, ['--password-file', pw]).then(() => 'started', (e: Error) => e.message), /STORE_LOCKED/);
+  } finally {
     node.child.kill('SIGTERM');
     await node.exited;
+  }
+  process.env.BROP_KEY_PASSWORD = 'validator secret';
+  try {
+    const again = await startNode(home2);
+    assert.is(again.lines.find((l) => l.event === 'started')!.role, 'validator');
+    again.child.kill('SIGTERM');
+    await again.exited;
   } finally {
     delete process.env.BROP_KEY_PASSWORD;
   }

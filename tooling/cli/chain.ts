@@ -81,14 +81,14 @@ function positive(v: string, what: string): number {
  * --home: the default home, created on first run (npm start).
  */
 export async function runNode(argv: string[]): Promise<number> {
-  const usage = 'brop start [--home DIR] [--rpc-port N] [--middleware-port N] [--no-progress]';
-  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' }, 'middleware-port': { type: 'string' }, 'no-progress': { type: 'boolean' } }, usage);
+  const usage = 'brop start [--home DIR] [--rpc-port N] [--middleware-port N] [--password-file F] [--no-progress]';
+  const { values } = parse(argv, { home: { type: 'string' }, 'rpc-port': { type: 'string' }, 'middleware-port': { type: 'string' }, 'password-file': { type: 'string' }, 'no-progress': { type: 'boolean' } }, usage);
   const homeDir = resolve(String(values.home ?? DEFAULT_HOME));
   const rpcPort = values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined;
   const middlewarePort = values['middleware-port'] !== undefined ? port(values['middleware-port'] as string) : undefined;
   if (!existsSync(join(homeDir, 'genesis.json'))) {
     if (values.home) throw new CliError('HOME_INVALID', `${homeDir} has no genesis.json: run brop init --home ${values.home} first`);
-    const r = await initHome(homeDir, { chainId: 'brop-local' });
+    const r = await initHome(homeDir);
     print({ event: 'home-created', home: r.home, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
   }
   const home = loadHome(homeDir);
@@ -97,7 +97,9 @@ export async function runNode(argv: string[]): Promise<number> {
   const log = (event: Record<string, unknown>) => (statusLine && process.stdout.isTTY ? statusLine.around(() => print(event)) : print(event));
   let runtime: NodeRuntime;
   try {
-    runtime = await startRuntime(home, { rpcPort, log, statusLine });
+    // An encrypted validator key's password: --password-file, else BROP_KEY_PASSWORD, else the terminal.
+    const password: PasswordSource = { file: values['password-file'] as string | undefined, env: 'BROP_KEY_PASSWORD', prompt: true };
+    runtime = await startRuntime(home, { rpcPort, log, statusLine, password });
   } catch (e) {
     if ((e as { code?: string }).code === 'EADDRINUSE') throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
     throw e;
@@ -116,6 +118,9 @@ export async function runNode(argv: string[]): Promise<number> {
       });
     } catch (e) {
       await runtime.stop();
+      if ((e as { code?: string }).code === 'EADDRINUSE') {
+        throw new CliError('MIDDLEWARE_LISTEN_FAILED', `the middleware cannot listen on ${mw.host}:${middlewarePort ?? mw.port} (${(e as Error).message}): another node's middleware there? give --middleware-port N, or change middleware.port in config.json`);
+      }
       throw e;
     }
   }
@@ -141,7 +146,7 @@ export async function runNode(argv: string[]): Promise<number> {
 }
 
 export async function runKeys(argv: string[]): Promise<number> {
-  const usage = 'brop keys new --out FILE [--encrypt [--password-file F]] | brop keys show FILE [--password-file F]  (password also from BROP_KEY_PASSWORD or the terminal)';
+  const usage = 'brop keys new --out FILE [--encrypt [--password-file F]] [--force] | brop keys show FILE [--password-file F] | brop keys encrypt FILE [--out F] [--password-file F]  (password also from BROP_KEY_PASSWORD or the terminal)';
   const [sub, ...rest] = argv;
   if (sub === 'hsm') {
     // A validator key made on (or found on) an HSM token; the PIN from BROP_HSM_PIN or the terminal.
@@ -162,6 +167,16 @@ export async function runKeys(argv: string[]): Promise<number> {
       ? writeKeystore(out, newKeyPair(), await readPassword(password, out), { overwrite: values.force === true })
       : writeKeyFile(out, newKeyPair(), { overwrite: values.force === true });
     print({ ok: true, file: out, encrypted: values.encrypt === true, address: f.address, publicKey: f.publicKey });
+    return 0;
+  }
+  if (sub === 'encrypt' && positionals[0]) {
+    // A plain key file (one `init` wrote, say) into a keystore: in place by default, so a home's
+    // config.json, which names the file, needs no change; the plain key is not kept.
+    const path = resolve(positionals[0]);
+    const key = readKeyFile(path);
+    const out = values.out ? resolve(String(values.out)) : path;
+    const f = writeKeystore(out, key, await readPassword(password, out), { overwrite: out === path || values.force === true });
+    print({ ok: true, file: out, encrypted: true, address: f.address, publicKey: f.publicKey });
     return 0;
   }
   if (sub === 'show' && positionals[0]) {

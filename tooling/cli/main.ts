@@ -18,10 +18,11 @@ Commands:
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
   devnet [--dir DIR] [--validators N] [--block-time MS]
                                           Run N validators and a full node as processes on loopback (default 4)
-  start [--home DIR] [--rpc-port N] [--middleware-port N] [--no-progress]
+  start [--home DIR] [--rpc-port N] [--middleware-port N] [--password-file F] [--no-progress]
                                           Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
                                           with the middleware beside it if its config has a middleware section;
-                                          SIGHUP re-reads p2p.denyPeers; --no-progress: no sync progress bar on stderr
+                                          SIGHUP re-reads p2p.denyPeers; --no-progress: no sync progress bar on stderr;
+                                          an encrypted validator key's password: --password-file F, BROP_KEY_PASSWORD or the terminal
   middleware --node URL [--data DIR | --postgres URL] [--port N] [--custody DIR [--custody-url URL] ...]
                                           Index a node's chain; serve the query API and event stream (default port 8650),
                                           and file custody with --custody (docs/custody.md)
@@ -31,8 +32,9 @@ Commands:
                                           (--key may be an encrypted keystore: --password-file F or BROP_KEY_PASSWORD)
   call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
                                           A read-only contract call at the head
-  keys new --out FILE [--encrypt] | keys show FILE
+  keys new --out FILE [--encrypt] [--force] | keys show FILE
                                           Create or inspect an Ed25519 key file (or encrypted keystore)
+  keys encrypt FILE [--out F]             Turn a key file (a validator's, say) into an encrypted keystore, in place by default
   keys hsm --module SO --token LABEL --key-label LABEL
                                           Make (or find) a validator key on an HSM token (PKCS#11; PIN from BROP_HSM_PIN)
   apikey new --home DIR --name PARTNER [--per-second N] [--burst N] [--custody]
