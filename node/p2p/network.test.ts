@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import { keyPairSigner } from '../keys/signer.ts';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SYSTEM_CONTRACTS, buildSystemContract, systemAddress, accountAddress } from '../../contracts/system/index.ts';
@@ -290,6 +290,20 @@ test('a denied peer is disconnected, cannot connect either way, and is dialled a
   } finally {
     await Promise.all([a!.stop(), b!.stop()]);
   }
+});
+
+test('the peer identity persists in its file (made on first start, its folder too); a damaged file is P2P_BAD_PEER_KEY, not a new identity', async () => {
+  const file = join(dir, 'hand-made-home', 'keys', 'peer.key');
+  const isValidator = () => false;
+  const first = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file });
+  const id = first.peerId;
+  await first.stop();
+  const again = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file });
+  assert.is(again.peerId, id);
+  await again.stop();
+  writeFileSync(file, 'not a key');
+  assert.is(await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file }).then(async (n) => { await n.stop(); return 'started'; }, (e: { code?: string }) => e.code), 'P2P_BAD_PEER_KEY');
+  assert.is(readFileSync(file, 'utf8'), 'not a key', 'left for the operator to restore');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

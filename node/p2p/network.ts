@@ -13,7 +13,8 @@
  * An operator may deny peers (by peer id): the connection gater refuses dialling them and their
  * inbound connections, gossip they forward is ignored, and the list can change while the node runs.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
@@ -74,7 +75,7 @@ export interface NetworkOptions {
 }
 
 export class P2pError extends Error {
-  readonly code: 'P2P_BAD_PEER_ID';
+  readonly code: 'P2P_BAD_PEER_ID' | 'P2P_BAD_PEER_KEY';
   constructor(code: P2pError['code'], message: string) {
     super(message);
     this.name = 'P2pError';
@@ -216,9 +217,17 @@ function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | Com
 }
 
 async function peerKey(file: string | undefined): Promise<PrivateKey> {
-  if (file && existsSync(file)) return privateKeyFromProtobuf(new Uint8Array(readFileSync(file)));
+  if (file && existsSync(file)) {
+    try {
+      return privateKeyFromProtobuf(new Uint8Array(readFileSync(file)));
+    } catch (e) {
+      // Not made anew: peers and deny lists know this node by it.
+      throw new P2pError('P2P_BAD_PEER_KEY', `${file} is not a libp2p private key (${(e as Error).message}): restore it, or delete it to start under a new peer id`);
+    }
+  }
   const key = await generateKeyPair('Ed25519');
   if (file) {
+    mkdirSync(dirname(file), { recursive: true }); // a home made by hand may have no keys/ yet
     writeFileSync(`${file}.tmp`, privateKeyToProtobuf(key), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
   }

@@ -17,7 +17,8 @@ import { RpcClient } from '../../node/rpc/client.ts';
 import type { RpcError } from '../../node/rpc/errors.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
-import { startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
+import { BROP, onJsonLines, startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
+import { spawn } from 'node:child_process';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-devnet-'));
 
@@ -103,6 +104,45 @@ test('a devnet survives one validator down, halts safely with two, resumes when 
     for (const p of procs) p?.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p?.exited));
   }
+});
+
+test('brop devnet: starts every node as a process and prints their RPC URLs, tells of a node that dies, stops them all on Ctrl-C', async () => {
+  const basePort = await freeBasePort(5);
+  const netDir = join(dir, 'cli-devnet');
+  const run = (extra: string[] = []) => {
+    const child = spawn(process.execPath, [BROP, 'devnet', '--dir', netDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Array<Record<string, unknown>> = [];
+    onJsonLines(child.stdout!, (j) => lines.push(j));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    return { child, lines, exited };
+  };
+  const first = run(['--validators', '4', '--block-time', '300', '--base-port', String(basePort)]);
+  try {
+    await until(async () => first.lines.filter((l) => l.event === 'node-started').length === 5, 60_000, 'five nodes started');
+    const started = first.lines.filter((l) => l.event === 'node-started');
+    assert.equal(started.map((l) => l.role).sort(), ['full-node', 'validator', 'validator', 'validator', 'validator']);
+    const client = new RpcClient(String(started.find((l) => l.role === 'full-node')!.rpc));
+    await until(async () => (await client.call<{ height: number }>('chain_status')).height >= 3, 30_000, 'blocks');
+    // A validator dies (SIGKILL): the devnet says so; the other three go on.
+    const victim = started.find((l) => l.role === 'validator')!;
+    process.kill(Number(victim.pid), 'SIGKILL');
+    await until(async () => first.lines.some((l) => l.event === 'node-exited' && l.node === victim.node && l.signal === 'SIGKILL'), 10_000, 'the exit reported');
+    const h = (await client.call<{ height: number }>('chain_status')).height;
+    await until(async () => (await client.call<{ height: number }>('chain_status')).height >= h + 2, 30_000, 'blocks without it');
+  } finally {
+    first.child.kill('SIGINT');
+  }
+  assert.is(await first.exited, 0);
+  assert.is(first.lines.at(-1)!.event, 'devnet-stopped');
+  // Run again on the existing network: options that only shape a new one are named as ignored.
+  const second = run(['--validators', '7']);
+  try {
+    await until(async () => second.lines.filter((l) => l.event === 'node-started').length === 5, 60_000, 'the same five nodes');
+    assert.match(String(second.lines.find((l) => l.event === 'warning')?.message), /--validators only apply when it is created/);
+  } finally {
+    second.child.kill('SIGINT');
+  }
+  assert.is(await second.exited, 0);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

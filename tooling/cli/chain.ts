@@ -287,23 +287,33 @@ export async function runDevnet(argv: string[]): Promise<number> {
       params: values['block-time'] ? { blockTimeMs: positive(String(values['block-time']), '--block-time') } : undefined,
     });
     print({ event: 'devnet-created', dir: r.dir, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
+  } else {
+    const ignored = ['validators', 'block-time', 'base-port'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+    if (ignored.length > 0) print({ event: 'warning', message: `${dir} exists: ${ignored.join(', ')} only apply when it is created (remove it, or give another --dir)` });
   }
+  let stopping = false;
   const homes = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'genesis.json'))).sort();
   const children = homes.map((name) => {
     // Several nodes share this terminal: none draws a progress bar on it.
     const child = spawn(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), 'start', '--home', join(dir, name), '--no-progress'], { stdio: ['ignore', 'pipe', 'inherit'] });
     onJsonLines(child.stdout!, (j) => {
-      if (j.event === 'started') print({ event: 'node-started', node: name, role: j.role, rpc: j.rpc, ws: j.ws, ...(j.middleware ? { middleware: j.middleware } : {}) });
+      if (j.event === 'started') print({ event: 'node-started', node: name, pid: child.pid, role: j.role, rpc: j.rpc, ws: j.ws, ...(j.middleware ? { middleware: j.middleware } : {}) });
       else if (j.event === 'error' || j.event === 'warning') print({ node: name, ...j });
     });
-    return child;
+    // Listened for from the start: a node killed before Ctrl-C has exited already when the devnet stops.
+    const exited = new Promise<void>((r) => child.once('exit', (code, signal) => {
+      if (!stopping) print({ event: 'node-exited', node: name, code, signal });
+      r();
+    }));
+    return { child, exited };
   });
   await new Promise<void>((done) => {
     process.once('SIGINT', () => done());
     process.once('SIGTERM', () => done());
   });
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  stopping = true;
+  for (const c of children) c.child.kill('SIGTERM');
+  await Promise.all(children.map((c) => c.exited));
   print({ event: 'devnet-stopped' });
   return 0;
 }

@@ -16,7 +16,7 @@ Commands:
                                           Create a single-validator chain: keys, system contracts, genesis, config
   init --home DIR --validators N [--base-port P] [--block-time MS]
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
-  devnet [--dir DIR] [--validators N] [--block-time MS]
+  devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P]
                                           Run N validators and a full node as processes on loopback (default 4)
   start [--home DIR] [--rpc-port N] [--middleware-port N] [--password-file F] [--no-progress]
                                           Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
