@@ -58,6 +58,8 @@ test('chain_status and chain_block (by height, by hash, with transactions); unkn
   assert.is(await codeOf(client.call('chain_block', { height: 10_000 })), 'NOT_FOUND');
   assert.is(await codeOf(client.call('chain_block', { height: -1 })), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('chain_block', { hash: '0x1234' })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('chain_block', { height: 0, hash: b0.hash })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('chain_block', { height: 0, full: 'yes' })), 'RPC_INVALID_PARAMS');
 });
 
 test('tx_send → pending → committed, with the receipt; subscribers get the block, the transaction and its events with cursors', async () => {

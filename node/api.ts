@@ -26,7 +26,7 @@ function obj(params: unknown): Params {
 function bytesParam(p: Params, name: string, length?: number): Uint8Array {
   const v = p[name];
   const b = typeof v === 'string' ? fromHex(v, length) : undefined;
-  if (!b) throw RpcError.invalidParams(`${name} must be ${length ? `${length} bytes of` : ''} 0x-hex`);
+  if (!b) throw RpcError.invalidParams(`${name} must be ${length ? `${length} bytes of ` : ''}0x-hex`);
   return b;
 }
 
@@ -80,6 +80,8 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
 
   server.method('chain_block', (params) => {
     const p = obj(params);
+    if (p.full !== undefined && typeof p.full !== 'boolean') throw RpcError.invalidParams('full must be true or false');
+    if (p.hash !== undefined && p.height !== undefined) throw RpcError.invalidParams('give height or hash, not both');
     const withTxs = p.full === true;
     if (p.hash !== undefined) {
       const found = node.blockByHash(bytesParam(p, 'hash', 32));
@@ -120,7 +122,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     return { name: c.name, address: hex0x(c.address), abi: c.abi };
   });
 
-  server.method('contract_list', () => node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), codeHash: c.abi.codeHash })));
+  server.method('contract_list', () => node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), codeHash: `0x${c.abi.codeHash}` })));
 
   server.method('contract_call', (params) => {
     const p = obj(params);

@@ -27,7 +27,9 @@ export function encodeArgs(abi: ContractAbi, method: string, args: readonly unkn
   try {
     return encodeValues(m.params.map((p) => p.type), values, abi.structs as StructTable, m.params.map((p) => `${method}.${p.name}`));
   } catch (e) {
-    throw new SdkError('BAD_ARGUMENTS', `${abi.name}.${(e as Error).message}`);
+    // A field's error names its path (method.param...); one about the arguments as a whole (their count) does not.
+    const message = (e as Error).message;
+    throw new SdkError('BAD_ARGUMENTS', message.startsWith(`${method}.`) ? `${abi.name}.${message}` : `${abi.name}.${method}: ${message}`);
   }
 }
 

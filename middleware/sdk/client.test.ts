@@ -65,7 +65,9 @@ test('reads: status, blocks, contracts, views with exact types; failures keep th
   const b0 = await client.block(0);
   assert.is(b0.header.height, 0);
   assert.is((await client.block(b0.hash)).hash, b0.hash);
-  assert.is((await client.contracts()).length, 6);
+  const contracts = await client.contracts();
+  assert.is(contracts.length, 6);
+  assert.ok(contracts.every((c) => /^0x[0-9a-f]{64}$/.test(c.codeHash) && /^0x[0-9a-f]{64}$/.test(c.address)), 'bytes as 0x-hex, as everywhere in the RPC');
   assert.is(await client.call('admission', 'roleOf', [operator.address]), 1);
   const schedule = await client.call('quota', 'getSchedule') as Record<string, unknown>;
   assert.is(typeof schedule.base, 'bigint');

@@ -84,13 +84,13 @@ export class RpcClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw transportError(err, this.timeoutMs);
+      throw transportError(err, this.timeoutMs, this.url);
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
-      throw transportError(err, this.timeoutMs);
+      throw transportError(err, this.timeoutMs, this.url);
     }
     if (res.status === 204) return undefined;
     try {
@@ -258,11 +258,24 @@ function settle(r: WireResponse): unknown {
   return r.result;
 }
 
-function transportError(err: unknown, timeoutMs: number): RpcError {
+/** A URL as errors show it: without credentials or query (an api_key may be there). */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+function transportError(err: unknown, timeoutMs: number, rawUrl: string): RpcError {
+  const url = shownUrl(rawUrl);
   const name = (err as { name?: unknown })?.name;
-  if (name === 'TimeoutError') return new RpcError('RPC_TIMEOUT', `no response within ${timeoutMs} ms`);
-  const cause = (err as { cause?: { code?: unknown } })?.cause;
-  return new RpcError('RPC_TRANSPORT_ERROR', `request failed: ${(err as Error)?.message ?? String(err)}`, {
+  if (name === 'TimeoutError') return new RpcError('RPC_TIMEOUT', `no response from ${url} within ${timeoutMs} ms`);
+  // fetch says only "fetch failed": the reason (ECONNREFUSED, a bad scheme, a TLS error) is its cause.
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const why = (typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (err as Error)?.message ?? String(err)).replaceAll(rawUrl, url);
+  return new RpcError('RPC_TRANSPORT_ERROR', `request to ${url} failed: ${why}`, {
     data: typeof cause?.code === 'string' ? { cause: cause.code } : undefined,
   });
 }

@@ -411,7 +411,12 @@ test('close: in-flight requests get RPC_SHUTTING_DOWN, idle keep-alive connectio
     assert.unreachable();
   } catch (e) {
     assert.is((e as RpcError).code, 'RPC_TRANSPORT_ERROR');
+    // Where and why, not fetch's bare "fetch failed"; credentials in the URL are not repeated.
+    assert.match((e as RpcError).message, /^request to http:\/\/127\.0\.0\.1:\d+\/ failed: ECONNREFUSED$/);
   }
+  const withSecret = await new RpcClient(url.replace('http://', 'http://user:secret@')).call('echo').catch((e: RpcError) => e);
+  assert.is((withSecret as RpcError).code, 'RPC_TRANSPORT_ERROR');
+  assert.not.match((withSecret as RpcError).message, /secret/);
 });
 
 test('close: a request whose body never finishes is cut after closeGraceMs', async () => {

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,12 @@ test('init, start, status, keys, tx, call, stop', async () => {
     assert.match(again.json.receipt.error, /^ALREADY_PARTNER|^PARTNER_EXISTS|^[A-Z_]+:/);
     const bad = brop('tx', 'admission', 'admitPartner', '--args', '[1]', '--key', init.json.operatorKey, '--rpc', node.rpc);
     assert.is(bad.err.error.code, 'BAD_ARGUMENTS');
+    assert.match(bad.err.error.message, /^admission\.admitPartner: expected 4 values, got 1/);
+    const badField = brop('tx', 'admission', 'admitPartner', '--args', JSON.stringify([1, 'Partner', 7, `0x${'ab'.repeat(32)}`]), '--key', init.json.operatorKey, '--rpc', node.rpc);
+    assert.match(badField.err.error.message, /^admission\.admitPartner\.\w+/);
+    // No node there: the error says where it tried and why.
+    const closed = await new Promise<number>((r) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => r(p)); }); });
+    assert.match(brop('status', '--rpc', `http://127.0.0.1:${closed}/`).err.error.message, new RegExp(`http://127\\.0\\.0\\.1:${closed}/ failed: ECONNREFUSED`));
     const unauthorised = brop('tx', 'admission', 'roleOf', '--args', JSON.stringify([key.json.address]), '--key', join(dir, 'partner.json'), '--rpc', node.rpc);
     assert.is(unauthorised.err.error.code, 'TX_UNAUTHORISED_KEY');
   } finally {

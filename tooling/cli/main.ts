@@ -26,12 +26,15 @@ Commands:
   middleware --node URL [--data DIR | --postgres URL] [--port N] [--custody DIR [--custody-url URL] ...]
                                           Index a node's chain; serve the query API and event stream (default port 8650),
                                           and file custody with --custody (docs/custody.md)
-  status [--rpc URL | --home DIR]         The chain's head, validators and pool
-  tx CONTRACT METHOD --args JSON --key FILE [--rpc URL | --home DIR] [--valid-for N] [--no-wait]
-                                          Sign and submit a transaction; wait for its receipt or its expiry
-                                          (--key may be an encrypted keystore: --password-file F or BROP_KEY_PASSWORD)
-  call CONTRACT METHOD [--args JSON] [--rpc URL | --home DIR]
-                                          A read-only contract call at the head
+  status [--rpc URL | --home DIR] [--api-key KEY]
+                                          The chain's head, validators and pool
+  tx CONTRACT METHOD --args JSON --key FILE [--password-file F] [--rpc URL | --home DIR] [--api-key KEY]
+     [--valid-for N] [--no-wait]          Sign and submit a transaction; wait for its receipt or its expiry
+                                          (--key may be an encrypted keystore: --password-file F or BROP_KEY_PASSWORD;
+                                          --valid-for: blocks, at most the chain's validity window;
+                                          --api-key, or BROP_API_KEY: a proxy node's key for this partner)
+  call CONTRACT METHOD [--args JSON] [--caller 0xADDRESS] [--rpc URL | --home DIR] [--api-key KEY]
+                                          A read-only contract call at the head (as --caller, if given)
   keys new --out FILE [--encrypt] [--force] | keys show FILE
                                           Create or inspect an Ed25519 key file (or encrypted keystore)
   keys encrypt FILE [--out F]             Turn a key file (a validator's, say) into an encrypted keystore, in place by default
