@@ -313,6 +313,8 @@ test('a wait survives the node\'s RPC going away: the commit happens while it is
     // Polling so slow it cannot be what finds the commit: the reconnect's check must.
     const c = new BropClient({ url: manual.url, wallet: operator, pollIntervalMs: 60_000, minReconnectDelayMs: 50 });
     clients.push(c);
+    const states: string[] = [];
+    c.onConnection((s) => states.push(s));
     const pending = await c.send('admission', 'roleOf', [operator.address]);
     const wait = pending.wait({ signal: AbortSignal.timeout(10_000) }); // a failure, not a hang
     await until('the subscriptions', () => c.connection === 'open');
@@ -324,6 +326,8 @@ test('a wait survives the node\'s RPC going away: the commit happens while it is
     const r = await wait;
     assert.is(r.hash, pending.hash);
     assert.is(r.receipt.status, 'ok');
+    // What a program tells its user meanwhile (brop tx does, on stderr).
+    assert.ok(states.indexOf('reconnecting') >= 0 && states.lastIndexOf('open') > states.indexOf('reconnecting'), states.join(' '));
   } finally {
     await manual.close();
   }

@@ -164,6 +164,15 @@ export class BropClient {
     return this.hub?.state ?? 'closed';
   }
 
+  /**
+   * Tells `listener` of each change of the WebSocket's state ('reconnecting' when the node went away,
+   * 'open' once it is back): for a program to say so; subscriptions and waits resume by themselves.
+   * Returns the function that stops it. A client without a WebSocket never calls it.
+   */
+  onConnection(listener: (state: ConnectionState) => void): () => void {
+    return this.hub?.onState(listener) ?? (() => undefined);
+  }
+
   /** Ends subscriptions and waits (SDK_CLOSED) and the WebSocket. */
   async close(): Promise<void> {
     this.tracker.close();

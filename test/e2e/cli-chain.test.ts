@@ -4,12 +4,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { type AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BROP, startNode } from '../../tooling/nodes/processes.ts';
+import { RpcClient } from '../../node/rpc/client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-cli-chain-'));
 const home = join(dir, 'home');
@@ -54,7 +55,7 @@ test('init, start, status, keys, tx, call, stop', async () => {
     const badField = brop('tx', 'admission', 'admitPartner', '--args', JSON.stringify([1, 'Partner', 7, `0x${'ab'.repeat(32)}`]), '--key', init.json.operatorKey, '--rpc', node.rpc);
     assert.match(badField.err.error.message, /^admission\.admitPartner\.\w+/);
     // No node there: the error says where it tried and why.
-    const closed = await new Promise<number>((r) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => r(p)); }); });
+    const closed = await freePort();
     assert.match(brop('status', '--rpc', `http://127.0.0.1:${closed}/`).err.error.message, new RegExp(`http://127\\.0\\.0\\.1:${closed}/ failed: ECONNREFUSED`));
     const unauthorised = brop('tx', 'admission', 'roleOf', '--args', JSON.stringify([key.json.address]), '--key', join(dir, 'partner.json'), '--rpc', node.rpc);
     assert.is(unauthorised.err.error.code, 'TX_UNAUTHORISED_KEY');
@@ -121,6 +122,52 @@ test('a proxy node: partners call with their API key; without one they are refus
     await node.exited;
   }
 });
+
+test('brop tx waits through a node killed (SIGKILL) and restarted: it says so on stderr, and ends with the receipt', async () => {
+  const home3 = join(dir, 'home-wait');
+  const init = brop('init', '--home', home3, '--chain-id', 'brop-wait', '--block-time', '1500');
+  assert.is(init.status, 0, init.stderr);
+  const port = await freePort();
+  let node = await startNode(home3, ['--rpc-port', String(port)]);
+  const rpc = `http://127.0.0.1:${port}/`;
+  const tx = spawn(process.execPath, [BROP, 'tx', 'admission', 'roleOf', '--args', JSON.stringify([readKeyAddress(init.json.operatorKey)]), '--key', init.json.operatorKey, '--rpc', rpc], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  tx.stdout!.on('data', (d) => (stdout += d));
+  tx.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => tx.once('exit', (code) => r(code)));
+  try {
+    // Accepted (pending, on disk; brop tx says so with the hash), then the node dies before its block.
+    await until(async () => stderr.includes('"accepted"'), 10_000);
+    assert.is((await new RpcClient(rpc).call<{ pendingTxs: number }>('chain_status')).pendingTxs, 1);
+    node.child.kill('SIGKILL');
+    await node.exited;
+    await until(async () => stderr.includes('connection-lost'), 10_000).catch((e) => { throw new Error(`${e.message}: stderr ${stderr} stdout ${stdout}`); });
+    node = await startNode(home3, ['--rpc-port', String(port)]);
+    assert.is(await exited, 0, stderr);
+    const final = JSON.parse(stdout.trim().split('\n').pop()!);
+    assert.equal([final.status, final.receipt.status], ['committed', 'ok']);
+  } finally {
+    tx.kill();
+    node.child.kill('SIGTERM');
+    await node.exited;
+  }
+});
+
+function readKeyAddress(file: string): string {
+  return JSON.parse(readFileSync(file, 'utf8')).address;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise<number>((r) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => r(p)); }); });
+}
+
+async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond().catch(() => false))) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 

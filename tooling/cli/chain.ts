@@ -243,12 +243,29 @@ export async function runTx(argv: string[]): Promise<number> {
   const validFor = values['valid-for'] ? positive(String(values['valid-for']), '--valid-for') : undefined;
   const client = sdkClient(values, { wallet, validFor });
   try {
-    const pending = await client.send(contract, method, jsonArgs(values.args));
+    const signed = await client.buildTx(contract, method, jsonArgs(values.args));
+    let pending: Awaited<ReturnType<typeof client.sendTx>>;
+    try {
+      pending = await client.sendTx(signed);
+    } catch (e) {
+      // The node may have taken it before the answer was lost: name the transaction, so it can be looked up.
+      const code = (e as { code?: string }).code;
+      if (code === 'RPC_TRANSPORT_ERROR' || code === 'RPC_TIMEOUT') throw new CliError(code, `${(e as Error).message}; transaction ${signed.hash} may have been accepted before the answer was lost (ask the node: tx_get)`);
+      throw e;
+    }
     if (values['no-wait']) {
       print({ hash: pending.hash, status: 'pending', validUntilBlock: pending.validUntilBlock });
       return 0;
     }
-    // Submit and wait: a transaction always ends committed (with its receipt) or expired.
+    // Submit and wait: a transaction always ends committed (with its receipt) or expired. If the node
+    // goes away meanwhile the wait goes on (the transaction is pending there); stderr says so.
+    process.stderr.write(`${toJson({ event: 'accepted', hash: pending.hash, validUntilBlock: pending.validUntilBlock, note: 'waiting for the block' })}\n`);
+    let lost = false;
+    client.onConnection((state) => {
+      if (state === 'reconnecting' && !lost) process.stderr.write(`${toJson({ event: 'connection-lost', rpc: rpcUrl(values), hash: pending.hash, note: 'still waiting: the transaction is pending on the node; retrying' })}\n`);
+      if (state === 'open' && lost) process.stderr.write(`${toJson({ event: 'connection-back', rpc: rpcUrl(values) })}\n`);
+      if (state === 'reconnecting' || state === 'open') lost = state === 'reconnecting';
+    });
     const final = await pending.outcome();
     print(final);
     return final.status === 'committed' && final.receipt.status === 'ok' ? 0 : 1;
