@@ -18,6 +18,7 @@ import { ParamsError } from './chain/params.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { CODE_P2P, multiaddr } from '@multiformats/multiaddr';
 
 export interface NodeConfig {
   /** RPC address and limits (requests per second and burst per client address; false: no limit). */
@@ -227,6 +228,77 @@ function checkDenyPeers(config: NodeConfig): string[] {
 /** The deny list as the home's config.json says now (a running node re-reads it on SIGHUP). HOME_INVALID if it is malformed. */
 export function readDenyPeers(dir: string): string[] {
   return checkDenyPeers(readJson<NodeConfig>(join(resolve(dir), 'config.json')));
+}
+
+export interface NodeInitOptions {
+  /** The chain's genesis file, as every node of it has. */
+  genesisFile: string;
+  /** Nodes to connect to: multiaddrs ending in /p2p/PEER_ID (the validators', say). */
+  peers: string[];
+  /** Default DEFAULT_RPC_PORT; the middleware (on unless false) listens 5 above it. */
+  rpcPort?: number;
+  /** The p2p listen address (default /ip4/0.0.0.0/tcp/26700: peers may dial this node too). */
+  p2pListen?: string;
+  middleware?: false;
+}
+
+/**
+ * A full node's home for a chain that runs already (a proxy node is one with API keys, `brop apikey`):
+ * the chain's genesis file, the system contracts built here and checked against it, and a config that
+ * peers with `peers`. It has no validator key (a validator-to-be adds its own, docs/consensus.md); its
+ * peer identity is made at its first start.
+ */
+export async function initNodeHome(dir: string, opts: NodeInitOptions): Promise<{ home: string; genesis: GenesisFile; config: NodeConfig }> {
+  const home = resolve(dir);
+  if (existsSync(join(home, 'genesis.json'))) throw new HomeError('HOME_EXISTS', `${home} already holds a chain (genesis.json): refusing to overwrite it`);
+  const genesis = readJson<GenesisFile>(resolve(opts.genesisFile));
+  if (opts.peers.length === 0) throw new HomeError('HOME_INVALID', 'at least one peer: a node of the chain to connect to (a multiaddr ending in /p2p/PEER_ID)');
+  for (const p of opts.peers) {
+    let id: string | undefined;
+    try {
+      const value = multiaddr(p).getComponents().findLast((c) => c.code === CODE_P2P)?.value;
+      id = value === undefined ? undefined : peerIdFromString(value).toString();
+    } catch {
+      id = undefined;
+    }
+    if (!id) throw new HomeError('HOME_INVALID', `peer ${p} is not a multiaddr ending in /p2p/PEER_ID`);
+  }
+  if (opts.p2pListen !== undefined) {
+    try {
+      multiaddr(opts.p2pListen);
+    } catch (e) {
+      throw new HomeError('HOME_INVALID', `--p2p-listen ${opts.p2pListen}: ${(e as Error).message}`);
+    }
+  }
+  const built: Array<{ name: string; wasm: Uint8Array; abi: ContractAbi }> = [];
+  for (const name of SYSTEM_CONTRACTS) built.push({ name, ...(await buildSystemContract(name)) });
+  try {
+    // This build's contracts must be the chain's: a node whose code differs would compute other states.
+    checkGenesis(genesis, (name, codeHash) => {
+      const b = built.find((x) => x.name === name);
+      return b && codeHashOf(b.wasm) === codeHash ? b : undefined;
+    });
+  } catch (e) {
+    if (e instanceof ParamsError) throw new HomeError('HOME_INVALID', `${opts.genesisFile}: ${e.message} (is this BROP the version the chain runs?)`);
+    throw e;
+  }
+  mkdirSync(join(home, 'contracts'), { recursive: true });
+  mkdirSync(join(home, 'keys'), { recursive: true });
+  for (const b of built) {
+    writeFileSync(join(home, 'contracts', `${b.name}.wasm`), b.wasm);
+    writeJson(join(home, 'contracts', `${b.name}.abi.json`), b.abi);
+  }
+  const rpcPort = opts.rpcPort ?? DEFAULT_RPC_PORT;
+  const config: NodeConfig = {
+    rpc: { host: '127.0.0.1', port: rpcPort },
+    validatorKey: null,
+    p2p: { listen: [opts.p2pListen ?? '/ip4/0.0.0.0/tcp/26700'], peers: opts.peers },
+    ...(opts.middleware === false ? {} : { middleware: { host: '127.0.0.1', port: middlewarePortFor(opts.rpcPort), custody: {} } }),
+  };
+  writeJson(join(home, 'config.json'), config);
+  // genesis.json last: its presence marks a complete home.
+  writeJson(join(home, 'genesis.json'), genesis);
+  return { home, genesis, config };
 }
 
 export interface NetworkInitOptions {

@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +18,7 @@ import type { RpcError } from '../../node/rpc/errors.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { hex0x } from '../../node/json.ts';
 import { BROP, onJsonLines, startNode, TxFactory, type NodeProcess, freeBasePort } from '../../tooling/nodes/processes.ts';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-devnet-'));
 
@@ -129,6 +129,32 @@ test('brop devnet: starts every node as a process and prints their RPC URLs, tel
     await until(async () => first.lines.some((l) => l.event === 'node-exited' && l.node === victim.node && l.signal === 'SIGKILL'), 10_000, 'the exit reported');
     const h = (await client.call<{ height: number }>('chain_status')).height;
     await until(async () => (await client.call<{ height: number }>('chain_status')).height >= h + 2, 30_000, 'blocks without it');
+    // A new full node for the running chain, from its genesis file and peers' addresses: it catches up.
+    const genesis = join(netDir, 'full-node', 'genesis.json');
+    const peers = (JSON.parse(readFileSync(join(netDir, 'full-node', 'config.json'), 'utf8')) as { p2p: { peers: string[] } }).p2p.peers;
+    const newHome = join(dir, 'new-full-node');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [BROP, ...args], { encoding: 'utf8', timeout: 120_000 });
+    const codeOf = (r: { stderr: string }) => (JSON.parse(r.stderr.trim().split('\n').pop()!) as { error: { code: string } }).error.code;
+    assert.is(codeOf(cli('init', '--home', newHome, '--genesis', genesis)), 'CLI_USAGE', 'no peers');
+    assert.is(codeOf(cli('init', '--home', newHome, '--genesis', genesis, '--peers', '/ip4/127.0.0.1/tcp/1')), 'HOME_INVALID', 'a peer without its id');
+    const forged = join(dir, 'forged-genesis.json');
+    const g = JSON.parse(readFileSync(genesis, 'utf8'));
+    g.contracts[0].codeHash = '00'.repeat(32);
+    writeFileSync(forged, JSON.stringify(g));
+    assert.is(codeOf(cli('init', '--home', newHome, '--genesis', forged, '--peers', peers.join(','))), 'HOME_INVALID', 'code this build does not have');
+    const made = cli('init', '--home', newHome, '--genesis', genesis, '--peers', peers.join(','), '--p2p-listen', '/ip4/127.0.0.1/tcp/0');
+    assert.is(made.status, 0, made.stderr);
+    const joined = await startNode(newHome);
+    try {
+      assert.is(joined.lines.find((l) => l.event === 'started')!.role, 'full-node');
+      const target = (await client.call<{ height: number }>('chain_status')).height;
+      await until(async () => (await height(joined)) >= target, 60_000, 'the new node caught up');
+      const b = await new RpcClient(joined.rpc).call<{ hash: string }>('chain_block', { height: target });
+      assert.is(b.hash, (await client.call<{ hash: string }>('chain_block', { height: target })).hash);
+    } finally {
+      joined.child.kill('SIGTERM');
+      await joined.exited;
+    }
   } finally {
     first.child.kill('SIGINT');
   }

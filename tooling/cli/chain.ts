@@ -17,7 +17,7 @@ import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/key
 import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
-import { type CustodyConfig, DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, loadHome } from '../../node/home.ts';
+import { type CustodyConfig, DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, initNodeHome, loadHome } from '../../node/home.ts';
 import { reloadDenyPeers, startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { StatusLine } from '../../node/consensus/sync-progress.ts';
 import { onJsonLines } from '../nodes/processes.ts';
@@ -39,12 +39,26 @@ function parse(argv: string[], options: ParseArgsOptionsConfig, usage: string) {
 }
 
 export async function runInit(argv: string[]): Promise<number> {
-  const usage = 'brop init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS] [--validators N [--base-port P]]';
+  const usage = 'brop init --home DIR [--chain-id ID] [--rpc-port N] [--block-time MS] [--validators N [--base-port P]] | brop init --home DIR --genesis FILE --peers ADDR[,ADDR..] [--rpc-port N] [--p2p-listen ADDR]';
   const { values } = parse(argv, {
     home: { type: 'string' }, 'chain-id': { type: 'string' }, 'rpc-port': { type: 'string' }, 'block-time': { type: 'string' },
-    validators: { type: 'string' }, 'base-port': { type: 'string' },
+    validators: { type: 'string' }, 'base-port': { type: 'string' }, genesis: { type: 'string' }, peers: { type: 'string' }, 'p2p-listen': { type: 'string' },
   }, usage);
   if (!values.home) throw new CliError('CLI_USAGE', `--home is required\nusage: ${usage}`);
+  if (values.genesis !== undefined) {
+    // A full (or proxy) node for a chain that runs already.
+    if (values.validators !== undefined || values['chain-id'] !== undefined || values['block-time'] !== undefined) {
+      throw new CliError('CLI_USAGE', `--genesis joins a chain that exists: its id, validators and block time are the genesis file's\nusage: ${usage}`);
+    }
+    if (!values.peers) throw new CliError('CLI_USAGE', `--peers is required with --genesis: the multiaddrs (ending in /p2p/PEER_ID) of nodes of the chain\nusage: ${usage}`);
+    const r = await initNodeHome(String(values.home), {
+      genesisFile: String(values.genesis), peers: String(values.peers).split(',').map((p) => p.trim()).filter(Boolean),
+      rpcPort: values['rpc-port'] !== undefined ? port(values['rpc-port'] as string) : undefined,
+      p2pListen: values['p2p-listen'] as string | undefined,
+    });
+    print({ ok: true, home: r.home, chainId: r.genesis.chainId, role: 'full-node', rpc: `http://${r.config.rpc.host}:${r.config.rpc.port}/`, p2p: r.config.p2p });
+    return 0;
+  }
   if (values.validators !== undefined) {
     const r = await initNetwork(String(values.home), {
       validators: positive(String(values.validators), '--validators'),

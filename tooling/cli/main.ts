@@ -16,6 +16,8 @@ Commands:
                                           Create a single-validator chain: keys, system contracts, genesis, config
   init --home DIR --validators N [--base-port P] [--block-time MS]
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
+  init --home DIR --genesis FILE --peers ADDR[,ADDR..] [--rpc-port N] [--p2p-listen ADDR]
+                                          A full node's home for a chain that runs already (proxy: add API keys)
   devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P]
                                           Run N validators and a full node as processes on loopback (default 4)
   start [--home DIR] [--rpc-port N] [--middleware-port N] [--password-file F] [--no-progress]
