@@ -470,10 +470,14 @@ test('a proposer that signs two different blocks for one round, and a validator 
     const a = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
     await new Promise((r) => setTimeout(r, 5)); // a later time: another block
     const b = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
+    await new Promise((r) => setTimeout(r, 5));
+    const c = maker.proposeBlock(accountAddress(keys[p]!.publicKey));
     assert.not.equal(a.hash, b.hash);
+    assert.not.equal(b.hash, c.hash);
     propose(a);
     propose(b);
     propose(b); // the same again: nothing new
+    propose(c); // a third block for the round: filed once per proposer and round already
     await until(() => bft.evidence.length > 0 && sent.some((m) => m.kind === 'vote' && m.type === 'prevote'), 4000, 'evidence and the prevote');
     const q = [0, 1, 2, 3].find((i) => i !== p && i !== honest)!;
     v.receive(voteOf(q, 'prevote', 0, a.hash));
@@ -585,6 +589,37 @@ test('restarted with a decision whose block record was lost, a validator takes t
       v.receive(proposalOf(p, made.block, made.hash));
       await until(() => v.node.height === 1n, 4000, 'the commit');
       assert.equal(v.node.block(1n)!.hash, made.hash); // no peer to sync from here: the proposal brought it
+    } finally {
+      await v.close();
+    }
+  } finally {
+    await maker.close();
+  }
+});
+
+test('after a restart mid-height, a conflicting precommit is still signed evidence (the first one\'s signature is in the log); a conflicting prevote is logged as unprovable', async () => {
+  const { p, maker, made, honest } = await precommittedThenStopped('evidence-restart');
+  try {
+    // p's precommit for the block arrives, and the validator stops again.
+    const before = await lone(honest, 'evidence-restart', 5000);
+    try {
+      await until(() => before.sent.some((m) => m.kind === 'vote' && m.type === 'precommit'), 4000, 'the replay');
+      before.receive(voteOf(p, 'precommit', 0, made.hash));
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await before.close();
+    }
+    const v = await lone(honest, 'evidence-restart', 5000);
+    try {
+      await until(() => v.sent.some((m) => m.kind === 'vote' && m.type === 'precommit'), 4000, 'the replay');
+      v.receive(voteOf(p, 'precommit', 0, NIL_BLOCK));
+      v.receive(voteOf(p, 'prevote', 0, NIL_BLOCK));
+      await until(() => v.bft.evidence.length === 1 && v.logged.some((e) => e.event === 'equivocation-unsigned'), 4000, 'the evidence and the log line');
+      const e = v.bft.evidence[0]!;
+      assert.equal([e.first.type, e.first.validator, e.first.block, e.second.block], ['precommit', addr(keys[p]!), hex(made.hash), null]);
+      assert.ok(verifyEquivocation(genesis.chainId, e));
+      const line = v.logged.find((x) => x.event === 'equivocation-unsigned')!;
+      assert.equal([line.type, line.validator, line.first, line.second], ['prevote', addr(keys[p]!), hex(made.hash), null]);
     } finally {
       await v.close();
     }

@@ -81,6 +81,8 @@ export class BftConsensus {
   private precommitSignatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array }>();
   /** This height's signed statements by what they say (see statementKey): evidence needs the first one's signature too. */
   private signatures = new Map<string, { publicKey: Uint8Array; signature: Uint8Array; validRound?: number }>();
+  /** Proposer|round slots of this height whose double proposal is filed already. */
+  private proposalEvidence = new Set<string>();
   /** Own messages of the current height, sent again when the height lasts (a restarted peer, a lost message), with when each last went out (ms). */
   private sent: Array<{ message: ConsensusMessage; at: number }> = [];
   private future: ConsensusMessage[] = [];
@@ -204,6 +206,7 @@ export class BftConsensus {
     this.proposals.clear();
     this.precommitSignatures.clear();
     this.signatures.clear();
+    this.proposalEvidence.clear();
     this.sent = [];
     if (!replay) this.wal.startHeight(height);
     const events = replay ? this.wal.eventsAt(height) : [];
@@ -211,7 +214,11 @@ export class BftConsensus {
     // one of them, and if every validator restarted, no peer has it any more), and the precommit
     // signatures gathered (a decision the events replay needs its certificate).
     if (replay) {
-      for (const s of this.wal.precommitsAt(height)) this.precommitSignatures.set(`${s.validator}|${s.round}|${s.block}`, { publicKey: s.publicKey, signature: s.signature });
+      for (const s of this.wal.precommitsAt(height)) {
+        this.precommitSignatures.set(`${s.validator}|${s.round}|${s.block}`, { publicKey: s.publicKey, signature: s.signature });
+        // A conflicting precommit arriving after the restart is evidence with this one's signature.
+        this.signatures.set(statementKey('precommit', s.validator, s.round, s.block), { publicKey: s.publicKey, signature: s.signature });
+      }
       for (const bytes of this.wal.blocksAt(height)) {
         try {
           const p = await this.node.checkProposal(decodeBlock(bytes));
@@ -302,7 +309,9 @@ export class BftConsensus {
     const first = this.proposals.get(slot);
     if (first === undefined) this.signatures.set(statementKey('proposal', validator, m.round, blockId), { publicKey: m.publicKey, signature: m.signature, validRound: m.validRound });
     else {
-      if (first !== blockId) {
+      // Filed once per proposer and round, as votes are: a third, fourth... block proves nothing more.
+      if (first !== blockId && !this.proposalEvidence.has(slot)) {
+        this.proposalEvidence.add(slot);
         const at = { type: 'proposal' as const, height: m.height, round: m.round, validator };
         const kept = this.signatures.get(statementKey('proposal', validator, m.round, first))!;
         this.recordEvidence({
@@ -547,6 +556,8 @@ export class BftConsensus {
           };
           const first = signed(a.first), second = signed(a.second);
           if (first && second) this.recordEvidence({ first, second });
+          // The first vote came before a restart, and the log keeps no prevote signatures: said, not provable.
+          else this.log({ event: 'equivocation-unsigned', validator: a.second.validator, height: a.second.height, round: a.second.round, type: a.second.type, first: a.first.block, second: a.second.block });
           break;
         }
       }

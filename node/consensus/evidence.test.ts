@@ -43,6 +43,14 @@ test('anything less is no proof: the same block, another round, height, type or 
   assert.not.ok(verifyEquivocation(CHAIN, { ...ok, second: { ...ok.second, signature: hex(randomBytes(64)) } }));
   assert.not.ok(verifyEquivocation(CHAIN, { ...ok, second: { ...ok.second, signature: 'zz' } }), 'malformed hex');
   assert.not.ok(verifyEquivocation('another-chain', ok));
+  // One honest vote, respelt, is not a second statement: it must not frame its signer.
+  const honest = prevote(alice, A);
+  for (const block of [A.toUpperCase(), `0x${A}`, `0X${A}`]) assert.not.ok(verifyEquivocation(CHAIN, { first: honest, second: { ...honest, block } }), block);
+  const nil = prevote(alice, null);
+  assert.not.ok(verifyEquivocation(CHAIN, { first: nil, second: { ...nil, block: '00'.repeat(32) } }), 'nil as zeros');
+  const proposal = statement(alice, { type: 'proposal', validRound: -1 }, A);
+  assert.not.ok(verifyEquivocation(CHAIN, { first: proposal, second: { ...proposal, block: null } }), 'a proposal of no block');
+  assert.not.ok(verifyEquivocation(CHAIN, { first: { ...proposal, block: null }, second: proposal }), 'a proposal of no block, first');
 });
 
 test('evidence as served and filed reads back to the same proof; malformed entries are RangeErrors', () => {

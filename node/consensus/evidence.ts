@@ -7,7 +7,7 @@
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519 } from '../crypto/ed25519.ts';
 import { NIL_BLOCK, PRECOMMIT, PREVOTE, proposalPayload, votePayload } from '../chain/block.ts';
-import { fromHex, hex } from '../chain/hash.ts';
+import { equalBytes, fromHex, hex } from '../chain/hash.ts';
 
 /** A signed statement of a validator: a vote (block null: a vote for no block), or a proposal of a block. */
 export type SignedStatement = {
@@ -25,10 +25,13 @@ export type SignedStatement = {
 /** Two conflicting statements of one validator for one height and round (and vote type). */
 export interface Equivocation { first: SignedStatement; second: SignedStatement }
 
+/** A block as statements name it: 64 lower-case hex digits, no 0x (null, not zeros, is the nil vote). */
+const BLOCK_ID = /^[0-9a-f]{64}$/;
+
 /** The bytes the validator signed for `s` (the payloads of chain/block.ts). */
 export function statementPayload(chainId: string, s: SignedStatement): Uint8Array {
-  const blockHash = s.block === null ? NIL_BLOCK : fromHex(s.block, 32);
-  if (!blockHash) throw new RangeError('a statement\'s block is 32 bytes of hex, or null');
+  const blockHash = s.block === null ? NIL_BLOCK : BLOCK_ID.test(s.block) ? fromHex(s.block, 32) : undefined;
+  if (!blockHash || (s.block !== null && equalBytes(blockHash, NIL_BLOCK))) throw new RangeError('a statement\'s block is 64 lower-case hex digits (not all zero), or null for a nil vote');
   if (s.type === 'proposal') return proposalPayload(chainId, s.height, s.round, s.validRound, blockHash);
   return votePayload(chainId, s.type === 'prevote' ? PREVOTE : PRECOMMIT, s.height, s.round, blockHash);
 }
@@ -41,7 +44,8 @@ export function statementPayload(chainId: string, s: SignedStatement): Uint8Arra
 export function verifyEquivocation(chainId: string, e: Equivocation): boolean {
   const { first: a, second: b } = e;
   if (a.type !== b.type || a.height !== b.height || a.round !== b.round || a.validator !== b.validator || a.block === b.block) return false;
-  if (a.type === 'proposal' && a.block === null) return false;
+  if (a.type === 'proposal' && (a.block === null || b.block === null)) return false;
+  const payloads: Uint8Array[] = [];
   for (const s of [a, b]) {
     const publicKey = fromHex(s.publicKey, 32), signature = fromHex(s.signature, 64);
     if (!publicKey || !signature || hex(accountAddress(publicKey)) !== s.validator) return false;
@@ -52,8 +56,10 @@ export function verifyEquivocation(chainId: string, e: Equivocation): boolean {
       return false;
     }
     if (!verifyEd25519(publicKey, payload, signature)) return false;
+    payloads.push(payload);
   }
-  return true;
+  // Two spellings of one statement are not two statements: what was signed must differ.
+  return !equalBytes(payloads[0]!, payloads[1]!);
 }
 
 /** Evidence as JSON (RPC, the evidence file): heights as numbers, as everywhere in the RPC. */

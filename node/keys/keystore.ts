@@ -22,7 +22,7 @@ export interface KeystoreFile {
 }
 
 export class KeystoreError extends Error {
-  readonly code: 'KEYSTORE_INVALID' | 'KEYSTORE_BAD_PASSWORD' | 'KEYSTORE_NO_PASSWORD' | 'KEY_FILE_EXISTS';
+  readonly code: 'KEYSTORE_INVALID' | 'KEYSTORE_BAD_PASSWORD' | 'KEYSTORE_NO_PASSWORD' | 'KEYSTORE_PASSWORD_MISMATCH' | 'KEY_FILE_EXISTS';
   constructor(code: KeystoreError['code'], message: string) {
     super(message);
     this.name = 'KeystoreError';
@@ -76,6 +76,10 @@ export function writeKeystore(path: string, k: KeyPair, password: string, opts: 
   if (!opts.overwrite && existsSync(path)) throw new KeystoreError('KEY_FILE_EXISTS', `${path} exists: refusing to overwrite a key`);
   mkdirSync(dirname(path), { recursive: true });
   const file = encryptKey(k, password);
+  // Read back before it replaces anything (keys encrypt overwrites the plain key): a keystore that does
+  // not open with this password would be the key lost.
+  const back = decryptKey(file, password);
+  if (hex(back.privateKey) !== hex(k.privateKey)) throw new KeystoreError('KEYSTORE_INVALID', 'the keystore did not read back to its key');
   writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
   return file;
@@ -100,6 +104,17 @@ export async function readPassword(src: PasswordSource, what: string): Promise<s
     return answer;
   }
   throw new KeystoreError('KEYSTORE_NO_PASSWORD', `no password for ${what}: give a password file, set ${src.env ?? 'the password variable'}, or run on a terminal`);
+}
+
+/**
+ * A password for a new keystore: as readPassword, but typed on the terminal it is asked twice, since a
+ * typo there would lock the key away for good (KEYSTORE_PASSWORD_MISMATCH if the two differ).
+ */
+export async function readNewPassword(src: PasswordSource, what: string): Promise<string> {
+  if (src.file || (src.env && process.env[src.env] !== undefined)) return readPassword(src, what);
+  const first = await readPassword(src, what);
+  if (first !== await readPassword(src, `${what} (again)`)) throw new KeystoreError('KEYSTORE_PASSWORD_MISMATCH', 'the two passwords differ: nothing was written');
+  return first;
 }
 
 export async function readKeystore(path: string, src: PasswordSource): Promise<KeyPair> {

@@ -265,7 +265,7 @@ test('body over maxBodyBytes: 413 with a JSON-RPC error, declared or streamed, a
     assert.is((await post(url, rpc('echo', ['x'.repeat(800)]))).status, 200);
 
     // Chunked, no Content-Length, and the client never stops: the connection is closed, not drained.
-    // The client reads nothing for its first 100 ms, as one busy uploading does: the 413 must still reach it
+    // The client reads nothing for its first 50 ms, as one busy uploading does: the 413 must still reach it
     // (a reset on close, with its upload unread, made its next write fail before it read the answer).
     const port = Number(new URL(url).port);
     const stream = async (allowHalfOpen: boolean) => {
@@ -274,7 +274,7 @@ test('body over maxBodyBytes: 413 with a JSON-RPC error, declared or streamed, a
       let response = '';
       socket.on('data', (d) => (response += d));
       socket.pause();
-      setTimeout(() => socket.resume(), 100);
+      setTimeout(() => socket.resume(), 50);
       const closed = new Promise((resolve) => socket.once('close', resolve));
       socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
       let sent = 0;

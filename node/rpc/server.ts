@@ -113,6 +113,7 @@ const OVERFLOW_ALLOWANCE = 32;
 /** How long, and for how many bytes, a connection closed on an unread body keeps reading before it is cut. */
 const LINGER_MS = 2_000;
 const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_CHECK_MS = 50;
 
 /**
  * Serves plain HTTP under a path prefix beside JSON-RPC (file uploads, a web page): the server has
@@ -840,13 +841,17 @@ function defaultLog(event: RpcLogEvent): void {
 function lingerOnClose(req: IncomingMessage): void {
   const socket = req.socket;
   socket.destroySoon = () => {
+    // Counted on the socket: a body Node's parser discards itself (one never read) emits no data events.
+    const from = socket.bytesRead;
     const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+    const watch = setInterval(() => {
+      if (socket.bytesRead - from > LINGER_BYTES) socket.destroy();
+    }, LINGER_CHECK_MS);
     cut.unref();
-    socket.once('close', () => clearTimeout(cut));
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > LINGER_BYTES) socket.destroy();
+    watch.unref();
+    socket.once('close', () => {
+      clearTimeout(cut);
+      clearInterval(watch);
     });
     req.resume();
     socket.end();

@@ -14,7 +14,7 @@ import { accountAddress } from '../../contracts/system/index.ts';
 import { BropClient, type ClientOptions } from '../../middleware/sdk/index.ts';
 import { loadWallet } from '../../middleware/sdk/node.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
-import { type PasswordSource, readKeystore, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
+import { type PasswordSource, readKeystore, readNewPassword, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
 import { type CustodyConfig, DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, initNodeHome, loadHome } from '../../node/home.ts';
@@ -178,7 +178,7 @@ export async function runKeys(argv: string[]): Promise<number> {
     if (!values.out) throw new CliError('CLI_USAGE', `--out FILE is required\nusage: ${usage}`);
     const out = resolve(String(values.out));
     const f = values.encrypt
-      ? writeKeystore(out, newKeyPair(), await readPassword(password, out), { overwrite: values.force === true })
+      ? writeKeystore(out, newKeyPair(), await readNewPassword(password, out), { overwrite: values.force === true })
       : writeKeyFile(out, newKeyPair(), { overwrite: values.force === true });
     print({ ok: true, file: out, encrypted: values.encrypt === true, address: f.address, publicKey: f.publicKey });
     return 0;
@@ -189,7 +189,7 @@ export async function runKeys(argv: string[]): Promise<number> {
     const path = resolve(positionals[0]);
     const key = readKeyFile(path);
     const out = values.out ? resolve(String(values.out)) : path;
-    const f = writeKeystore(out, key, await readPassword(password, out), { overwrite: out === path || values.force === true });
+    const f = writeKeystore(out, key, await readNewPassword(password, out), { overwrite: out === path || values.force === true });
     print({ ok: true, file: out, encrypted: true, address: f.address, publicKey: f.publicKey });
     return 0;
   }
