@@ -123,6 +123,19 @@ export async function setUpPartners(rpc: string, operator: KeyPair, count: numbe
   return partners;
 }
 
+/**
+ * One verification's CPU as V implies it (all cores over V) and as the nodes' signature workers spent
+ * it in the run (their CPU per transaction over the checks per transaction). V and the run are taken
+ * at different moments of a shared host: `v_vs_run` near 1 means R compares like with like; below 1,
+ * the run's checks cost more than V's (a busier host during the run, or the node's own threads slowing
+ * its checks on shared cores), above 1 V was measured in busier moments (R flattered).
+ */
+export function verifyTiming(t: Throughput, verifyPerS: number, checksPerTx: number): { verify_cpu_us_at_v: number; verify_cpu_us_in_run: number; v_vs_run: number } {
+  const atV = (availableParallelism() * 1e6) / verifyPerS;
+  const inRun = (t.threadCpuUsPerTx.WorkerThread ?? NaN) / checksPerTx;
+  return { verify_cpu_us_at_v: Math.round(atV), verify_cpu_us_in_run: Math.round(inRun), v_vs_run: Number((atV / inRun).toFixed(2)) };
+}
+
 /** What a throughput run measured. */
 export interface Throughput {
   tps: number; failed: number; busy: number; submitS: number; totalS: number; nodeCpuUsPerTx: number; clientCpuUsPerTx: number;
@@ -262,7 +275,7 @@ export async function run(): Promise<void> {
         console.log(JSON.stringify({
           bench: 'chain.tps_1v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((t.tps / verifyPerS).toFixed(3)), goal_ratio: 0.6,
           txs: TXS, warmup_txs: WARMUP_TXS, failed: t.failed, busy_retries: t.busy, node_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
-          node_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu,
+          node_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu, ...verifyTiming(t, verifyPerS, 1),
           submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), senders: SENDERS, connections: CONNECTIONS, batch: BATCH,
         }));
       } finally {

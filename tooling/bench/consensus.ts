@@ -13,7 +13,7 @@ import { initNetwork } from '../../node/home.ts';
 import { readKeyFile } from '../../node/keys/key-file.ts';
 import { startNode, type NodeProcess } from '../nodes/processes.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
-import { BENCH_QUOTA, WARMUP_TXS, measureFinality, measureThroughput, setUpPartners, verifyRate } from './chain.ts';
+import { BENCH_QUOTA, WARMUP_TXS, measureFinality, measureThroughput, setUpPartners, verifyRate, verifyTiming } from './chain.ts';
 
 const TXS = 16_000;
 /**
@@ -61,7 +61,7 @@ export async function run(): Promise<void> {
     console.log(JSON.stringify({
       bench: 'chain.tps_4v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((t.tps / (verifyPerS / 4)).toFixed(3)), goal_ratio: 0.4,
       txs: TXS, warmup_txs: WARMUP_TXS, failed: t.failed, busy_retries: t.busy, nodes_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
-      nodes_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu,
+      nodes_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu, ...verifyTiming(t, verifyPerS, 4),
       submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), validators: 4, block_time_ms: BLOCK_TIME_MS,
     }));
   });
