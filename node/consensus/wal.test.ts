@@ -62,11 +62,20 @@ test('proposed blocks and precommit signatures are kept for their height: back a
 test('a long height keeps 16 of the others\' blocks, and every block of this validator\'s own', () => {
   const f = file();
   const wal = ConsensusWal.open(f);
+  wal.recordBlock(5n, 'early', new Uint8Array([98]), true); // its own, made before the others: takes no room from them
   for (let r = 0; r < 20; r++) wal.recordBlock(5n, `other-${r}`, new Uint8Array([r]));
   wal.recordBlock(5n, 'mine', new Uint8Array([99]), true);
   wal.recordBlock(5n, 'mine', new Uint8Array([99]), true); // its re-proposal: kept once
   const again = ConsensusWal.open(f);
-  assert.equal(again.blocksAt(5n).map((b) => b[0]), [...Array.from({ length: 16 }, (_, r) => r), 99]);
+  assert.equal(again.blocksAt(5n).map((b) => b[0]), [98, ...Array.from({ length: 16 }, (_, r) => r), 99]);
+  // Which blocks were its own survives a restart: the others still get their 16.
+  const g = file();
+  const w2 = ConsensusWal.open(g);
+  w2.recordBlock(6n, 'mine', new Uint8Array([99]), true);
+  for (let r = 0; r < 15; r++) w2.recordBlock(6n, `other-${r}`, new Uint8Array([r]));
+  const reopened = ConsensusWal.open(g);
+  reopened.recordBlock(6n, 'other-15', new Uint8Array([15]));
+  assert.is(ConsensusWal.open(g).blocksAt(6n).length, 17);
 });
 
 test('a record torn by a crash is cut off; a damaged record with others after it is WAL_CORRUPT', () => {

@@ -28,7 +28,7 @@ type SignedRecord =
   | { sign: 'proposal'; height: string; round: number; block: string; validRound?: number };
 type EventRecord = { height: string; event: unknown };
 /** A proposed block this validator made or found valid (id: its hash, hex). */
-type BlockRecord = { height: string; id: string; block: Uint8Array };
+type BlockRecord = { height: string; id: string; block: Uint8Array; own?: true };
 /** A verified precommit for a block: its signature, for the commit certificate. */
 type PrecommitRecord = { height: string; precommit: { round: number; block: string; validator: string; publicKey: string; signature: string } };
 export interface PrecommitSignature { round: number; block: string; validator: string; publicKey: Uint8Array; signature: Uint8Array }
@@ -81,7 +81,7 @@ export type WalRecord = SignedRecord | EventRecord | BlockRecord | PrecommitReco
 function frameOf(r: WalRecord): Buffer[] {
   if ('sign' in r) return frame(SIGNED, JSON.stringify(r));
   if ('precommit' in r) return frame(PRECOMMIT, JSON.stringify(r));
-  if ('block' in r && r.block instanceof Uint8Array) return frame(BLOCK, JSON.stringify({ height: r.height, id: r.id }), r.block);
+  if ('block' in r && r.block instanceof Uint8Array) return frame(BLOCK, JSON.stringify({ height: r.height, id: r.id, ...(r.own ? { own: true } : {}) }), r.block);
   return frame(EVENT, JSON.stringify(r));
 }
 
@@ -139,10 +139,10 @@ function parseBody(body: Buffer, bad: (why: string) => never): WalRecord {
   try {
     if (kind === BLOCK) {
       const n = body.readUInt32LE(1);
-      const h = JSON.parse(body.toString('utf8', 5, 5 + n)) as { height: string; id: string };
+      const h = JSON.parse(body.toString('utf8', 5, 5 + n)) as { height: string; id: string; own?: unknown };
       if (typeof h.height !== 'string' || typeof h.id !== 'string') return bad('is not readable');
       // A copy: the record outlives the file's buffer, which holds every other record too.
-      return { height: h.height, id: h.id, block: new Uint8Array(body.subarray(5 + n)) };
+      return { height: h.height, id: h.id, block: new Uint8Array(body.subarray(5 + n)), ...(h.own === true ? { own: true as const } : {}) };
     }
     r = JSON.parse(body.toString('utf8', 1));
   } catch {
@@ -277,8 +277,8 @@ export class ConsensusWal {
   recordBlock(height: bigint, id: string, block: Uint8Array, own = false): void {
     const h = String(height);
     const same = this.blocks.filter((r) => r.height === h);
-    if ((!own && same.length >= MAX_BLOCKS_PER_HEIGHT) || same.some((r) => r.id === id)) return;
-    const r: BlockRecord = { height: h, id, block };
+    if ((!own && same.filter((r) => !r.own).length >= MAX_BLOCKS_PER_HEIGHT) || same.some((r) => r.id === id)) return;
+    const r: BlockRecord = { height: h, id, block, ...(own ? { own: true as const } : {}) };
     this.blocks.push(r);
     this.append(r);
   }
