@@ -125,6 +125,8 @@ test('a new key registers itself; an unanswered transaction ends as expired, nev
   try {
     const user = newKeyPair();
     const reg = await node.submit(tx(node, user, 'identity', 'register', [user.publicKey, 'alice']));
+    // A key no identity lists is a newcomer: one transaction at a time until it is registered.
+    assert.is(await node.submit(tx(node, user, 'identity', 'register', [user.publicKey, 'again'])).then(() => 'pending', (e: TxError) => e.code), 'BUSY');
     await consensus.produce();
     const st = node.txStatus(reg.hash);
     assert.is(st.status, 'committed');

@@ -406,13 +406,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.checkValidity(tx.validUntilBlock);
     this.checkNotKnown(stx);
     const ctx = this.context();
-    if (!this.executor.isAuthorised(this.state, stx, ctx, this.auth)) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
+    const authorisation = this.executor.authorisation(this.state, stx, ctx, this.auth);
+    if (!authorisation) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
     const pendingOfSender = () => [...this.mempool.ofSender(tx.sender), ...[...this.committing.values()].filter((t) => equalBytes(t.tx.sender, tx.sender))];
     if (!this.quota.reserve(this.state, ctx, stx, pendingOfSender)) {
       throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender\'s quota points this period do not cover this transaction and its other pending ones');
     }
     try {
-      this.mempool.add(stx); // throws BUSY or TX_DUPLICATE
+      // New keys cost nothing to make: their registrations get a small share of the pool (see Mempool).
+      this.mempool.add(stx, { newcomer: authorisation === 'self-registration' }); // throws BUSY or TX_DUPLICATE
     } catch (e) {
       this.quota.release(stx);
       throw e;

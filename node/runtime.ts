@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { accountAddress } from '../contracts/system/index.ts';
 import { ChainNode, type CommittedBlock } from './node.ts';
-import { RpcServer } from './rpc/server.ts';
+import { RpcServer, type RpcLogEvent } from './rpc/server.ts';
 import { RpcError } from './rpc/errors.ts';
 import { registerChainApi } from './api.ts';
 import { SoloConsensus } from './consensus/solo.ts';
@@ -50,6 +50,14 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
     ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
     ...(home.config.rpc.apiKeys?.length ? { apiKeys: home.config.rpc.apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
+    // Into the node's log: a handler's failure, and a WebSocket the server cut (a slow consumer, say).
+    // Refused requests are the clients' to see (each gets its typed error), not lines here.
+    ...(opts.log ? {
+      log: (e: RpcLogEvent) => {
+        if (e.type === 'internal_error') log({ event: 'error', code: 'RPC_INTERNAL_ERROR', method: e.method, remote: e.remote, message: (e.error as Error)?.message ?? String(e.error) });
+        else if (e.type === 'ws_disconnect') log({ event: 'ws-disconnect', remote: e.remote, reason: e.reason });
+      },
+    } : {}),
   });
   let network: P2pNetwork | undefined;
   let consensus: SoloConsensus | BftConsensus | undefined;

@@ -70,11 +70,16 @@ export class Executor {
    * account, or a new key registering itself (its own derived address, calling identity.register).
    */
   isAuthorised(state: StateView, stx: SignedTx, ctx: BlockContext, cache?: AuthorisationCache): boolean {
+    return this.authorisation(state, stx, ctx, cache) !== undefined;
+  }
+
+  /** isAuthorised, saying how: a listed key, or a new key's self-registration (the pool limits those). */
+  authorisation(state: StateView, stx: SignedTx, ctx: BlockContext, cache?: AuthorisationCache): 'listed' | 'self-registration' | undefined {
     const { tx } = stx;
-    if (tx.publicKey.length !== 32) return false;
+    if (tx.publicKey.length !== 32) return undefined;
     const listed = cache ? cache.lookup(tx.sender, tx.publicKey, () => this.keyListed(state, tx.sender, tx.publicKey, ctx)) : this.keyListed(state, tx.sender, tx.publicKey, ctx);
-    if (listed) return true;
-    return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey));
+    if (listed) return 'listed';
+    return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey)) ? 'self-registration' : undefined;
   }
 
   private keyListed(state: StateView, sender: Uint8Array, publicKey: Uint8Array, ctx: BlockContext): boolean {

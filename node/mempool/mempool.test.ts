@@ -42,6 +42,21 @@ test('full by count, by bytes or per sender: BUSY at once, nothing dropped', () 
   assert.is(code(() => perSender.add(other)), 'TX_DUPLICATE');
 });
 
+test('fresh keys cannot fill the pool: newcomers (self-registrations) one per key and maxNewcomerTxs in all', () => {
+  const pool = new Mempool({ maxTxs: 100, maxNewcomerTxs: 3 });
+  for (let s = 10; s < 13; s++) pool.add(tx(s), { newcomer: true });
+  assert.is(code(() => pool.add(tx(13), { newcomer: true })), 'BUSY', 'the newcomers\' share is taken');
+  assert.is(code(() => pool.add(tx(10), { newcomer: true })), 'BUSY', 'one at a time per new key');
+  assert.is(code(() => pool.add(tx(50))), undefined, 'established senders are not held up');
+  assert.is(pool.size, 4);
+  // Committed (or expired), a newcomer frees its place.
+  pool.remove([pool.ofSender(new Uint8Array(32).fill(10))[0]!.hashHex]);
+  assert.is(code(() => pool.add(tx(13), { newcomer: true })), undefined);
+  assert.is(code(() => pool.add(tx(14), { newcomer: true })), 'BUSY');
+  pool.evictExpired(1_000n);
+  assert.is(code(() => pool.add(tx(14), { newcomer: true })), undefined, 'eviction frees places too');
+});
+
 test('blocks take senders in turn: a flooding sender cannot starve the others', () => {
   const pool = new Mempool();
   const flood = Array.from({ length: 100 }, () => tx(1));

@@ -2,7 +2,9 @@
  * Transactions accepted and waiting for a block. Bounded by count and bytes, and per sender: when a
  * bound is reached, `add` throws BUSY at once (back-pressure; nothing queues without bound and nothing
  * is dropped silently). Blocks take transactions round-robin across senders, oldest first within a
- * sender, so one account flooding the pool delays only itself.
+ * sender, so one account flooding the pool delays only itself. Accounts are cheap to make, though: a new
+ * key's self-registration (the one transaction a key no identity lists may send) is a newcomer, one per
+ * sender at a time and `maxNewcomerTxs` in all, so many fresh keys cannot fill the pool either.
  */
 import type { SignedTx } from '../tx/transaction.ts';
 import { TxError } from '../tx/errors.ts';
@@ -12,9 +14,11 @@ export interface MempoolLimits {
   maxBytes: number;
   /** At most this many pending transactions per sender. */
   maxPerSender: number;
+  /** At most this many pending self-registrations of new keys (newcomers), one per sender. */
+  maxNewcomerTxs: number;
 }
 
-export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 20_000 };
+export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 20_000, maxNewcomerTxs: 500 };
 
 interface Entry { stx: SignedTx; senderKey: string }
 
@@ -23,6 +27,8 @@ export class Mempool {
   private readonly byHash = new Map<string, Entry>();
   /** Each sender's transactions in arrival order; a Map iterates senders in first-arrival order. */
   private readonly bySender = new Map<string, SignedTx[]>();
+  /** Hashes of the newcomers' transactions pending (see add). */
+  private readonly newcomers = new Set<string>();
   private bytes = 0;
 
   constructor(limits: Partial<MempoolLimits> = {}) {
@@ -49,7 +55,7 @@ export class Mempool {
    * Throws TX_DUPLICATE or BUSY; otherwise the transaction is pending. `force` skips the bounds: for
    * transactions the node had already accepted (back from a failed commit, or from disk at restart).
    */
-  add(stx: SignedTx, opts: { force?: boolean } = {}): void {
+  add(stx: SignedTx, opts: { force?: boolean; newcomer?: boolean } = {}): void {
     if (this.byHash.has(stx.hashHex)) throw new TxError('TX_DUPLICATE', 'the transaction is already pending');
     if (!opts.force && (this.byHash.size >= this.limits.maxTxs || this.bytes + stx.bytes.length > this.limits.maxBytes)) {
       throw new TxError('BUSY', `the pool is full (${this.byHash.size} transactions, ${this.bytes} bytes): retry later`);
@@ -59,6 +65,11 @@ export class Mempool {
     if (!opts.force && queue && queue.length >= this.limits.maxPerSender) {
       throw new TxError('BUSY', `the sender has ${queue.length} pending transactions, the most allowed: retry later`);
     }
+    if (!opts.force && opts.newcomer) {
+      if (queue) throw new TxError('BUSY', 'this new key has a transaction pending already: one at a time until its registration is committed');
+      if (this.newcomers.size >= this.limits.maxNewcomerTxs) throw new TxError('BUSY', `${this.newcomers.size} registrations of new keys are pending, the most allowed: retry later`);
+    }
+    if (opts.newcomer) this.newcomers.add(stx.hashHex);
     if (!queue) {
       queue = [];
       this.bySender.set(senderKey, queue);
@@ -75,6 +86,7 @@ export class Mempool {
       const e = this.byHash.get(h);
       if (!e) continue;
       this.byHash.delete(h);
+      this.newcomers.delete(h);
       this.bytes -= e.stx.bytes.length;
       touched.add(e.senderKey);
     }

@@ -311,10 +311,13 @@ test('HTTP verbs, paths and content types: 405, 404, 415, GET /health', async ()
     assert.is(get.headers.get('allow'), 'POST');
     assert.is(get.json.error.data.code, 'RPC_HTTP_METHOD_NOT_ALLOWED');
     assert.is((await post(url, rpc('echo'), { 'content-type': 'application/json' }, 'PUT')).status, 405);
-    assert.is((await post(`${url}health`, rpc('echo'))).status, 405);
+    const postHealth = await post(`${url}health`, rpc('echo'));
+    assert.equal([postHealth.status, postHealth.headers.get('allow')], [405, 'GET']);
+    assert.match(postHealth.json.error.message, /on \/health: GET it/);
     const missing = await post(`${url}other`, rpc('echo'));
     assert.is(missing.status, 404);
     assert.is(missing.json.error.data.code, 'RPC_NOT_FOUND');
+    assert.is((await post(`${url}other`, '', {}, 'GET')).status, 404, 'an unknown path is 404 whatever the verb');
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', '']) {
       const res = await post(url, rpc('echo'), type ? { 'content-type': type } : {});
       assert.is(res.status, 415, type);

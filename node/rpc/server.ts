@@ -429,11 +429,15 @@ export class RpcServer {
       res.end();
       return;
     }
-    if (req.method !== 'POST' || path === '/health') {
-      res.setHeader('Allow', path === '/health' ? 'GET' : 'POST');
+    if (path !== '/' && path !== '/health') return this.sendError(req, res, 404, new RpcError('RPC_NOT_FOUND', `no such path ${path}: POST JSON-RPC to /`));
+    if (path === '/health') {
+      res.setHeader('Allow', 'GET');
+      return this.sendError(req, res, 405, new RpcError('RPC_HTTP_METHOD_NOT_ALLOWED', `HTTP ${req.method} not allowed on /health: GET it`));
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
       return this.sendError(req, res, 405, new RpcError('RPC_HTTP_METHOD_NOT_ALLOWED', `HTTP ${req.method} not allowed: POST JSON-RPC to /`));
     }
-    if (path !== '/') return this.sendError(req, res, 404, new RpcError('RPC_NOT_FOUND', `no such path ${path}: POST JSON-RPC to /`));
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/json') {
       return this.sendError(req, res, 415, new RpcError('RPC_UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
