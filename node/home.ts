@@ -123,22 +123,35 @@ function writeJson(path: string, value: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
+type BuiltContract = { name: string; wasm: Uint8Array; abi: ContractAbi };
+
+/** The system contracts, built from this checkout's source. */
+async function buildSystemContracts(): Promise<BuiltContract[]> {
+  const built: BuiltContract[] = [];
+  for (const name of SYSTEM_CONTRACTS) built.push({ name, ...(await buildSystemContract(name)) });
+  return built;
+}
+
+/** A home's contracts/ folder: each module and its ABI, which `start` checks against genesis. */
+function writeContracts(home: string, built: readonly BuiltContract[]): void {
+  mkdirSync(join(home, 'contracts'), { recursive: true });
+  for (const b of built) {
+    writeFileSync(join(home, 'contracts', `${b.name}.wasm`), b.wasm);
+    writeJson(join(home, 'contracts', `${b.name}.abi.json`), b.abi);
+  }
+}
+
 /** Creates a single-validator chain's home: keys, system contracts, genesis and config. */
 export async function initHome(dir: string, opts: InitOptions = {}): Promise<InitResult> {
   const home = resolve(dir);
   if (existsSync(join(home, 'genesis.json'))) throw new HomeError('HOME_EXISTS', `${home} already holds a chain (genesis.json): refusing to overwrite it`);
-  mkdirSync(join(home, 'contracts'), { recursive: true });
   const operator = newKeyPair(), validator = newKeyPair();
   const operatorKey = join(home, 'keys', 'operator.json'), validatorKey = join(home, 'keys', 'validator.json');
   writeKeyFile(operatorKey, operator, { overwrite: true });
   writeKeyFile(validatorKey, validator, { overwrite: true });
-  const contracts = [];
-  for (const name of SYSTEM_CONTRACTS) {
-    const built = await buildSystemContract(name);
-    writeFileSync(join(home, 'contracts', `${name}.wasm`), built.wasm);
-    writeJson(join(home, 'contracts', `${name}.abi.json`), built.abi);
-    contracts.push({ name, wasm: built.wasm });
-  }
+  const built = await buildSystemContracts();
+  writeContracts(home, built);
+  const contracts = built.map((b) => ({ name: b.name, wasm: b.wasm }));
   const genesis = makeGenesis({
     chainId: opts.chainId ?? `brop-local-${Date.now().toString(36)}`,
     params: opts.params,
@@ -270,8 +283,7 @@ export async function initNodeHome(dir: string, opts: NodeInitOptions): Promise<
       throw new HomeError('HOME_INVALID', `--p2p-listen ${opts.p2pListen}: ${(e as Error).message}`);
     }
   }
-  const built: Array<{ name: string; wasm: Uint8Array; abi: ContractAbi }> = [];
-  for (const name of SYSTEM_CONTRACTS) built.push({ name, ...(await buildSystemContract(name)) });
+  const built = await buildSystemContracts();
   try {
     // This build's contracts must be the chain's: a node whose code differs would compute other states.
     checkGenesis(genesis, (name, codeHash) => {
@@ -282,12 +294,8 @@ export async function initNodeHome(dir: string, opts: NodeInitOptions): Promise<
     if (e instanceof ParamsError) throw new HomeError('HOME_INVALID', `${opts.genesisFile}: ${e.message} (is this BROP the version the chain runs?)`);
     throw e;
   }
-  mkdirSync(join(home, 'contracts'), { recursive: true });
+  writeContracts(home, built);
   mkdirSync(join(home, 'keys'), { recursive: true });
-  for (const b of built) {
-    writeFileSync(join(home, 'contracts', `${b.name}.wasm`), b.wasm);
-    writeJson(join(home, 'contracts', `${b.name}.abi.json`), b.abi);
-  }
   const rpcPort = opts.rpcPort ?? DEFAULT_RPC_PORT;
   const config: NodeConfig = {
     rpc: { host: '127.0.0.1', port: rpcPort },
@@ -333,8 +341,7 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
   const operator = newKeyPair();
   const operatorKey = join(root, 'operator.json');
   writeKeyFile(operatorKey, operator, { overwrite: true });
-  const built = [];
-  for (const name of SYSTEM_CONTRACTS) built.push({ name, ...(await buildSystemContract(name)) });
+  const built = await buildSystemContracts();
   const names = [...Array.from({ length: opts.validators }, (_, i) => `validator-${i + 1}`), 'full-node'];
   const validatorKeys = names.slice(0, -1).map(() => newKeyPair());
   const peerKeys = await Promise.all(names.map(() => generateKeyPair('Ed25519')));
@@ -350,12 +357,8 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
   const homes = [];
   for (const [i, name] of names.entries()) {
     const home = join(root, name);
-    mkdirSync(join(home, 'contracts'), { recursive: true });
+    writeContracts(home, built);
     mkdirSync(join(home, 'keys'), { recursive: true });
-    for (const b of built) {
-      writeFileSync(join(home, 'contracts', `${b.name}.wasm`), b.wasm);
-      writeJson(join(home, 'contracts', `${b.name}.abi.json`), b.abi);
-    }
     const validator = i < opts.validators;
     if (validator) writeKeyFile(join(home, 'keys', 'validator.json'), validatorKeys[i]!, { overwrite: true });
     writeFileSync(join(home, 'keys', 'peer.key'), privateKeyToProtobuf(peerKeys[i]!), { mode: 0o600 });

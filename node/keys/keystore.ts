@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { ed25519PublicKey } from '../crypto/ed25519.ts';
-import { fromHex, hex } from '../chain/hash.ts';
+import { equalBytes, fromHex, hex } from '../chain/hash.ts';
 import type { KeyPair } from './key-file.ts';
 
 export interface KeystoreFile {
@@ -79,7 +79,7 @@ export function writeKeystore(path: string, k: KeyPair, password: string, opts: 
   // Read back before it replaces anything (keys encrypt overwrites the plain key): a keystore that does
   // not open with this password would be the key lost.
   const back = decryptKey(file, password);
-  if (hex(back.privateKey) !== hex(k.privateKey)) throw new KeystoreError('KEYSTORE_INVALID', 'the keystore did not read back to its key');
+  if (!equalBytes(back.privateKey, k.privateKey)) throw new KeystoreError('KEYSTORE_INVALID', 'the keystore did not read back to its key');
   writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
   return file;
