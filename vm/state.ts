@@ -112,12 +112,25 @@ export class Journal implements StateView {
 
   /** `get` by the key's `latin1` string; `key` (its bytes) only saves converting back for some views. */
   getByString(contract: Uint8Array, k: string, key?: Uint8Array): Uint8Array | undefined {
-    const a = addressString(contract);
+    return this.read(addressString(contract), k, contract, key);
+  }
+
+  /** `get` by the address's and the key's `latin1` strings. */
+  getByStrings(a: string, k: string): Uint8Array | undefined {
+    return this.read(a, k);
+  }
+
+  private read(a: string, k: string, contract?: Uint8Array, key?: Uint8Array): Uint8Array | undefined {
     const w = this.lookup(a, k);
     if (w !== undefined) return w.value ?? undefined;
     const base = this.committed();
     if (base.getByStrings) return base.getByStrings(a, k);
-    return base.get(contract, key ?? Buffer.from(k, 'latin1'));
+    return base.get(contract ?? Buffer.from(a, 'latin1'), key ?? Buffer.from(k, 'latin1'));
+  }
+
+  /** Whether this journal or a journal under it holds a write (or removal) of the key, by `latin1` strings. */
+  wrote(a: string, k: string): boolean {
+    return this.lookup(a, k) !== undefined;
   }
 
   set(contract: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {

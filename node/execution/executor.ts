@@ -5,8 +5,8 @@
  * the quota contract charges the sender (SPEC Q3). A transaction that cannot be authorised or paid for
  * leaves no writes; its receipt says why.
  */
-import { Vm, type CallResult } from '../../vm/vm.ts';
-import { Journal, type StateView, type StorageWrite, latin1 } from '../../vm/state.ts';
+import { Vm, type CallResult, type CallRequest } from '../../vm/vm.ts';
+import { Journal, type StateView, type StorageWrite, type StorageEntry, latin1 } from '../../vm/state.ts';
 import { deterministicErrorText } from '../../vm/errors.ts';
 import { accountAddress, systemAddress } from '../../contracts/system/index.ts';
 import { decode, encodeValues } from '../../contracts/sdk/codec.ts';
@@ -40,15 +40,30 @@ const ADDRESS_LIST = { array: 'bytes32' } as const;
 /** Gas for the node's own checks and charges (small, bounded system methods). */
 const SYSTEM_CALL_GAS = 10_000_000;
 
+/** Requests per quota.chargeAll call: its input (48 bytes each) stays far below the VM's input limit. */
+const CHARGE_CHUNK = 2048;
+/** Gas for a chargeAll call: a system call's, plus this per request (a request uses ~10,000). */
+const CHARGE_GAS_PER_REQUEST = 200_000;
+
+export interface ExecutorOptions {
+  /**
+   * Charge a block's transactions with one quota.chargeAll call after their calls where that gives the
+   * same result as one quota.charge after each (default true; false: always one at a time).
+   */
+  batchCharges?: boolean;
+}
+
 export class Executor {
   readonly vm: Vm;
   readonly contracts: ContractRegistry;
   readonly params: ChainParams;
+  private readonly batchCharges: boolean;
 
-  constructor(vm: Vm, contracts: ContractRegistry, params: ChainParams) {
+  constructor(vm: Vm, contracts: ContractRegistry, params: ChainParams, opts: ExecutorOptions = {}) {
     this.vm = vm;
     this.contracts = contracts;
     this.params = params;
+    this.batchCharges = opts.batchCharges ?? true;
   }
 
   /** A read-only call (queries, and the node's own checks): never changes state. */
@@ -93,23 +108,94 @@ export class Executor {
    * Without it (a validator checking a proposal), every transaction runs and the caller checks the total.
    */
   executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { proposer: Uint8Array; signers?: readonly Uint8Array[]; fill?: boolean; auth?: AuthorisationCache }): BlockResult {
-    const block = new Journal(state);
-    const receipts: Receipt[] = [];
-    let gasUsed = 0n;
-    const budget = BigInt(this.params.maxBlockGas - this.params.maxTxGas);
-    // Answers for the state the block starts from stay good until a transaction writes to identity.
-    const auth = opts.auth?.copy() ?? new AuthorisationCache();
+    // The transactions up to the first one whose call touches quota's storage, charged together; the
+    // rest (all of them if that cannot give the one-at-a-time result) one at a time.
+    const run = (this.batchCharges ? this.executeCallsThenCharge(state, ctx, txs, opts) : undefined) ?? {
+      block: new Journal(state), receipts: [], gasUsed: 0n,
+      // Answers for the state the block starts from stay good until a transaction writes to identity.
+      auth: opts.auth?.copy() ?? new AuthorisationCache(),
+    };
+    const { block, receipts, auth } = run;
+    let gasUsed = run.gasUsed;
     const exhausted = new Set<string>();
-    for (const stx of txs) {
-      if (opts.fill && gasUsed > budget) break;
-      // A proposal past the gas limit is invalid: no need to run the rest of it.
-      if (!opts.fill && gasUsed > BigInt(this.params.maxBlockGas)) break;
-      const receipt = this.executeTx(block, ctx, stx, auth, exhausted);
+    for (let i = receipts.length; i < txs.length; i++) {
+      if (this.blockFull(gasUsed, opts.fill)) break;
+      const receipt = this.executeTx(block, ctx, txs[i]!, auth, exhausted);
       gasUsed += receipt.gasUsed;
       receipts.push(receipt);
     }
     const end = this.endBlock(block, ctx, opts.proposer, opts.signers ?? []);
     return { receipts, writes: block.toWrites(), gasUsed, ...end };
+  }
+
+  /**
+   * With `fill` (the proposer), a block is full once one more transaction could take it past its gas
+   * limit (it waits for the next block). Without it (a proposal being checked), once it is past the
+   * limit: the proposal is invalid, and the rest need not run.
+   */
+  private blockFull(gasUsed: bigint, fill: boolean | undefined): boolean {
+    return fill ? gasUsed > BigInt(this.params.maxBlockGas - this.params.maxTxGas) : gasUsed > BigInt(this.params.maxBlockGas);
+  }
+
+  /**
+   * The first transactions of a block run one call after another with no charge between them, then
+   * quota.chargeAll charges them all at once. That is the one-at-a-time result exactly when no call
+   * read or wrote quota's storage (charges write nothing else) and the charges read nothing the calls
+   * wrote, and every charge was paid in full (else that transaction's effects must go). The run stops
+   * before the first call that touched quota's storage; when the other conditions fail it gives
+   * nothing (undefined) and the block runs one transaction at a time.
+   */
+  private executeCallsThenCharge(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean; auth?: AuthorisationCache }):
+    { block: Journal; receipts: Receipt[]; gasUsed: bigint; auth: AuthorisationCache } | undefined {
+    const watched = new QuotaReads(state);
+    const block = new Journal(watched);
+    const auth = opts.auth?.copy() ?? new AuthorisationCache();
+    const receipts: Receipt[] = [];
+    const calls: Array<{ at: number; stx: SignedTx; r: CallResult }> = [];
+    let gasUsed = 0n;
+    for (const stx of txs) {
+      if (this.blockFull(gasUsed, opts.fill)) break;
+      if (!this.isAuthorised(block, stx, ctx, auth)) {
+        receipts.push(refusedReceipt(stx, 'TX_UNAUTHORISED_KEY'));
+        continue;
+      }
+      watched.touched = false;
+      const r = this.vm.call(this.txCall(stx, ctx), { state: block, code: this.contracts.codeOf });
+      if (watched.touched || r.writes.some((w) => equalBytes(w.contract, QUOTA))) break; // from here, one at a time
+      for (const w of r.writes) block.set(w.contract, w.key, w.value);
+      auth.forgetIfTouched(r.writes);
+      gasUsed += BigInt(r.gasUsed);
+      calls.push({ at: receipts.length, stx, r });
+      receipts.push(refusedReceipt(stx, '')); // replaced below
+    }
+    for (let from = 0; from < calls.length; from += CHARGE_CHUNK) {
+      const chunk = calls.slice(from, from + CHARGE_CHUNK);
+      // Reads through `reads` that meet a write of the calls (quota's own are the earlier chunks').
+      const reads = new ConflictingReads(block, QUOTA);
+      const c = this.vm.call({
+        contract: QUOTA, method: 'chargeAll', input: chargeRequests(chunk), caller: SYSTEM,
+        gasLimit: SYSTEM_CALL_GAS + CHARGE_GAS_PER_REQUEST * chunk.length, blockHeight: ctx.height, blockTime: ctx.time,
+      }, { state: reads, code: this.contracts.codeOf });
+      if (!c.ok || reads.conflict || c.output.length !== 4 + 16 * chunk.length) return undefined;
+      const dv = new DataView(c.output.buffer, c.output.byteOffset, c.output.length);
+      if (dv.getUint32(0, true) !== chunk.length) return undefined;
+      for (let i = 0; i < chunk.length; i++) {
+        const cost = dv.getBigUint64(4 + 16 * i, true), charged = dv.getBigUint64(12 + 16 * i, true);
+        if (charged < cost) return undefined;
+        const { at, stx, r } = chunk[i]!;
+        receipts[at] = callReceipt(stx, r, charged);
+      }
+      for (const w of c.writes) block.set(w.contract, w.key, w.value);
+    }
+    return { block, receipts, gasUsed, auth };
+  }
+
+  private txCall(stx: SignedTx, ctx: BlockContext): CallRequest {
+    const { tx } = stx;
+    return {
+      contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
+      gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
+    };
   }
 
   /**
@@ -130,16 +216,11 @@ export class Executor {
   }
 
   private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache, exhausted: Set<string>): Receipt {
-    const { tx } = stx;
-    const refused = (error: string, gasUsed = 0n, quotaCharged = 0n): Receipt => ({ txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed, quotaCharged, events: [] });
-    if (!this.isAuthorised(block, stx, ctx, auth)) return refused('TX_UNAUTHORISED_KEY');
+    if (!this.isAuthorised(block, stx, ctx, auth)) return refusedReceipt(stx, 'TX_UNAUTHORISED_KEY');
     // A payer whose points ran out earlier in this block gets nothing more executed in it.
-    const payer = latin1(tx.sender);
-    if (exhausted.has(payer)) return refused('TX_INSUFFICIENT_QUOTA');
-    const r = this.vm.call({
-      contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
-      gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
-    }, { state: block, code: this.contracts.codeOf });
+    const payer = latin1(stx.tx.sender);
+    if (exhausted.has(payer)) return refusedReceipt(stx, 'TX_INSUFFICIENT_QUOTA');
+    const r = this.vm.call(this.txCall(stx, ctx), { state: block, code: this.contracts.codeOf });
     // The call's writes go into a transaction journal first: if the sender cannot pay, none of them stay.
     const txJournal = new Journal(block);
     for (const w of r.writes) txJournal.set(w.contract, w.key, w.value);
@@ -151,19 +232,12 @@ export class Executor {
       exhausted.add(payer);
       charge = this.charge(block, ctx, stx, gasUsed);
       for (const w of charge.writes) block.set(w.contract, w.key, w.value);
-      return refused('TX_INSUFFICIENT_QUOTA', gasUsed, charge.charged);
+      return refusedReceipt(stx, 'TX_INSUFFICIENT_QUOTA', gasUsed, charge.charged);
     }
     for (const w of charge.writes) txJournal.set(w.contract, w.key, w.value);
     txJournal.commitInto(block);
     auth.forgetIfTouched(r.writes);
-    return {
-      txHash: stx.hash,
-      status: r.ok ? RECEIPT_OK : RECEIPT_FAILED,
-      error: r.ok ? '' : deterministicErrorText(r.error),
-      gasUsed,
-      quotaCharged: charge.charged,
-      events: r.events.map((e) => ({ contract: e.contract, topics: e.topics, data: e.data })),
-    };
+    return callReceipt(stx, r, charge.charged);
   }
 
   /** quota.charge for the transaction, as the system; `{cost, charged}` and its writes. */
@@ -176,6 +250,83 @@ export class Executor {
     if (!c.ok || c.output.length !== 16) return { cost: 1n, charged: 0n, writes: [] };
     const dv = new DataView(c.output.buffer, c.output.byteOffset, 16);
     return { cost: dv.getBigUint64(0, true), charged: dv.getBigUint64(8, true), writes: c.writes };
+  }
+}
+
+function refusedReceipt(stx: SignedTx, error: string, gasUsed = 0n, quotaCharged = 0n): Receipt {
+  return { txHash: stx.hash, status: RECEIPT_FAILED, error, gasUsed, quotaCharged, events: [] };
+}
+
+function callReceipt(stx: SignedTx, r: CallResult, quotaCharged: bigint): Receipt {
+  return {
+    txHash: stx.hash,
+    status: r.ok ? RECEIPT_OK : RECEIPT_FAILED,
+    error: r.ok ? '' : deterministicErrorText(r.error),
+    gasUsed: BigInt(r.gasUsed),
+    quotaCharged,
+    events: r.events.map((e) => ({ contract: e.contract, topics: e.topics, data: e.data })),
+  };
+}
+
+/** quota.chargeAll's argument: u32 count, then per call payer ‖ u64 bytes ‖ u64 gas (little-endian). */
+function chargeRequests(calls: ReadonlyArray<{ stx: SignedTx; r: CallResult }>): Uint8Array {
+  const out = new Uint8Array(4 + 48 * calls.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, calls.length, true);
+  calls.forEach(({ stx, r }, i) => {
+    out.set(stx.tx.sender, 4 + 48 * i);
+    dv.setBigUint64(36 + 48 * i, BigInt(stx.bytes.length), true);
+    dv.setBigUint64(44 + 48 * i, BigInt(r.gasUsed), true);
+  });
+  return out;
+}
+
+const QUOTA_KEY = latin1(QUOTA);
+
+/** Committed state, noting whether anything read quota's storage since `touched` was last cleared. */
+class QuotaReads implements StateView {
+  touched = false;
+  private readonly state: StateView;
+  constructor(state: StateView) {
+    this.state = state;
+  }
+  get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+    if (equalBytes(contract, QUOTA)) this.touched = true;
+    return this.state.get(contract, key);
+  }
+  getByStrings(a: string, k: string): Uint8Array | undefined {
+    if (a === QUOTA_KEY) this.touched = true;
+    return this.state.getByStrings ? this.state.getByStrings(a, k) : this.state.get(Buffer.from(a, 'latin1'), Buffer.from(k, 'latin1'));
+  }
+  next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
+    if (equalBytes(contract, QUOTA)) this.touched = true;
+    return this.state.next(contract, prefix, after);
+  }
+}
+
+/**
+ * A block's journal as one call reads it, noting a conflict when the call reads a key the block wrote
+ * (outside the `own` contract's storage) or iterates storage at all: reads the block's calls could
+ * have answered differently.
+ */
+class ConflictingReads implements StateView {
+  conflict = false;
+  private readonly block: Journal;
+  private readonly own: string;
+  constructor(block: Journal, own: Uint8Array) {
+    this.block = block;
+    this.own = latin1(own);
+  }
+  get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+    return this.getByStrings(latin1(contract), latin1(key));
+  }
+  getByStrings(a: string, k: string): Uint8Array | undefined {
+    if (a !== this.own && this.block.wrote(a, k)) this.conflict = true;
+    return this.block.getByStrings(a, k);
+  }
+  next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
+    this.conflict = true;
+    return this.block.next(contract, prefix, after);
   }
 }
 

@@ -33,6 +33,23 @@ test('Q1, Q3: a transaction costs base + per byte + per 1,000 gas; the payer is 
   sim.revert(snap);
 });
 
+test('chargeAll: the same charges and balances as one charge per transaction, shortfalls included', () => {
+  const snap = sim.snapshot();
+  const u = w.roles.user.address, p = w.roles.partner.address;
+  sys.quota.call('setAllowance', [u, 1000n], { as: w.roles.operator }).expectOk();
+  const requests: Array<[Uint8Array, bigint, bigint]> = [[u, 200n, 5500n], [p, 100n, 0n], [u, 500n, 0n], [p, 0n, 2001n], [u, 200n, 0n], [u, 10n, 0n]];
+  const before = sim.snapshot();
+  const one = requests.map((r) => sys.quota.call('charge', r, { as: SYSTEM_CALLER }).expectOk().value);
+  const balances = [sys.quota.view('balanceOf', [u]).value, sys.quota.view('balanceOf', [p]).value];
+  sim.revert(before);
+  const all = sys.quota.call('chargeAll', [requests.map(([payer, bytes, gas]) => ({ payer, bytes, gas }))], { as: SYSTEM_CALLER }).expectOk().value;
+  assert.equal(all, one);
+  assert.equal(one.at(-2), { cost: 300n, charged: 1000n - 306n - 600n }); // fell short: what was left
+  assert.equal([sys.quota.view('balanceOf', [u]).value, sys.quota.view('balanceOf', [p]).value], balances);
+  sys.quota.call('chargeAll', [[{ payer: u, bytes: 1n, gas: 0n }]], { as: w.roles.operator }).expectError('NOT_SYSTEM');
+  sim.revert(snap);
+});
+
 test('Q2: points refill every period and do not accumulate', () => {
   const snap = sim.snapshot();
   const u = w.roles.user.address;

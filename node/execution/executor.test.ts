@@ -1,0 +1,130 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { startTestChain, type Call } from '../../tooling/nodes/in-process.ts';
+import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
+import { accountAddress, PERM } from '../../contracts/system/index.ts';
+import { SignedTx, signTransaction } from '../tx/transaction.ts';
+import { encodeArgs } from './contracts.ts';
+import { Executor } from './executor.ts';
+import type { CallRequest } from '../../vm/vm.ts';
+import { RECEIPT_OK } from '../chain/block.ts';
+
+// Charging a block's transactions with one quota.chargeAll must give exactly what one quota.charge per
+// transaction gives: the same receipts and the same writes, whatever the block holds.
+const chain = await startTestChain();
+const { node, operator } = chain;
+const partners = Array.from({ length: 3 }, () => newKeyPair());
+await chain.block(...partners.map((p, i): Call => [operator, 'admission', 'admitPartner', [accountAddress(p.publicKey), `partner ${i}`, PERM.all, randomBytes(32)]]));
+await chain.block(...partners.map((p): Call => [p, 'identity', 'register', [p.publicKey, null]]));
+// One partner close to the end of its points: a few registrations use them up.
+const poor = newKeyPair();
+await chain.block([operator, 'admission', 'admitPartner', [accountAddress(poor.publicKey), 'poor', PERM.all, randomBytes(32)]]);
+await chain.block([poor, 'identity', 'register', [poor.publicKey, null]], [operator, 'quota', 'setAllowance', [accountAddress(poor.publicKey), 2000n]]);
+
+const oneByOne = new Executor(node.executor.vm, node.executor.contracts, node.executor.params, { batchCharges: false });
+const batched = new Executor(node.executor.vm, node.executor.contracts, node.executor.params);
+const digest = createHash('sha256').update('document').digest();
+let serial = 0;
+
+function tx(key: KeyPair, contract: string, method: string, args: unknown[], sender = accountAddress(key.publicKey)): SignedTx {
+  const c = node.contracts.named(contract)!;
+  return SignedTx.from(signTransaction({
+    chainId: node.params.chainId, sender, nonce: BigInt(++serial), validUntilBlock: node.height + 10n,
+    contract: c.address, method, args: encodeArgs(c, method, args),
+  }, key.privateKey));
+}
+
+const register = (p: KeyPair, key = `doc/${++serial}`) => tx(p, 'evidence', 'register', [key, digest, '{}', null, null]);
+
+/** Which quota methods a block's execution called, by name. */
+const oneAtATime = (calls: string[], atLeast: number) => calls.length > atLeast && calls.slice(1).every((m) => m === 'charge');
+function quotaCalls(executor: Executor, run: () => void): string[] {
+  const vm = executor.vm;
+  const original = vm.call;
+  const seen: string[] = [];
+  const quota = node.contracts.named('quota')!.address;
+  vm.call = function (this: typeof vm, req: CallRequest, env) {
+    if (Buffer.compare(req.contract, quota) === 0) seen.push(req.method);
+    return original.call(this, req, env);
+  } as typeof vm.call;
+  try {
+    run();
+  } finally {
+    vm.call = original;
+  }
+  return seen;
+}
+
+function both(txs: SignedTx[]) {
+  const ctx = { height: node.height + 1n, time: BigInt(Date.now()) };
+  const opts = { proposer: new Uint8Array(32) };
+  let fast!: ReturnType<Executor['executeBlock']>, slow!: ReturnType<Executor['executeBlock']>;
+  const calls = quotaCalls(batched, () => { fast = batched.executeBlock(node.committedState, ctx, txs, opts); });
+  slow = oneByOne.executeBlock(node.committedState, ctx, txs, opts);
+  assert.equal(fast.receipts, slow.receipts);
+  assert.equal(fast.writes, slow.writes);
+  assert.is(fast.gasUsed, slow.gasUsed);
+  return { receipts: fast.receipts, calls: calls.filter((m) => m === 'charge' || m === 'chargeAll') };
+}
+
+test('a block of ordinary transactions is charged with one chargeAll: the same receipts and writes as one charge each', () => {
+  const { receipts, calls } = both(Array.from({ length: 40 }, (_, i) => register(partners[i % 3]!)));
+  assert.equal(calls, ['chargeAll']);
+  assert.ok(receipts.every((r) => r.status === RECEIPT_OK && r.quotaCharged > 0n));
+});
+
+test('failed calls and unauthorised keys in the batch: charged (or not) as one at a time', () => {
+  const stranger = newKeyPair();
+  const txs = [register(partners[0]!, 'same'), register(partners[1]!, 'same'), tx(stranger, 'evidence', 'register', ['x', digest, '{}', null, null], accountAddress(partners[2]!.publicKey)), register(partners[2]!)];
+  const { receipts, calls } = both(txs);
+  assert.equal(calls, ['chargeAll']);
+  assert.equal(receipts.map((r) => r.error.split(':')[0]), ['', receipts[1]!.error.split(':')[0], 'TX_UNAUTHORISED_KEY', '']);
+  assert.ok(receipts[1]!.status !== RECEIPT_OK && receipts[1]!.quotaCharged > 0n, 'a failed call is still charged');
+  assert.is(receipts[2]!.quotaCharged, 0n);
+});
+
+test('a call that touches quota storage: the ones before it charged together, the rest one at a time', () => {
+  const txs = [register(partners[0]!), register(partners[1]!), tx(operator, 'quota', 'setAllowance', [accountAddress(partners[1]!.publicKey), 5n]), register(partners[1]!), register(partners[0]!)];
+  const { receipts, calls } = both(txs);
+  // The one that falls short is charged twice: with its effects, then without them.
+  assert.equal(calls, ['chargeAll', 'charge', 'charge', 'charge', 'charge']);
+  assert.equal(receipts.map((r) => r.error), ['', '', '', 'TX_INSUFFICIENT_QUOTA', '']);
+});
+
+test('a charge that falls short, or one that reads what a call wrote: the whole block one at a time', () => {
+  const short = both(Array.from({ length: 12 }, () => register(poor)));
+  assert.is(short.calls[0], 'chargeAll');
+  assert.ok(oneAtATime(short.calls, 5), short.calls.join());
+  assert.ok(short.receipts.some((r) => r.error === 'TX_INSUFFICIENT_QUOTA'));
+  // The operator changes a partner's record, which the partner's charge reads (its role).
+  const roles = both([register(partners[0]!), tx(operator, 'admission', 'setPermissions', [accountAddress(partners[0]!.publicKey), PERM.evidence]), register(partners[0]!)]);
+  assert.equal(roles.calls, ['chargeAll', 'charge', 'charge', 'charge']);
+  assert.ok(roles.receipts.every((r) => r.status === RECEIPT_OK));
+});
+
+test('property: random blocks give the same receipts and writes charged together as one at a time', () => {
+  let seed = 7;
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const paths = new Set<string>();
+  for (let round = 0; round < 16; round++) {
+    const txs: SignedTx[] = [];
+    for (let i = 0, n = 5 + rand(40); i < n; i++) {
+      const p = partners[rand(3)]!;
+      switch (rand(10)) {
+        case 0: txs.push(register(poor)); break;
+        case 1: txs.push(register(p, `dup/${rand(3)}`)); break;
+        case 2: { const k = newKeyPair(); txs.push(tx(k, 'identity', 'register', [k.publicKey, null])); break; }
+        case 3: if (rand(4) === 0) txs.push(tx(operator, 'quota', 'setAllowance', [accountAddress(p.publicKey), BigInt(rand(3000))])); break;
+        case 4: if (rand(4) === 0) txs.push(tx(operator, 'admission', 'setPermissions', [accountAddress(p.publicKey), PERM.all])); break;
+        default: txs.push(register(p));
+      }
+    }
+    const { calls } = both(txs);
+    paths.add(calls.length === 0 ? 'none' : calls[0] === 'charge' ? 'one at a time' : calls.length === 1 ? 'together' : 'together, then one at a time');
+  }
+  assert.ok(paths.has('together') && paths.has('together, then one at a time'), [...paths].join());
+});
+
+test.after(() => chain.close());
+test.run();
