@@ -27,6 +27,7 @@ import { equalBytes, hex } from './chain/hash.ts';
 import { verifyCommit } from './chain/commit.ts';
 import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites } from './genesis.ts';
 import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
+import { pooledBytes } from '../vm/bytes.ts';
 
 export interface NodeOptions {
   /** LevelDB folder. */
@@ -609,7 +610,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const nextValidators = result.nextValidators ?? this.validatorSet;
     if (result.endBlockError) this.warn(`governance.endBlock failed at height ${b.height} (no validator change or liveness noted): ${result.endBlockError}`);
     const txBytes = b.txs.map((t) => t.bytes);
-    const receiptBytes = result.receipts.map(encodeReceipt);
+    const receiptBytes = result.receipts.map((r) => encodeReceipt(r, pooledBytes)); // joined into the block's record at commit
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
       txRoot: !fill && b.txRoot ? b.txRoot : txRootOf(b.txs.map((t) => t.hash)), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
@@ -752,7 +753,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
 
 /** A contract storage entry as the state tree keys it: contract address ‖ storage key. */
 export function stateKey(contract: Uint8Array, key: Uint8Array): Uint8Array {
-  const k = new Uint8Array(32 + key.length);
+  const k = pooledBytes(32 + key.length);
   k.set(contract);
   k.set(key, 32);
   return k;

@@ -7,6 +7,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import type { CostTable } from './costs.ts';
 import { VmError, deterministicErrorText } from './errors.ts';
 import { type Journal, latin1Range } from './state.ts';
+import { pooledCopy } from './bytes.ts';
 
 export interface HostLimits {
   maxInputBytes: number;
@@ -130,14 +131,10 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     if (ptr + len > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${ptr}, ${ptr + len}) is outside the contract's memory`);
     return m.subarray(ptr, ptr + len);
   };
-  /** A copy of a range of contract memory. */
-  const copy = (ptr: number, len: number): Uint8Array => {
-    const m = mem();
-    ptr >>>= 0;
-    len >>>= 0;
-    if (ptr + len > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${ptr}, ${ptr + len}) is outside the contract's memory`);
-    return m.slice(ptr, ptr + len);
-  };
+  /** A copy of a range of contract memory, in pooled memory (vm/bytes.ts): outputs, events, call inputs live briefly. */
+  const copy = (ptr: number, len: number): Uint8Array => pooledCopy(read(ptr, len));
+  /** A copy with memory of its own, for what may be kept for good (storage keys and values: the committed state). */
+  const keep = (ptr: number, len: number): Uint8Array => read(ptr, len).slice();
   const write = (ptr: number, data: Uint8Array): void => {
     const m = mem();
     ptr >>>= 0;
@@ -238,7 +235,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       limit('storage value', vl >>> 0, limits.maxValueBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * ((kl >>> 0) + (vl >>> 0)));
-      f.journal.set(f.contract, copy(kp, kl), copy(vp, vl));
+      f.journal.set(f.contract, keep(kp, kl), keep(vp, vl));
     },
     storage_remove: (kp: number, kl: number): number => {
       const f = frame();

@@ -57,7 +57,7 @@ export function txRootOf(txHashes: readonly Uint8Array[]): Uint8Array {
 export const GENESIS_LAST_COMMIT: Commit = { height: 0n, round: 0, blockHash: new Uint8Array(32), signatures: [] };
 
 export function receiptsRoot(receipts: readonly Receipt[]): Uint8Array {
-  return merkleRoot(receipts.map(encodeReceipt));
+  return merkleRoot(receipts.map((r) => encodeReceipt(r)));
 }
 
 /** receiptsRoot from the receipts' encodings (encodeReceipt of each), when the caller keeps them. */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { type Receipt, decodeReceipts, encodeReceipt, encodeReceipts, joinReceipts } from './encoding.ts';
+import { type Receipt, decodeReceipts, encodeReceipt, encodeReceiptByCodec, encodeReceipts, joinReceipts } from './encoding.ts';
 import { receiptsRoot, receiptsRootOf } from './block.ts';
 import { sha256 } from './hash.ts';
 import { createHash } from 'node:crypto';
@@ -14,10 +14,25 @@ const receipt = (i: number): Receipt => ({
 test('receipts joined from their own encodings are exactly encodeReceipts, and give the same root', () => {
   for (const n of [0, 1, 2, 7, 100]) {
     const items = Array.from({ length: n }, (_, i) => receipt(i));
-    const encoded = items.map(encodeReceipt);
+    const encoded = items.map((r) => encodeReceipt(r));
     assert.equal(joinReceipts(encoded), encodeReceipts(items));
     assert.equal(decodeReceipts(joinReceipts(encoded)), items);
     assert.equal(receiptsRootOf(encoded), receiptsRoot(items));
+  }
+});
+
+test('property: the written-out receipt encoder gives the generic codec\'s bytes, and refuses what it refuses', () => {
+  for (let i = 0; i < 300; i++) {
+    const r = receipt(i);
+    if (i % 5 === 0) r.events.push({ contract: new Uint8Array(randomBytes(32)), topics: [], data: new Uint8Array(0) });
+    if (i % 7 === 0) r.gasUsed = 2n ** 64n - 1n;
+    if (i % 11 === 0) r.error = `ABORT: 额度 ${'x'.repeat(i)}`;
+    assert.equal(encodeReceipt(r), encodeReceiptByCodec(r));
+  }
+  for (const bad of [{ gasUsed: 2n ** 64n }, { quotaCharged: -1n }, { status: 256 }, { txHash: new Uint8Array(31) }, { events: [{ contract: new Uint8Array(33), topics: [], data: new Uint8Array(0) }] }]) {
+    const r = { ...receipt(1), ...bad } as Receipt;
+    assert.throws(() => encodeReceiptByCodec(r));
+    assert.throws(() => encodeReceipt(r), JSON.stringify(Object.keys(bad)));
   }
 });
 

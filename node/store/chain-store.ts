@@ -9,6 +9,7 @@
  */
 import { Level } from 'level';
 import type { StorageWrite } from '../../vm/state.ts';
+import { pooledBytes } from '../../vm/bytes.ts';
 
 const K = {
   head: 0x48,        // 'H' → height ‖ block hash
@@ -24,10 +25,11 @@ const K = {
   meta: 0x4d,        // 'M' name → bytes (genesis, ...)
 } as const;
 
+/** A record's key; pooled memory, since LevelDB copies keys as a batch takes them. */
 function key(kind: number, ...parts: Uint8Array[]): Uint8Array {
   let n = 1;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = pooledBytes(n);
   out[0] = kind;
   let at = 1;
   for (const p of parts) {
@@ -196,7 +198,7 @@ export class ChainStore {
   async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array; seq: bigint }>): Promise<void> {
     await this.write({ sync: true }, (b) => {
       for (const t of txs) {
-        const value = new Uint8Array(8 + t.bytes.length);
+        const value = pooledBytes(8 + t.bytes.length);
         value.set(u64be(t.seq));
         value.set(t.bytes, 8);
         b.put(key(K.pending, t.hash), value);

@@ -8,6 +8,7 @@
 import { hash } from 'node:crypto';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
+import { pooledBytes, pooledCopy } from '../../vm/bytes.ts';
 import { SCHEME_ED25519, TX_DOMAIN, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
 
 export {
@@ -45,9 +46,11 @@ export class SignedTx {
   constructor(tx: Transaction, bytes: Uint8Array) {
     this.tx = tx;
     this.bytes = bytes;
-    const digest = hash('sha256', bytes, 'buffer');
-    this.hash = new Uint8Array(digest);
-    this.hashHex = digest.toString('hex');
+    // The digest as a string, written into pooled bytes: a Buffer digest gets a backing store of its own.
+    const digest = Buffer.allocUnsafe(32);
+    digest.write(hash('sha256', bytes, 'binary'), 0, 32, 'latin1'); // 'binary' is latin1
+    this.hash = new Uint8Array(digest.buffer, digest.byteOffset, 32);
+    this.hashHex = digest.toString('hex', 0, 32);
   }
 
   static from(tx: Transaction): SignedTx {
@@ -61,7 +64,7 @@ export class SignedTx {
    */
   static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
     if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
-    const copy = bytes.slice();
+    const copy = pooledCopy(bytes);
     const tx = decodeTransaction(copy);
     if (Buffer.byteLength(tx.method) > limits.maxMethodBytes || tx.method.length === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
     if (Buffer.byteLength(tx.chainId) > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
@@ -80,7 +83,7 @@ export class SignedTx {
    */
   private signedBytes(): Uint8Array {
     const body = this.bytes.subarray(0, this.bytes.length - 4 - this.tx.signature.length);
-    const out = new Uint8Array(TX_DOMAIN.length + body.length);
+    const out = pooledBytes(TX_DOMAIN.length + body.length);
     out.set(TX_DOMAIN);
     out.set(body, TX_DOMAIN.length);
     return out;
