@@ -65,7 +65,7 @@ async function waitCommitted(client: RpcClient, hashes: string[]): Promise<void>
 }
 
 /** CPU seconds (user + system) a process has used so far, exited threads included, from /proc (Linux); undefined elsewhere. */
-function processCpuSeconds(pid: number): number | undefined {
+export function processCpuSeconds(pid: number): number | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
@@ -148,6 +148,42 @@ export interface Throughput {
   otherPerSignatureCpu: number;
 }
 
+/** `tx_send` entries, a batch of BATCH per request body. */
+export function txSendBatches(txs: string[]): Array<Array<{ id: number; body: string }>> {
+  const bodies: Array<Array<{ id: number; body: string }>> = [];
+  for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => ({ id: i + j, body: `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}` })));
+  return bodies;
+}
+
+/**
+ * Sends the batches over CONNECTIONS connections (spread over `rpcs`) as fast as the servers take
+ * them. BUSY is back-pressure, NODE_BEHIND a node catching up: those entries go again after a pause;
+ * any other error fails the run. Returns how many entries were sent again.
+ */
+export async function sendBatches(rpcs: string[], bodies: Array<Array<{ id: number; body: string }>>): Promise<number> {
+  let next = 0, busy = 0;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
+    const url = rpcs[c % rpcs.length]!;
+    while (next < bodies.length) {
+      let todo = bodies[next++]!;
+      while (todo.length > 0) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.map((t) => t.body).join(',')}]` });
+        const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
+        const byId = new Map(results.map((r) => [r.id, r]));
+        const retry = todo.filter(({ id }) => {
+          const r = byId.get(id)!;
+          if (r.error && r.error.data?.code !== 'BUSY' && r.error.data?.code !== 'NODE_BEHIND') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
+          return r.error !== undefined;
+        });
+        busy += retry.length;
+        todo = retry;
+        if (todo.length > 0) await new Promise((w) => setTimeout(w, 50));
+      }
+    }
+  }));
+  return busy;
+}
+
 /**
  * Pre-signs `count` evidence registrations from `partners`, sends them as fast as the nodes take them
  * (JSON-RPC batches over CONNECTIONS connections, spread over `rpcs`), and measures until all are
@@ -172,32 +208,11 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
     if (b.txCount > 0) lastCommit = performance.now();
   });
   // Request bodies are built before timing too: a batch of BATCH tx_send calls per request.
-  const bodies: Array<Array<{ id: number; body: string }>> = [];
-  for (let i = 0; i < txs.length; i += BATCH) bodies.push(txs.slice(i, i + BATCH).map((tx, j) => ({ id: i + j, body: `{"jsonrpc":"2.0","id":${i + j},"method":"tx_send","params":{"tx":"${tx}"}}` })));
+  const bodies = txSendBatches(txs);
   const start = performance.now();
   const cpu0 = nodes.map((n) => processCpuSeconds(n.child.pid!) ?? NaN), threads0 = nodes.map((n) => threadCpuSeconds(n.child.pid!));
   const clientCpu0 = process.cpuUsage();
-  let next = 0, busy = 0;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
-    const url = rpcs[c % rpcs.length]!;
-    while (next < bodies.length) {
-      let todo = bodies[next++]!;
-      while (todo.length > 0) {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${todo.map((t) => t.body).join(',')}]` });
-        const results = (await res.json()) as Array<{ id: number; error?: { data?: { code?: string }; message: string } }>;
-        const byId = new Map(results.map((r) => [r.id, r]));
-        // BUSY is back-pressure, NODE_BEHIND a node catching up: send those again after a pause.
-        const retry = todo.filter(({ id }) => {
-          const r = byId.get(id)!;
-          if (r.error && r.error.data?.code !== 'BUSY' && r.error.data?.code !== 'NODE_BEHIND') throw new Error(`tx_send failed: ${r.error.data?.code} ${r.error.message}`);
-          return r.error !== undefined;
-        });
-        busy += retry.length;
-        todo = retry;
-        if (todo.length > 0) await new Promise((w) => setTimeout(w, 50));
-      }
-    }
-  }));
+  const busy = await sendBatches(rpcs, bodies);
   const submitted = performance.now();
   while (included < count) {
     if (performance.now() - Math.max(lastCommit, submitted) > 30_000) throw new Error(`stalled at ${included} of ${count}`);

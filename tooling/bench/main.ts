@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<void>> = {
   contracts: async () => (await import('./contracts.ts')).run(),
   state: async () => (await import('./state.ts')).run(),
   chain: async () => (await import('./chain.ts')).run(),
+  floor: async () => (await import('./floor.ts')).run(),
   consensus: async () => (await import('./consensus.ts')).run(),
   middleware: async () => (await import('./middleware.ts')).run(),
 };
