@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import { keyPairSigner } from './keys/signer.ts';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { Level } from 'level';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { accountAddress, PERM, systemAddress } from '../contracts/system/index.ts';
 import { ChainNode, stateKey } from './node.ts';
 import { SoloConsensus } from './consensus/solo.ts';
@@ -414,6 +415,65 @@ test('gossiped transactions are pooled without a disk record; those sent here su
   try {
     assert.is(again.mempool.size, 0);
     assert.is(again.txStatus(sent.hash).status, 'committed');
+  } finally {
+    await again.close();
+  }
+});
+
+test('the pool log: a segment goes once the chain is past every validUntilBlock in it; records from before the log move into it', async () => {
+  const { home, node, operator } = await setup();
+  const h0 = node.height;
+  const early = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 2n }));
+  await node.close();
+  const poolDir = join(home.dataDir, 'pool');
+  assert.equal(readdirSync(poolDir), ['pool-00000001.log']);
+  // A pool record as versions before the log kept it in LevelDB: 'P' ‖ hash → arrival number ‖ bytes.
+  const legacyBytes = tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 9n });
+  const legacyHash = createHash('sha256').update(legacyBytes).digest();
+  const db = new Level<Uint8Array, Uint8Array>(home.dataDir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.put(Buffer.concat([Buffer.from([0x50]), legacyHash]), Buffer.concat([Buffer.alloc(8, 0), legacyBytes]));
+  await db.close();
+  const again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    assert.is(again.txStatus(early.hash).status, 'pending');
+    assert.is(again.txStatus(legacyHash).status, 'pending');
+    // Moved into a new segment; the first one stays until the chain is past h0 + 2.
+    assert.equal(readdirSync(poolDir), ['pool-00000001.log', 'pool-00000002.log']);
+    const consensus = new SoloConsensus(again, keyPairSigner(home.validatorKey!));
+    await consensus.produce(); // commits both
+    assert.is(again.txStatus(early.hash).status, 'committed');
+    assert.equal(readdirSync(poolDir), ['pool-00000001.log', 'pool-00000002.log']);
+    await consensus.produce();
+    assert.ok(again.height >= h0 + 2n);
+    assert.equal(readdirSync(poolDir), ['pool-00000002.log']);
+  } finally {
+    await again.close();
+  }
+  const after = new Level<Uint8Array, Uint8Array>(home.dataDir, { keyEncoding: 'view', valueEncoding: 'view' });
+  const legacyLeft = await after.keys({ gte: Buffer.from([0x50]), lt: Buffer.from([0x51]) }).all();
+  await after.close();
+  assert.is(legacyLeft.length, 0);
+});
+
+test('a transaction that expires in the pool is recorded as expired before its pool log segment goes', async () => {
+  const { home, node, operator } = await setup({ maxBlockTxs: 1 });
+  const h0 = node.height;
+  const first = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 1n }));
+  const second = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 1n }));
+  await node.close(); // their segment is closed from now on
+  const poolDir = join(home.dataDir, 'pool');
+  let again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    await new SoloConsensus(again, keyPairSigner(home.validatorKey!)).produce(); // room for one: the other lapses
+    assert.equal([again.txStatus(first.hash).status, again.txStatus(second.hash).status], ['committed', 'expired']);
+    assert.equal(readdirSync(poolDir), []);
+  } finally {
+    await again.close();
+  }
+  again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  try {
+    assert.equal([again.txStatus(first.hash).status, again.txStatus(second.hash).status], ['committed', 'expired']);
+    assert.is(again.mempool.size, 0);
   } finally {
     await again.close();
   }

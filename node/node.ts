@@ -6,6 +6,7 @@
  * those from a timer (node/consensus/solo.ts).
  */
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import { Vm } from '../vm/vm.ts';
 import { accountAddress } from '../contracts/system/index.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
@@ -17,6 +18,7 @@ import { AuthorisationCache, Executor, type BlockContext } from './execution/exe
 import { QuotaAdmission } from './execution/quota-admission.ts';
 import { ContractRegistry, type DeployedContract } from './execution/contracts.ts';
 import { ChainStore } from './store/chain-store.ts';
+import { PoolLog } from './store/pool-log.ts';
 import {
   type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
   encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash, commitHash, GENESIS_LAST_COMMIT, txRootOf,
@@ -121,49 +123,6 @@ export class NodeError extends Error {
   }
 }
 
-/**
- * Group commit of accepted transactions: one synced LevelDB batch per turn of the event loop, not one
- * per transaction. Each gets an arrival number, so a restart refills the pool in the same order.
- */
-class PendingWriter {
-  private batch: Array<{ hash: Uint8Array; bytes: Uint8Array; seq: bigint }> = [];
-  private waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private scheduled = false;
-  private readonly store: ChainStore;
-  private seq: bigint;
-  constructor(store: ChainStore, lastSeq: bigint) {
-    this.store = store;
-    this.seq = lastSeq;
-  }
-  write(stx: SignedTx): Promise<void> {
-    this.batch.push({ hash: stx.hash, bytes: stx.bytes, seq: ++this.seq });
-    const p = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => { this.flushing = this.flush(); });
-    }
-    return p;
-  }
-  private async flush(): Promise<void> {
-    const batch = this.batch, waiting = this.waiting;
-    this.batch = [];
-    this.waiting = [];
-    this.scheduled = false;
-    try {
-      await this.store.putPending(batch);
-      for (const w of waiting) w.resolve();
-    } catch (e) {
-      for (const w of waiting) w.reject(e as Error);
-    }
-  }
-  /** Waits for writes already scheduled (before closing the store). */
-  async drain(): Promise<void> {
-    while (this.scheduled) await new Promise((r) => setImmediate(r));
-    await this.flushing;
-  }
-}
-
 export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted: [SignedTx]; validators: [Uint8Array[], bigint] }> {
   readonly params: ChainParams;
   readonly genesis: GenesisFile;
@@ -176,7 +135,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private previousValidatorSet: Uint8Array[];
   private readonly store: ChainStore;
   private readonly verifier: SignatureVerifier;
-  private pending: PendingWriter;
+  /** Transactions clients sent here, on disk until committed or expired (opened with the pool at start). */
+  private poolLog: PoolLog | undefined;
   private state: MemoryState;
   private tree: StateTree;
   private headHeader: BlockHeader;
@@ -209,12 +169,6 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private commitInProgress = false;
   /** Decoded receipts of recent blocks (status queries ask about recent transactions). */
   private readonly receiptCache = new Map<bigint, Receipt[]>();
-  /**
-   * Pool entries with a record on disk: those a client sent here (the node answered for them). Gossiped
-   * ones are not written: their first node keeps them, and writing every transaction on every validator
-   * cost each a synced write and a delete per transaction.
-   */
-  private readonly persistedPending = new Set<string>();
   /** Transactions whose signature this node checked and found good: not checked again (a hash covers the signature). */
   private readonly verified = new RecentSet(200_000);
   /** Measured CPU time of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
@@ -229,7 +183,6 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.mempool = new Mempool(opts.mempool);
     this.store = store;
     this.verifier = new SignatureVerifier({ workers: opts.verifierWorkers });
-    this.pending = new PendingWriter(store, 0n);
     this.quota = new QuotaAdmission(this.executor);
     this.state = state;
     this.tree = tree;
@@ -264,7 +217,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         await store.commitBlock({
           height: 0n, hash, block: encodeBlock({ header, txs: [], lastCommit: GENESIS_LAST_COMMIT }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
-          receipts: joinReceipts([]), txHashes: [], settledPending: [], writes, nodes: nodeEntries(nodes),
+          receipts: joinReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
         });
         head = { height: 0n, hash };
       }
@@ -280,7 +233,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       const node = new ChainNode(opts, store, state, tree, header);
       try {
         node.rebuildRecent();
-        await node.reloadPending();
+        await node.reloadPending(join(opts.dataDir, 'pool'));
       } catch (e) {
         await node.close();
         throw e;
@@ -316,12 +269,18 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     return this.recent.has(stx.hashHex);
   }
 
-  /** Transactions accepted before a restart go back into the pool, in their order (those still valid). */
-  private async reloadPending(): Promise<void> {
-    const { txs, lastSeq } = await this.store.pendingTxs();
-    this.pending = new PendingWriter(this.store, lastSeq);
+  /**
+   * Transactions accepted before a restart go back into the pool, in their order (those still valid);
+   * those that expired meanwhile are recorded as expired. Records of versions before the pool log (in
+   * LevelDB) move into the log first.
+   */
+  private async reloadPending(poolDir: string): Promise<void> {
+    const { log, txs } = PoolLog.open(poolDir);
+    this.poolLog = log;
+    const legacy = await this.store.pendingTxs();
     const expired: SignedTx[] = [];
-    for (const bytes of txs) {
+    const moved: Array<Promise<void>> = [];
+    for (const [bytes, isLegacy] of [...legacy.txs.map((b) => [b, true] as const), ...txs.map((t) => [t.bytes, false] as const)]) {
       let stx: SignedTx;
       try {
         stx = SignedTx.decode(bytes, this.txLimits());
@@ -332,10 +291,27 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       if (stx.tx.validUntilBlock <= this.height) expired.push(stx);
       else {
         this.mempool.add(stx, { force: true }); // accepted once: kept even if the pool is smaller now
-        this.persistedPending.add(stx.hashHex);
+        if (isLegacy) moved.push(log.append({ validUntilBlock: stx.tx.validUntilBlock, bytes: stx.bytes }));
       }
     }
+    await Promise.all(moved);
     if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
+    if (legacy.hashes.length > 0) await this.store.deletePending(legacy.hashes);
+    this.retirePoolLog();
+  }
+
+  /**
+   * Deletes the pool log's segments whose every transaction is committed or recorded as expired: the
+   * chain is past their validUntilBlock, and no expiry among them is still unwritten (see `expiring`).
+   */
+  private retirePoolLog(): void {
+    let through = this.height;
+    for (const validUntilBlock of this.expiring.values()) if (validUntilBlock - 1n < through) through = validUntilBlock - 1n;
+    try {
+      this.poolLog?.retire(through);
+    } catch (e) {
+      this.warn(`could not delete an old pool log segment (tried again after the next block): ${(e as Error).message}`);
+    }
   }
 
   get height(): bigint {
@@ -424,17 +400,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     // network passes it on.
     if (opts.gossiped) return stx;
     try {
-      await this.pending.write(stx);
+      await this.poolLog!.append({ validUntilBlock: tx.validUntilBlock, bytes: stx.bytes });
     } catch (e) {
       this.mempool.remove([stx.hashHex]);
       this.quota.release(stx);
       throw e;
-    }
-    if (this.mempool.has(stx.hashHex)) this.persistedPending.add(stx.hashHex);
-    else {
-      // A block took it while its record was being written (that block's batch did not know of the
-      // record): the record goes now, or it would be read back at every start.
-      await this.store.deletePending([stx.hash]).catch((e: Error) => this.warn(`could not remove the pool record of ${stx.hashHex}: ${e.message}`));
     }
     this.emit('accepted', stx);
     return stx;
@@ -637,17 +607,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       await this.store.commitBlock({
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
         receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
-        settledPending: p.txs.filter((t) => this.persistedPending.has(t.hashHex)).map((t) => t.hash),
       });
     } catch (e) {
-      // Not committed: its transactions are pending again (their pool records on disk were never removed).
+      // Not committed: its transactions are pending again (their records in the pool log stay).
       for (const t of p.txs) this.mempool.add(t, { force: true });
       throw e;
     } finally {
       this.committing.clear();
       this.commitInProgress = false;
     }
-    for (const t of p.txs) this.persistedPending.delete(t.hashHex);
     this.state.apply(p.writes);
     this.auth.forgetIfTouched(p.writes);
     for (const t of p.txs) this.remember(t);
@@ -667,13 +635,14 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       // Answered as expired from the moment they leave the pool, not only once the store has them.
       for (const t of expired) {
         this.expiring.set(t.hashHex, t.tx.validUntilBlock);
-        this.persistedPending.delete(t.hashHex);
       }
-      // Best effort: the block is committed whatever happens here; a restart finds these expired anyway.
+      // Best effort: the block is committed whatever happens here; a restart finds these expired anyway
+      // (their pool log segment stays until this is written).
       await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })))
         .then(() => { for (const t of expired) this.expiring.delete(t.hashHex); })
         .catch((e: Error) => this.warn(`could not record ${expired.length} expired transactions: ${e.message}`));
     }
+    this.retirePoolLog();
     const done: CommittedBlock = { header: p.header, hash: p.hash, txs: p.txs, receipts: p.receipts, commit };
     this.emit('block', done);
     return done;
@@ -746,7 +715,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (this.closed) return;
     this.closed = true;
     await this.verifier.close();
-    await this.pending.drain();
+    await this.poolLog?.close();
     await this.store.close();
   }
 }

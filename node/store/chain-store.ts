@@ -1,6 +1,6 @@
 /**
  * The node's LevelDB: blocks, commits, receipts, the transaction index, the flat contract state, the
- * state tree's nodes, and the transactions accepted but not yet committed. A block is
+ * state tree's nodes, and which accepted transactions expired (the pool itself is in pool-log.ts). A block is
  * committed in one atomic, synced batch together with the new head, so a node killed at any moment
  * restarts at its last committed block with everything of that block and nothing of the next.
  *
@@ -20,7 +20,7 @@ const K = {
   tx: 0x54,          // 'T' tx hash → height ‖ index
   state: 0x53,       // 'S' contract ‖ key → value
   node: 0x4e,        // 'N' node hash → encoded state tree node
-  pending: 0x50,     // 'P' tx hash → tx bytes, accepted and not yet committed or expired
+  pending: 0x50,     // 'P' tx hash → seq ‖ tx bytes: the pool before the pool log (read once, moved, deleted)
   expired: 0x58,     // 'X' tx hash → validUntilBlock, accepted and expired
   meta: 0x4d,        // 'M' name → bytes (genesis, ...)
 } as const;
@@ -65,8 +65,6 @@ export interface BlockRecord {
   commit: Uint8Array;
   receipts: Uint8Array;
   txHashes: Uint8Array[];
-  /** Transactions of the block whose pool record (putPending) is removed with it. */
-  settledPending: Uint8Array[];
   /** Flat state changes of the block. */
   writes: readonly StorageWrite[];
   /** New state tree nodes (hash → encoded node). */
@@ -181,34 +179,22 @@ export class ChainStore {
   }
 
   /**
-   * Transactions accepted but neither committed nor expired (the pool survives restarts), in the order
-   * they were accepted.
+   * Pool records of versions before the pool log (node/store/pool-log.ts), in the order they were
+   * accepted, with their keys' hashes: the node moves them into the log at start, then deletes them.
    */
-  async pendingTxs(): Promise<{ txs: Uint8Array[]; lastSeq: bigint }> {
-    const found: Array<{ seq: bigint; bytes: Uint8Array }> = [];
-    for await (const v of this.db.values({ gte: key(K.pending), lt: key(K.pending + 1) })) {
+  async pendingTxs(): Promise<{ txs: Uint8Array[]; hashes: Uint8Array[] }> {
+    const found: Array<{ seq: bigint; bytes: Uint8Array; hash: Uint8Array }> = [];
+    for await (const [k, v] of this.db.iterator({ gte: key(K.pending), lt: key(K.pending + 1) })) {
       if (v.length < 8) throw new StoreError('pending transaction record shorter than its sequence number');
-      found.push({ seq: readU64be(v), bytes: plain(v).slice(8) });
+      found.push({ seq: readU64be(v), bytes: plain(v).slice(8), hash: plain(k).slice(1) });
     }
     found.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-    return { txs: found.map((f) => f.bytes), lastSeq: found.at(-1)?.seq ?? 0n };
+    return { txs: found.map((f) => f.bytes), hashes: found.map((f) => f.hash) };
   }
 
-  /** Accepted transactions, each with its arrival sequence number; synced: an accepted transaction is never lost. */
-  async putPending(txs: ReadonlyArray<{ hash: Uint8Array; bytes: Uint8Array; seq: bigint }>): Promise<void> {
-    await this.write({ sync: true }, (b) => {
-      for (const t of txs) {
-        const value = pooledBytes(8 + t.bytes.length);
-        value.set(u64be(t.seq));
-        value.set(t.bytes, 8);
-        b.put(key(K.pending, t.hash), value);
-      }
-    });
-  }
-
-  /** Pool records of transactions that left the pool while their record was being written (committed meanwhile). */
+  /** Removes pool records of versions before the pool log (see pendingTxs). */
   async deletePending(hashes: readonly Uint8Array[]): Promise<void> {
-    await this.write({ sync: false }, (b) => {
+    await this.write({ sync: true }, (b) => {
       for (const h of hashes) b.del(key(K.pending, h));
     });
   }
@@ -216,10 +202,7 @@ export class ChainStore {
   /** Pool entries that expired: forgotten as pending, remembered as expired (so a status query answers). */
   async markExpired(txs: ReadonlyArray<{ hash: Uint8Array; validUntilBlock: bigint }>): Promise<void> {
     await this.write({ sync: false }, (b) => {
-      for (const t of txs) {
-        b.del(key(K.pending, t.hash));
-        b.put(key(K.expired, t.hash), u64be(t.validUntilBlock));
-      }
+      for (const t of txs) b.put(key(K.expired, t.hash), u64be(t.validUntilBlock));
     });
   }
 
@@ -252,7 +235,6 @@ export class ChainStore {
         loc.set(r.hash, 12);
         b.put(key(K.tx, t), loc);
       });
-      for (const t of r.settledPending) b.del(key(K.pending, t));
       for (const w of r.writes) {
         const k = key(K.state, w.contract, w.key);
         if (w.value === null) b.del(k);
