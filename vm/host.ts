@@ -131,9 +131,12 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
     if (ptr + len > m.length) throw new VmError('VM_HOST_BAD_ARGUMENT', `memory range [${ptr}, ${ptr + len}) is outside the contract's memory`);
     return m.subarray(ptr, ptr + len);
   };
-  /** A copy of a range of contract memory, in pooled memory (vm/bytes.ts): outputs, events, call inputs live briefly. */
+  /** A copy of a range of contract memory, in pooled memory (vm/bytes.ts): outputs, call inputs, keys looked up live briefly. */
   const copy = (ptr: number, len: number): Uint8Array => pooledCopy(read(ptr, len));
-  /** A copy with memory of its own, for what may be kept for good (storage keys and values: the committed state). */
+  /**
+   * A copy with memory of its own, for what may be kept: storage keys and values (the committed state),
+   * event data (receipts of recent blocks are cached).
+   */
   const keep = (ptr: number, len: number): Uint8Array => read(ptr, len).slice();
   const write = (ptr: number, data: Uint8Array): void => {
     const m = mem();
@@ -242,7 +245,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       writable(f);
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * (kl >>> 0));
-      const key = copy(kp, kl);
+      const key = keep(kp, kl);
       // Removing what is not there changes nothing and leaves no deletion marker behind.
       if (f.journal.get(f.contract, key) === undefined) return 0;
       f.journal.set(f.contract, key, null);
@@ -295,7 +298,7 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
         i += 1 + n;
       }
       if (topics.length > limits.maxTopics) throw new VmError('VM_HOST_LIMIT', `${topics.length} event topics exceed the limit of ${limits.maxTopics}`);
-      f.events.push({ contract: f.contract, topics, data: copy(dp, dl) });
+      f.events.push({ contract: f.contract, topics, data: keep(dp, dl) });
     },
     log: (ptr: number, len: number): void => {
       const f = frame();

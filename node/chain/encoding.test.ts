@@ -28,6 +28,8 @@ test('property: the written-out receipt encoder gives the generic codec\'s bytes
     if (i % 7 === 0) r.gasUsed = 2n ** 64n - 1n;
     if (i % 11 === 0) r.error = `ABORT: 额度 ${'x'.repeat(i)}`;
     assert.equal(encodeReceipt(r), encodeReceiptByCodec(r));
+    // Every byte written: memory that is not zero-filled (pooled) gives the same encoding.
+    assert.equal(encodeReceipt(r, (n) => new Uint8Array(n).fill(0xaa)), encodeReceiptByCodec(r));
   }
   for (const bad of [{ gasUsed: 2n ** 64n }, { quotaCharged: -1n }, { status: 256 }, { txHash: new Uint8Array(31) }, { events: [{ contract: new Uint8Array(33), topics: [], data: new Uint8Array(0) }] }]) {
     const r = { ...receipt(1), ...bad } as Receipt;

@@ -6,7 +6,8 @@ import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
 import { accountAddress, PERM } from '../../contracts/system/index.ts';
 import { SignedTx, signTransaction } from '../tx/transaction.ts';
 import { encodeArgs } from './contracts.ts';
-import { Executor } from './executor.ts';
+import { AuthorisationCache, Executor } from './executor.ts';
+import type { ChainParams } from '../chain/params.ts';
 import type { CallRequest } from '../../vm/vm.ts';
 import { RECEIPT_OK } from '../chain/block.ts';
 
@@ -38,7 +39,6 @@ function tx(key: KeyPair, contract: string, method: string, args: unknown[], sen
 const register = (p: KeyPair, key = `doc/${++serial}`) => tx(p, 'evidence', 'register', [key, digest, '{}', null, null]);
 
 /** Which quota methods a block's execution called, by name. */
-const oneAtATime = (calls: string[], atLeast: number) => calls.length > atLeast && calls.slice(1).every((m) => m === 'charge');
 function quotaCalls(executor: Executor, run: () => void): string[] {
   const vm = executor.vm;
   const original = vm.call;
@@ -56,12 +56,15 @@ function quotaCalls(executor: Executor, run: () => void): string[] {
   return seen;
 }
 
-function both(txs: SignedTx[]) {
+function both(txs: SignedTx[], o: { params?: ChainParams; fill?: boolean; auth?: () => AuthorisationCache } = {}) {
   const ctx = { height: node.height + 1n, time: BigInt(Date.now()) };
-  const opts = { proposer: new Uint8Array(32) };
-  let fast!: ReturnType<Executor['executeBlock']>, slow!: ReturnType<Executor['executeBlock']>;
-  const calls = quotaCalls(batched, () => { fast = batched.executeBlock(node.committedState, ctx, txs, opts); });
-  slow = oneByOne.executeBlock(node.committedState, ctx, txs, opts);
+  const opts = () => ({ proposer: new Uint8Array(32), fill: o.fill, auth: o.auth?.() });
+  const [fastExecutor, slowExecutor] = o.params
+    ? [new Executor(node.executor.vm, node.executor.contracts, o.params), new Executor(node.executor.vm, node.executor.contracts, o.params, { batchCharges: false })]
+    : [batched, oneByOne];
+  let fast!: ReturnType<Executor['executeBlock']>;
+  const calls = quotaCalls(fastExecutor, () => { fast = fastExecutor.executeBlock(node.committedState, ctx, txs, opts()); });
+  const slow = slowExecutor.executeBlock(node.committedState, ctx, txs, opts());
   assert.equal(fast.receipts, slow.receipts);
   assert.equal(fast.writes, slow.writes);
   assert.is(fast.gasUsed, slow.gasUsed);
@@ -92,38 +95,57 @@ test('a call that touches quota storage: the ones before it charged together, th
   assert.equal(receipts.map((r) => r.error), ['', '', '', 'TX_INSUFFICIENT_QUOTA', '']);
 });
 
-test('a charge that falls short, or one that reads what a call wrote: the whole block one at a time', () => {
-  const short = both(Array.from({ length: 12 }, () => register(poor)));
-  assert.is(short.calls[0], 'chargeAll');
-  assert.ok(oneAtATime(short.calls, 5), short.calls.join());
+test('a charge that falls short: the calls before it stand, charged together; from it on, one at a time', () => {
+  const short = both([register(partners[0]!), ...Array.from({ length: 12 }, () => register(poor)), register(partners[1]!)]);
+  // chargeAll over all of them finds the short one; again over those before it; then one at a time.
+  assert.equal(short.calls.slice(0, 2), ['chargeAll', 'chargeAll']);
+  assert.ok(short.calls.slice(2).every((m) => m === 'charge') && short.calls.length > 3, short.calls.join());
   assert.ok(short.receipts.some((r) => r.error === 'TX_INSUFFICIENT_QUOTA'));
-  // The operator changes a partner's record, which the partner's charge reads (its role).
+  assert.is(short.receipts.at(-1)!.status, RECEIPT_OK);
+});
+
+test('a charge that reads what a call wrote (a partner\'s role): the whole block one at a time', () => {
   const roles = both([register(partners[0]!), tx(operator, 'admission', 'setPermissions', [accountAddress(partners[0]!.publicKey), PERM.evidence]), register(partners[0]!)]);
   assert.equal(roles.calls, ['chargeAll', 'charge', 'charge', 'charge']);
   assert.ok(roles.receipts.every((r) => r.status === RECEIPT_OK));
 });
 
-test('property: random blocks give the same receipts and writes charged together as one at a time', () => {
+test('property: random blocks give the same receipts and writes charged together as one at a time (fill and gas limits, a warm authorisation cache)', () => {
   let seed = 7;
   const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
   const paths = new Set<string>();
-  for (let round = 0; round < 16; round++) {
+  const warm = new AuthorisationCache();
+  for (let round = 0; round < 24; round++) {
     const txs: SignedTx[] = [];
-    for (let i = 0, n = 5 + rand(40); i < n; i++) {
+    for (let i = 0, n = 5 + rand(50); i < n; i++) {
       const p = partners[rand(3)]!;
-      switch (rand(10)) {
+      switch (rand(14)) {
         case 0: txs.push(register(poor)); break;
         case 1: txs.push(register(p, `dup/${rand(3)}`)); break;
         case 2: { const k = newKeyPair(); txs.push(tx(k, 'identity', 'register', [k.publicKey, null])); break; }
-        case 3: if (rand(4) === 0) txs.push(tx(operator, 'quota', 'setAllowance', [accountAddress(p.publicKey), BigInt(rand(3000))])); break;
+        case 3: if (rand(4) === 0) txs.push(tx(operator, 'quota', 'setAllowance', [accountAddress(p.publicKey), BigInt(rand(2) * rand(3000))])); break;
         case 4: if (rand(4) === 0) txs.push(tx(operator, 'admission', 'setPermissions', [accountAddress(p.publicKey), PERM.all])); break;
+        case 5: if (rand(4) === 0) txs.push(tx(p, 'quota', 'balanceOf', [accountAddress(p.publicKey)])); break;
+        case 6: if (rand(6) === 0) txs.push(tx(operator, 'quota', 'setSchedule', [{ base: BigInt(50 + rand(100)), perByte: 1n, perKiloGas: 1n, periodBlocks: BigInt(1 + rand(3)), operatorAllowance: 100_000_000n, partnerAllowance: 10_000_000n, regulatorAllowance: 1_000_000n, userAllowance: 100_000n }])); break;
+        case 7: txs.push(tx(p, 'quota', 'charge', [accountAddress(p.publicKey), 1n, 1n])); break; // NOT_SYSTEM
+        case 8: { const stranger = newKeyPair(); txs.push(tx(stranger, 'evidence', 'register', ['x', digest, '{}', null, null], accountAddress(p.publicKey))); break; }
         default: txs.push(register(p));
       }
     }
     const { calls } = both(txs);
     paths.add(calls.length === 0 ? 'none' : calls[0] === 'charge' ? 'one at a time' : calls.length === 1 ? 'together' : 'together, then one at a time');
+    const tight = { ...node.executor.params, maxTxGas: 50_000_000, maxBlockGas: 50_000_000 + 1_000_000 * (1 + rand(20)) };
+    both(txs, { params: tight, fill: true });
+    both(txs, { params: tight, fill: false });
+    both(txs, { auth: () => warm.copy() });
   }
   assert.ok(paths.has('together') && paths.has('together, then one at a time'), [...paths].join());
+});
+
+test('a block larger than one chargeAll call takes (2,048 requests): charged in chunks, the same result', () => {
+  const txs = Array.from({ length: 2100 }, (_, i) => register(partners[i % 3]!));
+  const { calls } = both(txs);
+  assert.equal(calls, ['chargeAll', 'chargeAll']);
 });
 
 test.after(() => chain.close());

@@ -42,8 +42,18 @@ const SYSTEM_CALL_GAS = 10_000_000;
 
 /** Requests per quota.chargeAll call: its input (48 bytes each) stays far below the VM's input limit. */
 const CHARGE_CHUNK = 2048;
-/** Gas for a chargeAll call: a system call's, plus this per request (a request uses ~10,000). */
+/** Gas for a chargeAll call: a system call's, plus this per request (a request uses 7,000-17,000). */
 const CHARGE_GAS_PER_REQUEST = 200_000;
+
+/** The first transactions of a block, run without charges between them (see executeCallsThenCharge). */
+interface CallsRun {
+  block: Journal;
+  receipts: Receipt[];
+  gasUsed: bigint;
+  auth: AuthorisationCache;
+  /** The calls that ran, each with its receipt's place. */
+  calls: Array<{ at: number; stx: SignedTx; r: CallResult }>;
+}
 
 export interface ExecutorOptions {
   /**
@@ -110,7 +120,7 @@ export class Executor {
   executeBlock(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { proposer: Uint8Array; signers?: readonly Uint8Array[]; fill?: boolean; auth?: AuthorisationCache }): BlockResult {
     // The transactions up to the first one whose call touches quota's storage, charged together; the
     // rest (all of them if that cannot give the one-at-a-time result) one at a time.
-    const run = (this.batchCharges ? this.executeCallsThenCharge(state, ctx, txs, opts) : undefined) ?? {
+    const run: Omit<CallsRun, 'calls'> = (this.batchCharges ? this.executeCallsThenCharge(state, ctx, txs, opts) : undefined) ?? {
       block: new Journal(state), receipts: [], gasUsed: 0n,
       // Answers for the state the block starts from stay good until a transaction writes to identity.
       auth: opts.auth?.copy() ?? new AuthorisationCache(),
@@ -140,54 +150,74 @@ export class Executor {
   /**
    * The first transactions of a block run one call after another with no charge between them, then
    * quota.chargeAll charges them all at once. That is the one-at-a-time result exactly when no call
-   * read or wrote quota's storage (charges write nothing else) and the charges read nothing the calls
-   * wrote, and every charge was paid in full (else that transaction's effects must go). The run stops
-   * before the first call that touched quota's storage; when the other conditions fail it gives
-   * nothing (undefined) and the block runs one transaction at a time.
+   * read or wrote quota's storage (charges write nothing else), the charges read nothing the calls
+   * wrote, and every charge was paid in full (else that transaction's effects must go). The calls stop
+   * before the first one that touched quota's storage. A charge that falls short keeps the calls before
+   * it (they ran on the state they see one at a time) and the rest run one at a time from it; when a
+   * charge read what a call wrote, nothing is kept (undefined) and the whole block runs one at a time.
    */
-  private executeCallsThenCharge(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean; auth?: AuthorisationCache }):
-    { block: Journal; receipts: Receipt[]; gasUsed: bigint; auth: AuthorisationCache } | undefined {
+  private executeCallsThenCharge(state: StateView, ctx: BlockContext, txs: readonly SignedTx[], opts: { fill?: boolean; auth?: AuthorisationCache }): CallsRun | undefined {
     const watched = new QuotaReads(state);
-    const block = new Journal(watched);
-    const auth = opts.auth?.copy() ?? new AuthorisationCache();
-    const receipts: Receipt[] = [];
-    const calls: Array<{ at: number; stx: SignedTx; r: CallResult }> = [];
-    let gasUsed = 0n;
+    const run: CallsRun = { block: new Journal(watched), receipts: [], gasUsed: 0n, auth: opts.auth?.copy() ?? new AuthorisationCache(), calls: [] };
     for (const stx of txs) {
-      if (this.blockFull(gasUsed, opts.fill)) break;
-      if (!this.isAuthorised(block, stx, ctx, auth)) {
-        receipts.push(refusedReceipt(stx, 'TX_UNAUTHORISED_KEY'));
+      if (this.blockFull(run.gasUsed, opts.fill)) break;
+      if (!this.isAuthorised(run.block, stx, ctx, run.auth)) {
+        run.receipts.push(refusedReceipt(stx, 'TX_UNAUTHORISED_KEY'));
         continue;
       }
       watched.touched = false;
-      const r = this.vm.call(this.txCall(stx, ctx), { state: block, code: this.contracts.codeOf });
+      const r = this.vm.call(this.txCall(stx, ctx), { state: run.block, code: this.contracts.codeOf });
       if (watched.touched || r.writes.some((w) => equalBytes(w.contract, QUOTA))) break; // from here, one at a time
-      for (const w of r.writes) block.set(w.contract, w.key, w.value);
-      auth.forgetIfTouched(r.writes);
-      gasUsed += BigInt(r.gasUsed);
-      calls.push({ at: receipts.length, stx, r });
-      receipts.push(refusedReceipt(stx, '')); // replaced below
+      for (const w of r.writes) run.block.set(w.contract, w.key, w.value);
+      run.auth.forgetIfTouched(r.writes);
+      run.gasUsed += BigInt(r.gasUsed);
+      run.calls.push({ at: run.receipts.length, stx, r });
+      run.receipts.push(refusedReceipt(stx, '')); // replaced once charged
     }
-    for (let from = 0; from < calls.length; from += CHARGE_CHUNK) {
-      const chunk = calls.slice(from, from + CHARGE_CHUNK);
-      // Reads through `reads` that meet a write of the calls (quota's own are the earlier chunks').
-      const reads = new ConflictingReads(block, QUOTA);
+    const charged = this.chargeCalls(run, ctx);
+    if (charged === 'all') return run;
+    if (charged === 'conflict') return undefined;
+    // The call at `charged` could not be paid in full: the ones before it stand, charged anew on their own.
+    const prefix: CallsRun = {
+      block: new Journal(state), receipts: run.receipts.slice(0, run.calls[charged]!.at), gasUsed: 0n,
+      auth: opts.auth?.copy() ?? new AuthorisationCache(), calls: run.calls.slice(0, charged),
+    };
+    for (const { r } of prefix.calls) {
+      for (const w of r.writes) prefix.block.set(w.contract, w.key, w.value);
+      prefix.auth.forgetIfTouched(r.writes);
+      prefix.gasUsed += BigInt(r.gasUsed);
+    }
+    // The same charges as before for these (each depends on the ones before it only): all paid.
+    return this.chargeCalls(prefix, ctx) === 'all' ? prefix : undefined;
+  }
+
+  /**
+   * Charges `run`'s calls with quota.chargeAll (in chunks: its input stays well below the VM's limit),
+   * fills in their receipts and adds the charges' writes to the block. Says 'all' when every charge was
+   * paid in full, else the index of the first call that was not (the run's block then holds garbage),
+   * or 'conflict' when a charge read something a call wrote, or chargeAll failed.
+   */
+  private chargeCalls(run: CallsRun, ctx: BlockContext): 'all' | 'conflict' | number {
+    for (let from = 0; from < run.calls.length; from += CHARGE_CHUNK) {
+      const chunk = run.calls.slice(from, from + CHARGE_CHUNK);
+      // Reads that meet a write of the calls (quota's own are the earlier chunks' charges).
+      const reads = new ConflictingReads(run.block, QUOTA);
       const c = this.vm.call({
         contract: QUOTA, method: 'chargeAll', input: chargeRequests(chunk), caller: SYSTEM,
         gasLimit: SYSTEM_CALL_GAS + CHARGE_GAS_PER_REQUEST * chunk.length, blockHeight: ctx.height, blockTime: ctx.time,
       }, { state: reads, code: this.contracts.codeOf });
-      if (!c.ok || reads.conflict || c.output.length !== 4 + 16 * chunk.length) return undefined;
+      if (!c.ok || reads.conflict || c.output.length !== 4 + 16 * chunk.length) return 'conflict';
       const dv = new DataView(c.output.buffer, c.output.byteOffset, c.output.length);
-      if (dv.getUint32(0, true) !== chunk.length) return undefined;
+      if (dv.getUint32(0, true) !== chunk.length) return 'conflict';
       for (let i = 0; i < chunk.length; i++) {
         const cost = dv.getBigUint64(4 + 16 * i, true), charged = dv.getBigUint64(12 + 16 * i, true);
-        if (charged < cost) return undefined;
+        if (charged < cost) return from + i;
         const { at, stx, r } = chunk[i]!;
-        receipts[at] = callReceipt(stx, r, charged);
+        run.receipts[at] = callReceipt(stx, r, charged);
       }
-      for (const w of c.writes) block.set(w.contract, w.key, w.value);
+      for (const w of c.writes) run.block.set(w.contract, w.key, w.value);
     }
-    return { block, receipts, gasUsed, auth };
+    return 'all';
   }
 
   private txCall(stx: SignedTx, ctx: BlockContext): CallRequest {

@@ -8,7 +8,7 @@
 import { hash } from 'node:crypto';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
-import { pooledBytes, pooledCopy } from '../../vm/bytes.ts';
+import { pooledBytes } from '../../vm/bytes.ts';
 import { SCHEME_ED25519, TX_DOMAIN, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
 
 export {
@@ -43,14 +43,15 @@ export class SignedTx {
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
   readonly hashHex: string;
-  constructor(tx: Transaction, bytes: Uint8Array) {
+  /** `hashSlot`: 32 bytes to hold the hash (decode passes those beside its copy of the bytes). */
+  constructor(tx: Transaction, bytes: Uint8Array, hashSlot: Uint8Array = new Uint8Array(32)) {
     this.tx = tx;
     this.bytes = bytes;
-    // The digest as a string, written into pooled bytes: a Buffer digest gets a backing store of its own.
-    const digest = Buffer.allocUnsafe(32);
-    digest.write(hash('sha256', bytes, 'binary'), 0, 32, 'latin1'); // 'binary' is latin1
-    this.hash = new Uint8Array(digest.buffer, digest.byteOffset, 32);
-    this.hashHex = digest.toString('hex', 0, 32);
+    // A string digest: a Buffer one would get a backing store of its own.
+    const digest = hash('sha256', bytes, 'binary'); // 'binary' is latin1
+    for (let i = 0; i < 32; i++) hashSlot[i] = digest.charCodeAt(i);
+    this.hash = hashSlot;
+    this.hashHex = Buffer.from(digest, 'latin1').toString('hex');
   }
 
   static from(tx: Transaction): SignedTx {
@@ -64,11 +65,15 @@ export class SignedTx {
    */
   static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
     if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
-    const copy = pooledCopy(bytes);
+    // The copy and the hash in one allocation of their own, not pooled memory (vm/bytes.ts): a pending
+    // transaction may stay for its whole validity window, keeping a pooled slab alive all that time.
+    const own = new Uint8Array(bytes.length + 32);
+    own.set(bytes);
+    const copy = own.subarray(0, bytes.length);
     const tx = decodeTransaction(copy);
     if (Buffer.byteLength(tx.method) > limits.maxMethodBytes || tx.method.length === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
     if (Buffer.byteLength(tx.chainId) > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
-    return new SignedTx(tx, copy);
+    return new SignedTx(tx, copy, own.subarray(bytes.length));
   }
 
   /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
