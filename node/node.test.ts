@@ -455,17 +455,25 @@ test('the pool log: a segment goes once the chain is past every validUntilBlock 
   assert.is(legacyLeft.length, 0);
 });
 
-test('a transaction that expires in the pool is recorded as expired before its pool log segment goes', async () => {
+test('a transaction that expires in the pool is recorded as expired before its pool log segment goes (tried again if that fails)', async () => {
   const { home, node, operator } = await setup({ maxBlockTxs: 1 });
   const h0 = node.height;
   const first = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 1n }));
   const second = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: h0 + 1n }));
   await node.close(); // their segment is closed from now on
   const poolDir = join(home.dataDir, 'pool');
-  let again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0 });
+  let again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0, warn: () => undefined });
   try {
-    await new SoloConsensus(again, keyPairSigner(home.validatorKey!)).produce(); // room for one: the other lapses
+    // The first try to record the expiry fails: the segment stays, and the record is tried again.
+    const store = (again as unknown as { store: { markExpired: (...a: unknown[]) => Promise<void> } }).store;
+    const real = store.markExpired.bind(store);
+    let failures = 1;
+    store.markExpired = (...a: unknown[]) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : real(...a));
+    const consensus = new SoloConsensus(again, keyPairSigner(home.validatorKey!));
+    await consensus.produce(); // room for one: the other lapses
     assert.equal([again.txStatus(first.hash).status, again.txStatus(second.hash).status], ['committed', 'expired']);
+    assert.equal(readdirSync(poolDir), ['pool-00000001.log']);
+    await consensus.produce();
     assert.equal(readdirSync(poolDir), []);
   } finally {
     await again.close();

@@ -161,8 +161,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly recentByExpiry = new Map<bigint, string[]>();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
-  /** Transactions just evicted as expired whose record is being written. */
-  private readonly expiring = new Map<string, bigint>();
+  /** Transactions evicted as expired whose record is not written yet (being written, or tried again after the next block). */
+  private readonly expiring = new Map<string, { hash: Uint8Array; validUntilBlock: bigint }>();
   /** Transactions whose signature is being checked (admission awaits it): a second copy is a duplicate. */
   private readonly admitting = new Set<string>();
   /** A commit in progress: commits are one at a time, each on top of the one before. */
@@ -306,7 +306,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    */
   private retirePoolLog(): void {
     let through = this.height;
-    for (const validUntilBlock of this.expiring.values()) if (validUntilBlock - 1n < through) through = validUntilBlock - 1n;
+    for (const { validUntilBlock } of this.expiring.values()) if (validUntilBlock - 1n < through) through = validUntilBlock - 1n;
     try {
       this.poolLog?.retire(through);
     } catch (e) {
@@ -404,6 +404,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     } catch (e) {
       this.mempool.remove([stx.hashHex]);
       this.quota.release(stx);
+      if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
       throw e;
     }
     this.emit('accepted', stx);
@@ -630,17 +631,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.previousValidatorSet = this.validatorSet;
     this.validatorSet = p.nextValidators;
     if (changed) this.emit('validators', p.nextValidators, p.header.height + 1n);
-    const expired = this.mempool.evictExpired(this.height);
-    if (expired.length > 0) {
-      // Answered as expired from the moment they leave the pool, not only once the store has them.
-      for (const t of expired) {
-        this.expiring.set(t.hashHex, t.tx.validUntilBlock);
-      }
-      // Best effort: the block is committed whatever happens here; a restart finds these expired anyway
-      // (their pool log segment stays until this is written).
-      await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })))
-        .then(() => { for (const t of expired) this.expiring.delete(t.hashHex); })
-        .catch((e: Error) => this.warn(`could not record ${expired.length} expired transactions: ${e.message}`));
+    // Answered as expired from the moment they leave the pool, not only once the store has them.
+    for (const t of this.mempool.evictExpired(this.height)) this.expiring.set(t.hashHex, { hash: t.hash, validUntilBlock: t.tx.validUntilBlock });
+    if (this.expiring.size > 0) {
+      // Best effort: the block is committed whatever happens here. What fails is tried again after the
+      // next block, and a restart finds these expired anyway: their pool log segment stays until then.
+      const marking = [...this.expiring];
+      await this.store.markExpired(marking.map(([, t]) => t))
+        .then(() => { for (const [h] of marking) this.expiring.delete(h); })
+        .catch((e: Error) => this.warn(`could not record ${marking.length} expired transactions (tried again after the next block): ${e.message}`));
     }
     this.retirePoolLog();
     const done: CommittedBlock = { header: p.header, hash: p.hash, txs: p.txs, receipts: p.receipts, commit };
@@ -668,7 +667,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptsAt(loc.height)[loc.index]! };
     const pending = this.mempool.get(h) ?? this.committing.get(h);
     if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
-    const expiredAt = this.expiring.get(h) ?? this.store.expiredAt(hash);
+    const expiredAt = this.expiring.get(h)?.validUntilBlock ?? this.store.expiredAt(hash);
     if (expiredAt !== undefined) return { status: 'expired', validUntilBlock: expiredAt };
     return { status: 'unknown' };
   }

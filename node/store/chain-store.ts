@@ -199,9 +199,12 @@ export class ChainStore {
     });
   }
 
-  /** Pool entries that expired: forgotten as pending, remembered as expired (so a status query answers). */
+  /**
+   * Pool entries that expired, remembered as expired (so a status query answers). Synced: the pool log
+   * deletes their records once this is written.
+   */
   async markExpired(txs: ReadonlyArray<{ hash: Uint8Array; validUntilBlock: bigint }>): Promise<void> {
-    await this.write({ sync: false }, (b) => {
+    await this.write({ sync: true }, (b) => {
       for (const t of txs) b.put(key(K.expired, t.hash), u64be(t.validUntilBlock));
     });
   }

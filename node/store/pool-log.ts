@@ -8,13 +8,14 @@
  * cost ~10-15% of the node's CPU outside signature checks.)
  *
  * Appends are one at a time, each a group of transactions (those accepted in one turn of the event loop)
- * in one frame, written and synced before the next: a crash can only cut the last frame of the
- * segment being written, whose transactions no client was answered for, and reading stops there. A
- * bad frame followed by a good one is damage instead (STORE_CORRUPT, naming the file and offset).
+ * in one frame, written whole and synced before the next: a crash can only cut the last frame of the
+ * last segment, whose transactions no client was answered for. Opening cuts such a frame off (so that
+ * every segment but the one being written is whole). Any other bad frame is damage: STORE_CORRUPT,
+ * naming the file and offset; so is a bad last frame with an intact frame where it says it ends.
  * Frames, little-endian: u32 body length ‖ u32 CRC-32 of the body ‖ body; the body is, per
  * transaction, its validUntilBlock (u64), its length (u32) and its bytes.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -58,10 +59,15 @@ export class PoolLog {
     const names = readdirSync(dir).filter((f) => SEGMENT.test(f)).sort();
     const txs: LoggedTx[] = [];
     const closed: Segment[] = [];
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       const path = join(dir, name);
+      const last = i === names.length - 1;
+      const read = readSegment(path, last);
+      // A frame a crash cut short goes now, before any later segment exists: then only the last
+      // segment can ever end in one.
+      if (read.cutAt !== undefined) truncateDurably(path, read.cutAt);
       let maxValidUntil = 0n;
-      for (const t of readSegment(path)) {
+      for (const t of read.txs) {
         txs.push(t);
         if (t.validUntilBlock > maxValidUntil) maxValidUntil = t.validUntilBlock;
       }
@@ -111,14 +117,26 @@ export class PoolLog {
     }
     out.writeUInt32LE(crc32(out.subarray(HEAD)), 4);
     const seg = await this.segment();
-    await seg.file.write(out, 0, size, seg.size);
-    await seg.file.datasync();
+    try {
+      // write(2) may write less than asked (a full disk): the rest, or an error, until it is all there.
+      for (let done = 0; done < size;) {
+        const { bytesWritten } = await seg.file.write(out, done, size - done, seg.size + done);
+        if (bytesWritten <= 0) throw new StoreError(`pool log ${seg.path}: the write stopped after ${done} of ${size} bytes`);
+        done += bytesWritten;
+      }
+      await seg.file.datasync();
+    } catch (e) {
+      // Not acknowledged: the next group is written over it. Cut it off too, if the disk lets us, so that
+      // a restart does not read back what the clients were told failed.
+      await seg.file.truncate(seg.size).then(() => seg.file.datasync()).catch(() => undefined);
+      throw e;
+    }
     seg.size += size;
     if (maxValidUntil > seg.maxValidUntil) seg.maxValidUntil = maxValidUntil;
     if (seg.size >= this.segmentBytes) {
       this.current = undefined;
       this.closed.push({ n: seg.n, path: seg.path, maxValidUntil: seg.maxValidUntil });
-      await seg.file.close();
+      await seg.file.close().catch(() => undefined); // synced already: the group stands whatever close says
     }
   }
 
@@ -127,12 +145,11 @@ export class PoolLog {
     const n = this.nextN++;
     const path = join(this.dir, `pool-${String(n).padStart(8, '0')}.log`);
     const file = await open(path, 'wx');
-    // The new file's directory entry must survive a crash too.
-    const d = openSync(this.dir, 'r');
     try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
+      syncDirectory(this.dir); // the new file's directory entry must survive a crash too
+    } catch (e) {
+      await file.close().catch(() => undefined);
+      throw e;
     }
     this.current = { n, path, maxValidUntil: 0n, file, size: 0 };
     return this.current;
@@ -147,7 +164,11 @@ export class PoolLog {
     for (let i = 0; i < this.closed.length;) {
       const s = this.closed[i]!;
       if (s.maxValidUntil <= height) {
-        unlinkSync(s.path);
+        try {
+          unlinkSync(s.path);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // gone already: what was asked
+        }
         this.closed.splice(i, 1);
         n++;
       } else i++;
@@ -173,28 +194,53 @@ export class PoolLog {
   }
 }
 
-/** The transactions of a segment file, up to a cut-off last frame; STORE_CORRUPT if a good frame follows a bad one. */
-function readSegment(path: string): LoggedTx[] {
+/**
+ * The transactions of a segment file. In the last segment, a bad last frame (a crash cut it short) ends
+ * the file: `cutAt` says where. Any other bad frame is STORE_CORRUPT: anywhere in another segment, and
+ * in the last one a bad frame with an intact frame where its length says it ends. (Only that one place
+ * is looked at: a frame cut short holds transaction bytes, which anyone can fill with lookalike frames.)
+ */
+function readSegment(path: string, last: boolean): { txs: LoggedTx[]; cutAt?: number } {
   const data = readFileSync(path);
-  const out: LoggedTx[] = [];
+  const txs: LoggedTx[] = [];
   let at = 0;
   while (at < data.length) {
     const body = frameAt(data, at);
     if (body === undefined) {
-      for (let later = at + 1; later + HEAD <= data.length; later++) {
-        if (frameAt(data, later) !== undefined) throw new StoreError(`pool log ${path}: damaged frame at byte ${at}, followed by intact ones`);
+      const declaredEnd = at + HEAD <= data.length ? at + HEAD + data.readUInt32LE(at) : data.length;
+      if (!last || (declaredEnd < data.length && frameAt(data, declaredEnd) !== undefined)) {
+        throw new StoreError(`pool log ${path}: damaged frame at byte ${at}`);
       }
-      break; // an append cut short by a crash: never acknowledged
+      return { txs, cutAt: at }; // an append a crash cut short: never acknowledged
     }
     for (let e = 0; e < body.length;) {
       if (e + ENTRY > body.length || e + ENTRY + body.readUInt32LE(e + 8) > body.length) throw new StoreError(`pool log ${path}: malformed frame at byte ${at}`);
       const end = e + ENTRY + body.readUInt32LE(e + 8);
-      out.push({ validUntilBlock: body.readBigUInt64LE(e), bytes: new Uint8Array(body.subarray(e + ENTRY, end)) });
+      txs.push({ validUntilBlock: body.readBigUInt64LE(e), bytes: new Uint8Array(body.subarray(e + ENTRY, end)) });
       e = end;
     }
     at += HEAD + body.length;
   }
-  return out;
+  return { txs };
+}
+
+function truncateDurably(path: string, length: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, length);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const d = openSync(dir, 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
+  }
 }
 
 function frameAt(data: Buffer, at: number): Buffer | undefined {
