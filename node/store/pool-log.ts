@@ -146,7 +146,13 @@ export class PoolLog {
     const path = join(this.dir, `pool-${String(n).padStart(8, '0')}.log`);
     const file = await open(path, 'wx');
     try {
-      syncDirectory(this.dir); // the new file's directory entry must survive a crash too
+      // The new file's directory entry must survive a crash too (off the main thread: a directory sync can be slow).
+      const d = await open(this.dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
     } catch (e) {
       await file.close().catch(() => undefined);
       throw e;
@@ -231,15 +237,6 @@ function truncateDurably(path: string, length: number): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const d = openSync(dir, 'r');
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
   }
 }
 
