@@ -135,9 +135,19 @@ export class PoolLog {
     if (maxValidUntil > seg.maxValidUntil) seg.maxValidUntil = maxValidUntil;
     if (seg.size >= this.segmentBytes) {
       this.current = undefined;
-      this.closed.push({ n: seg.n, path: seg.path, maxValidUntil: seg.maxValidUntil });
-      await seg.file.close().catch(() => undefined); // synced already: the group stands whatever close says
+      await this.closeSegment(seg);
     }
+  }
+
+  /**
+   * Closes a segment: no more appends. It is cut to what was acknowledged first, in case a failed
+   * group was left past it (the cut after the failure failed too): only the last segment may end in
+   * anything but whole frames. The groups in it are synced already and stand whatever this says.
+   */
+  private async closeSegment(seg: Segment & { file: FileHandle; size: number }): Promise<void> {
+    await seg.file.truncate(seg.size).then(() => seg.file.datasync()).catch(() => undefined);
+    await seg.file.close().catch(() => undefined);
+    this.closed.push({ n: seg.n, path: seg.path, maxValidUntil: seg.maxValidUntil });
   }
 
   private async segment(): Promise<Segment & { file: FileHandle; size: number }> {
@@ -193,10 +203,7 @@ export class PoolLog {
     while (this.writing) await this.writing;
     const seg = this.current;
     this.current = undefined;
-    if (seg) {
-      await seg.file.close();
-      this.closed.push({ n: seg.n, path: seg.path, maxValidUntil: seg.maxValidUntil });
-    }
+    if (seg) await this.closeSegment(seg);
   }
 }
 
