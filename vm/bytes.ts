@@ -11,9 +11,9 @@ export function pooledBytes(n: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
-/** A copy of bytes[start, end) in pooled memory (see pooledBytes). */
-export function pooledCopy(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
-  const out = pooledBytes(end - start);
-  out.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
+/** A copy of `bytes` in pooled memory (see pooledBytes). */
+export function pooledCopy(bytes: Uint8Array): Uint8Array {
+  const out = pooledBytes(bytes.length);
+  out.set(bytes);
   return out;
 }

@@ -192,11 +192,6 @@ export class PoolLog {
     return n;
   }
 
-  /** Segment files on disk (for metrics and tests). */
-  get segments(): number {
-    return this.closed.length + (this.current ? 1 : 0);
-  }
-
   /** Waits for queued appends, then closes the current segment. */
   async close(): Promise<void> {
     this.isClosed = true;
