@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { accountAddress, PERM, systemAddress } from '../contracts/system/index.ts';
 import { ChainNode, stateKey } from './node.ts';
 import { SoloConsensus } from './consensus/solo.ts';
+import { PoolLog } from './store/pool-log.ts';
 import { initHome, loadHome, type InitOptions } from './home.ts';
 import { signTransaction, encodeTransaction } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
@@ -453,6 +454,24 @@ test('the pool log: a segment goes once the chain is past every validUntilBlock 
   const legacyLeft = await after.keys({ gte: Buffer.from([0x50]), lt: Buffer.from([0x51]) }).all();
   await after.close();
   assert.is(legacyLeft.length, 0);
+});
+
+test('pool log entries that cannot be decoded (damage the CRC missed) are said at start, and the others reload', async () => {
+  const { home, node, operator } = await setup();
+  const good = await node.submit(tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]));
+  await node.close();
+  const { log } = PoolLog.open(join(home.dataDir, 'pool'));
+  await log.append({ validUntilBlock: node.height + 5n, bytes: randomBytes(40) });
+  await log.close();
+  const warnings: string[] = [];
+  const again = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, verifierWorkers: 0, warn: (m) => warnings.push(m) });
+  try {
+    assert.is(again.txStatus(good.hash).status, 'pending');
+    assert.is(again.mempool.size, 1);
+    assert.equal(warnings, ['1 transaction in the pool log could not be decoded and was left out of the pool']);
+  } finally {
+    await again.close();
+  }
 });
 
 test('a transaction that expires in the pool is recorded as expired before its pool log segment goes (tried again if that fails)', async () => {

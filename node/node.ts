@@ -280,11 +280,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const legacy = await this.store.pendingTxs();
     const expired: SignedTx[] = [];
     const moved: Array<Promise<void>> = [];
+    let undecodable = 0;
     for (const [bytes, isLegacy] of [...legacy.txs.map((b) => [b, true] as const), ...txs.map((t) => [t.bytes, false] as const)]) {
       let stx: SignedTx;
       try {
         stx = SignedTx.decode(bytes, this.txLimits());
       } catch {
+        // Admission decoded these under the same chain parameters, so only damage that the frame's
+        // CRC did not catch gets here: said, not silently dropped.
+        undecodable++;
         continue;
       }
       if (this.store.txLocation(stx.hash) || this.mempool.has(stx.hashHex)) continue;
@@ -295,6 +299,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       }
     }
     await Promise.all(moved);
+    if (undecodable > 0) this.warn(`${undecodable} transaction${undecodable === 1 ? '' : 's'} in the pool log could not be decoded and ${undecodable === 1 ? 'was' : 'were'} left out of the pool`);
     if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
     if (legacy.hashes.length > 0) await this.store.deletePending(legacy.hashes);
     this.retirePoolLog();

@@ -138,6 +138,17 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
    * event data (receipts of recent blocks are cached).
    */
   const keep = (ptr: number, len: number): Uint8Array => read(ptr, len).slice();
+  /**
+   * `keep` of two ranges in one allocation (a storage key and its value, an event's topics and data):
+   * memory of one's own costs ~1-2 µs to allocate and collect here, and the two live exactly as long.
+   */
+  const keepTwo = (p1: number, l1: number, p2: number, l2: number): [Uint8Array, Uint8Array] => {
+    const first = read(p1, l1), second = read(p2, l2);
+    const own = new Uint8Array(first.length + second.length);
+    own.set(first, 0);
+    own.set(second, first.length);
+    return [own.subarray(0, first.length), own.subarray(first.length)];
+  };
   const write = (ptr: number, data: Uint8Array): void => {
     const m = mem();
     ptr >>>= 0;
@@ -238,7 +249,8 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       limit('storage key', kl >>> 0, limits.maxKeyBytes);
       limit('storage value', vl >>> 0, limits.maxValueBytes);
       charge(hc.storageWrite + hc.storageWritePerByte * ((kl >>> 0) + (vl >>> 0)));
-      f.journal.set(f.contract, keep(kp, kl), keep(vp, vl));
+      const [key, value] = keepTwo(kp, kl, vp, vl);
+      f.journal.set(f.contract, key, value);
     },
     storage_remove: (kp: number, kl: number): number => {
       const f = frame();
@@ -287,18 +299,18 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       charge(hc.emit + hc.emitPerByte * ((tl >>> 0) + (dl >>> 0)));
       if (f.eventCount.n >= limits.maxEventsPerCall) throw new VmError('VM_HOST_LIMIT', `more than ${limits.maxEventsPerCall} events in one call, nested calls included`);
       f.eventCount.n++;
-      // Topics: each is one length byte followed by that many bytes.
-      const raw = read(tp, tl);
+      // Topics: each is one length byte followed by that many bytes; they and the data are kept in one allocation.
+      const [raw, data] = keepTwo(tp, tl, dp, dl);
       const topics: Uint8Array[] = [];
       for (let i = 0; i < raw.length;) {
         const n = raw[i]!;
         if (i + 1 + n > raw.length) throw new VmError('VM_HOST_BAD_ARGUMENT', 'event topics are not a sequence of length-prefixed byte strings');
         limit('event topic', n, limits.maxTopicBytes);
-        topics.push(raw.slice(i + 1, i + 1 + n));
+        topics.push(raw.subarray(i + 1, i + 1 + n));
         i += 1 + n;
       }
       if (topics.length > limits.maxTopics) throw new VmError('VM_HOST_LIMIT', `${topics.length} event topics exceed the limit of ${limits.maxTopics}`);
-      f.events.push({ contract: f.contract, topics, data: keep(dp, dl) });
+      f.events.push({ contract: f.contract, topics, data });
     },
     log: (ptr: number, len: number): void => {
       const f = frame();
