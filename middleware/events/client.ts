@@ -16,9 +16,14 @@ export interface EventStreamOptions extends StreamFilter {
   /** Wait before reconnecting, doubling up to `maxBackoffMs`. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Told of each (re)connection and loss, for logs. */
-  onState?: (state: { connected: boolean; cursor: string | undefined; reason?: string }) => void;
+  /** Told of each (re)connection and loss, for logs; `ended` once the stream has stopped for good (a refusal). */
+  onState?: (state: { connected: boolean; cursor: string | undefined; reason?: string; ended?: boolean }) => void;
+  /** A failure before the first subscription ends the stream (`ready` rejects) instead of retrying. */
+  failFirst?: boolean;
 }
+
+/** Failures of the connection or of a busy server: the stream reconnects. Any other error is the server's refusal. */
+const TRANSIENT = new Set(['RPC_TRANSPORT_ERROR', 'RPC_TIMEOUT', 'RPC_CLIENT_CLOSED', 'RPC_SHUTTING_DOWN', 'RPC_RATE_LIMITED', 'RPC_TOO_MANY_CONNECTIONS', 'RPC_INTERNAL_ERROR']);
 
 export class EventStream {
   private readonly wsUrl: string;
@@ -29,12 +34,30 @@ export class EventStream {
   private stopped = false;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private loop: Promise<void>;
+  private settleReady!: (error?: Error) => void;
+  /**
+   * Resolves once the first subscription is in place (or the stream is closed before); rejects with
+   * the server's refusal (a filter or cursor it does not take: RPC_INVALID_PARAMS, BAD_CURSOR; a server without
+   * the stream: RPC_METHOD_NOT_FOUND), and with `failFirst`, with the first connection's failure. The
+   * stream has then stopped.
+   */
+  readonly ready: Promise<void>;
 
   constructor(wsUrl: string, onItem: (item: StreamItem) => void, opts: EventStreamOptions = {}) {
     this.wsUrl = wsUrl;
     this.onItem = onItem;
     this.opts = opts;
     this.last = opts.after;
+    let settled = false;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (error) => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
+    });
+    this.ready.catch(() => undefined); // told through `ready` and onState; never an unhandled rejection
     this.loop = this.run();
   }
 
@@ -48,17 +71,20 @@ export class EventStream {
     clearTimeout(this.watchdog);
     await this.ws?.close();
     await this.loop;
+    this.settleReady();
   }
 
   private async run(): Promise<void> {
     let backoff = this.opts.backoffMs ?? 250;
+    let subscribed = false;
     while (!this.stopped) {
       let reason = 'closed';
+      let refusal: Error | undefined;
       try {
         const ws = await RpcWsClient.connect(this.wsUrl);
         this.ws = ws;
         if (this.stopped) break;
-        const { after: _after, quietMs: _q, backoffMs: _b, maxBackoffMs: _m, onState: _s, ...filter } = this.opts;
+        const { after: _after, quietMs: _q, backoffMs: _b, maxBackoffMs: _m, onState: _s, failFirst: _f, ...filter } = this.opts;
         if (this.last === undefined) {
           // "From now on" is pinned to a cursor at once, so a reconnect before the first item loses nothing.
           const { indexedHeight } = await ws.call<{ indexedHeight: number }>('index_status');
@@ -67,15 +93,27 @@ export class EventStream {
         this.arm();
         const { topic: eventTopic, ...rest } = filter;
         await ws.subscribe<StreamItem | Heartbeat>('stream', { ...rest, ...(eventTopic === undefined ? {} : { eventTopic }), after: this.last }, (item) => this.receive(item));
+        subscribed = true;
+        this.settleReady();
         this.opts.onState?.({ connected: true, cursor: this.last });
         backoff = this.opts.backoffMs ?? 250;
         const info = await ws.closed;
         reason = info.reason || `close ${info.code}`;
       } catch (e) {
         reason = (e as Error).message;
+        const code = (e as { code?: unknown }).code;
+        if (!TRANSIENT.has(typeof code === 'string' ? code : '') || (this.opts.failFirst && !subscribed)) refusal = e as Error;
       }
       clearTimeout(this.watchdog);
+      // A socket left open by a refusal or a quiet server would outlive this attempt.
+      await this.ws?.close();
       if (this.stopped) break;
+      if (refusal) {
+        this.stopped = true;
+        this.settleReady(refusal);
+        this.opts.onState?.({ connected: false, cursor: this.last, reason, ended: true });
+        break;
+      }
       this.opts.onState?.({ connected: false, cursor: this.last, reason });
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 10_000);

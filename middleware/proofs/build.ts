@@ -9,7 +9,7 @@ import { type StateProof, proofFromJSON } from '../../node/state/proof.ts';
 import { BROWSER_CRYPTO } from './crypto.ts';
 import { type Bundle, type BundleKind, BUNDLE_VERSION, bundleText, parseCommit, parseHeader } from './bundle.ts';
 import { bytes, toHex } from './json.ts';
-import { type RecordParams, KINDS, decodeRecordValue, storageKeyOf } from './records.ts';
+import { type RecordParams, KINDS, decodeRecordValue, recordParams, storageKeyOf } from './records.ts';
 import { type Trust, type VerifiedBundle, quorum, verifyBundle } from './verify.ts';
 import { type Commit, compareBytes } from '../../node/chain/encoding.ts';
 
@@ -52,7 +52,7 @@ export interface BuiltBundle {
 
 /** Builds the bundle for a record at `height` (default: the node's head) and verifies it (against `trust` when given). */
 export async function buildBundle(client: RpcLike, params: RecordParams, opts: { height?: number; trust?: Trust } = {}): Promise<BuiltBundle> {
-  const wanted = bundleRecords(params);
+  const wanted = bundleRecords(recordParams(params));
   let height = opts.height;
   const records: Bundle['records'] = [];
   let anchor: StateProofAnswer | undefined;

@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { accountAddress, buildSystemContract } from '../../contracts/system/index.ts';
 import { toHex } from './json.ts';
-import { type RecordParams, KINDS, RECORD_STRUCTS, decodeRecordValue, storageKeyOf, systemContractAddress } from './records.ts';
+import { type RecordParams, KINDS, RECORD_STRUCTS, decodeRecordValue, recordParams, storageKeyOf, systemContractAddress } from './records.ts';
+import { ProofError } from './errors.ts';
 import { startWorld } from './testing.ts';
 
 const w = await startWorld('brop-records-test');
@@ -34,6 +35,30 @@ async function stored(p: RecordParams, height?: number): Promise<{ value: string
 }
 
 const view = async (contract: string, method: string, args: unknown[]) => (await chain.client.call<{ ok: boolean; result: unknown }>('contract_call', { contract, method, args })).result;
+
+test('record params as a program gives them: bytes as Uint8Array or 0x-hex, voucher ids as bigint, number or decimal; anything else PROOF_MALFORMED naming the field', () => {
+  const holder = new Uint8Array(32).fill(7);
+  const want = { kind: 'voucher-balance', voucher: 1n, holder };
+  assert.equal(recordParams({ kind: 'voucher-balance', voucher: 1n, holder }), want);
+  assert.equal(recordParams({ kind: 'voucher-balance', voucher: 1, holder: toHex(holder) }), want);
+  assert.equal(recordParams({ kind: 'voucher-balance', voucher: '1', holder }), want);
+  const refusal = (v: unknown) => {
+    try {
+      recordParams(v);
+    } catch (e) {
+      return e instanceof ProofError ? `${e.code} ${e.path}` : `untyped: ${(e as Error).message}`;
+    }
+    return 'accepted';
+  };
+  assert.is(refusal(null), 'PROOF_MALFORMED record');
+  assert.is(refusal({ kind: 'nope' }), 'PROOF_MALFORMED record.kind');
+  assert.is(refusal({ kind: 'identity-account' }).split(' ')[0], 'PROOF_MALFORMED');
+  assert.is(refusal({ kind: 'voucher-balance', voucher: 1.5, holder }), 'PROOF_MALFORMED record.voucher');
+  assert.is(refusal({ kind: 'voucher-balance', voucher: -1, holder }), 'PROOF_MALFORMED record.voucher');
+  assert.is(refusal({ kind: 'voucher-balance', voucher: 1n, holder: holder.subarray(1) }), 'PROOF_MALFORMED record.holder');
+  assert.is(refusal({ kind: 'evidence', key: '' }), 'PROOF_MALFORMED record.key');
+  assert.is(refusal({ kind: 'evidence', key: 'k', extra: 1 }).split(' ')[0], 'PROOF_MALFORMED');
+});
 
 test('each kind\'s storage key holds the record the contract\'s view returns', async () => {
   await chain.tx(w.custodian, 'voucher', 'commitHoldings', [w.voucher, new Uint8Array(32).fill(7), 900n, 3n]);

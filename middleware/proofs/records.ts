@@ -125,6 +125,21 @@ export function isRecordKind(k: unknown): k is RecordKind {
   return typeof k === 'string' && (RECORD_KINDS as readonly string[]).includes(k);
 }
 
+/**
+ * Params as a program gives them (bytes as Uint8Array or 0x-hex, voucher ids as bigint, safe integer or
+ * decimal string), checked as strictly as a bundle's: anything else is PROOF_MALFORMED, naming the field.
+ */
+export function recordParams(v: unknown, path = 'record'): RecordParams {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'record params are an object with a kind');
+  const { kind, ...fields } = v as Record<string, unknown>;
+  if (!isRecordKind(kind)) bad(`${path}.kind`, `one of ${RECORD_KINDS.join(', ')}`);
+  const json: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(fields)) {
+    json[k] = x instanceof Uint8Array ? toHex(x) : typeof x === 'bigint' || (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) ? String(x) : x;
+  }
+  return parseParams(kind, json, path);
+}
+
 /** Params from their bundle JSON, strictly (the contracts' own limits on keys and item ids). */
 export function parseParams(kind: RecordKind, v: unknown, path: string): RecordParams {
   const o = object(v, path, KINDS[kind].params);

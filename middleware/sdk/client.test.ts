@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BropClient, CallFailedError, RpcError, TxExpiredError, TxFailedError, Wallet, errorCode, storageKey, toHex, trustFromGenesis, verifyBundle,
+  BropClient, CallFailedError, RpcError, SdkError, TxExpiredError, TxFailedError, Wallet, errorCode, storageKey, toHex, trustFromGenesis, verifyBundle,
   type EventItem, type StreamItem, type TxItem,
 } from './index.ts';
 import { walletOf } from './node.ts';
@@ -139,6 +139,7 @@ test('the runtime proxy: views return values, calls wait for receipts, $send onl
   assert.equal(registered!.topics, ['proxy-1', p.addressHex.slice(2)]);
   assert.equal(registered!.value, rec);
   assert.is(await codeOf(evidence.$.decodeEvents([{ ...r.receipt.events[0]!, topics: ['no-such-event'] }])), 'SDK_UNKNOWN_EVENT');
+  assert.equal(await evidence.$events(r), [registered]); // as generated wrappers have it
   assert.is(await codeOf(evidence.nope()), 'METHOD_NOT_FOUND');
   assert.is(await codeOf(evidence.register('proxy-3', digest, '', null, null, 'not options')), 'BAD_ARGUMENTS');
   assert.is((await evidence.$.resolve()).name, 'evidence');
@@ -217,6 +218,8 @@ test('without a WebSocket (none configured, or none reachable) waiting polls tx_
   const r = await http.submitAndWait('admission', 'roleOf', [operator.address]);
   assert.is(r.receipt.status, 'ok');
   assert.is(http.connection, 'closed');
+  const subscribing = http.subscribeBlocks(() => undefined); // a rejected promise, not a throw
+  assert.is(await codeOf(subscribing), 'SDK_CLOSED');
   const dead = newClient({ wsUrl: 'ws://127.0.0.1:9/ws', timeoutMs: 2000 });
   assert.is((await dead.submitAndWait('admission', 'roleOf', [operator.address])).receipt.status, 'ok');
   // A WebSocket endpoint that accepts and never answers: the wait must not sit out the 30 s connect timeout.
@@ -364,6 +367,30 @@ test('waitForIndexer: the answer waits for the middleware\'s index, so its queri
     assert.is(await codeOf(none), 'SDK_NO_INDEXER');
     const wrong = (await newClient({ wsUrl: false, indexUrl: chain.url }).send('admission', 'roleOf', [operator.address])).wait({ waitForIndexer: true });
     assert.is(await codeOf(wrong), 'SDK_NO_INDEXER');
+    // Submitting with waitForIndexer but no indexUrl is refused before anything is sent.
+    const noIndex = new BropClient({ url: manual.url, wallet: operator, wsUrl: false });
+    clients.push(noIndex);
+    const pooled = manual.node.mempool.size;
+    assert.is(await codeOf(noIndex.submitAndWait('admission', 'roleOf', [operator.address], { waitForIndexer: true })), 'SDK_NO_INDEXER');
+    assert.is(await codeOf(noIndex.contract('evidence').register('idx/never', randomBytes(32), '', null, null, { waitForIndexer: true })), 'SDK_NO_INDEXER');
+    assert.is(manual.node.mempool.size, pooled);
+    // A middleware that cannot be reached ends the wait after the client's timeoutMs, saying the transaction is committed.
+    const gone = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: 'http://127.0.0.1:1/', timeoutMs: 300 });
+    clients.push(gone);
+    const sent = await gone.send('admission', 'roleOf', [operator.address]);
+    await manual.produce();
+    const unreachable = await sent.wait({ waitForIndexer: true, signal: AbortSignal.timeout(10_000) }).then(() => undefined, (e: SdkError) => e);
+    assert.is(unreachable?.code, 'SDK_NO_INDEXER');
+    assert.is(unreachable?.data?.hash, sent.hash);
+    assert.is((await gone.getTx(sent.hash)).status, 'committed');
+    // Closing the client ends such a wait at once.
+    const closing = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: 'http://127.0.0.1:1/', timeoutMs: 60_000 });
+    const sent2 = await closing.send('admission', 'roleOf', [operator.address]);
+    await manual.produce();
+    const waiting = codeOf(sent2.wait({ waitForIndexer: true, signal: AbortSignal.timeout(10_000) }));
+    await new Promise((r) => setTimeout(r, 200));
+    await closing.close();
+    assert.is(await waiting, 'SDK_CLOSED');
   } finally {
     await mw.stop();
     await manual.close();
@@ -409,6 +436,13 @@ test('the middleware\'s event stream: exactly once across a restart of the middl
     await new Promise((r) => setTimeout(r, 200)); // nothing more may come
     assert.equal(one, [keys[2]]);
     assert.is(await codeOf(newClient().stream(filter, () => undefined)), 'SDK_NO_INDEXER');
+    // What the middleware refuses, or a URL that is not the middleware, is the call's error, and the stream stops.
+    const states: Array<{ connected: boolean; cursor: string | undefined; reason?: string; ended?: boolean }> = [];
+    assert.is(await codeOf(c.stream(filter, () => undefined, { after: 'garbage', onState: (st) => states.push(st) })), 'BAD_CURSOR');
+    assert.equal(states, [{ connected: false, cursor: 'garbage', reason: states[0]?.reason, ended: true }]);
+    assert.is(await codeOf(c.stream({ kinds: ['nope' as 'event'] }, () => undefined)), 'RPC_INVALID_PARAMS');
+    assert.is(await codeOf(newClient({ indexUrl: chain.url }).stream(filter, () => undefined)), 'SDK_NO_INDEXER');
+    assert.is(await codeOf(newClient({ indexUrl: 'http://127.0.0.1:1/' }).stream(filter, () => undefined, { after: '0.0.0' })), 'RPC_TRANSPORT_ERROR');
   } finally {
     await mw.stop();
     rmSync(dir, { recursive: true, force: true });

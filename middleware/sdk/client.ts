@@ -140,12 +140,15 @@ export class BropClient {
   private readonly abis = new Map<string, Promise<ResolvedContract>>();
   private chain: { chainId: string; validityWindow: number; blockTimeMs: number } | undefined;
   private readonly pollIntervalMs: number | undefined;
+  private readonly timeoutMs: number;
+  private closed = false;
 
   constructor(options: ClientOptions) {
     const headers = options.apiKey ? { 'x-api-key': options.apiKey } : undefined;
     this.rpc = new RpcClient(options.url, { timeoutMs: options.timeoutMs, headers });
     this.index = options.indexUrl === undefined ? undefined : new RpcClient(options.indexUrl, { timeoutMs: options.timeoutMs, headers });
     this.wallet = options.wallet;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
     this.validFor = options.validFor ?? 20;
     this.sendRetries = options.sendRetries ?? 3;
     this.pollIntervalMs = options.pollIntervalMs;
@@ -175,6 +178,7 @@ export class BropClient {
 
   /** Ends subscriptions and waits (SDK_CLOSED) and the WebSocket. */
   async close(): Promise<void> {
+    this.closed = true;
     this.tracker.close();
     await Promise.all([this.hub?.close(), ...[...this.streams].map((s) => s.close())]);
   }
@@ -342,13 +346,20 @@ export class BropClient {
    * node's RpcError if it was refused.
    */
   async submitAndWait(contract: string | ResolvedContract, method: string, args: readonly unknown[] | Record<string, unknown>, options: SubmitOptions = {}): Promise<TxCommitted> {
+    this.checkWait(options);
     const pending = await this.send(contract, method, args, options);
     return pending.wait(options);
   }
 
   /** submitAndWait for a transaction signed elsewhere. */
   async submitSignedAndWait(signed: SignedTransaction | Uint8Array | string, options: WaitOptions = {}): Promise<TxCommitted> {
+    this.checkWait(options);
     return (await this.sendTx(signed)).wait(options);
+  }
+
+  /** Refuses, before anything is sent, a wait that could only fail after the transaction committed. */
+  checkWait(options: WaitOptions): void {
+    if (options.waitForIndexer && !this.index) throw new SdkError('SDK_NO_INDEXER', 'waitForIndexer needs the middleware service\'s URL (ClientOptions.indexUrl)');
   }
 
   // ---- contracts ----
@@ -365,33 +376,47 @@ export class BropClient {
   // ---- subscriptions ----
 
   /** Every committed block. */
-  subscribeBlocks(onBlock: (block: BlockItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
+  async subscribeBlocks(onBlock: (block: BlockItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
     return this.requireHub().subscribe<BlockItem>('blocks', {}, onBlock, (b) => ({ height: b.header.height }), options);
   }
 
   /** Committed transactions, optionally of one sender (0x-address) or contract (name or address). */
-  subscribeTxs(filter: { sender?: string; contract?: string }, onTx: (tx: TxItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
+  async subscribeTxs(filter: { sender?: string; contract?: string }, onTx: (tx: TxItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
     return this.requireHub().subscribe<TxItem>('txs', clean(filter), onTx, (t) => ({ height: t.height, tx: t.index }), options);
   }
 
   /** Contract events of committed transactions, optionally of one contract and with one topic (the event name is topic 0). */
-  subscribeEvents(filter: { contract?: string; topic?: string }, onEvent: (event: EventItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
+  async subscribeEvents(filter: { contract?: string; topic?: string }, onEvent: (event: EventItem) => void, options?: SubscribeOptions): Promise<LiveSubscription> {
     return this.requireHub().subscribe<EventItem>('events', clean({ contract: filter.contract, eventTopic: filter.topic }), onEvent, (e) => ({ ...e.cursor }), options);
   }
 
-  /** Resolves once the middleware's index holds block `height`. */
+  /**
+   * Resolves once the middleware's index holds block `height`. A middleware that restarts or catches
+   * up is waited for; one unreachable for the client's `timeoutMs` on end is SDK_NO_INDEXER, whose
+   * `data` says the transaction is committed (`hash`, `height`), so that nobody sends it again.
+   */
   private async indexed(height: number, hash: string, signal: AbortSignal | undefined): Promise<void> {
-    if (!this.index) throw new SdkError('SDK_NO_INDEXER', 'waitForIndexer needs the middleware service\'s URL (ClientOptions.indexUrl)');
+    if (!this.index) throw new SdkError('SDK_NO_INDEXER', `waitForIndexer needs the middleware service's URL (ClientOptions.indexUrl); transaction ${hash} is committed at height ${height}`, { hash, height });
+    let failingSince: number | undefined;
+    let pause = 50;
     for (;;) {
       if (signal?.aborted) throw aborted(hash);
+      if (this.closed) throw new SdkError('SDK_CLOSED', `the client was closed while waiting for the index to hold transaction ${hash} (committed at height ${height})`, { hash, height });
       try {
         if ((await this.index.call<{ indexedHeight: number }>('index_status')).indexedHeight >= height) return;
+        failingSince = undefined;
+        pause = 50;
       } catch (e) {
+        const code = errorCode(e);
         // Not a middleware service at all: waiting would never end.
-        if (errorCode(e) === 'RPC_METHOD_NOT_FOUND') throw new SdkError('SDK_NO_INDEXER', `${this.index.url} has no index_status: is indexUrl the middleware service?`);
-        // Anything else (it restarts, it is catching up) passes: ask again.
+        if (code === 'RPC_METHOD_NOT_FOUND') throw new SdkError('SDK_NO_INDEXER', `${this.index.url} has no index_status: is indexUrl the middleware service? (transaction ${hash} is committed at height ${height})`, { hash, height });
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince >= this.timeoutMs) {
+          throw new SdkError('SDK_NO_INDEXER', `the middleware at ${this.index.url} did not answer for ${this.timeoutMs} ms (${code}); transaction ${hash} is committed at height ${height}`, { hash, height });
+        }
+        pause = Math.min(1000, pause * 2);
       }
-      await sleep(50);
+      await sleep(pause);
     }
   }
 
@@ -403,13 +428,22 @@ export class BropClient {
    */
   async stream(filter: StreamFilter, onItem: (item: StreamItem) => void, options: StreamOptions = {}): Promise<EventStream> {
     if (!this.index) throw new SdkError('SDK_NO_INDEXER', 'the event stream is the middleware service\'s: give ClientOptions.indexUrl');
+    const notIndexer = (e: unknown) => errorCode(e) === 'RPC_METHOD_NOT_FOUND' ? new SdkError('SDK_NO_INDEXER', `${this.index!.url} has no event stream: is indexUrl the middleware service?`) : e;
     // "From now" means from this call (EventStream alone pins it when it connects): after the block the index holds now.
-    const indexed = options.after === undefined ? (await this.index.call<{ indexedHeight: number }>('index_status')).indexedHeight : 0;
+    const indexed = options.after === undefined ? (await this.index.call<{ indexedHeight: number }>('index_status').catch((e) => { throw notIndexer(e); })).indexedHeight : 0;
     const after = options.after ?? (indexed < 0 ? '0.0.0' : cursorText({ height: indexed, tx: BLOCK_SLOT_TX, slot: 0 }));
+    // The first subscription is waited for: a filter or cursor the middleware refuses, or a middleware
+    // that cannot be reached, is this call's error; after that the stream reconnects by itself.
     const s = new EventStream(withApiKey(wsUrlOf(this.index.url), this.apiKey), onItem, {
-      ...filter, after, quietMs: options.quietMs, onState: options.onState, backoffMs: this.minReconnectDelayMs, maxBackoffMs: this.maxReconnectDelayMs,
+      ...filter, after, quietMs: options.quietMs, onState: options.onState, backoffMs: this.minReconnectDelayMs, maxBackoffMs: this.maxReconnectDelayMs, failFirst: true,
     });
     this.streams.add(s);
+    try {
+      await s.ready;
+    } catch (e) {
+      this.streams.delete(s);
+      throw notIndexer(e);
+    }
     return s;
   }
 

@@ -65,6 +65,7 @@ export class ContractClient {
   }
 
   async submit(method: string, args: Args, options: SubmitOptions = {}): Promise<TxCommitted> {
+    this.client.checkWait(options);
     return (await this.send(method, args, options)).wait(options);
   }
 
@@ -114,6 +115,8 @@ function splitOptions(args: readonly unknown[], params: number): [unknown[], obj
 export interface ContractProxy {
   readonly $: ContractClient;
   readonly $send: Readonly<Record<string, (...args: any[]) => Promise<PendingTx>>>;
+  /** This contract's events in a committed transaction (or a list of events), decoded: `$.decodeEvents`, as generated wrappers have it. */
+  readonly $events: (from: TxCommitted | readonly ChainEvent[]) => Promise<DecodedEvent[]>;
   readonly [method: string]: any;
 }
 
@@ -124,9 +127,10 @@ export function contractProxy(c: ContractClient): ContractProxy {
   const send = new Proxy({}, {
     get: (_t, prop) => (typeof prop === 'string' && !NOT_METHODS.has(prop) ? (...args: unknown[]) => c.sendByName(prop, args) : undefined),
   });
-  return new Proxy({ $: c, $send: send } as ContractProxy, {
+  const events = (from: TxCommitted | readonly ChainEvent[]) => c.decodeEvents(from);
+  return new Proxy({ $: c, $send: send, $events: events } as ContractProxy, {
     get: (target, prop) => {
-      if (prop === '$' || prop === '$send') return target[prop];
+      if (prop === '$' || prop === '$send' || prop === '$events') return target[prop];
       if (typeof prop !== 'string' || NOT_METHODS.has(prop)) return undefined;
       return (...args: unknown[]) => c.invoke(prop, args);
     },
