@@ -60,6 +60,14 @@ test('chain_status and chain_block (by height, by hash, with transactions); unkn
   assert.is(await codeOf(client.call('chain_block', { hash: '0x1234' })), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('chain_block', { height: 0, hash: b0.hash })), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('chain_block', { height: 0, full: 'yes' })), 'RPC_INVALID_PARAMS');
+  // A misspelt field is refused, never dropped for its default (the head block, here).
+  assert.is(await codeOf(client.call('chain_block', { heigth: 0 })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('chain_validatorSets', { heigth: 0 })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('state_proof', { contract: 'admission', key: '0x00', heigth: 0 })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('contract_call', { contract: 'admission', method: 'roleOf', args: [hex0x(new Uint8Array(32))], callr: hex0x(new Uint8Array(32)) })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('contract_call', { contract: 'admission', method: 'roleOf', args: [hex0x(new Uint8Array(32))], input: '0x' })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('chain_status', { verbose: true })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('tx_get', { hash: hex0x(new Uint8Array(32)), full: true })), 'RPC_INVALID_PARAMS');
 });
 
 test('tx_send → pending → committed, with the receipt; subscribers get the block, the transaction and its events with cursors', async () => {

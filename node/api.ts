@@ -17,9 +17,13 @@ import { deterministicErrorText } from '../vm/errors.ts';
 
 type Params = Record<string, unknown>;
 
-function obj(params: unknown): Params {
+/** A method's params: an object holding no field but `fields` (a misspelt one must not fall back to a default unnoticed). */
+export function obj(params: unknown, fields: readonly string[]): Params {
   if (params === undefined || params === null) return {};
   if (typeof params !== 'object' || Array.isArray(params)) throw RpcError.invalidParams('params must be an object');
+  for (const k of Object.keys(params)) {
+    if (!fields.includes(k)) throw RpcError.invalidParams(`unknown field ${JSON.stringify(k)}: this method takes ${fields.length === 0 ? 'none' : fields.join(', ')}`);
+  }
   return params as Params;
 }
 
@@ -65,21 +69,24 @@ export interface TxFilter { sender?: string; contract?: string }
 export interface EventFilter { contract?: string; eventTopic?: string }
 
 export function registerChainApi(server: RpcServer, node: ChainNode): void {
-  server.method('chain_status', () => ({
-    chainId: node.params.chainId,
-    height: Number(node.height),
-    headHash: hex0x(node.head.hash),
-    headTime: Number(node.head.header.time),
-    stateRoot: hex0x(node.head.header.stateRoot),
-    validators: node.validators.map(hex0x),
-    validityWindow: node.params.validityWindow,
-    blockTimeMs: node.params.blockTimeMs,
-    pendingTxs: node.mempool.size,
-    behind: node.behind,
-  }));
+  server.method('chain_status', (params) => {
+    obj(params, []);
+    return {
+      chainId: node.params.chainId,
+      height: Number(node.height),
+      headHash: hex0x(node.head.hash),
+      headTime: Number(node.head.header.time),
+      stateRoot: hex0x(node.head.header.stateRoot),
+      validators: node.validators.map(hex0x),
+      validityWindow: node.params.validityWindow,
+      blockTimeMs: node.params.blockTimeMs,
+      pendingTxs: node.mempool.size,
+      behind: node.behind,
+    };
+  });
 
   server.method('chain_block', (params) => {
-    const p = obj(params);
+    const p = obj(params, ['height', 'hash', 'full']);
     if (p.full !== undefined && typeof p.full !== 'boolean') throw RpcError.invalidParams('full must be true or false');
     if (p.hash !== undefined && p.height !== undefined) throw RpcError.invalidParams('give height or hash, not both');
     const withTxs = p.full === true;
@@ -95,13 +102,13 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   });
 
   server.method('tx_send', async (params) => {
-    const p = obj(params);
+    const p = obj(params, ['tx']);
     const stx = await node.submit(bytesParam(p, 'tx'));
     return { hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) };
   });
 
   server.method('tx_get', (params) => {
-    const p = obj(params);
+    const p = obj(params, ['hash']);
     const hash = bytesParam(p, 'hash', 32);
     const s = node.txStatus(hash);
     switch (s.status) {
@@ -118,14 +125,18 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   });
 
   server.method('contract_abi', (params) => {
-    const c = node.contracts.resolve(stringParam(obj(params), 'contract', 66));
+    const c = node.contracts.resolve(stringParam(obj(params, ['contract']), 'contract', 66));
     return { name: c.name, address: hex0x(c.address), abi: c.abi };
   });
 
-  server.method('contract_list', () => node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), codeHash: `0x${c.abi.codeHash}` })));
+  server.method('contract_list', (params) => {
+    obj(params, []);
+    return node.contracts.all().map((c) => ({ name: c.name, address: hex0x(c.address), codeHash: `0x${c.abi.codeHash}` }));
+  });
 
   server.method('contract_call', (params) => {
-    const p = obj(params);
+    const p = obj(params, ['contract', 'method', 'args', 'input', 'caller']);
+    if (p.input !== undefined && p.args !== undefined) throw RpcError.invalidParams('give args or input, not both');
     const c = node.contracts.resolve(stringParam(p, 'contract', 66));
     const method = stringParam(p, 'method', 128);
     const m = methodOf(c, method);
@@ -146,7 +157,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   });
 
   server.method('state_proof', (params) => {
-    const p = obj(params);
+    const p = obj(params, ['contract', 'key', 'height']);
     const c = node.contracts.resolve(stringParam(p, 'contract', 66));
     const key = bytesParam(p, 'key');
     const height = heightParam(p, 'height') ?? node.height;
@@ -163,7 +174,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   // replaced: what a light client or a proof bundle (middleware/proofs) needs to follow the sets
   // from genesis without fetching every header.
   server.method('chain_validatorSets', (params) => {
-    const p = obj(params);
+    const p = obj(params, ['height']);
     const height = heightParam(p, 'height') ?? node.height;
     if (height > node.height) throw new NodeError('NOT_FOUND', `height ${height} is above the head ${node.height}`);
     const governance = node.contracts.resolve('governance');

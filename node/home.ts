@@ -14,7 +14,8 @@ import { type GenesisFile, checkGenesis, codeHashOf, makeGenesis } from './genes
 import type { DeployedContract } from './execution/contracts.ts';
 import type { MempoolLimits } from './mempool/mempool.ts';
 import type { ChainParams } from './chain/params.ts';
-import { ParamsError } from './chain/params.ts';
+import { ParamsError, DEFAULT_CHAIN_PARAMS, checkParams } from './chain/params.ts';
+import { DEFAULT_MEMPOOL_LIMITS } from './mempool/mempool.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
@@ -27,6 +28,8 @@ export interface NodeConfig {
     port: number;
     rateLimit?: { perSecond: number; burst: number } | false;
     maxBatch?: number;
+    /** Browser origins the RPC answers (CORS); '*' for all; default none (clients without an Origin always pass). */
+    allowedOrigins?: string[] | '*';
     /** A proxy node open to partners: each partner's key (sha256 hex) with its own rate limit; see `brop apikey`. */
     apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }>;
   };
@@ -48,6 +51,8 @@ export interface NodeConfig {
    */
   middleware?: {
     host: string; port: number; postgres?: string;
+    /** Browser origins the middleware's API and custody answer (CORS), as `rpc.allowedOrigins`. */
+    allowedOrigins?: string[] | '*';
     /** The public verification page at / (default on). */
     site?: boolean;
     custody?: CustodyConfig;
@@ -145,6 +150,8 @@ function writeContracts(home: string, built: readonly BuiltContract[]): void {
 export async function initHome(dir: string, opts: InitOptions = {}): Promise<InitResult> {
   const home = resolve(dir);
   if (existsSync(join(home, 'genesis.json'))) throw new HomeError('HOME_EXISTS', `${home} already holds a chain (genesis.json): refusing to overwrite it`);
+  const chainId = opts.chainId ?? `brop-local-${Date.now().toString(36)}`;
+  checkParams({ ...DEFAULT_CHAIN_PARAMS, ...opts.params, chainId }); // what start would refuse is refused before anything is written
   const operator = newKeyPair(), validator = newKeyPair();
   const operatorKey = join(home, 'keys', 'operator.json'), validatorKey = join(home, 'keys', 'validator.json');
   writeKeyFile(operatorKey, operator, { overwrite: true });
@@ -153,7 +160,7 @@ export async function initHome(dir: string, opts: InitOptions = {}): Promise<Ini
   writeContracts(home, built);
   const contracts = built.map((b) => ({ name: b.name, wasm: b.wasm }));
   const genesis = makeGenesis({
-    chainId: opts.chainId ?? `brop-local-${Date.now().toString(36)}`,
+    chainId,
     params: opts.params,
     operator: { name: 'operator', publicKey: operator.publicKey },
     validators: [{ name: 'validator-1', publicKey: validator.publicKey }],
@@ -201,8 +208,7 @@ function readJson<T>(path: string): T {
 export function loadHome(dir: string): LoadedHome {
   const home = resolve(dir);
   const genesis = readJson<GenesisFile>(join(home, 'genesis.json'));
-  const config = readJson<NodeConfig>(join(home, 'config.json'));
-  if (!config?.rpc || typeof config.rpc.host !== 'string' || !Number.isInteger(config.rpc.port)) throw new HomeError('HOME_INVALID', 'config.json: rpc.host and rpc.port are required');
+  const config = checkConfig(readJson<unknown>(join(home, 'config.json')));
   checkDenyPeers(config);
   let contracts: DeployedContract[];
   try {
@@ -221,6 +227,87 @@ export function loadHome(dir: string): LoadedHome {
   const keyPath = config.validatorKey ? join(home, config.validatorKey) : undefined;
   const validatorKey = keyPath && !isKeystore(keyPath) ? readKeyFile(keyPath) : undefined;
   return { home, genesis, config, contracts, validatorKey, validatorKeystore: keyPath && isKeystore(keyPath) ? keyPath : undefined, dataDir: join(home, 'data') };
+}
+
+/**
+ * config.json, checked field by field before anything starts: a misspelt field or a value of the wrong
+ * type or range would otherwise be dropped for its default, or fail later with a stack trace.
+ * HOME_INVALID names the field.
+ */
+function checkConfig(config: unknown): NodeConfig {
+  const fail = (path: string, want: string): never => {
+    throw new HomeError('HOME_INVALID', `config.json: ${path} must be ${want}`);
+  };
+  const obj = (v: unknown, path: string, fields: readonly string[]): Record<string, unknown> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path || 'the file', 'an object');
+    for (const k of Object.keys(v as object)) if (!fields.includes(k)) throw new HomeError('HOME_INVALID', `config.json: unknown field ${path ? `${path}.` : ''}${k} (known: ${fields.join(', ')})`);
+    return v as Record<string, unknown>;
+  };
+  const str = (v: unknown, path: string): void => { if (typeof v !== 'string' || v.length === 0) fail(path, 'a non-empty string'); };
+  const int = (v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) fail(path, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}`);
+  };
+  const positive = (v: unknown, path: string): void => { if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(path, 'a positive number'); };
+  const bool = (v: unknown, path: string): void => { if (typeof v !== 'boolean') fail(path, 'true or false'); };
+  const strings = (v: unknown, path: string): void => { if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) fail(path, 'a list of strings'); };
+  const opt = (o: Record<string, unknown>, k: string, check: (v: unknown, path: string) => void, path: string): void => { if (o[k] !== undefined) check(o[k], `${path}.${k}`); };
+  const apiKeys = (v: unknown, path: string): void => {
+    if (!Array.isArray(v)) fail(path, 'a list of {name, keyHash, perSecond, burst}');
+    (v as unknown[]).forEach((e, i) => {
+      const k = obj(e, `${path}[${i}]`, ['name', 'keyHash', 'perSecond', 'burst']);
+      str(k.name, `${path}[${i}].name`);
+      if (typeof k.keyHash !== 'string' || !/^[0-9a-f]{64}$/.test(k.keyHash)) fail(`${path}[${i}].keyHash`, 'a sha256 as 64 lowercase hex digits');
+      positive(k.perSecond, `${path}[${i}].perSecond`);
+      int(k.burst, `${path}[${i}].burst`, 1);
+    });
+  };
+  const c = obj(config, '', ['rpc', 'mempool', 'validatorKey', 'validatorHsm', 'p2p', 'middleware']);
+  const origins = (v: unknown, path: string): void => { if (v !== '*') strings(v, path); };
+  const rpc = obj(c.rpc, 'rpc', ['host', 'port', 'rateLimit', 'maxBatch', 'allowedOrigins', 'apiKeys']);
+  str(rpc.host, 'rpc.host');
+  int(rpc.port, 'rpc.port', 0, 65535);
+  if (rpc.rateLimit !== undefined && rpc.rateLimit !== false) {
+    const r = obj(rpc.rateLimit, 'rpc.rateLimit', ['perSecond', 'burst']);
+    positive(r.perSecond, 'rpc.rateLimit.perSecond');
+    int(r.burst, 'rpc.rateLimit.burst', 1);
+  }
+  opt(rpc, 'maxBatch', (v, p) => int(v, p, 1), 'rpc');
+  opt(rpc, 'allowedOrigins', origins, 'rpc');
+  opt(rpc, 'apiKeys', apiKeys, 'rpc');
+  if (c.mempool !== undefined) {
+    const m = obj(c.mempool, 'mempool', Object.keys(DEFAULT_MEMPOOL_LIMITS));
+    for (const k of Object.keys(m)) int(m[k], `mempool.${k}`, 1);
+  }
+  if (c.validatorKey !== null && c.validatorKey !== undefined) str(c.validatorKey, 'validatorKey');
+  if (c.validatorHsm !== undefined) {
+    const h = obj(c.validatorHsm, 'validatorHsm', ['module', 'token', 'keyLabel', 'pinEnv']);
+    for (const k of ['module', 'token', 'keyLabel']) str(h[k], `validatorHsm.${k}`);
+    opt(h, 'pinEnv', str, 'validatorHsm');
+  }
+  if (c.p2p !== undefined) {
+    const p = obj(c.p2p, 'p2p', ['listen', 'peers', 'denyPeers']);
+    strings(p.listen, 'p2p.listen');
+    strings(p.peers, 'p2p.peers');
+  }
+  if (c.middleware !== undefined) {
+    const m = obj(c.middleware, 'middleware', ['host', 'port', 'postgres', 'allowedOrigins', 'site', 'custody']);
+    str(m.host, 'middleware.host');
+    int(m.port, 'middleware.port', 0, 65535);
+    opt(m, 'postgres', str, 'middleware');
+    opt(m, 'allowedOrigins', origins, 'middleware');
+    opt(m, 'site', bool, 'middleware');
+    if (m.custody !== undefined) {
+      const cu = obj(m.custody, 'middleware.custody', ['dir', 'publicUrl', 'maxBytes', 'allowedTypes', 'publicDownloads', 'uploadTimeoutMs', 'apiKeys']);
+      opt(cu, 'dir', str, 'middleware.custody');
+      opt(cu, 'publicUrl', str, 'middleware.custody');
+      opt(cu, 'maxBytes', (v, p) => int(v, p, 1), 'middleware.custody');
+      opt(cu, 'allowedTypes', strings, 'middleware.custody');
+      opt(cu, 'publicDownloads', bool, 'middleware.custody');
+      opt(cu, 'uploadTimeoutMs', (v, p) => int(v, p, 1), 'middleware.custody');
+      opt(cu, 'apiKeys', apiKeys, 'middleware.custody');
+    }
+  }
+  return config as NodeConfig;
 }
 
 function checkDenyPeers(config: NodeConfig): string[] {
@@ -336,6 +423,8 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
   const root = resolve(dir);
   if (!Number.isInteger(opts.validators) || opts.validators < 1 || opts.validators > 100) throw new HomeError('HOME_INVALID', 'validators: 1 to 100');
   if (existsSync(join(root, 'operator.json'))) throw new HomeError('HOME_EXISTS', `${root} already holds a network: refusing to overwrite it`);
+  const chainId = opts.chainId ?? `brop-net-${Date.now().toString(36)}`;
+  checkParams({ ...DEFAULT_CHAIN_PARAMS, ...opts.params, chainId });
   mkdirSync(root, { recursive: true });
   const basePort = opts.basePort ?? 26_600;
   const operator = newKeyPair();
@@ -347,7 +436,7 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
   const peerKeys = await Promise.all(names.map(() => generateKeyPair('Ed25519')));
   const p2pAddress = (i: number) => `/ip4/127.0.0.1/tcp/${basePort + 100 + i}/p2p/${peerIdFromPrivateKey(peerKeys[i]!).toString()}`;
   const genesis = makeGenesis({
-    chainId: opts.chainId ?? `brop-net-${Date.now().toString(36)}`,
+    chainId,
     params: opts.params,
     operator: { name: 'operator', publicKey: operator.publicKey },
     validators: validatorKeys.map((k, i) => ({ name: names[i]!, publicKey: k.publicKey })),

@@ -10,7 +10,7 @@ import { accountAddress } from '../contracts/system/index.ts';
 import { ChainNode, type CommittedBlock } from './node.ts';
 import { RpcServer, type RpcLogEvent } from './rpc/server.ts';
 import { RpcError } from './rpc/errors.ts';
-import { registerChainApi } from './api.ts';
+import { obj, registerChainApi } from './api.ts';
 import { SoloConsensus } from './consensus/solo.ts';
 import { JoinAnnouncer } from './consensus/joining.ts';
 import { BftConsensus } from './consensus/bft.ts';
@@ -49,6 +49,7 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
     host: home.config.rpc.host, port: opts.rpcPort ?? home.config.rpc.port,
     ...(home.config.rpc.rateLimit !== undefined ? { rateLimit: home.config.rpc.rateLimit } : {}),
     ...(home.config.rpc.maxBatch !== undefined ? { maxBatch: home.config.rpc.maxBatch } : {}),
+    ...(home.config.rpc.allowedOrigins !== undefined ? { allowedOrigins: home.config.rpc.allowedOrigins } : {}),
     ...(home.config.rpc.apiKeys?.length ? { apiKeys: home.config.rpc.apiKeys.map((k) => ({ name: k.name, keyHash: k.keyHash, rateLimit: { perSecond: k.perSecond, burst: k.burst } })) } : {}),
     // Into the node's log: a handler's failure, and a WebSocket the server cut (a slow consumer, say).
     // Refused requests are the clients' to see (each gets its typed error), not lines here.
@@ -90,13 +91,14 @@ export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}):
         onError, log, evidenceFile: join(home.dataDir, 'evidence.jsonl'), statusLine: opts.statusLine,
       });
       consensus = bft;
-      server.method('consensus_status', () => {
+      server.method('consensus_status', (params) => {
+        obj(params, []);
         const st = bft.status();
         return { ...st, height: Number(st.height), peers: net.connectedPeers(), addresses: net.addresses(), peerId: net.peerId, deniedPeers: net.deniedPeers(), penalisedPeers: net.penalisedPeers() };
       });
       // The newest `limit` (default 100), oldest first; the evidence file keeps every one.
       server.method('consensus_evidence', (params) => {
-        const limit = (params as { limit?: unknown } | undefined)?.limit ?? 100;
+        const limit = obj(params, ['limit']).limit ?? 100;
         if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > 10_000) throw RpcError.invalidParams('limit must be an integer from 1 to 10000');
         return bft.evidence.slice(-(limit as number)).map(evidenceJson);
       });

@@ -126,7 +126,7 @@ export async function runNode(argv: string[]): Promise<number> {
       middleware = await startMiddleware({
         source: new NodeSource(node),
         store: await openIndexStore(mw.postgres ? { postgres: mw.postgres } : { dir: join(home.dataDir, 'index') }),
-        rpc: { host: mw.host, port: middlewarePort ?? mw.port }, log,
+        rpc: { host: mw.host, port: middlewarePort ?? mw.port, ...(mw.allowedOrigins !== undefined ? { allowedOrigins: mw.allowedOrigins } : {}) }, log,
         nodeRpc: { url: runtime.rpc.url }, site: mw.site !== false,
         ...(mw.custody ? { custody: custodyOptions(home.home, mw.custody) } : {}),
       });
