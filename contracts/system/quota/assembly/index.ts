@@ -55,8 +55,20 @@ function usedNow(s: Schedule, account: Address): Usage {
   return u;
 }
 
+// Saturating: a schedule or a request near 2^64 costs "everything", never a wrapped-around small number.
+const U64_MAX: u64 = 0xFFFFFFFFFFFFFFFF;
+
+function addSat(a: u64, b: u64): u64 {
+  return a > U64_MAX - b ? U64_MAX : a + b;
+}
+
+function mulSat(a: u64, b: u64): u64 {
+  return a != 0 && b > U64_MAX / a ? U64_MAX : a * b;
+}
+
 function costOf(s: Schedule, bytes: u64, gas: u64): u64 {
-  return s.base + s.perByte * bytes + s.perKiloGas * ((gas + 999) / 1000);
+  const kiloGas = gas / 1000 + (gas % 1000 != 0 ? 1 : 0);
+  return addSat(addSat(s.base, mulSat(s.perByte, bytes)), mulSat(s.perKiloGas, kiloGas));
 }
 
 export function setSchedule(next: Schedule): void {

@@ -19,6 +19,11 @@ test('permission matrix: the operator sets schedules and allowances; only the sy
 test('Q1, Q3: a transaction costs base + per byte + per 1,000 gas; the payer is charged by role allowance', () => {
   const snap = sim.snapshot();
   assert.is(sys.quota.view('cost', [200n, 5500n]).value, 100n + 200n + 6n);
+  // Saturating, not wrapping: a huge request costs everything and nobody can pay it.
+  const max = (1n << 64n) - 1n;
+  assert.is(sys.quota.view('cost', [max, max]).value, max);
+  assert.is(sys.quota.view('cost', [0n, max]).value, 100n + (max + 999n) / 1000n);
+  assert.is(sys.quota.view('canPay', [w.roles.operator.address, max, 0n]).value, false);
   const u = w.roles.user.address;
   assert.is(sys.quota.view('balanceOf', [u]).value, 100_000n);
   assert.is(sys.quota.view('balanceOf', [w.roles.partner.address]).value, 10_000_000n);
