@@ -67,6 +67,8 @@ test('chain_status and chain_block (by height, by hash, with transactions); unkn
   assert.is(await codeOf(client.call('contract_call', { contract: 'admission', method: 'roleOf', args: [hex0x(new Uint8Array(32))], callr: hex0x(new Uint8Array(32)) })), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('contract_call', { contract: 'admission', method: 'roleOf', args: [hex0x(new Uint8Array(32))], input: '0x' })), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('chain_status', { verbose: true })), 'RPC_INVALID_PARAMS');
+  assert.is(await codeOf(client.call('chain_status', [])), undefined); // generic clients' "no params"
+  assert.is(await codeOf(client.call('chain_status', [1])), 'RPC_INVALID_PARAMS');
   assert.is(await codeOf(client.call('tx_get', { hash: hex0x(new Uint8Array(32)), full: true })), 'RPC_INVALID_PARAMS');
 });
 

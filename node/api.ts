@@ -19,7 +19,8 @@ type Params = Record<string, unknown>;
 
 /** A method's params: an object holding no field but `fields` (a misspelt one must not fall back to a default unnoticed). */
 export function obj(params: unknown, fields: readonly string[]): Params {
-  if (params === undefined || params === null) return {};
+  // [] too: generic JSON-RPC clients send it for "no params".
+  if (params === undefined || params === null || (Array.isArray(params) && params.length === 0)) return {};
   if (typeof params !== 'object' || Array.isArray(params)) throw RpcError.invalidParams('params must be an object');
   for (const k of Object.keys(params)) {
     if (!fields.includes(k)) throw RpcError.invalidParams(`unknown field ${JSON.stringify(k)}: this method takes ${fields.length === 0 ? 'none' : fields.join(', ')}`);

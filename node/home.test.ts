@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initHome, initNetwork, loadHome } from './home.ts';
+import { initHome, initNetwork, loadHome, readDenyPeers } from './home.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-home-test-'));
 
@@ -56,6 +56,10 @@ test('config.json: every field checked, unknown ones named', async () => {
   assert.is(await withConfig((c) => { c.rpc.apiKeys = [{ name: 'p', keyHash: 'xyz', perSecond: 1, burst: 1 }]; }), 'HOME_INVALID: config.json: rpc.apiKeys[0].keyHash must be a sha256 as 64 lowercase hex digits');
   assert.is(await withConfig((c) => { c.middleware.custody = { maxBytes: '1MB' }; }), 'HOME_INVALID: config.json: middleware.custody.maxBytes must be an integer from 1');
   assert.is(await withConfig((c) => { c.p2p = { listen: ['/ip4/127.0.0.1/tcp/1'] }; }), 'HOME_INVALID: config.json: p2p.peers must be a list of strings');
+  assert.is(await withConfig((c) => { c.mempool = { maxNewcomerTxs: 0 }; }), 'accepted'); // new keys' self-registrations off
+  // The SIGHUP reload of the deny list reads the file the same way.
+  await withConfig((c) => { c.p2p = { listen: [], peers: [], denyPeers: [] }; c.rpc.maxbatch = 5; });
+  assert.match(await codeOf(() => readDenyPeers(home)), /^HOME_INVALID: config.json: unknown field rpc.maxbatch/);
   writeFileSync(file, JSON.stringify(good));
 });
 

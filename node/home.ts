@@ -234,7 +234,7 @@ export function loadHome(dir: string): LoadedHome {
  * type or range would otherwise be dropped for its default, or fail later with a stack trace.
  * HOME_INVALID names the field.
  */
-function checkConfig(config: unknown): NodeConfig {
+export function checkConfig(config: unknown): NodeConfig {
   const fail = (path: string, want: string): never => {
     throw new HomeError('HOME_INVALID', `config.json: ${path} must be ${want}`);
   };
@@ -276,7 +276,8 @@ function checkConfig(config: unknown): NodeConfig {
   opt(rpc, 'apiKeys', apiKeys, 'rpc');
   if (c.mempool !== undefined) {
     const m = obj(c.mempool, 'mempool', Object.keys(DEFAULT_MEMPOOL_LIMITS));
-    for (const k of Object.keys(m)) int(m[k], `mempool.${k}`, 1);
+    // maxNewcomerTxs 0 turns self-registration by new keys off (always BUSY); the other bounds need room for one.
+    for (const k of Object.keys(m)) int(m[k], `mempool.${k}`, k === 'maxNewcomerTxs' ? 0 : 1);
   }
   if (c.validatorKey !== null && c.validatorKey !== undefined) str(c.validatorKey, 'validatorKey');
   if (c.validatorHsm !== undefined) {
@@ -327,7 +328,7 @@ function checkDenyPeers(config: NodeConfig): string[] {
 
 /** The deny list as the home's config.json says now (a running node re-reads it on SIGHUP). HOME_INVALID if it is malformed. */
 export function readDenyPeers(dir: string): string[] {
-  return checkDenyPeers(readJson<NodeConfig>(join(resolve(dir), 'config.json')));
+  return checkDenyPeers(checkConfig(readJson<unknown>(join(resolve(dir), 'config.json'))));
 }
 
 export interface NodeInitOptions {

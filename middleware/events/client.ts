@@ -20,10 +20,25 @@ export interface EventStreamOptions extends StreamFilter {
   onState?: (state: { connected: boolean; cursor: string | undefined; reason?: string; ended?: boolean }) => void;
   /** A failure before the first subscription ends the stream (`ready` rejects) instead of retrying. */
   failFirst?: boolean;
+  /** How long opening the WebSocket and each call on it may take (default 30 s). */
+  timeoutMs?: number;
 }
 
 /** Failures of the connection or of a busy server: the stream reconnects. Any other error is the server's refusal. */
 const TRANSIENT = new Set(['RPC_TRANSPORT_ERROR', 'RPC_TIMEOUT', 'RPC_CLIENT_CLOSED', 'RPC_SHUTTING_DOWN', 'RPC_RATE_LIMITED', 'RPC_TOO_MANY_CONNECTIONS', 'RPC_INTERNAL_ERROR']);
+
+/** `ms`, or less if `signal` aborts meanwhile (its listener is removed either way: long-lived signals must not collect them). */
+export function pauseUnless(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 export class EventStream {
   private readonly wsUrl: string;
@@ -34,6 +49,8 @@ export class EventStream {
   private stopped = false;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private loop: Promise<void>;
+  /** Aborted by close(): ends a connection attempt or a back-off pause at once. */
+  private readonly stopping = new AbortController();
   private settleReady!: (error?: Error) => void;
   /**
    * Resolves once the first subscription is in place (or the stream is closed before); rejects with
@@ -68,6 +85,7 @@ export class EventStream {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearTimeout(this.watchdog);
     await this.ws?.close();
     await this.loop;
@@ -81,10 +99,13 @@ export class EventStream {
       let reason = 'closed';
       let refusal: Error | undefined;
       try {
-        const ws = await RpcWsClient.connect(this.wsUrl);
+        const ws = await RpcWsClient.connect(this.wsUrl, { timeoutMs: this.opts.timeoutMs, signal: this.stopping.signal });
         this.ws = ws;
-        if (this.stopped) break;
-        const { after: _after, quietMs: _q, backoffMs: _b, maxBackoffMs: _m, onState: _s, failFirst: _f, ...filter } = this.opts;
+        if (this.stopped) {
+          await ws.close();
+          break;
+        }
+        const { after: _after, quietMs: _q, backoffMs: _b, maxBackoffMs: _m, onState: _s, failFirst: _f, timeoutMs: _t, ...filter } = this.opts;
         if (this.last === undefined) {
           // "From now on" is pinned to a cursor at once, so a reconnect before the first item loses nothing.
           const { indexedHeight } = await ws.call<{ indexedHeight: number }>('index_status');
@@ -115,7 +136,7 @@ export class EventStream {
         break;
       }
       this.opts.onState?.({ connected: false, cursor: this.last, reason });
-      await new Promise((r) => setTimeout(r, backoff));
+      await pauseUnless(this.stopping.signal, backoff);
       backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 10_000);
     }
   }

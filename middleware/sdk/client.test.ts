@@ -383,14 +383,44 @@ test('waitForIndexer: the answer waits for the middleware\'s index, so its queri
     assert.is(unreachable?.code, 'SDK_NO_INDEXER');
     assert.is(unreachable?.data?.hash, sent.hash);
     assert.is((await gone.getTx(sent.hash)).status, 'committed');
-    // Closing the client ends such a wait at once.
-    const closing = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: 'http://127.0.0.1:1/', timeoutMs: 60_000 });
-    const sent2 = await closing.send('admission', 'roleOf', [operator.address]);
-    await manual.produce();
-    const waiting = codeOf(sent2.wait({ waitForIndexer: true, signal: AbortSignal.timeout(10_000) }));
-    await new Promise((r) => setTimeout(r, 200));
-    await closing.close();
-    assert.is(await waiting, 'SDK_CLOSED');
+    // A middleware that takes connections and never answers: closing the client, or the caller's
+    // signal, ends the wait at once, the call in flight included (its own timeout is a minute).
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+    try {
+      const closing = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: silentUrl, timeoutMs: 60_000 });
+      const sent2 = await closing.send('admission', 'roleOf', [operator.address]);
+      await manual.produce();
+      const t0 = Date.now();
+      const waiting = codeOf(sent2.wait({ waitForIndexer: true, signal: AbortSignal.timeout(30_000) }));
+      await new Promise((r) => setTimeout(r, 200));
+      await closing.close();
+      assert.is(await waiting, 'SDK_CLOSED');
+      assert.ok(Date.now() - t0 < 10_000, `closing took ${Date.now() - t0} ms`);
+      const aborting = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: silentUrl, timeoutMs: 60_000 });
+      clients.push(aborting);
+      const sent3 = await aborting.send('admission', 'roleOf', [operator.address]);
+      await manual.produce();
+      const t1 = Date.now();
+      assert.is(await codeOf(sent3.wait({ waitForIndexer: true, signal: AbortSignal.timeout(300) })), 'SDK_ABORTED');
+      assert.ok(Date.now() - t1 < 10_000, `aborting took ${Date.now() - t1} ms`);
+      // The event stream against it: the client's timeoutMs bounds the first connection, and close() ends it at once.
+      const streaming = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: silentUrl, timeoutMs: 500 });
+      clients.push(streaming);
+      const t2 = Date.now();
+      assert.is(await codeOf(streaming.stream({ kinds: ['event'] }, () => undefined, { after: '0.0.0' })), 'RPC_TIMEOUT');
+      assert.ok(Date.now() - t2 < 10_000, `the first connection took ${Date.now() - t2} ms`);
+      const patient = new BropClient({ url: manual.url, wallet: operator, wsUrl: false, indexUrl: silentUrl, timeoutMs: 60_000 });
+      const t3 = Date.now();
+      const opening = codeOf(patient.stream({ kinds: ['event'] }, () => undefined, { after: '0.0.0' }));
+      await new Promise((r) => setTimeout(r, 200));
+      await patient.close();
+      assert.is(await opening, 'SDK_CLOSED');
+      assert.ok(Date.now() - t3 < 10_000, `closing took ${Date.now() - t3} ms`);
+    } finally {
+      silent.close();
+    }
   } finally {
     await mw.stop();
     await manual.close();

@@ -14,7 +14,7 @@ import { ContractClient, type ContractOptions, type ContractProxy, contractProxy
 import { type ConnectionState, type LiveSubscription, type SubscribeOptions, SubscriptionHub } from './subscriptions.ts';
 import { TxTracker, aborted, type TrackOptions } from './tracker.ts';
 import { BLOCK_SLOT_TX, cursorText, type StreamFilter, type StreamItem } from '../indexer/types.ts';
-import { EventStream } from '../events/client.ts';
+import { EventStream, pauseUnless } from '../events/client.ts';
 import { type BuiltBundle, buildBundle } from '../proofs/build.ts';
 import type { RecordParams } from '../proofs/records.ts';
 import type { Trust } from '../proofs/verify.ts';
@@ -142,6 +142,8 @@ export class BropClient {
   private readonly pollIntervalMs: number | undefined;
   private readonly timeoutMs: number;
   private closed = false;
+  /** Aborted by close(): ends waits that are in a call or a pause at once. */
+  private readonly closing = new AbortController();
 
   constructor(options: ClientOptions) {
     const headers = options.apiKey ? { 'x-api-key': options.apiKey } : undefined;
@@ -179,6 +181,7 @@ export class BropClient {
   /** Ends subscriptions and waits (SDK_CLOSED) and the WebSocket. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     this.tracker.close();
     await Promise.all([this.hub?.close(), ...[...this.streams].map((s) => s.close())]);
   }
@@ -393,30 +396,43 @@ export class BropClient {
   /**
    * Resolves once the middleware's index holds block `height`. A middleware that restarts or catches
    * up is waited for; one unreachable for the client's `timeoutMs` on end is SDK_NO_INDEXER, whose
-   * `data` says the transaction is committed (`hash`, `height`), so that nobody sends it again.
+   * `data` says the transaction is committed (`hash`, `height`), so that nobody sends it again. The
+   * caller's signal and close() end the wait at once, a call in flight included.
    */
   private async indexed(height: number, hash: string, signal: AbortSignal | undefined): Promise<void> {
-    if (!this.index) throw new SdkError('SDK_NO_INDEXER', `waitForIndexer needs the middleware service's URL (ClientOptions.indexUrl); transaction ${hash} is committed at height ${height}`, { hash, height });
+    const committed = { hash, height };
+    if (!this.index) throw new SdkError('SDK_NO_INDEXER', `waitForIndexer needs the middleware service's URL (ClientOptions.indexUrl); transaction ${hash} is committed at height ${height}`, committed);
+    const stop = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    const stopped = (): Error | undefined => {
+      if (this.closed) return new SdkError('SDK_CLOSED', `the client was closed while waiting for the index to hold transaction ${hash} (committed at height ${height})`, committed);
+      if (signal?.aborted) return aborted(hash);
+      return undefined;
+    };
     let failingSince: number | undefined;
     let pause = 50;
     for (;;) {
-      if (signal?.aborted) throw aborted(hash);
-      if (this.closed) throw new SdkError('SDK_CLOSED', `the client was closed while waiting for the index to hold transaction ${hash} (committed at height ${height})`, { hash, height });
+      const early = stopped();
+      if (early) throw early;
+      // A middleware that stopped answering gets what is left of timeoutMs, not a whole timeoutMs per call.
+      const left = failingSince === undefined ? this.timeoutMs : failingSince + this.timeoutMs - Date.now();
       try {
-        if ((await this.index.call<{ indexedHeight: number }>('index_status')).indexedHeight >= height) return;
+        const status = await this.index.call<{ indexedHeight: number }>('index_status', undefined, { signal: AbortSignal.any([stop, AbortSignal.timeout(Math.max(1, left))]) });
+        if (status.indexedHeight >= height) return;
         failingSince = undefined;
         pause = 50;
       } catch (e) {
+        const late = stopped();
+        if (late) throw late;
         const code = errorCode(e);
         // Not a middleware service at all: waiting would never end.
-        if (code === 'RPC_METHOD_NOT_FOUND') throw new SdkError('SDK_NO_INDEXER', `${this.index.url} has no index_status: is indexUrl the middleware service? (transaction ${hash} is committed at height ${height})`, { hash, height });
+        if (code === 'RPC_METHOD_NOT_FOUND') throw new SdkError('SDK_NO_INDEXER', `${this.index.url} has no index_status: is indexUrl the middleware service? (transaction ${hash} is committed at height ${height})`, committed);
         failingSince ??= Date.now();
         if (Date.now() - failingSince >= this.timeoutMs) {
-          throw new SdkError('SDK_NO_INDEXER', `the middleware at ${this.index.url} did not answer for ${this.timeoutMs} ms (${code}); transaction ${hash} is committed at height ${height}`, { hash, height });
+          throw new SdkError('SDK_NO_INDEXER', `the middleware at ${this.index.url} did not answer for ${this.timeoutMs} ms (${code}); transaction ${hash} is committed at height ${height}`, committed);
         }
         pause = Math.min(1000, pause * 2);
       }
-      await sleep(pause);
+      await pauseUnless(stop, pause);
     }
   }
 
@@ -428,6 +444,7 @@ export class BropClient {
    */
   async stream(filter: StreamFilter, onItem: (item: StreamItem) => void, options: StreamOptions = {}): Promise<EventStream> {
     if (!this.index) throw new SdkError('SDK_NO_INDEXER', 'the event stream is the middleware service\'s: give ClientOptions.indexUrl');
+    if (this.closed) throw new SdkError('SDK_CLOSED', 'the client is closed');
     const notIndexer = (e: unknown) => errorCode(e) === 'RPC_METHOD_NOT_FOUND' ? new SdkError('SDK_NO_INDEXER', `${this.index!.url} has no event stream: is indexUrl the middleware service?`) : e;
     // "From now" means from this call (EventStream alone pins it when it connects): after the block the index holds now.
     const indexed = options.after === undefined ? (await this.index.call<{ indexedHeight: number }>('index_status').catch((e) => { throw notIndexer(e); })).indexedHeight : 0;
@@ -435,15 +452,16 @@ export class BropClient {
     // The first subscription is waited for: a filter or cursor the middleware refuses, or a middleware
     // that cannot be reached, is this call's error; after that the stream reconnects by itself.
     const s = new EventStream(withApiKey(wsUrlOf(this.index.url), this.apiKey), onItem, {
-      ...filter, after, quietMs: options.quietMs, onState: options.onState, backoffMs: this.minReconnectDelayMs, maxBackoffMs: this.maxReconnectDelayMs, failFirst: true,
+      ...filter, after, quietMs: options.quietMs, onState: options.onState, backoffMs: this.minReconnectDelayMs, maxBackoffMs: this.maxReconnectDelayMs, failFirst: true, timeoutMs: this.timeoutMs,
     });
     this.streams.add(s);
     try {
       await s.ready;
     } catch (e) {
       this.streams.delete(s);
-      throw notIndexer(e);
+      throw this.closed ? new SdkError('SDK_CLOSED', 'the client was closed before the stream was subscribed') : notIndexer(e);
     }
+    if (this.closed) throw new SdkError('SDK_CLOSED', 'the client was closed before the stream was subscribed');
     return s;
   }
 

@@ -40,9 +40,10 @@ export class RpcClient {
     this.headers = { ...options.headers, 'content-type': 'application/json' };
   }
 
-  async call<T = unknown>(method: string, params?: unknown): Promise<T> {
+  /** `options.signal` abandons the call early (it then fails as its abort reason says, or RPC_TIMEOUT for a timeout signal). */
+  async call<T = unknown>(method: string, params?: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     const id = this.nextId++;
-    const body = await this.post({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
+    const body = await this.post({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) }, options.signal);
     return settle(single(body)) as T;
   }
 
@@ -74,14 +75,14 @@ export class RpcClient {
   }
 
   /** The parsed response body, or undefined for 204 (notifications only). */
-  private async post(payload: unknown): Promise<unknown> {
+  private async post(payload: unknown, signal?: AbortSignal): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(this.url, {
         method: 'POST',
         headers: this.headers,
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       throw transportError(err, this.timeoutMs, this.url);
@@ -143,21 +144,36 @@ export class RpcWsClient {
     ws.addEventListener('message', (event) => this.onMessage(event.data));
   }
 
-  static connect(wsUrl: string, options: { timeoutMs?: number } = {}): Promise<RpcWsClient> {
+  /** Opens a WebSocket; `signal` abandons the attempt (RPC_CLIENT_CLOSED), closing the socket. */
+  static connect(wsUrl: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RpcWsClient> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new RpcError('RPC_CLIENT_CLOSED', 'the WebSocket connection was abandoned'));
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(wsUrl);
-      const timer = setTimeout(() => {
-        ws.close();
-        reject(new RpcError('RPC_TIMEOUT', `WebSocket not open within ${timeoutMs} ms`));
-      }, timeoutMs);
-      ws.addEventListener('open', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
+      };
+      // Rejected before the socket is closed: closing a connecting socket fires its 'error' event.
+      const abandon = () => {
+        done();
+        reject(new RpcError('RPC_CLIENT_CLOSED', 'the WebSocket connection was abandoned'));
+        ws.close();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new RpcError('RPC_TIMEOUT', `WebSocket not open within ${timeoutMs} ms`));
+        ws.close();
+      }, timeoutMs);
+      signal?.addEventListener('abort', abandon, { once: true });
+      ws.addEventListener('open', () => {
+        done();
         resolve(new RpcWsClient(ws, timeoutMs));
       }, { once: true });
       // Browsers do not expose why a handshake failed (e.g. 503 too many connections, 403 origin).
       ws.addEventListener('error', () => {
-        clearTimeout(timer);
+        done();
         reject(new RpcError('RPC_TRANSPORT_ERROR', `WebSocket connection to ${wsUrl} failed`));
       }, { once: true });
     });

@@ -17,7 +17,7 @@ import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/key
 import { type PasswordSource, readKeystore, readNewPassword, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
-import { type CustodyConfig, DEFAULT_RPC_PORT, custodyDir, initHome, initNetwork, initNodeHome, loadHome } from '../../node/home.ts';
+import { type CustodyConfig, DEFAULT_RPC_PORT, HomeError, checkConfig, custodyDir, initHome, initNetwork, initNodeHome, loadHome } from '../../node/home.ts';
 import { reloadDenyPeers, startRuntime, type NodeRuntime } from '../../node/runtime.ts';
 import { StatusLine } from '../../node/consensus/sync-progress.ts';
 import { onJsonLines } from '../nodes/processes.ts';
@@ -371,7 +371,13 @@ export async function runApiKey(argv: string[]): Promise<number> {
   const file = join(resolve(String(values.home)), 'config.json');
   if (!existsSync(file)) throw new CliError('HOME_INVALID', `${file} is missing`);
   type Keys = { apiKeys?: Array<{ name: string; keyHash: string; perSecond: number; burst: number }> };
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { rpc: Keys; middleware?: { custody?: Keys } };
+  let config: { rpc: Keys; middleware?: { custody?: Keys } };
+  try {
+    config = checkConfig(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (e) {
+    if (e instanceof HomeError) throw e;
+    throw new CliError('HOME_INVALID', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
   if (values.custody && config.middleware?.custody === undefined) throw new CliError('HOME_INVALID', `${file} has no middleware.custody section`);
   const section = values.custody ? config.middleware!.custody! : config.rpc;
   const key = randomBytes(24).toString('base64url');
