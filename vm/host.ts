@@ -299,17 +299,22 @@ export function hostImports(inst: HostInstance, costs: CostTable, limits: HostLi
       charge(hc.emit + hc.emitPerByte * ((tl >>> 0) + (dl >>> 0)));
       if (f.eventCount.n >= limits.maxEventsPerCall) throw new VmError('VM_HOST_LIMIT', `more than ${limits.maxEventsPerCall} events in one call, nested calls included`);
       f.eventCount.n++;
-      // Topics: each is one length byte followed by that many bytes; they and the data are kept in one allocation.
-      const [raw, data] = keepTwo(tp, tl, dp, dl);
-      const topics: Uint8Array[] = [];
+      // Topics: each is one length byte followed by that many bytes. Checked before the data is read,
+      // in the order that decides which error (and so which receipt) a malformed event gets.
+      const raw = read(tp, tl);
+      const bounds: number[] = [];
       for (let i = 0; i < raw.length;) {
         const n = raw[i]!;
         if (i + 1 + n > raw.length) throw new VmError('VM_HOST_BAD_ARGUMENT', 'event topics are not a sequence of length-prefixed byte strings');
         limit('event topic', n, limits.maxTopicBytes);
-        topics.push(raw.subarray(i + 1, i + 1 + n));
+        bounds.push(i + 1, i + 1 + n);
         i += 1 + n;
       }
-      if (topics.length > limits.maxTopics) throw new VmError('VM_HOST_LIMIT', `${topics.length} event topics exceed the limit of ${limits.maxTopics}`);
+      if (bounds.length / 2 > limits.maxTopics) throw new VmError('VM_HOST_LIMIT', `${bounds.length / 2} event topics exceed the limit of ${limits.maxTopics}`);
+      // The topics and the data kept in one allocation.
+      const [kept, data] = keepTwo(tp, tl, dp, dl);
+      const topics: Uint8Array[] = [];
+      for (let j = 0; j < bounds.length; j += 2) topics.push(kept.subarray(bounds[j], bounds[j + 1]));
       f.events.push({ contract: f.contract, topics, data });
     },
     log: (ptr: number, len: number): void => {
