@@ -360,7 +360,7 @@ test('a commit that fails to be stored leaves its transactions pending; the data
   await consensus.produce();
   assert.is(node.txStatus(sent.hash).status, 'committed');
   await node.close();
-  assert.is(await failure(ChainNode.open({ dataDir: home.dataDir, genesis: { ...home.genesis, params: { ...home.genesis.params, validityWindow: 7 } }, contracts: home.contracts, verifierWorkers: 0 })), 'BLOCK_INVALID');
+  assert.is(await failure(ChainNode.open({ dataDir: home.dataDir, genesis: { ...home.genesis, params: { ...home.genesis.params, validityWindow: 7 } }, contracts: home.contracts, verifierWorkers: 0 })), 'GENESIS_MISMATCH');
 });
 
 test('pending transactions come back after a restart in the order they arrived', async () => {

@@ -115,7 +115,7 @@ function threadCpuUs(): number {
 const MIN_BUDGETED_TXS = 64;
 
 export class NodeError extends Error {
-  readonly code: 'BLOCK_INVALID' | 'NOT_FOUND' | 'NODE_CLOSED';
+  readonly code: 'BLOCK_INVALID' | 'GENESIS_MISMATCH' | 'NOT_FOUND' | 'NODE_CLOSED';
   constructor(code: NodeError['code'], message: string) {
     super(message);
     this.name = 'NodeError';
@@ -205,7 +205,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       // A data folder belongs to one genesis file: opening it with another would change the chain's rules under it.
       const gHash = genesisHash(opts.genesis);
       const known = store.meta('genesis-hash');
-      if (known && !equalBytes(known, gHash)) throw new NodeError('BLOCK_INVALID', 'genesis.json differs from the one this data folder was created with');
+      if (known && !equalBytes(known, gHash)) throw new NodeError('GENESIS_MISMATCH', 'genesis.json differs from the one this data folder was created with');
       if (!known) await store.putMeta('genesis-hash', gHash);
       let head = store.head();
       if (!head) {
@@ -224,7 +224,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       const headBlock = store.block(head.height);
       if (!headBlock) throw new NodeError('BLOCK_INVALID', `the store's head block ${head.height} is missing`);
       const header = decodeBlock(headBlock).header;
-      if (header.chainId !== opts.genesis.chainId) throw new NodeError('BLOCK_INVALID', `the data folder holds chain ${header.chainId}, the genesis file is for ${opts.genesis.chainId}`);
+      if (header.chainId !== opts.genesis.chainId) throw new NodeError('GENESIS_MISMATCH', `the data folder holds chain ${header.chainId}, the genesis file is for ${opts.genesis.chainId}`);
       const state = new MemoryState();
       const entries: StorageWrite[] = [];
       for await (const e of store.stateEntries()) entries.push(e);
