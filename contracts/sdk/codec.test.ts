@@ -112,6 +112,8 @@ test('both sides refuse non-canonical input: bad booleans, option tags, UTF-8, t
   }
   assert.throws(() => decode('string', Uint8Array.from([2, 0, 0, 0, 0xc3, 0x28])), /UTF-8/);
   assert.throws(() => decode({ option: 'u8' }, Uint8Array.from([2, 1])), /option tag/);
+  assert.throws(() => encode('string', 'key\ud800'), /lone surrogate/); // would be stored as U+FFFD: another key
+  assert.equal(decode('string', encode('string', 'emoji \ud83d\ude00')), 'emoji \ud83d\ude00'); // a pair is fine
   assert.throws(() => encode('u8', 256), /out of range/);
   assert.throws(() => encode('u64', -1n), /out of range/);
   assert.throws(() => encode('bytes32', new Uint8Array(31)), /32 bytes/);

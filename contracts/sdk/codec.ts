@@ -171,6 +171,8 @@ function encodeInto(w: Writer, t: AbiType, v: unknown, structs: StructTable, pat
         return;
       case 'string': {
         if (typeof v !== 'string') throw new CodecError(`${path}: expected a string`);
+        // UTF-8 has no encoding for a lone surrogate: it would be stored as U+FFFD, another string than the one given.
+        if (!v.isWellFormed()) throw new CodecError(`${path}: the string holds a lone surrogate (not valid Unicode)`);
         w.string(v);
         return;
       }
