@@ -29,6 +29,7 @@ test('init refuses a chain id (or parameters) that start would refuse, before wr
   }
   assert.match(await codeOf(initHome(join(dir, 'bad-window'), { params: { validityWindow: 0 } })), /^GENESIS_INVALID: validityWindow/);
   assert.match(await codeOf(initNetwork(join(dir, 'bad-net'), { validators: 2, chainId: 'x'.repeat(65) })), /^GENESIS_INVALID/);
+  assert.match(await codeOf(initNetwork(join(dir, 'bad-net'), { validators: 4, basePort: 65_500 })), /^HOME_INVALID: base port 65500/);
   assert.not.ok(existsSync(join(dir, 'bad-net')));
 });
 
@@ -57,6 +58,9 @@ test('config.json: every field checked, unknown ones named', async () => {
   assert.is(await withConfig((c) => { c.middleware.custody = { maxBytes: '1MB' }; }), 'HOME_INVALID: config.json: middleware.custody.maxBytes must be an integer from 1');
   assert.is(await withConfig((c) => { c.p2p = { listen: ['/ip4/127.0.0.1/tcp/1'] }; }), 'HOME_INVALID: config.json: p2p.peers must be a list of strings');
   assert.is(await withConfig((c) => { c.mempool = { maxNewcomerTxs: 0 }; }), 'accepted'); // new keys' self-registrations off
+  assert.is(await withConfig((c) => { c.p2p = { listen: ['garbage'], peers: [] }; }), 'HOME_INVALID: config.json: p2p.listen[0] must be a multiaddr (e.g. /ip4/0.0.0.0/tcp/26700)');
+  assert.is(await withConfig((c) => { c.p2p = { listen: ['/ip4/127.0.0.1/tcp/65600'], peers: [] }; }), 'HOME_INVALID: config.json: p2p.listen[0] must be a multiaddr (e.g. /ip4/0.0.0.0/tcp/26700)');
+  assert.is(await withConfig((c) => { c.p2p = { listen: [], peers: ['/ip4/127.0.0.1/tcp/1'] }; }), 'HOME_INVALID: config.json: p2p.peers[0] must be a multiaddr ending in /p2p/PEER_ID');
   // The SIGHUP reload of the deny list reads the file the same way.
   await withConfig((c) => { c.p2p = { listen: [], peers: [], denyPeers: [] }; c.rpc.maxbatch = 5; });
   assert.match(await codeOf(() => readDenyPeers(home)), /^HOME_INVALID: config.json: unknown field rpc.maxbatch/);

@@ -289,6 +289,8 @@ export function checkConfig(config: unknown): NodeConfig {
     const p = obj(c.p2p, 'p2p', ['listen', 'peers', 'denyPeers']);
     strings(p.listen, 'p2p.listen');
     strings(p.peers, 'p2p.peers');
+    (p.listen as string[]).forEach((a, i) => { if (!isMultiaddr(a)) fail(`p2p.listen[${i}]`, 'a multiaddr (e.g. /ip4/0.0.0.0/tcp/26700)'); });
+    (p.peers as string[]).forEach((a, i) => { if (!peerIdOfAddress(a)) fail(`p2p.peers[${i}]`, 'a multiaddr ending in /p2p/PEER_ID'); });
   }
   if (c.middleware !== undefined) {
     const m = obj(c.middleware, 'middleware', ['host', 'port', 'postgres', 'allowedOrigins', 'site', 'custody']);
@@ -309,6 +311,25 @@ export function checkConfig(config: unknown): NodeConfig {
     }
   }
   return config as NodeConfig;
+}
+
+/** The peer id a multiaddr ends in (/p2p/ID); undefined if it is not a multiaddr or names no valid id. */
+function peerIdOfAddress(address: string): string | undefined {
+  try {
+    const value = multiaddr(address).getComponents().findLast((c) => c.code === CODE_P2P)?.value;
+    return value === undefined ? undefined : peerIdFromString(value).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+function isMultiaddr(address: string): boolean {
+  try {
+    multiaddr(address);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkDenyPeers(config: NodeConfig): string[] {
@@ -354,16 +375,7 @@ export async function initNodeHome(dir: string, opts: NodeInitOptions): Promise<
   if (existsSync(join(home, 'genesis.json'))) throw new HomeError('HOME_EXISTS', `${home} already holds a chain (genesis.json): refusing to overwrite it`);
   const genesis = readJson<GenesisFile>(resolve(opts.genesisFile));
   if (opts.peers.length === 0) throw new HomeError('HOME_INVALID', 'at least one peer: a node of the chain to connect to (a multiaddr ending in /p2p/PEER_ID)');
-  for (const p of opts.peers) {
-    let id: string | undefined;
-    try {
-      const value = multiaddr(p).getComponents().findLast((c) => c.code === CODE_P2P)?.value;
-      id = value === undefined ? undefined : peerIdFromString(value).toString();
-    } catch {
-      id = undefined;
-    }
-    if (!id) throw new HomeError('HOME_INVALID', `peer ${p} is not a multiaddr ending in /p2p/PEER_ID`);
-  }
+  for (const p of opts.peers) if (!peerIdOfAddress(p)) throw new HomeError('HOME_INVALID', `peer ${p} is not a multiaddr ending in /p2p/PEER_ID`);
   if (opts.p2pListen !== undefined) {
     try {
       multiaddr(opts.p2pListen);
@@ -426,8 +438,12 @@ export async function initNetwork(dir: string, opts: NetworkInitOptions): Promis
   if (existsSync(join(root, 'operator.json'))) throw new HomeError('HOME_EXISTS', `${root} already holds a network: refusing to overwrite it`);
   const chainId = opts.chainId ?? `brop-net-${Date.now().toString(36)}`;
   checkParams({ ...DEFAULT_CHAIN_PARAMS, ...opts.params, chainId });
-  mkdirSync(root, { recursive: true });
   const basePort = opts.basePort ?? 26_600;
+  // RPC on base + i, the middleware on base + 50, p2p on base + 100 + i (i up to N, the full node).
+  if (!Number.isInteger(basePort) || basePort < 1 || basePort + 100 + opts.validators > 65_535) {
+    throw new HomeError('HOME_INVALID', `base port ${basePort}: the network's ports run to base + ${100 + opts.validators}, which must be at most 65535`);
+  }
+  mkdirSync(root, { recursive: true });
   const operator = newKeyPair();
   const operatorKey = join(root, 'operator.json');
   writeKeyFile(operatorKey, operator, { overwrite: true });

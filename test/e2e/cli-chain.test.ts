@@ -158,6 +158,23 @@ function readKeyAddress(file: string): string {
   return JSON.parse(readFileSync(file, 'utf8')).address;
 }
 
+test('a port already taken: start names it (RPC_LISTEN_FAILED, P2P_LISTEN_FAILED) instead of failing with a stack', async () => {
+  const net = join(dir, 'net');
+  const base = 33_000 + Math.floor(Math.random() * 5000);
+  assert.is(brop('init', '--home', net, '--validators', '1', '--base-port', String(base)).status, 0);
+  const occupy = (port: number) => new Promise<ReturnType<typeof createServer>>((r) => { const srv = createServer().listen(port, '127.0.0.1', () => r(srv)); });
+  for (const [port, code] of [[base, 'RPC_LISTEN_FAILED'], [base + 100, 'P2P_LISTEN_FAILED']] as const) {
+    const srv = await occupy(port);
+    try {
+      const r = brop('start', '--home', join(net, 'validator-1'), '--no-progress');
+      assert.is(r.status, 1, r.stderr);
+      assert.is(r.err.error.code, code, r.stderr);
+    } finally {
+      srv.close();
+    }
+  }
+});
+
 async function freePort(): Promise<number> {
   return new Promise<number>((r) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as AddressInfo).port; srv.close(() => r(p)); }); });
 }

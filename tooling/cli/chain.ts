@@ -116,6 +116,8 @@ export async function runNode(argv: string[]): Promise<number> {
     runtime = await startRuntime(home, { rpcPort, log, statusLine, password });
   } catch (e) {
     if ((e as { code?: string }).code === 'EADDRINUSE') throw new CliError('RPC_LISTEN_FAILED', `cannot listen on ${home.config.rpc.host}:${rpcPort ?? home.config.rpc.port}: ${(e as Error).message}`);
+    // libp2p's word for a listen address it could not bind (in use, or not this machine's).
+    if ((e as Error).name === 'UnsupportedListenAddressesError') throw new CliError('P2P_LISTEN_FAILED', `cannot listen for peers on ${home.config.p2p?.listen.join(', ')}: in use, or not an address of this machine (p2p.listen in config.json)`);
     throw e;
   }
   const { node } = runtime;
