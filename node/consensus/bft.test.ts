@@ -244,6 +244,30 @@ test('block sync: a new node fetches the blocks with their certificates, towards
   }
 });
 
+test('a node that hears nothing of its chain (no peers, wrong peers) answers NODE_BEHIND until it does', async () => {
+  const isolated = await ChainNode.open({ dataDir: join(dir, 'isolated'), genesis, contracts, verifierWorkers: 0 });
+  let receive: ((m: ConsensusMessage) => void) | undefined;
+  const transport: ConsensusTransport = { broadcast: () => undefined, subscribe: (r) => { receive = r; }, requestBlocks: async () => ({ height: 0n, blocks: [] }), serveBlocks: () => undefined };
+  const bft = new BftConsensus(isolated, undefined, transport, ConsensusWal.open(join(dir, 'isolated.wal')), { timeouts: TIMEOUTS, onError: (e) => { throw e; }, staleMs: 1500 });
+  try {
+    bft.start();
+    assert.is(isolated.behind, false); // the network gets its chance first
+    await until(() => isolated.behind, 5000, 'the node to count itself behind');
+    assert.is(await isolated.submit(readOnlyTx(isolated)).then(() => 'accepted', (e: { code?: string }) => e.code), 'NODE_BEHIND');
+    // A current-height message from one of the chain's validators: the chain is heard from again.
+    receive!({ kind: 'vote', type: 'prevote', height: isolated.height + 1n, round: 0, blockHash: NIL_BLOCK, publicKey: keys[0]!.publicKey, signature: new Uint8Array(64) });
+    await until(() => !isolated.behind, 1000, 'the node to count itself up to date');
+    // One from a key that is not the chain's validator (another chain's, say) is not word of this chain.
+    await until(() => isolated.behind, 5000, 'silence again');
+    receive!({ kind: 'vote', type: 'prevote', height: isolated.height + 1n, round: 0, blockHash: NIL_BLOCK, publicKey: newKeyPair().publicKey, signature: new Uint8Array(64) });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(isolated.behind, true);
+  } finally {
+    await bft.stop();
+    await isolated.close();
+  }
+});
+
 /** What a peer serving `source`'s chain answers to a block sync request. */
 function committedBlocks(source: ChainNode, from: bigint, max: number): SyncedBlock[] {
   const blocks: SyncedBlock[] = [];

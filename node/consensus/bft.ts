@@ -100,6 +100,19 @@ export class BftConsensus {
   /** This validator's turn to propose, replayed from the log without a proposal made before the restart. */
   private unmadeProposal: Extract<ConsensusAction, { kind: 'propose' }> | undefined;
   private syncing = false;
+  /**
+   * When this node last had word of the chain going on: a block committed, or a current-height message
+   * from one of its validators. A node that hears nothing for `staleMs` (no peers, wrong peers, another
+   * chain's) cannot tell how far behind it is, so it answers NODE_BEHIND rather than judge
+   * validUntilBlock against a height that may be long past (SPEC C4).
+   */
+  private lastHeard = Date.now();
+  private readonly staleMs: number;
+  private staleTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly heard = (): void => {
+    this.lastHeard = Date.now();
+    this.updateBehind();
+  };
   private timers = new Set<NodeJS.Timeout>();
   private gossipTimer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -122,12 +135,17 @@ export class BftConsensus {
     evidenceFile?: string;
     /** A terminal's status line for the block sync progress bar. */
     statusLine?: StatusLine;
+    /** Silence after which the node counts itself behind (default: four heights' worth of timeouts, at least 10 s). */
+    staleMs?: number;
   } = {}) {
     this.node = node;
     this.key = key;
     this.transport = transport;
     this.wal = wal;
     this.timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+    // A live network sends every validator's votes at least each prevote timeout (own votes are sent again).
+    const t = this.timeouts;
+    this.staleMs = opts.staleMs ?? Math.max(10_000, 4 * (node.params.blockTimeMs + t.proposeMs + t.prevoteMs + t.precommitMs));
     this.self = key ? hex(accountAddress(key.publicKey)) : '';
     this.machine = new TendermintMachine(this.self, node.validators.map(hex), this.timeouts);
     this.onError = opts.onError ?? ((e) => console.error(`consensus: ${e.message}`));
@@ -162,6 +180,10 @@ export class BftConsensus {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.lastHeard = Date.now(); // the network gets its chance to be heard from first
+    this.node.on('block', this.heard);
+    this.staleTimer = setInterval(() => this.updateBehind(), 1000);
+    this.staleTimer.unref?.();
     this.enqueue(() => this.startHeight(this.node.height + 1n, true));
     // Own messages go out again for peers that missed them, once they have gone a while without the
     // height ending: a vote a prevote timeout after it last went out, a proposal (a whole block, which
@@ -180,6 +202,8 @@ export class BftConsensus {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.gossipTimer);
+    clearInterval(this.staleTimer);
+    this.node.off('block', this.heard);
     await this.queue;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -188,6 +212,11 @@ export class BftConsensus {
 
   get height(): bigint {
     return this.machine.height;
+  }
+
+  /** Behind while syncing, or while nothing has been heard of the chain for staleMs. */
+  private updateBehind(): void {
+    this.node.behind = this.syncing || Date.now() - this.lastHeard > this.staleMs;
   }
 
   /** Where consensus is: for operators (RPC consensus_status). */
@@ -266,6 +295,7 @@ export class BftConsensus {
     }
     const validator = hex(accountAddress(m.publicKey));
     if (!this.machine.validators.includes(validator)) return;
+    this.heard();
     if (m.kind === 'plan') return this.takePlan(m, validator);
     // The same message again (resent, or replayed by a peer with a new gossip nonce) does nothing.
     // A proposal is told apart by its signature: a second, different proposal for the slot is evidence.
@@ -441,8 +471,8 @@ export class BftConsensus {
       this.log({ event: 'sync-failed', height: this.node.height, message: (e as Error).message });
     } finally {
       progress.finish();
-      this.node.behind = false;
       this.syncing = false;
+      this.updateBehind();
       if (this.node.height > start) await this.startHeight(this.node.height + 1n, false);
     }
   }
