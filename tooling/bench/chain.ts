@@ -94,14 +94,19 @@ export function threadCpuSeconds(pid: number): Map<string, number> | undefined {
   }
 }
 
-/** What the nodes' threads spent between two readings, by thread name. */
-function threadCpuSince(nodes: NodeProcess[], before: Array<Map<string, number> | undefined>): Map<string, number> {
+/** What the processes' threads spent between two readings (`before`: threadCpuSeconds of each pid), by thread name. */
+export function threadCpuSince(pids: number[], before: Array<Map<string, number> | undefined>): Map<string, number> {
   const spent = new Map<string, number>();
-  nodes.forEach((n, i) => {
-    const now = threadCpuSeconds(n.child.pid!);
+  pids.forEach((pid, i) => {
+    const now = threadCpuSeconds(pid);
     for (const [name, s] of now ?? []) spent.set(name, (spent.get(name) ?? 0) + s - (before[i]?.get(name) ?? 0));
   });
   return spent;
+}
+
+/** CPU seconds by thread (threadCpuSince) as µs per transaction, threads that spent nothing left out. */
+export function perTxByThread(spent: Map<string, number>, txs: number): Record<string, number> {
+  return Object.fromEntries([...spent].filter(([, s]) => s > 0).map(([name, s]) => [name, Math.round((s * 1e6) / txs)]));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -258,7 +263,7 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   const seconds = (lastCommit - start) / 1000;
   // Where the machine's CPU went, per transaction: the nodes (all their threads) and the clients.
   const nodeCpu = nodes.reduce((sum, n, i) => sum + (processCpuSeconds(n.child.pid!) ?? NaN) - cpu0[i]!, 0);
-  const threads = threadCpuSince(nodes, threads0);
+  const threads = threadCpuSince(nodes.map((n) => n.child.pid!), threads0);
   const clientCpu = process.cpuUsage(clientCpu0);
   await ws.close();
   // Every transaction must have succeeded: count failed receipts in the blocks of the run.
@@ -271,7 +276,7 @@ export async function measureThroughput(rpcs: string[], watch: string, partners:
   return {
     tps: count / seconds, failed, busy, submitS: (submitted - start) / 1000, totalS: seconds,
     nodeCpuUsPerTx: Math.round((nodeCpu * 1e6) / count), clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / count),
-    threadCpuUsPerTx: Object.fromEntries([...threads].filter(([, s]) => s > 0).map(([name, s]) => [name, Math.round((s * 1e6) / count)])),
+    threadCpuUsPerTx: perTxByThread(threads, count),
     otherPerSignatureCpu: Number(([...threads].reduce((a, [name, s]) => a + (name === 'WorkerThread' ? 0 : s), 0) / (threads.get('WorkerThread') ?? NaN)).toFixed(3)),
   };
 }

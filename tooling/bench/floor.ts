@@ -18,7 +18,7 @@ import { initHome } from '../../node/home.ts';
 import { readKeyFile } from '../../node/keys/key-file.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 import { startNode, TxFactory } from '../nodes/processes.ts';
-import { BENCH_QUOTA, WARMUP_TXS, processCpuSeconds, threadCpuSeconds, sendBatches, setUpPartners, txSendBatches, verifyRate } from './chain.ts';
+import { BENCH_QUOTA, WARMUP_TXS, perTxByThread, processCpuSeconds, threadCpuSeconds, threadCpuSince, sendBatches, setUpPartners, txSendBatches, verifyRate } from './chain.ts';
 
 const TXS = 24_000;
 
@@ -71,10 +71,10 @@ export async function run(): Promise<void> {
     const verifyBefore = await verifyRate();
     await sendBatches([url], txSendBatches(txs.slice(0, WARMUP_TXS)));
     const timed = txSendBatches(txs.slice(WARMUP_TXS)); // bodies built before timing, as chain.tps_1v's
-    const start = performance.now(), serverCpu0 = processCpuSeconds(server.pid!) ?? NaN, threads0 = threadCpuSeconds(server.pid!), clientCpu0 = process.cpuUsage();
+    const start = performance.now(), serverCpu0 = processCpuSeconds(server.pid!) ?? NaN, threads0 = [threadCpuSeconds(server.pid!)], clientCpu0 = process.cpuUsage();
     await sendBatches([url], timed);
     const seconds = (performance.now() - start) / 1000;
-    const serverCpu = (processCpuSeconds(server.pid!) ?? NaN) - serverCpu0, threads1 = threadCpuSeconds(server.pid!), clientCpu = process.cpuUsage(clientCpu0);
+    const serverCpu = (processCpuSeconds(server.pid!) ?? NaN) - serverCpu0, byThread = perTxByThread(threadCpuSince([server.pid!], threads0), TXS), clientCpu = process.cpuUsage(clientCpu0);
     const verifyAfter = await verifyRate();
     server.send('count');
     const { checked } = await new Promise<{ checked: number }>((resolve) => server.once('message', resolve));
@@ -83,7 +83,7 @@ export async function run(): Promise<void> {
     console.log(JSON.stringify({
       bench: 'chain.rpc_floor', tps: Math.round(tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((tps / verifyPerS).toFixed(3)),
       server_cpu_us_per_tx: Math.round((serverCpu * 1e6) / TXS), client_cpu_us_per_tx: Math.round((clientCpu.user + clientCpu.system) / TXS), txs: TXS,
-      server_cpu_us_per_tx_by_thread: Object.fromEntries([...(threads1 ?? [])].map(([name, s]) => [name, Math.round(((s - (threads0?.get(name) ?? 0)) * 1e6) / TXS)]).filter(([, us]) => (us as number) > 0)),
+      server_cpu_us_per_tx_by_thread: byThread,
     }));
   } finally {
     server.kill();
