@@ -28,7 +28,7 @@ import type { ChainParams } from './chain/params.ts';
 import { equalBytes, hex } from './chain/hash.ts';
 import { verifyCommit } from './chain/commit.ts';
 import { type GenesisFile, chainParams, genesisHash, genesisHeader, genesisWrites } from './genesis.ts';
-import { MemoryNodeStore, StateTree, type StateProof } from './state/index.ts';
+import { MemoryNodeStore, StateTree, type StateProof, type StateUpdate } from './state/index.ts';
 import { pooledBytes } from '../vm/bytes.ts';
 
 export interface NodeOptions {
@@ -69,7 +69,8 @@ export interface Proposal {
   /** encodeReceipt of each receipt: hashed into receiptsRoot, and stored (joined) at commit. */
   receiptBytes: Uint8Array[];
   writes: StorageWrite[];
-  nodes: Map<string, Uint8Array>;
+  /** The state tree's update: persisted with the block, adopted by the tree once committed. */
+  stateUpdate: StateUpdate;
   /** The set that signs the block after this one. */
   nextValidators: Uint8Array[];
 }
@@ -211,13 +212,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       if (!head) {
         // First start: the genesis block, committed like any other (without a commit certificate).
         const writes = genesisWrites(opts.genesis, contracts);
-        const { root, nodes } = tree.update(writes.map(stateEntry));
-        const header = genesisHeader(opts.genesis, root);
+        const stateUpdate = tree.update(writes.map(stateEntry), { version: 0 });
+        const header = genesisHeader(opts.genesis, stateUpdate.root);
         const hash = headerHash(header);
         await store.commitBlock({
           height: 0n, hash, block: encodeBlock({ header, txs: [], lastCommit: GENESIS_LAST_COMMIT }),
           commit: encodeCommit({ height: 0n, round: 0, blockHash: hash, signatures: [] }),
-          receipts: joinReceipts([]), txHashes: [], writes, nodes: nodeEntries(nodes),
+          receipts: joinReceipts([]), txHashes: [], writes, stateUpdate,
         });
         head = { height: 0n, hash };
       }
@@ -578,7 +579,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const result = this.executor.executeBlock(this.state, { height: b.height, time: b.time }, b.txs, { proposer: b.proposer, signers, fill, auth: this.auth });
     if (fill) b.txs = b.txs.slice(0, result.receipts.length); // the gas limit cut the list: the rest wait
     else if (result.gasUsed > BigInt(this.params.maxBlockGas)) throw new NodeError('BLOCK_INVALID', `the block uses ${result.gasUsed} gas, above the limit of ${this.params.maxBlockGas}`);
-    const { root, nodes } = this.tree.update(result.writes.map(stateEntry), { commit: false });
+    const stateUpdate = this.tree.update(result.writes.map(stateEntry), { commit: false, version: Number(b.height) });
     if (b.txs.length >= MIN_BUDGETED_TXS) {
       const us = (threadCpuUs() - started) / b.txs.length;
       this.executionUsPerTx = this.executionUsPerTx === 0 ? us : 0.7 * this.executionUsPerTx + 0.3 * us;
@@ -589,11 +590,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const receiptBytes = result.receipts.map((r) => encodeReceipt(r, pooledBytes)); // joined into the block's record at commit
     const header: BlockHeader = {
       chainId: this.params.chainId, height: b.height, time: b.time, prevHash: this.headHash,
-      txRoot: !fill && b.txRoot ? b.txRoot : txRootOf(b.txs.map((t) => t.hash)), stateRoot: root, receiptsRoot: receiptsRootOf(receiptBytes),
+      txRoot: !fill && b.txRoot ? b.txRoot : txRootOf(b.txs.map((t) => t.hash)), stateRoot: stateUpdate.root, receiptsRoot: receiptsRootOf(receiptBytes),
       proposer: b.proposer, validatorSetHash: validatorSetHash(this.validatorSet), nextValidatorSetHash: validatorSetHash(nextValidators),
       lastCommitHash: commitHash(b.lastCommit),
     };
-    return { block: { header, txs: txBytes, lastCommit: b.lastCommit }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, nodes, nextValidators };
+    return { block: { header, txs: txBytes, lastCommit: b.lastCommit }, header, hash: headerHash(header), txs: b.txs, receipts: result.receipts, receiptBytes, writes: result.writes, stateUpdate, nextValidators };
   }
 
   /** Persists a block with its commit certificate (one atomic batch), then makes it the head. */
@@ -612,7 +613,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     try {
       await this.store.commitBlock({
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
-        receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, nodes: nodeEntries(p.nodes),
+        receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, stateUpdate: p.stateUpdate,
       });
     } catch (e) {
       // Not committed: its transactions are pending again (their records in the pool log stay).
@@ -628,7 +629,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     // Heights advance one at a time: the transactions valid until this height leave the window now.
     for (const h of this.recentByExpiry.get(p.header.height) ?? []) this.recent.delete(h);
     this.recentByExpiry.delete(p.header.height);
-    this.tree.setRoot(p.header.stateRoot);
+    this.tree.adopt(p.stateUpdate);
     this.headHeader = p.header;
     this.headHash = p.hash;
     this.cacheReceipts(p.header.height, p.receipts);
@@ -734,9 +735,5 @@ export function stateKey(contract: Uint8Array, key: Uint8Array): Uint8Array {
 
 function stateEntry(w: StorageWrite): { key: Uint8Array; value: Uint8Array | null } {
   return { key: stateKey(w.contract, w.key), value: w.value };
-}
-
-function nodeEntries(nodes: Map<string, Uint8Array>): Array<[Uint8Array, Uint8Array]> {
-  return [...nodes].map(([h, n]) => [Buffer.from(h, 'hex'), n]);
 }
 

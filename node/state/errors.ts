@@ -6,6 +6,7 @@ export type StateErrorCode =
   | 'STATE_KEY_INVALID'      // not a Uint8Array, or longer than MAX_KEY_BYTES
   | 'STATE_VALUE_INVALID'    // not a Uint8Array (or null), or longer than MAX_VALUE_BYTES
   | 'STATE_ROOT_INVALID'     // not a 32-byte hash
+  | 'STATE_VERSION_INVALID'  // an update's version is not an integer from 0 to 2^53
   | 'STATE_NODE_MISSING'     // a node under the requested root is not in the store (pruned, or never persisted)
   | 'STATE_NODE_CORRUPT'     // a stored node does not decode, or does not hash to the hash it is stored under
   | 'STATE_PROOF_MALFORMED'  // not the canonical encoding (or JSON form) of a proof

@@ -2,10 +2,22 @@
  * Stored tree nodes: their encoding, their hashes (node:crypto, the node's hot path), and decoding
  * with integrity checks. Hashes are the rules of proof.ts; tests check both give the same bytes.
  *
- * Stored encodings (the store maps a node's hash to these bytes):
+ * Node encodings:
  *   leaf     = 0x00 ‖ u16 key length ‖ key ‖ value      (hash: sha256(0x00 ‖ sha256(key) ‖ sha256(value)))
- *   internal = 0x01 ‖ left hash ‖ right hash            (hash: sha256 of exactly these 65 bytes)
+ *   internal = 0x01 ‖ left hash ‖ right hash ‖ left ref ‖ right ref
+ *              (hash: sha256 of the first 65 bytes; a ref is where that child is stored, below)
  * The empty subtree (hash 32 zero bytes) is never stored.
+ *
+ * Where nodes are stored: an update (one version: a block's height) lists the nodes it creates in the
+ * order it creates them, children before parents; a node's **slot** is its place in that list. The
+ * list is stored in **groups** of GROUP_NODES consecutive slots, one store record each, keyed by
+ * (version, slot / GROUP_NODES): a block's nodes are a few records under keys that grow with the
+ * height, instead of one record per node under a random hash (LevelDB's inserts of random keys cost
+ * ~3x those of ordered ones, and ~5 a transaction). A parent names each child by hash and by
+ * **ref** = u64 version ‖ u32 slot, so a read goes from the root down without an index.
+ *
+ * Stores written before groups hold nodes by hash: 65-byte internal nodes without refs, whose children
+ * are found by hash too (version LEGACY).
  *
  * Decoded nodes name hashes by their `latin1` strings ("ids"): cheap Map keys, cheap to compare and to
  * order bytewise, and much lighter than a Uint8Array view per hash in a cache of many nodes.
@@ -17,7 +29,20 @@ import { HASH_BYTES, INTERNAL_PREFIX, LEAF_PREFIX, MAX_KEY_BYTES, MAX_VALUE_BYTE
 export const LEAF = 0;
 export const INTERNAL = 1;
 
-export interface LeafNode {
+/** The version of a node stored by hash (a store written before node groups). */
+export const LEGACY = -1;
+/** Consecutive slots stored together in one record. */
+export const GROUP_NODES = 16;
+/** An internal node's encoding: tag, two hashes, two refs. */
+export const INTERNAL_BYTES = 1 + 2 * HASH_BYTES + 2 * 12;
+
+/** Where a node is stored: the version that created it (LEGACY: by hash) and its slot there. */
+interface Located {
+  readonly at: number;
+  readonly slot: number;
+}
+
+export interface LeafNode extends Located {
   readonly type: typeof LEAF;
   /** The node's hash as a latin1 string. */
   readonly id: string;
@@ -28,11 +53,15 @@ export interface LeafNode {
   readonly keyLength: number;
 }
 
-export interface InternalNode {
+export interface InternalNode extends Located {
   readonly type: typeof INTERNAL;
   readonly id: string;
   readonly leftId: string;
   readonly rightId: string;
+  readonly leftAt: number;
+  readonly leftSlot: number;
+  readonly rightAt: number;
+  readonly rightSlot: number;
 }
 
 /** A non-empty subtree; the empty subtree is null. */
@@ -76,15 +105,6 @@ export function keyPathIdOf(key: Uint8Array): string {
   return sha256Id(key);
 }
 
-const hexScratch = Buffer.alloc(HASH_BYTES);
-const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice;
-
-/** An id as lowercase hex (the form updates hand out node hashes in): one flat string, no Buffer per call. */
-export function hexOfId(id: string): string {
-  hexScratch.write(id, 0, HASH_BYTES, 'latin1');
-  return hexSlice.call(hexScratch, 0, HASH_BYTES);
-}
-
 export function idBit(id: string, depth: number): number {
   return (id.charCodeAt(depth >> 3) >> (7 - (depth & 7))) & 1;
 }
@@ -107,23 +127,96 @@ function leafHashId(keyPath: string, value: Uint8Array): string {
   return sha256Id(leafPreimage);
 }
 
-/** A new leaf; key and value are copied into its encoding. */
-export function makeLeaf(keyPath: string, key: Uint8Array, value: Uint8Array): LeafNode {
+/** A new leaf at (at, slot); key and value are copied into its encoding. */
+export function makeLeaf(keyPath: string, key: Uint8Array, value: Uint8Array, at: number, slot: number): LeafNode {
   const bytes = Buffer.allocUnsafe(3 + key.length + value.length);
   bytes[0] = LEAF_PREFIX;
   bytes.writeUInt16BE(key.length, 1);
   bytes.set(key, 3);
   bytes.set(value, 3 + key.length);
-  return { type: LEAF, id: leafHashId(keyPath, value), keyPath, bytes, keyLength: key.length };
+  return { type: LEAF, id: leafHashId(keyPath, value), keyPath, bytes, keyLength: key.length, at, slot };
 }
 
-/** The 65 bytes that are both an internal node's encoding and its hash's preimage. */
-export function internalBytes(leftId: string, rightId: string): Buffer {
-  const bytes = Buffer.allocUnsafe(1 + 2 * HASH_BYTES);
-  bytes[0] = INTERNAL_PREFIX;
-  bytes.write(leftId, 1, HASH_BYTES, 'latin1');
-  bytes.write(rightId, 1 + HASH_BYTES, HASH_BYTES, 'latin1');
-  return bytes;
+const TWO_32 = 2 ** 32;
+
+/** A ref (u64 version ‖ u32 slot) at `offset`; versions are below 2^53, so no BigInt is needed. */
+function writeRef(out: Buffer, offset: number, at: number, slot: number): void {
+  if (at === LEGACY) {
+    out.writeUInt32BE(0xffffffff, offset);
+    out.writeUInt32BE(0xffffffff, offset + 4);
+  } else {
+    out.writeUInt32BE(Math.floor(at / TWO_32), offset);
+    out.writeUInt32BE(at >>> 0, offset + 4);
+  }
+  out.writeUInt32BE(slot, offset + 8);
+}
+
+/** The version of the ref at `offset`; NaN when it is above 2^53 (never written). */
+function readRefAt(bytes: Buffer, offset: number): number {
+  const hi = bytes.readUInt32BE(offset), lo = bytes.readUInt32BE(offset + 4);
+  if (hi === 0xffffffff && lo === 0xffffffff) return LEGACY;
+  return hi < 0x200000 ? hi * TWO_32 + lo : NaN;
+}
+
+// One preimage buffer for every internal hash, as for leaves.
+const internalPreimage = Buffer.alloc(1 + 2 * HASH_BYTES);
+
+/** A new internal node at (at, slot) over two children named by id and ref. */
+export function makeInternal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, at: number, slot: number): InternalNode {
+  internalPreimage[0] = INTERNAL_PREFIX;
+  internalPreimage.write(leftId, 1, HASH_BYTES, 'latin1');
+  internalPreimage.write(rightId, 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+  return { type: INTERNAL, id: sha256Id(internalPreimage), leftId, rightId, leftAt, leftSlot, rightAt, rightSlot, at, slot };
+}
+
+function encodedLength(n: TreeNode): number {
+  return n.type === LEAF ? n.bytes.length : INTERNAL_BYTES;
+}
+
+/** Writes a node's encoding at `offset` of `out`. */
+function writeNode(out: Buffer, offset: number, n: TreeNode): void {
+  if (n.type === LEAF) {
+    out.set(n.bytes, offset);
+    return;
+  }
+  out[offset] = INTERNAL_PREFIX;
+  out.write(n.leftId, offset + 1, HASH_BYTES, 'latin1');
+  out.write(n.rightId, offset + 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+  writeRef(out, offset + 1 + 2 * HASH_BYTES, n.leftAt, n.leftSlot);
+  writeRef(out, offset + 13 + 2 * HASH_BYTES, n.rightAt, n.rightSlot);
+}
+
+/** A node's encoding (the form it is stored in). */
+export function encodeNode(n: TreeNode): Uint8Array {
+  const out = Buffer.alloc(encodedLength(n));
+  writeNode(out, 0, n);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/**
+ * An update's new nodes, in slot order, as group records: group g holds slots
+ * [g·GROUP_NODES, (g+1)·GROUP_NODES), each as u32 length ‖ encoding. Written straight from the
+ * decoded nodes: an update allocates no encoding per internal node.
+ */
+export function encodeGroups(nodes: readonly TreeNode[]): Uint8Array[] {
+  const groups: Uint8Array[] = [];
+  for (let g = 0; g < nodes.length; g += GROUP_NODES) {
+    const end = Math.min(nodes.length, g + GROUP_NODES);
+    let n = 0;
+    for (let i = g; i < end; i++) n += 4 + encodedLength(nodes[i]!);
+    // Its own memory: the store keeps the record (a pooled view would pin an 8 KiB slab).
+    const out = Buffer.alloc(n);
+    let at = 0;
+    for (let i = g; i < end; i++) {
+      const node = nodes[i]!;
+      const len = encodedLength(node);
+      out.writeUInt32BE(len, at);
+      writeNode(out, at + 4, node);
+      at += 4 + len;
+    }
+    groups.push(new Uint8Array(out.buffer, out.byteOffset, out.length));
+  }
+  return groups;
 }
 
 function corrupt(id: string, why: string): never {
@@ -131,19 +224,40 @@ function corrupt(id: string, why: string): never {
 }
 
 /**
- * Decodes the bytes stored under `id`. With `verify`, also checks that they hash to `id`, so a
- * damaged store yields STATE_NODE_CORRUPT instead of wrong values or unverifiable proofs.
+ * The encoding at `index` of a group record, for the node `id`. A group shorter than the index, or
+ * that does not parse, is STATE_NODE_CORRUPT: refs are only ever written to slots that exist.
  */
-export function decodeNode(id: string, stored: Uint8Array, verify: boolean): TreeNode {
+export function groupMember(id: string, group: Uint8Array, index: number): Uint8Array {
+  const dv = new DataView(group.buffer, group.byteOffset, group.length);
+  let at = 0;
+  for (let i = 0; ; i++) {
+    if (at + 4 > group.length) return corrupt(id, at === group.length ? `its group holds ${i} nodes, not slot ${index} of it` : 'truncated node group');
+    const n = dv.getUint32(at);
+    if (at + 4 + n > group.length) corrupt(id, 'truncated node group');
+    if (i === index) return group.subarray(at + 4, at + 4 + n);
+    at += 4 + n;
+  }
+}
+
+/**
+ * Decodes a node's stored bytes, found at (at, slot) (or by hash: LEGACY) as the node `id`. With
+ * `verify`, also checks that they hash to `id`, so a damaged store yields STATE_NODE_CORRUPT instead of
+ * wrong values or unverifiable proofs. A leaf's bytes are copied: a view would keep its group alive.
+ */
+export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0): TreeNode {
   if (!(stored instanceof Uint8Array) || stored.length === 0) corrupt(id, 'empty or not bytes');
   const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
   if (bytes[0] === INTERNAL_PREFIX) {
-    if (bytes.length !== 1 + 2 * HASH_BYTES) corrupt(id, `internal node of ${bytes.length} bytes`);
+    // Nodes stored by hash have no refs; nodes stored in groups always do.
+    if (bytes.length !== (at === LEGACY ? 1 + 2 * HASH_BYTES : INTERNAL_BYTES)) corrupt(id, `internal node of ${bytes.length} bytes`);
     const leftId = latin1Slice.call(bytes, 1, 1 + HASH_BYTES);
     const rightId = latin1Slice.call(bytes, 1 + HASH_BYTES, 1 + 2 * HASH_BYTES);
     if (leftId === EMPTY_ID && rightId === EMPTY_ID) corrupt(id, 'internal node with two empty children');
-    if (verify && sha256Id(bytes) !== id) corrupt(id, 'hash mismatch');
-    return { type: INTERNAL, id, leftId, rightId };
+    if (verify && sha256Id(bytes.subarray(0, 1 + 2 * HASH_BYTES)) !== id) corrupt(id, 'hash mismatch');
+    if (at === LEGACY) return { type: INTERNAL, id, leftId, rightId, leftAt: LEGACY, leftSlot: 0, rightAt: LEGACY, rightSlot: 0, at, slot };
+    const leftAt = readRefAt(bytes, 1 + 2 * HASH_BYTES), rightAt = readRefAt(bytes, 13 + 2 * HASH_BYTES);
+    if (Number.isNaN(leftAt) || Number.isNaN(rightAt)) corrupt(id, 'child version above 2^53');
+    return { type: INTERNAL, id, leftId, rightId, leftAt, leftSlot: bytes.readUInt32BE(9 + 2 * HASH_BYTES), rightAt, rightSlot: bytes.readUInt32BE(21 + 2 * HASH_BYTES), at, slot };
   }
   if (bytes[0] === LEAF_PREFIX) {
     if (bytes.length < 3) corrupt(id, 'truncated leaf');
@@ -152,7 +266,7 @@ export function decodeNode(id: string, stored: Uint8Array, verify: boolean): Tre
     if (bytes.length - 3 - keyLength > MAX_VALUE_BYTES) corrupt(id, 'leaf value above MAX_VALUE_BYTES');
     const keyPath = keyPathIdOf(bytes.subarray(3, 3 + keyLength));
     if (verify && leafHashId(keyPath, bytes.subarray(3 + keyLength)) !== id) corrupt(id, 'hash mismatch');
-    return { type: LEAF, id, keyPath, bytes, keyLength };
+    return { type: LEAF, id, keyPath, bytes: at === LEGACY ? bytes : Buffer.from(bytes), keyLength, at, slot };
   }
   return corrupt(id, `unknown node tag ${bytes[0]}`);
 }

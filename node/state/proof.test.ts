@@ -8,7 +8,7 @@ import { StateError } from './errors.ts';
 import {
   type StateProof, checkProof, decodeProof, encodeProof, internalHash, keyPathOf, leafHash, proofFromJSON, proofToJSON, toHex, verifyProof,
 } from './proof.ts';
-import { idOf, internalBytes, keyPathIdOf, makeLeaf, sha256 as nodeSha256 } from './nodes.ts';
+import { encodeNode, idOf, keyPathIdOf, makeInternal, makeLeaf, sha256 as nodeSha256 } from './nodes.ts';
 import { MemoryNodeStore } from './store.ts';
 import { StateTree } from './tree.ts';
 
@@ -30,7 +30,7 @@ function throwsCode(fn: () => unknown, codes: string[]): string {
 function fixture() {
   const store = new MemoryNodeStore();
   const tree = new StateTree(store);
-  store.putAll(tree.update(Array.from({ length: 300 }, (_, i) => ({ key: bytes(`key-${i}`), value: bytes(`value-${i}`.repeat(1 + (i % 3))) }))).nodes);
+  store.putUpdate(tree.update(Array.from({ length: 300 }, (_, i) => ({ key: bytes(`key-${i}`), value: bytes(`value-${i}`.repeat(1 + (i % 3))) }))));
   const byEnd: Record<string, { key: Uint8Array; proof: StateProof }> = {};
   byEnd.value = { key: bytes('key-7'), proof: tree.prove(bytes('key-7')) };
   for (let i = 0; !(byEnd.empty && byEnd.leaf); i++) {
@@ -65,7 +65,7 @@ test('every single-byte change, truncation or extension of an encoded proof is r
   const tiny = new StateTree(store);
   const cases = Object.values(byEnd).map((c) => ({ root, ...c }));
   cases.push({ root: tiny.root, key: bytes('x'), proof: tiny.prove(bytes('x')) });
-  store.putAll(tiny.update([{ key: bytes('only'), value: bytes('1') }]).nodes);
+  store.putUpdate(tiny.update([{ key: bytes('only'), value: bytes('1') }]));
   cases.push({ root: tiny.root, key: bytes('only'), proof: tiny.prove(bytes('only')) });
   cases.push({ root: tiny.root, key: bytes('x'), proof: tiny.prove(bytes('x')) });
   let tried = 0;
@@ -144,10 +144,14 @@ test('node:crypto (tree) and @noble/hashes (verifier) hash every node kind ident
     assert.is(Buffer.from(nobleSha256(data)).toString('hex'), nodeSha256(data).toString('hex'));
     assert.is(Buffer.from(nobleSha256(data)).toString('hex'), createHash('sha256').update(data).digest('hex'));
     const key = randomBytes(i % 70), value = randomBytes(i);
-    const leaf = makeLeaf(keyPathIdOf(key), key, value);
+    const leaf = makeLeaf(keyPathIdOf(key), key, value, i, 0);
     assert.is(idOf(leafHash(keyPathOf(key), nobleSha256(value))), leaf.id);
     const l = randomBytes(32), r = randomBytes(32);
-    assert.is(idOf(internalHash(l, r)), idOf(nodeSha256(internalBytes(idOf(l), idOf(r)))));
+    // The refs after the 65 hashed bytes say where the children are stored; they are not hashed.
+    const node = makeInternal(idOf(l), i, 3, idOf(r), 7, i, i, 0);
+    const encoded = encodeNode(node);
+    assert.is(idOf(internalHash(l, r)), node.id);
+    assert.is(idOf(internalHash(l, r)), idOf(nodeSha256(encoded.subarray(0, 65))));
   }
 });
 
@@ -155,12 +159,15 @@ test('the worked example of docs/state.md (fixed vectors)', () => {
   const store = new MemoryNodeStore();
   const tree = new StateTree(store);
   const u = tree.update([{ key: bytes('alice'), value: bytes('1') }, { key: bytes('bob'), value: bytes('2') }]);
-  store.putAll(u.nodes);
+  store.putUpdate(u);
   assert.is(toHex(u.root), '0xfd3db0729467ee4bcbd2833be2d190d2180adbc807774ae61b81fa76b97bf32f');
-  assert.equal([...u.nodes].map(([h, b]) => `${h} ${Buffer.from(b).toString('hex')}`).sort(), [
-    'd016098f5004316b2c734d9f90d96f9a9c606e35fd9f3feb56d2e69d6ddd2f2e 000005616c69636531',
-    'd6658c2dfb72ebe11b407f7e77386354ac0208d6e5a05c5c7907dcdd2c225d27 000003626f6232',
-    'fd3db0729467ee4bcbd2833be2d190d2180adbc807774ae61b81fa76b97bf32f 01d016098f5004316b2c734d9f90d96f9a9c606e35fd9f3feb56d2e69d6ddd2f2ed6658c2dfb72ebe11b407f7e77386354ac0208d6e5a05c5c7907dcdd2c225d27',
+  // Slot order (children first); the root at slot 2 names alice's leaf at (0, 0) and bob's at (0, 1).
+  assert.is(u.version, 0);
+  assert.equal(u.rootRef, { at: 0, slot: 2 });
+  assert.equal(u.nodes.map((n) => Buffer.from(encodeNode(n)).toString('hex')), [
+    '000005616c69636531',
+    '000003626f6232',
+    '01d016098f5004316b2c734d9f90d96f9a9c606e35fd9f3feb56d2e69d6ddd2f2ed6658c2dfb72ebe11b407f7e77386354ac0208d6e5a05c5c7907dcdd2c225d27' + '000000000000000000000000' + '000000000000000000000001',
   ]);
   assert.is(toHex(encodeProof(tree.prove(bytes('alice')))), '0x0101000180d6658c2dfb72ebe11b407f7e77386354ac0208d6e5a05c5c7907dcdd2c225d270000000131');
   assert.is(toHex(encodeProof(tree.prove(bytes('carol')))), '0x0102000180d6658c2dfb72ebe11b407f7e77386354ac0208d6e5a05c5c7907dcdd2c225d272bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e906b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b');

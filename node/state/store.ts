@@ -1,44 +1,78 @@
 /**
  * Where tree nodes live. The tree only reads, synchronously (hashing a block's writes must not yield
- * to the event loop once per node); the owner writes the nodes each update returns.
- * The node implements NodeStore over LevelDB's `getSync` with a cache; tests use MemoryNodeStore.
+ * to the event loop once per node); the owner writes what each update returns (`StateUpdate`: its
+ * node groups and its root's ref). The node implements NodeStore over LevelDB's `getSync`; tests use
+ * MemoryNodeStore. Encodings and refs: nodes.ts.
  */
+import { encodeGroups, type TreeNode } from './nodes.ts';
 
-/** Nodes by hash. Content-addressed: the bytes under a hash never change, so writing again is harmless. */
+/** Where a root node is stored: the version that created it and its slot there. */
+export interface NodeRef {
+  at: number;
+  slot: number;
+}
+
 export interface NodeStore {
-  /** The encoded node stored under `hash`, or undefined when there is none. */
-  get(hash: Uint8Array): Uint8Array | undefined;
+  /** Group `group` of version `version`'s nodes (see nodes.ts), or undefined when there is none. */
+  group(version: number, group: number): Uint8Array | undefined;
+  /** Where the root node with this hash is stored; undefined for roots of stores written before groups. */
+  root(hash: Uint8Array): NodeRef | undefined;
+  /** A node of a store written before groups, by hash. */
+  byHash(hash: Uint8Array): Uint8Array | undefined;
+}
+
+/** What a store keeps of an update: its version's node groups and its root's ref. */
+export interface PersistableUpdate {
+  root: Uint8Array;
+  rootRef: NodeRef | null;
+  version: number;
+  nodes: readonly TreeNode[];
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
-/** Nodes in a Map keyed by hex hash (the form updates hand them out in). */
+/** Nodes in Maps. */
 export class MemoryNodeStore implements NodeStore {
-  private readonly nodes = new Map<string, Uint8Array>();
+  private readonly groups = new Map<string, Uint8Array>();
+  private readonly roots = new Map<string, NodeRef>();
+  private readonly legacy = new Map<string, Uint8Array>();
 
-  get(hash: Uint8Array): Uint8Array | undefined {
-    return this.nodes.get(hex(hash));
+  group(version: number, group: number): Uint8Array | undefined {
+    return this.groups.get(`${version}/${group}`);
   }
 
-  put(hash: Uint8Array, bytes: Uint8Array): void {
-    this.nodes.set(hex(hash), bytes);
+  root(hash: Uint8Array): NodeRef | undefined {
+    return this.roots.get(hex(hash));
   }
 
-  /** An update's nodes: hex hash to encoding. */
-  putAll(nodes: Iterable<[string, Uint8Array]>): void {
-    for (const [h, bytes] of nodes) this.nodes.set(h, bytes);
+  byHash(hash: Uint8Array): Uint8Array | undefined {
+    return this.legacy.get(hex(hash));
   }
 
-  delete(hash: Uint8Array): boolean {
-    return this.nodes.delete(hex(hash));
+  /** Keeps an update's nodes and root ref (what the node writes in a block's batch). */
+  putUpdate(u: PersistableUpdate): void {
+    encodeGroups(u.nodes).forEach((g, i) => this.groups.set(`${u.version}/${i}`, g));
+    if (u.rootRef && u.rootRef.at >= 0) this.roots.set(hex(u.root), u.rootRef);
   }
 
-  /** Every stored hash, as hex. */
-  hashes(): IterableIterator<string> {
-    return this.nodes.keys();
+  /** Replaces (or with undefined, removes) a group record: for tests of damaged stores. */
+  setGroup(version: number, group: number, bytes: Uint8Array | undefined): void {
+    if (bytes === undefined) this.groups.delete(`${version}/${group}`);
+    else this.groups.set(`${version}/${group}`, bytes);
   }
 
+  /** Every group record as [version, group]. */
+  groupKeys(): Array<[number, number]> {
+    return [...this.groups.keys()].map((k) => k.split('/').map(Number) as [number, number]);
+  }
+
+  /** A node by hash, as stores written before groups kept them. */
+  putByHash(hash: Uint8Array, bytes: Uint8Array): void {
+    this.legacy.set(hex(hash), bytes);
+  }
+
+  /** Group records and nodes by hash kept. */
   get size(): number {
-    return this.nodes.size;
+    return this.groups.size + this.legacy.size;
   }
 }

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { StateError } from './errors.ts';
 import { EMPTY_ROOT_HEX, emptyRoot, internalHash, keyPathOf, leafHash, pathBit, toHex, verifyProof } from './proof.ts';
 import { MemoryNodeStore } from './store.ts';
-import { StateTree, type StateWrite } from './tree.ts';
+import { StateTree, type StateUpdate, type StateWrite } from './tree.ts';
+import { encodeNode } from './nodes.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 /** A deterministic PRNG so that a failure reproduces. */
@@ -37,7 +38,7 @@ function fresh(cacheNodes?: number) {
   const tree = new StateTree(store, cacheNodes === undefined ? {} : { cacheNodes });
   const apply = (writes: StateWrite[]) => {
     const u = tree.update(writes);
-    store.putAll(u.nodes);
+    store.putUpdate(u);
     return u.root;
   };
   return { store, tree, apply };
@@ -51,7 +52,7 @@ test('the empty tree: root is 32 zero bytes, every key absent and provably so', 
   assert.equal(p, { siblings: [], end: { type: 'empty' } });
   assert.is(verifyProof(tree.root, bytes('k'), p), null);
   const u = tree.update([]);
-  assert.is(u.nodes.size, 0);
+  assert.is(u.nodes.length, 0);
   assert.is(toHex(u.root), EMPTY_ROOT_HEX);
 });
 
@@ -64,7 +65,7 @@ test('one key: the root is its leaf hash; deleting it gives the empty root again
   assert.is(toHex(tree.root), EMPTY_ROOT_HEX);
   // Deleting an absent key changes nothing and creates nothing.
   const u = tree.update([{ key: bytes('zz'), value: null }]);
-  assert.is(u.nodes.size, 0);
+  assert.is(u.nodes.length, 0);
   assert.is(toHex(u.root), EMPTY_ROOT_HEX);
 });
 
@@ -149,11 +150,11 @@ test('a batch creates exactly one node per position on the union of its paths (u
     const bits = [...keyPathOf(key)].map((b) => b.toString(2).padStart(8, '0')).join('');
     for (let d = 0; d <= depth; d++) positions.add(bits.slice(0, d));
   }
-  assert.is(u.nodes.size, positions.size);
+  assert.is(u.nodes.length, positions.size);
   assert.ok(positions.size < 500 * 5, `${positions.size} positions for 500 writes`);
   // Writing identical values changes nothing.
   const same = tree.update(changed.slice(0, 10));
-  assert.is(same.nodes.size, 0);
+  assert.is(same.nodes.length, 0);
   assert.is(hex(same.root), hex(u.root));
 });
 
@@ -161,7 +162,7 @@ test('update with commit: false computes a root without moving the tree; base ap
   const { tree, apply, store } = fresh();
   const r1 = apply([{ key: bytes('a'), value: bytes('1') }]);
   const u = tree.update([{ key: bytes('b'), value: bytes('2') }], { commit: false });
-  store.putAll(u.nodes);
+  store.putUpdate(u);
   assert.is(hex(tree.root), hex(r1));
   assert.equal(tree.get(bytes('b'), u.root), bytes('2'));
   const r3 = tree.update([{ key: bytes('c'), value: bytes('3') }], { base: u.root }).root;
@@ -234,41 +235,96 @@ test('malformed arguments give typed errors and change nothing', () => {
   assert.is(tree.hasRoot(r), true);
 });
 
-test('missing and corrupt stored nodes give typed errors', () => {
+test('missing and corrupt stored nodes give typed errors, never a wrong answer', () => {
   const { store, apply } = fresh();
   const writes = Array.from({ length: 50 }, (_, i) => ({ key: bytes(`k${i}`), value: bytes(`v${i}`) }));
   const root = apply(writes);
-  const ids = [...store.hashes()];
+  const groups = store.groupKeys();
+  assert.ok(groups.length >= 6, `${groups.length} groups`);
   const rand = prng(5);
   const reader = () => new StateTree(store, { root, cacheNodes: 4 });
   const readAll = (t: StateTree) => { for (const w of writes) t.prove(w.key); };
   for (let i = 0; i < 40; i++) {
-    const id = ids[rand(ids.length)]!;
-    const hash = Buffer.from(id, 'hex');
-    const good = store.get(hash)!;
+    const [version, g] = groups[rand(groups.length)]!;
+    const good = store.group(version, g)!;
     const flip = rand(good.length);
     const broken = [
       new Uint8Array(0),
       good.slice(0, good.length - 1),
       Uint8Array.from(good, (b, j) => (j === flip ? b ^ 1 : b)),
-      Uint8Array.of(7, ...good.subarray(1)),
+      Uint8Array.of(...good.subarray(0, 4), 7, ...good.subarray(5)),
     ];
     for (const bad of broken) {
-      store.put(hash, bad);
+      store.setGroup(version, g, bad);
       try {
         readAll(reader());
-        // Only a change that keeps the node valid (none should) may go unnoticed.
-        assert.unreachable('a corrupt node was read');
+        assert.unreachable('a corrupt group was read');
       } catch (e) {
+        // A damaged ref sends the read to a slot that does not exist (missing) or holds another node (corrupt).
         assert.instance(e, StateError);
-        assert.is((e as StateError).code, 'STATE_NODE_CORRUPT');
+        assert.ok(['STATE_NODE_CORRUPT', 'STATE_NODE_MISSING'].includes((e as StateError).code), (e as StateError).code);
+        if (bad.length === 0 || bad === broken[3]) assert.is((e as StateError).code, 'STATE_NODE_CORRUPT');
       }
     }
-    store.delete(hash);
+    store.setGroup(version, g, undefined);
     throwsCode(() => readAll(reader()), 'STATE_NODE_MISSING');
-    store.put(hash, good);
+    store.setGroup(version, g, good);
   }
   readAll(reader());
+});
+
+test('a proposal that is not adopted leaves nothing readable behind; adopting it makes it the current root', () => {
+  const { tree, apply, store } = fresh();
+  apply([{ key: bytes('a'), value: bytes('1') }]);
+  const lost = tree.update([{ key: bytes('b'), value: bytes('2') }, { key: bytes('c'), value: bytes('3') }], { commit: false, version: 7 });
+  throwsCode(() => tree.get(bytes('b'), lost.root), 'STATE_NODE_MISSING');
+  const won = tree.update([{ key: bytes('b'), value: bytes('2') }], { commit: false, version: 7 });
+  store.putUpdate(won);
+  tree.adopt(won);
+  assert.is(hex(tree.root), hex(won.root));
+  assert.equal(tree.get(bytes('b')), bytes('2'));
+  assert.is(tree.get(bytes('c')), undefined);
+  throwsCode(() => tree.update([], { version: -1 }), 'STATE_VERSION_INVALID');
+  throwsCode(() => tree.update([], { version: 1.5 }), 'STATE_VERSION_INVALID');
+});
+
+test('a store written before node groups (nodes by hash) stays readable, and later versions build on it', () => {
+  // Such a store: every node under its hash, internal nodes as their 65 hashed bytes.
+  const legacy = new MemoryNodeStore();
+  const model = new Map<string, string>();
+  {
+    const { tree, apply } = fresh();
+    for (let i = 0; i < 40; i++) model.set(`k${i}`, `v${i}`);
+    apply([...model].map(([k, v]) => ({ key: bytes(k), value: bytes(v) })));
+    const walk = (u: StateUpdate) => {
+      for (const n of u.nodes.map(encodeNode)) {
+        const bytesOfNode = n[0] === 1 ? n.subarray(0, 65) : n;
+        const hash = n[0] === 1 ? sha256(bytesOfNode) : leafHash(keyPathOf(Buffer.from(n.subarray(3, 3 + ((n[1]! << 8) | n[2]!)))), sha256(n.subarray(3 + ((n[1]! << 8) | n[2]!))));
+        legacy.putByHash(hash, bytesOfNode);
+      }
+    };
+    walk(tree.update([], {}));
+    // Rebuild from scratch to list every node of the final tree.
+    const again = new StateTree(new MemoryNodeStore());
+    const all = again.update([...model].map(([k, v]) => ({ key: bytes(k), value: bytes(v) })));
+    walk(all);
+    const tree2 = new StateTree(legacy, { root: all.root, cacheNodes: 4 });
+    for (const [k, v] of model) assert.equal(tree2.get(bytes(k)), bytes(v));
+  }
+  const oldRoot = referenceRoot(new Map([...model].map(([k, v]) => [Buffer.from(bytes(k)).toString('latin1'), bytes(v)])));
+  const tree = new StateTree(legacy, { root: oldRoot, cacheNodes: 4 });
+  const u = tree.update([{ key: bytes('k1'), value: bytes('new') }, { key: bytes('k2'), value: null }, { key: bytes('k99'), value: bytes('x') }], { version: 100 });
+  legacy.putUpdate(u);
+  model.set('k1', 'new');
+  model.delete('k2');
+  model.set('k99', 'x');
+  const reader = new StateTree(legacy, { cacheNodes: 4 });
+  for (const [k, v] of model) {
+    assert.equal(reader.get(bytes(k), u.root), bytes(v));
+    assert.equal(verifyProof(u.root, bytes(k), reader.prove(bytes(k), u.root)), bytes(v));
+  }
+  assert.equal(reader.get(bytes('k2'), oldRoot), bytes('v2'));
+  assert.is(hex(u.root), hex(referenceRoot(new Map([...model].map(([k, v]) => [Buffer.from(bytes(k)).toString('latin1'), bytes(v)])))));
 });
 
 test.run();

@@ -7,9 +7,9 @@
  * makes a root a function of the key/value set alone, whatever the order of the writes that built it.
  */
 import { StateError } from './errors.ts';
-import { EMPTY_ID, INTERNAL, LEAF, type LeafNode, type TreeNode, bytesOfId, decodeNode, hashOfId, hexOfId, idBit, idOf, internalBytes, keyPathIdOf, leafKey, leafValue, makeLeaf, sha256, sha256Id } from './nodes.ts';
+import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
 import { HASH_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES, type StateProof } from './proof.ts';
-import type { NodeStore } from './store.ts';
+import type { NodeRef, NodeStore, PersistableUpdate } from './store.ts';
 
 /** One write of a block's write set. */
 export interface StateWrite {
@@ -18,15 +18,25 @@ export interface StateWrite {
   value: Uint8Array | null;
 }
 
-export interface StateUpdate {
+export interface StateUpdate extends PersistableUpdate {
   /** The root after the writes. */
   root: Uint8Array;
+  /** Where the root node is stored (a new node of this update, or an older one); null for the empty tree. */
+  rootRef: NodeRef | null;
+  /** The version the new nodes are stored under (the node uses the block's height). */
+  version: number;
   /**
-   * The nodes this update created, by hash (lowercase hex, no 0x) to encoding: persist them all before
-   * relying on `root` beyond this tree's cache. Some may already be stored (a value set back to an
-   * earlier one): writing them again is harmless.
+   * The nodes this update created, in slot order (nodes.ts): persist them, as `encodeGroups(nodes)`
+   * under `version`, with the root's ref, before relying on `root` beyond this tree's cache
+   * (`MemoryNodeStore.putUpdate` shows what to keep).
    */
-  nodes: Map<string, Uint8Array>;
+  nodes: readonly TreeNode[];
+}
+
+/** The update in progress: its version and what it has created so far (slot = index). */
+interface Building {
+  readonly at: number;
+  readonly nodes: TreeNode[];
 }
 
 export interface StateTreeOptions {
@@ -119,8 +129,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export interface UpdateOptions {
   /** The root to apply the writes to (default: the current root). */
   base?: Uint8Array;
-  /** Make the result the current root (default true); false computes a proposal's root and leaves the tree where it was. */
+  /**
+   * Make the result the current root (default true); false computes a proposal's root and leaves the
+   * tree where it was (`adopt` makes it current later).
+   */
   commit?: boolean;
+  /**
+   * The version the new nodes are stored under (default: one above the highest this tree has used).
+   * Two updates whose nodes are both persisted need versions of their own: the node uses heights.
+   */
+  version?: number;
 }
 
 export class StateTree {
@@ -128,6 +146,7 @@ export class StateTree {
   private readonly cache: NodeCache;
   private readonly verifyNodes: boolean;
   private currentRootId: string;
+  private lastVersion = -1;
 
   constructor(store: NodeStore, options: StateTreeOptions = {}) {
     this.store = store;
@@ -159,6 +178,8 @@ export class StateTree {
    */
   update(writes: Iterable<StateWrite>, options: UpdateOptions = {}): StateUpdate {
     const baseId = options.base === undefined ? this.currentRootId : rootId(options.base);
+    const version = options.version ?? this.lastVersion + 1;
+    if (!Number.isSafeInteger(version) || version < 0) throw new StateError('STATE_VERSION_INVALID', `a version is an integer from 0 to 2^53, not ${String(version)}`);
     const byPath = new Map<string, PendingWrite>();
     for (const w of writes) {
       if (typeof w !== 'object' || w === null) throw new StateError('STATE_KEY_INVALID', 'a write is { key, value }');
@@ -168,22 +189,38 @@ export class StateTree {
       byPath.set(keyPath, { type: WRITE, keyPath, key: w.key, value: w.value });
     }
     const pending = [...byPath.values()].sort((a, b) => (a.keyPath < b.keyPath ? -1 : 1));
-    const nodes = new Map<string, Uint8Array>();
-    const before = this.load(baseId);
-    const after = pending.length === 0 ? before : this.apply(before, 0, pending, 0, pending.length, nodes);
-    const afterId = after === null ? EMPTY_ID : after.id;
-    if (options.commit !== false) this.currentRootId = afterId;
-    return { root: bytesOfId(afterId), nodes };
+    const b: Building = { at: version, nodes: [] };
+    const before = this.loadRoot(baseId);
+    const after = pending.length === 0 ? before : this.apply(before, 0, pending, 0, pending.length, b);
+    if (version > this.lastVersion) this.lastVersion = version;
+    const u: StateUpdate = {
+      root: bytesOfId(after === null ? EMPTY_ID : after.id),
+      rootRef: after === null ? null : { at: after.at, slot: after.slot },
+      version,
+      nodes: b.nodes,
+    };
+    if (options.commit !== false) this.adopt(u);
+    return u;
+  }
+
+  /**
+   * Makes an update's root the current one and its nodes readable from the cache. Only updates whose
+   * nodes are persisted (or about to be) may be adopted: nodes of proposals that lose never enter the
+   * cache, where a later update could meet them by hash and follow refs to slots never written.
+   */
+  adopt(u: StateUpdate): void {
+    for (const n of u.nodes) this.cache.set(n.id, n);
+    this.currentRootId = rootId(u.root);
   }
 
   /** The value of `key` under `root` (default: the current root); undefined when absent. A copy. */
   get(key: Uint8Array, root?: Uint8Array): Uint8Array | undefined {
     checkKey(key);
     const keyPath = keyPathIdOf(key);
-    let node = this.load(root === undefined ? this.currentRootId : rootId(root));
+    let node = this.loadRoot(root === undefined ? this.currentRootId : rootId(root));
     for (let depth = 0; node !== null; depth++) {
       if (node.type === LEAF) return node.keyPath === keyPath ? new Uint8Array(leafValue(node)) : undefined;
-      node = this.load(idBit(keyPath, depth) ? node.rightId : node.leftId);
+      node = idBit(keyPath, depth) ? this.load(node.rightId, node.rightAt, node.rightSlot) : this.load(node.leftId, node.leftAt, node.leftSlot);
     }
     return undefined;
   }
@@ -193,12 +230,12 @@ export class StateTree {
     checkKey(key);
     const keyPath = keyPathIdOf(key);
     const siblings: (Uint8Array | null)[] = [];
-    let node = this.load(root === undefined ? this.currentRootId : rootId(root));
+    let node = this.loadRoot(root === undefined ? this.currentRootId : rootId(root));
     for (let depth = 0; node !== null && node.type === INTERNAL; depth++) {
       const right = idBit(keyPath, depth) === 1;
       const sibling = right ? node.leftId : node.rightId;
       siblings.push(sibling === EMPTY_ID ? null : bytesOfId(sibling));
-      node = this.load(right ? node.rightId : node.leftId);
+      node = right ? this.load(node.rightId, node.rightAt, node.rightSlot) : this.load(node.leftId, node.leftAt, node.leftSlot);
     }
     if (node === null) return { siblings, end: { type: 'empty' } };
     if (node.keyPath === keyPath) return { siblings, end: { type: 'value', value: new Uint8Array(leafValue(node)) } };
@@ -208,7 +245,7 @@ export class StateTree {
   /** Whether `root`'s top node is available (cached or stored): a quick check before serving a height. */
   hasRoot(root: Uint8Array): boolean {
     try {
-      this.load(rootId(root));
+      this.loadRoot(rootId(root));
       return true;
     } catch (e) {
       if (e instanceof StateError && e.code !== 'STATE_ROOT_INVALID') return false;
@@ -216,56 +253,78 @@ export class StateTree {
     }
   }
 
-  private load(id: string): TreeNode | null {
+  /** A root node: cached, or where the store's root record says, or (stores written before groups) by hash. */
+  private loadRoot(id: string): TreeNode | null {
     if (id === EMPTY_ID) return null;
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached;
-    const stored = this.store.get(hashOfId(id));
-    if (stored === undefined) throw new StateError('STATE_NODE_MISSING', `node ${hashOfId(id).toString('hex')} is not in the store`);
-    const node = decodeNode(id, stored, this.verifyNodes);
+    const ref = this.store.root(hashOfId(id));
+    return ref === undefined ? this.load(id, LEGACY, 0) : this.load(id, ref.at, ref.slot);
+  }
+
+  /** The node `id`, stored at (at, slot). */
+  private load(id: string, at: number, slot: number): TreeNode | null {
+    if (id === EMPTY_ID) return null;
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached;
+    let stored: Uint8Array | undefined;
+    if (at === LEGACY) {
+      stored = this.store.byHash(hashOfId(id));
+    } else {
+      const group = this.store.group(at, Math.floor(slot / GROUP_NODES));
+      if (group !== undefined) stored = groupMember(id, group, slot % GROUP_NODES);
+    }
+    if (stored === undefined) throw new StateError('STATE_NODE_MISSING', `node ${hashOfId(id).toString('hex')} is not in the store${at === LEGACY ? '' : ` (version ${at}, slot ${slot})`}`);
+    const node = decodeNode(id, stored, this.verifyNodes, at, slot);
     this.cache.set(id, node);
     return node;
   }
 
   /** The subtree `node` at `depth` with the writes [lo, hi) applied (all under this subtree). */
-  private apply(node: TreeNode | null, depth: number, writes: PendingWrite[], lo: number, hi: number, out: Map<string, Uint8Array>): TreeNode | null {
+  private apply(node: TreeNode | null, depth: number, writes: PendingWrite[], lo: number, hi: number, b: Building): TreeNode | null {
     if (node === null) {
       const entries: Entry[] = [];
       for (let i = lo; i < hi; i++) if (writes[i]!.value !== null) entries.push(writes[i]!);
-      return this.build(depth, entries, 0, entries.length, out);
+      return this.build(depth, entries, 0, entries.length, b);
     }
-    if (node.type === LEAF) return this.applyToLeaf(node, depth, writes, lo, hi, out);
+    if (node.type === LEAF) return this.applyToLeaf(node, depth, writes, lo, hi, b);
 
     const m = splitIndex(writes, lo, hi, depth);
     // undefined: that side has no writes (or they changed nothing).
     let left: TreeNode | null | undefined;
     let right: TreeNode | null | undefined;
     if (m > lo) {
-      const before = this.load(node.leftId);
-      left = this.apply(before, depth + 1, writes, lo, m, out);
+      const before = this.load(node.leftId, node.leftAt, node.leftSlot);
+      left = this.apply(before, depth + 1, writes, lo, m, b);
       if (left === before) left = undefined;
     }
     if (hi > m) {
-      const before = this.load(node.rightId);
-      right = this.apply(before, depth + 1, writes, m, hi, out);
+      const before = this.load(node.rightId, node.rightAt, node.rightSlot);
+      right = this.apply(before, depth + 1, writes, m, hi, b);
       if (right === before) right = undefined;
     }
     if (left === undefined && right === undefined) return node;
     // Compact rule: a subtree left holding one leaf (or none) is that leaf (or empty).
     if (left === null || (left === undefined && node.leftId === EMPTY_ID)) {
-      const other = right === undefined ? this.load(node.rightId) : right;
+      const other = right === undefined ? this.load(node.rightId, node.rightAt, node.rightSlot) : right;
       if (other === null || other.type === LEAF) return other;
     }
     if (right === null || (right === undefined && node.rightId === EMPTY_ID)) {
-      const other = left === undefined ? this.load(node.leftId) : left;
+      const other = left === undefined ? this.load(node.leftId, node.leftAt, node.leftSlot) : left;
       if (other === null || other.type === LEAF) return other;
     }
-    const leftId = left === undefined ? node.leftId : left === null ? EMPTY_ID : left.id;
-    const rightId = right === undefined ? node.rightId : right === null ? EMPTY_ID : right.id;
-    return this.internal(leftId, rightId, out);
+    return this.internal(
+      left === undefined ? node.leftId : left === null ? EMPTY_ID : left.id,
+      left === undefined ? node.leftAt : left === null ? 0 : left.at,
+      left === undefined ? node.leftSlot : left === null ? 0 : left.slot,
+      right === undefined ? node.rightId : right === null ? EMPTY_ID : right.id,
+      right === undefined ? node.rightAt : right === null ? 0 : right.at,
+      right === undefined ? node.rightSlot : right === null ? 0 : right.slot,
+      b,
+    );
   }
 
-  private applyToLeaf(leaf: LeafNode, depth: number, writes: PendingWrite[], lo: number, hi: number, out: Map<string, Uint8Array>): TreeNode | null {
+  private applyToLeaf(leaf: LeafNode, depth: number, writes: PendingWrite[], lo: number, hi: number, b: Building): TreeNode | null {
     const entries: Entry[] = [];
     let kept = true;
     for (let i = lo; i < hi; i++) {
@@ -284,33 +343,35 @@ export class StateTree {
       entries.splice(at, 0, leaf);
     }
     if (entries.length === 1 && entries[0] === leaf) return leaf;
-    return this.build(depth, entries, 0, entries.length, out);
+    return this.build(depth, entries, 0, entries.length, b);
   }
 
   /** The compact subtree at `depth` holding exactly entries [lo, hi) (ordered, sharing `depth` bits). */
-  private build(depth: number, entries: Entry[], lo: number, hi: number, out: Map<string, Uint8Array>): TreeNode | null {
+  private build(depth: number, entries: Entry[], lo: number, hi: number, b: Building): TreeNode | null {
     if (hi === lo) return null;
     if (hi - lo === 1) {
       const e = entries[lo]!;
       if (e.type === LEAF) return e;
-      const leaf = makeLeaf(e.keyPath, e.key, e.value!);
-      this.cache.set(leaf.id, leaf);
-      out.set(hexOfId(leaf.id), leaf.bytes);
+      const leaf = makeLeaf(e.keyPath, e.key, e.value!, b.at, b.nodes.length);
+      b.nodes.push(leaf);
       return leaf;
     }
     // Distinct keyPaths differ within 256 bits.
     if (depth >= MAX_DEPTH) throw new Error('sha256 collision between two state keys');
     const m = splitIndex(entries, lo, hi, depth);
-    const left = this.build(depth + 1, entries, lo, m, out);
-    const right = this.build(depth + 1, entries, m, hi, out);
-    return this.internal(left === null ? EMPTY_ID : left.id, right === null ? EMPTY_ID : right.id, out);
+    const left = this.build(depth + 1, entries, lo, m, b);
+    const right = this.build(depth + 1, entries, m, hi, b);
+    return this.internal(
+      left === null ? EMPTY_ID : left.id, left === null ? 0 : left.at, left === null ? 0 : left.slot,
+      right === null ? EMPTY_ID : right.id, right === null ? 0 : right.at, right === null ? 0 : right.slot,
+      b,
+    );
   }
 
-  private internal(leftId: string, rightId: string, out: Map<string, Uint8Array>): TreeNode {
-    const bytes = internalBytes(leftId, rightId);
-    const node: TreeNode = { type: INTERNAL, id: sha256Id(bytes), leftId, rightId };
-    this.cache.set(node.id, node);
-    out.set(hexOfId(node.id), bytes);
+  /** A new internal node, in the next slot. */
+  private internal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, b: Building): TreeNode {
+    const node = makeInternal(leftId, leftAt, leftSlot, rightId, rightAt, rightSlot, b.at, b.nodes.length);
+    b.nodes.push(node);
     return node;
   }
 }

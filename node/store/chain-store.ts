@@ -10,6 +10,7 @@
 import { Level } from 'level';
 import type { StorageWrite } from '../../vm/state.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
+import { encodeGroups, type NodeRef, type NodeStore, type PersistableUpdate } from '../state/index.ts';
 
 const K = {
   head: 0x48,        // 'H' → height ‖ block hash
@@ -19,7 +20,9 @@ const K = {
   blockHash: 0x49,   // 'I' block hash → height
   tx: 0x54,          // 'T' tx hash → height ‖ index
   state: 0x53,       // 'S' contract ‖ key → value
-  node: 0x4e,        // 'N' node hash → encoded state tree node
+  node: 0x4e,        // 'N' node hash → encoded state tree node (stores written before node groups; read only)
+  nodeGroup: 0x47,   // 'G' version ‖ u32 group → a group of state tree nodes (node/state/nodes.ts)
+  stateRoot: 0x51,   // 'Q' state root hash → u64 version ‖ u32 slot: where the root node is
   pending: 0x50,     // 'P' tx hash → seq ‖ tx bytes: the pool before the pool log (read once, moved, deleted)
   expired: 0x58,     // 'X' tx hash → validUntilBlock, accepted and expired
   meta: 0x4d,        // 'M' name → bytes (genesis, ...)
@@ -37,6 +40,28 @@ function key(kind: number, ...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+function u32be(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
+}
+
+/** A state update's node groups, and where its root node is (one small record a block). */
+function putStateUpdate(b: Batch, u: PersistableUpdate): void {
+  const version = u64be(BigInt(u.version));
+  encodeGroups(u.nodes).forEach((g, i) => b.put(key(K.nodeGroup, version, u32be(i)), g));
+  // A root stored before node groups (LEGACY) is found by its hash.
+  if (u.rootRef && u.rootRef.at >= 0) b.put(key(K.stateRoot, u.root), refBytes(u.rootRef));
+}
+
+function refBytes(ref: NodeRef): Uint8Array {
+  const v = new Uint8Array(12);
+  const dv = new DataView(v.buffer);
+  dv.setBigUint64(0, BigInt(ref.at));
+  dv.setUint32(8, ref.slot);
+  return v;
 }
 
 export function u64be(v: bigint): Uint8Array {
@@ -67,8 +92,8 @@ export interface BlockRecord {
   txHashes: Uint8Array[];
   /** Flat state changes of the block. */
   writes: readonly StorageWrite[];
-  /** New state tree nodes (hash → encoded node). */
-  nodes: Iterable<[Uint8Array, Uint8Array]>;
+  /** The block's state tree update: its new nodes (stored in groups under its version) and its root's ref. */
+  stateUpdate: PersistableUpdate;
 }
 
 export interface Head {
@@ -157,13 +182,19 @@ export class ChainStore {
     return { height: readU64be(v), index: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0), blockHash: v.slice(12) };
   }
 
-  stateNode(hash: Uint8Array): Uint8Array | undefined {
-    return this.getSync(key(K.node, hash));
-  }
-
   /** The state tree's node store (node/state reads nodes synchronously). */
-  stateNodes(): { get(hash: Uint8Array): Uint8Array | undefined } {
-    return { get: (hash) => this.stateNode(hash) };
+  stateNodes(): NodeStore {
+    return {
+      group: (version, group) => this.getSync(key(K.nodeGroup, u64be(BigInt(version)), u32be(group))),
+      root: (hash) => {
+        const v = this.getSync(key(K.stateRoot, hash));
+        if (!v) return undefined;
+        const at = v.length === 12 ? readU64be(v) : -1n;
+        if (at < 0n || at > BigInt(Number.MAX_SAFE_INTEGER)) throw new StoreError('state root record is not a 12-byte ref');
+        return { at: Number(at), slot: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0) };
+      },
+      byHash: (hash) => this.getSync(key(K.node, hash)),
+    };
   }
 
   meta(name: string): Uint8Array | undefined {
@@ -243,7 +274,7 @@ export class ChainStore {
         if (w.value === null) b.del(k);
         else b.put(k, w.value);
       }
-      for (const [hash, node] of r.nodes) b.put(key(K.node, hash), node);
+      putStateUpdate(b, r.stateUpdate);
       const head = new Uint8Array(40);
       head.set(h);
       head.set(r.hash, 8);
