@@ -120,6 +120,31 @@ test('tx_send refusals carry the chain\'s codes; tx_get of a never-seen hash is 
   }
 });
 
+test('a batch of tx_send: each entry judged as if sent alone (a second copy is a duplicate), the accepted ones pending then committed', async () => {
+  const good = signed(operator, 'admission', 'roleOf', [randomBytes(32)]);
+  const other = signed(operator, 'admission', 'roleOf', [randomBytes(32)]);
+  const badSignature = good.slice(0, -2) + (good.slice(-2) === '00' ? '01' : '00');
+  const replies = await client.batch([
+    { method: 'tx_send', params: { tx: good } },
+    { method: 'tx_send', params: { tx: good } },
+    { method: 'tx_send', params: { tx: 'zz' } },
+    { method: 'tx_send', params: { tx: good, extra: 1 } },
+    { method: 'tx_send', params: { tx: badSignature } },
+    { method: 'tx_send', params: { tx: signed(operator, 'admission', 'roleOf', [new Uint8Array(32)], node.height) } },
+    { method: 'chain_status' },
+    { method: 'tx_send', params: { tx: other } },
+  ]);
+  assert.equal(replies.map((r) => (r.ok ? (r.result as { status?: string }).status ?? 'status' : r.error.code)),
+    ['pending', 'TX_DUPLICATE', 'RPC_INVALID_PARAMS', 'RPC_INVALID_PARAMS', 'TX_BAD_SIGNATURE', 'TX_EXPIRED', 'status', 'pending']);
+  const hashes = [replies[0]!, replies[7]!].map((r) => (r.ok ? (r.result as { hash: string }).hash : ''));
+  for (const hash of hashes) assert.ok(['pending', 'committed'].includes((await client.call<{ status: string }>('tx_get', { hash })).status));
+  await consensus.produce();
+  for (const hash of hashes) assert.is((await client.call<{ status: string }>('tx_get', { hash })).status, 'committed');
+  // Sent again once committed: a duplicate, in a batch as alone.
+  const again = await client.batch([{ method: 'tx_send', params: { tx: good } }, { method: 'tx_send', params: { tx: other } }]);
+  assert.equal(again.map((r) => (r.ok ? 'ok' : r.error.code)), ['TX_DUPLICATE', 'TX_DUPLICATE']);
+});
+
 test('contract_call decodes through the ABI; unknown contracts, methods and bad arguments are typed', async () => {
   const r = await client.call<{ ok: boolean; result: unknown }>('contract_call', { contract: 'admission', method: 'roleOf', args: [hex0x(accountAddress(operator.publicKey))] });
   assert.equal(r, { ...r, ok: true, result: 1 });

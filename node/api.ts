@@ -102,10 +102,24 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     return blockJson(node, found, withTxs);
   });
 
-  server.method('tx_send', async (params) => {
-    const p = obj(params, ['tx']);
-    const stx = await node.submit(bytesParam(p, 'tx'));
-    return { hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) };
+  const txParam = (params: unknown) => bytesParam(obj(params, ['tx']), 'tx');
+  const pending = (stx: SignedTx) => ({ hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) });
+  server.method('tx_send', async (params) => pending(await node.submit(txParam(params))), {
+    // A batch's transactions are admitted together (node.submitAll), each judged as alone.
+    batch: async (paramsList) => {
+      const outcomes = new Array<{ result: unknown } | { error: unknown }>(paramsList.length);
+      const txs: Uint8Array[] = [], at: number[] = [];
+      paramsList.forEach((params, i) => {
+        try {
+          txs.push(txParam(params));
+          at.push(i);
+        } catch (error) {
+          outcomes[i] = { error };
+        }
+      });
+      (await node.submitAll(txs)).forEach((r, k) => { outcomes[at[k]!] = r instanceof SignedTx ? { result: pending(r) } : { error: r }; });
+      return outcomes;
+    },
   });
 
   server.method('tx_get', (params) => {

@@ -13,7 +13,22 @@ export interface SignatureCheck {
   signature: Uint8Array;
 }
 
-interface Pending { check: SignatureCheck; resolve: (ok: boolean) => void; reject: (e: Error) => void }
+/** Checks asked for together (verifyAll): one promise for all of them, not one each. */
+interface Group { results: boolean[]; left: number; resolve: (ok: boolean[]) => void; reject: (e: Error) => void; failed: boolean }
+
+interface Pending { check: SignatureCheck; group: Group; index: number }
+
+function settle(p: Pending, ok: boolean): void {
+  const g = p.group;
+  g.results[p.index] = ok;
+  if (--g.left === 0 && !g.failed) g.resolve(g.results);
+}
+
+function fail(p: Pending, e: Error): void {
+  if (p.group.failed) return;
+  p.group.failed = true;
+  p.group.reject(e);
+}
 
 interface WorkerSlot { worker: Worker; inFlight: Map<number, Pending[]>; load: number }
 
@@ -80,7 +95,7 @@ export class SignatureVerifier {
       if (!batch) return;
       slot.inFlight.delete(m.id);
       slot.load -= batch.length;
-      batch.forEach((p, i) => p.resolve(m.results[i] === 1));
+      batch.forEach((p, i) => settle(p, m.results[i] === 1));
     });
     worker.on('error', (e) => this.failSlot(slot, e));
     worker.on('exit', (code) => { if (!this.closed) this.failSlot(slot, new Error(`signature worker exited with code ${code}`)); });
@@ -91,26 +106,31 @@ export class SignatureVerifier {
   private failSlot(slot: WorkerSlot, _e: Error): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
-    for (const batch of slot.inFlight.values()) for (const p of batch) p.resolve(verifyEd25519(p.check.publicKey, p.check.message, p.check.signature));
+    for (const batch of slot.inFlight.values()) for (const p of batch) settle(p, verifyEd25519(p.check.publicKey, p.check.message, p.check.signature));
     slot.inFlight.clear();
     this.slots[i] = this.spawn();
   }
 
   verify(check: SignatureCheck): Promise<boolean> {
+    return this.verifyAll([check]).then((r) => r[0]!);
+  }
+
+  /** Each check's outcome, in order: one promise for the lot (a batch of transactions from one request, a block's). */
+  verifyAll(checks: readonly SignatureCheck[]): Promise<boolean[]> {
     if (this.closed) return Promise.reject(new Error('the signature verifier is closed'));
-    if (this.slots.length === 0) return Promise.resolve(verifyEd25519(check.publicKey, check.message, check.signature));
+    if (this.slots.length === 0) return Promise.resolve(checks.map((c) => verifyEd25519(c.publicKey, c.message, c.signature)));
+    if (checks.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ check, resolve, reject });
-      if (this.queue.length >= MAX_BATCH * this.slots.length) this.flush();
-      else if (!this.flushScheduled) {
+      const group: Group = { results: new Array<boolean>(checks.length), left: checks.length, resolve, reject, failed: false };
+      for (let i = 0; i < checks.length; i++) {
+        this.queue.push({ check: checks[i]!, group, index: i });
+        if (this.queue.length >= MAX_BATCH * this.slots.length) this.flush();
+      }
+      if (this.queue.length > 0 && !this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
     });
-  }
-
-  verifyAll(checks: SignatureCheck[]): Promise<boolean[]> {
-    return Promise.all(checks.map((c) => this.verify(c)));
   }
 
   private flush(): void {
@@ -133,9 +153,9 @@ export class SignatureVerifier {
   async close(): Promise<void> {
     this.closed = true;
     const closedError = () => new Error('the signature verifier is closed');
-    for (const p of this.queue) p.reject(closedError());
+    for (const p of this.queue) fail(p, closedError());
     this.queue = [];
-    for (const s of this.slots) for (const batch of s.inFlight.values()) for (const p of batch) p.reject(closedError());
+    for (const s of this.slots) for (const batch of s.inFlight.values()) for (const p of batch) fail(p, closedError());
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -52,6 +52,21 @@ async function withServer(options: RpcServerOptions, body: (f: Fixture) => Promi
     throw Object.assign(new Error("ENOENT: no such file or directory, open '/home/operator/keys'"), { code: 'ENOENT', errno: -2, syscall: 'open' });
   });
   server.method('bigint', () => 1n);
+  // Doubles a number; entries of one batch are served by one call of the batch handler.
+  const double = (p: unknown) => {
+    const n = (p as number[])[0]!;
+    if (n < 0) throw new ChainError('TX_EXPIRED', `negative ${n}`);
+    return n * 2;
+  };
+  server.method('double', (params) => { calls.push('double'); return double(params); }, {
+    batch: async (list) => {
+      calls.push(`double×${list.length}`);
+      return list.map((p) => { try { return { result: double(p) }; } catch (error) { return { error }; } });
+    },
+  });
+  server.method('doubleBroken', () => 0, { batch: async () => { throw new Error('secret at /home/operator/keys'); } });
+  server.method('doubleShort', () => 0, { batch: async () => [{ result: 1 }] });
+  server.method('doubleWaits', () => 0, { batch: (_list, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
   server.method('waits', (_params, ctx) => new Promise((_resolve, reject) => {
     ctx.signal.addEventListener('abort', () => {
       aborts.push(ctx.signal.reason);
@@ -131,6 +146,36 @@ test('batches: mixed results in order, notifications omitted, all-notification b
     assert.equal(raw.json.map((r: { id: unknown }) => r.id).sort(), [1, 'two']);
     const none = await post(url, '[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"echo"}]');
     assert.is(none.status, 204);
+  });
+});
+
+test('batches: a method with a batch handler serves its entries in one call, answering each as if alone', async () => {
+  await withServer({}, async ({ url, client, calls, logs }) => {
+    const raw = await post(url, `[${rpc('double', [1], 1)},${rpc('echo', ['a'], 2)},${rpc('double', [-1], 3)},{"jsonrpc":"2.0","method":"double","params":[5]},${rpc('double', [3], 'four')},{"jsonrpc":"2.0","method":"double","params":[7],"id":{}},${rpc('double', 'x', 5)}]`);
+    assert.is(raw.status, 200);
+    assert.equal(raw.json.map((r: { id: unknown; result?: unknown; error?: { data: { code: string } } }) => [r.id, r.result ?? r.error!.data.code]),
+      [[1, 2], [2, ['a']], [3, 'TX_EXPIRED'], ['four', 6], [null, 'RPC_INVALID_REQUEST'], [5, 'RPC_INVALID_REQUEST']]);
+    // One call for the three well-formed entries with ids; the notification went alone (no reply).
+    assert.equal(calls.filter((c) => c.startsWith('double')).sort(), ['double', 'double×3']);
+    // A single call, and a batch of one, use the plain handler and the batch handler alike.
+    assert.is(await client.call('double', [21]), 42);
+    const broken = await post(url, `[${rpc('doubleBroken', [1], 1)},${rpc('doubleBroken', [2], 2)}]`);
+    assert.equal(broken.json.map((r: { id: number; error: { data: { code: string }; message: string } }) => [r.id, r.error.data.code, r.error.message.includes('secret')]), [[1, 'RPC_INTERNAL_ERROR', false], [2, 'RPC_INTERNAL_ERROR', false]]);
+    assert.ok(logs.some((l) => l.type === 'internal_error' && l.method === 'doubleBroken'));
+    const short = await post(url, `[${rpc('doubleShort', [1], 1)},${rpc('doubleShort', [2], 2)}]`);
+    assert.equal(short.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [1, 'RPC_INTERNAL_ERROR']);
+  });
+});
+
+test('batches: batch handlers keep the rate limit per entry and the message deadline', async () => {
+  let now = 0;
+  await withServer({ rateLimit: { perSecond: 1, burst: 2 }, now: () => now, requestTimeoutMs: 40 }, async ({ url, calls }) => {
+    const limited = await post(url, `[${rpc('double', [1], 1)},${rpc('double', [2], 2)},${rpc('double', [3], 3)}]`);
+    assert.equal(limited.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [2, 4, 'RPC_RATE_LIMITED']);
+    assert.equal(calls, ['double×2']);
+    now += 2_000;
+    const late = await post(url, `[${rpc('doubleWaits', [1], 1)},${rpc('doubleWaits', [2], 2)}]`);
+    assert.equal(late.json.map((r: { error: { data: { code: string } } }) => r.error.data.code), ['RPC_TIMEOUT', 'RPC_TIMEOUT']);
   });
 });
 

@@ -25,6 +25,13 @@ export interface HandlerContext {
 /** Returns a JSON-serialisable result (undefined becomes null). Throw RpcError, or any error with a stable string `code`, for typed failures. */
 export type Handler = (params: unknown, ctx: HandlerContext) => unknown;
 
+/**
+ * Serves every entry of one batch that calls this method at once: each entry's params in, each entry's
+ * outcome out, in the same order (an error is the same as a Handler throwing it). For methods whose
+ * entries are cheaper together (tx_send: one signature hand-off and one pool log write per request).
+ */
+export type BatchHandler = (paramsList: readonly unknown[], ctx: HandlerContext) => Promise<ReadonlyArray<{ result: unknown } | { error: unknown }>>;
+
 /** Validates a subscription's filter (the subscribe params without `topic`); throw RpcError.invalidParams for bad ones. */
 export type FilterParser<F> = (params: Record<string, unknown>) => F;
 
@@ -108,6 +115,9 @@ export interface RpcServerStats {
 }
 
 const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
+
+/** A batch entry batchedMethod accepted. */
+interface BatchedRequest { id: string | number | null; params: unknown }
 /** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
 const OVERFLOW_ALLOWANCE = 32;
 /** How long, and for how many bytes, a connection closed on an unread body keeps reading before it is cut. */
@@ -199,6 +209,7 @@ export class RpcServer {
   /** sha256 hex of a key → its holder's name and rate limiter. */
   private readonly apiKeys = new Map<string, { name: string; limiter: RateLimiter }>();
   private readonly methods = new Map<string, Handler>();
+  private readonly batchHandlers = new Map<string, BatchHandler>();
   private readonly topics = new Map<string, Topic>();
   private readonly routes: Route[] = [];
   private readonly http: http.Server;
@@ -256,11 +267,15 @@ export class RpcServer {
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: this.opts.maxBodyBytes });
   }
 
-  /** Registers a method. `subscribe` and `unsubscribe` are the server's own. */
-  method(name: string, handler: Handler): void {
+  /**
+   * Registers a method. `subscribe` and `unsubscribe` are the server's own. With `batch`, a JSON-RPC
+   * batch's entries calling it (with ids) are served by one call of `batch` instead of one each.
+   */
+  method(name: string, handler: Handler, opts: { batch?: BatchHandler } = {}): void {
     if (RESERVED_METHODS.has(name) || name.startsWith('rpc.')) throw new Error(`method name ${name} is reserved`);
     if (this.methods.has(name)) throw new Error(`method ${name} is already registered`);
     this.methods.set(name, handler);
+    if (opts.batch) this.batchHandlers.set(name, opts.batch);
   }
 
   /**
@@ -541,7 +556,19 @@ export class RpcServer {
       if (!this.take(caller.remote)) return { json: errorJson(null, rateLimited()), limited: true };
       return { json: errorJson(null, new RpcError('RPC_BATCH_TOO_LARGE', `batch of ${message.length} over the limit of ${this.opts.maxBatch}`)), limited: false };
     }
-    const replies = await Promise.all(message.map((entry) => this.dispatch(entry, caller)));
+    const replies = new Array<Reply>(message.length);
+    const together = new Map<string, number[]>();
+    const waits: Promise<void>[] = [];
+    message.forEach((entry: unknown, i) => {
+      const method = this.batchedMethod(entry);
+      if (method === undefined) waits.push(this.dispatch(entry, caller).then((r) => { replies[i] = r; }));
+      else if (together.has(method)) together.get(method)!.push(i);
+      else together.set(method, [i]);
+    });
+    for (const [method, at] of together) {
+      waits.push(this.dispatchTogether(method, at.map((i) => message[i] as BatchedRequest), caller).then((rs) => rs.forEach((r, k) => { replies[at[k]!] = r; })));
+    }
+    await Promise.all(waits);
     const parts = replies.flatMap((r) => (r.json === undefined ? [] : [r.json]));
     return { json: parts.length === 0 ? undefined : `[${parts.join(',')}]`, limited: replies.every((r) => r.limited) };
   }
@@ -569,6 +596,45 @@ export class RpcServer {
     }
   }
 
+  /** The method of a batch entry that a BatchHandler serves: a well-formed request with an id (not a notification). */
+  private batchedMethod(entry: unknown): string | undefined {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+    const req = entry as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+    if (req.jsonrpc !== '2.0' || typeof req.method !== 'string' || !this.batchHandlers.has(req.method)) return undefined;
+    if (!Object.hasOwn(req, 'id') || !(req.id === null || typeof req.id === 'string' || (typeof req.id === 'number' && Number.isFinite(req.id)))) return undefined;
+    if (req.params !== undefined && (typeof req.params !== 'object' || req.params === null)) return undefined;
+    return req.method;
+  }
+
+  /** Entries of one batch calling a method with a BatchHandler: answered as dispatch would answer each. */
+  private async dispatchTogether(method: string, requests: readonly BatchedRequest[], caller: Caller): Promise<Reply[]> {
+    const out = new Array<Reply>(requests.length);
+    const go: number[] = [];
+    requests.forEach((req, k) => {
+      if (this.take(caller.remote)) go.push(k);
+      else out[k] = { json: errorJson(req.id, rateLimited()), limited: true };
+    });
+    if (go.length === 0) return out;
+    const failed = (k: number, err: unknown) => {
+      const { error, typed } = toRpcError(err);
+      if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
+      out[k] = { json: errorJson(requests[k]!.id, error), limited: false };
+    };
+    try {
+      const batch = this.batchHandlers.get(method)!;
+      const outcomes = await this.scoped(method, caller, (ctx) => batch(go.map((k) => requests[k]!.params), ctx));
+      go.forEach((k, j) => {
+        const o = outcomes[j];
+        if (o === undefined) failed(k, new Error(`the batch handler of ${method} gave ${outcomes.length} outcomes for ${go.length} entries`));
+        else if ('error' in o) failed(k, o.error);
+        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(requests[k]!.id)},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
+      });
+    } catch (err) {
+      for (const k of go) failed(k, err);
+    }
+    return out;
+  }
+
   private async invoke(method: string, params: unknown, caller: Caller): Promise<unknown> {
     if (RESERVED_METHODS.has(method)) {
       if (caller.conn === undefined) throw new RpcError('RPC_WS_ONLY', `${method} needs a WebSocket connection`);
@@ -576,17 +642,22 @@ export class RpcServer {
     }
     const handler = this.methods.get(method);
     if (handler === undefined) throw new RpcError('RPC_METHOD_NOT_FOUND', `Method not found: ${method}`);
+    return this.scoped(method, caller, (ctx) => handler(params, ctx));
+  }
+
+  /** Runs a handler call under the message's scope: its deadline, and aborts by the client or the server. */
+  private async scoped<T>(method: string, caller: Caller, run: (ctx: HandlerContext) => T | Promise<T>): Promise<T> {
     if (this.closing) throw new RpcError('RPC_SHUTTING_DOWN', 'the server is shutting down');
     const scope = this.scopeOf(caller);
     scope.pending++;
     let stop: ((reason: unknown) => void) | undefined;
     try {
       // Answer on abort even if the handler ignores its signal.
-      return await new Promise<unknown>((resolve, reject) => {
+      return await new Promise<T>((resolve, reject) => {
         stop = (reason) => reject(reason === scope.timedOut ? new RpcError('RPC_TIMEOUT', `${method} did not finish within ${this.opts.requestTimeoutMs} ms`) : reason);
         scope.stops.add(stop);
         Promise.resolve()
-          .then(() => handler(params, { transport: caller.transport, remote: caller.remote, signal: scope.ac.signal }))
+          .then(() => run({ transport: caller.transport, remote: caller.remote, signal: scope.ac.signal }))
           .then(resolve, reject);
       });
     } finally {

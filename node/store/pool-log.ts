@@ -42,7 +42,7 @@ export class PoolLog {
   private readonly closed: Segment[];
   private current: (Segment & { file: FileHandle; size: number }) | undefined;
   private nextN: number;
-  private queue: Array<{ entry: LoggedTx; resolve: () => void; reject: (e: Error) => void }> = [];
+  private queue: Array<{ entries: readonly LoggedTx[]; resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | undefined;
   private isClosed = false;
 
@@ -79,9 +79,14 @@ export class PoolLog {
 
   /** Appends a transaction; resolves once it is on disk (with the others of the same turn, in one write and sync). */
   append(entry: LoggedTx): Promise<void> {
+    return this.appendAll([entry]);
+  }
+
+  /** Appends transactions (one request's, say) with one promise for them all; as append otherwise. */
+  appendAll(entries: readonly LoggedTx[]): Promise<void> {
     if (this.isClosed) return Promise.reject(new StoreError('the pool log is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
+      this.queue.push({ entries, resolve, reject });
       this.writing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drainQueue());
     });
   }
@@ -92,7 +97,7 @@ export class PoolLog {
       const group = this.queue;
       this.queue = [];
       try {
-        await this.write(group.map((g) => g.entry));
+        await this.write(group.flatMap((g) => g.entries));
         for (const g of group) g.resolve();
       } catch (e) {
         for (const g of group) g.reject(e as Error);

@@ -102,13 +102,20 @@ test('the written-out decoder accepts exactly what the codec accepts, with the s
 test('the worker pool agrees with inline verification, batch after batch', async () => {
   const verifier = new SignatureVerifier({ workers: 2 });
   try {
-    const txs = Array.from({ length: 300 }, (_, i) => SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)));
+    // More than the workers take in one hand-off (2 × 256): the group spans several batches.
+    const txs = Array.from({ length: 1300 }, (_, i) => SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)));
     const checks = txs.map((t, i) => {
       const c = t.signatureCheck()!;
       return i % 7 === 0 ? { ...c, signature: c.signature.map((b, j) => (j === 0 ? b ^ 1 : b)) } : c;
     });
-    const results = await verifier.verifyAll(checks);
+    const [results, one, none] = await Promise.all([verifier.verifyAll(checks), verifier.verify(checks[0]!), verifier.verifyAll([])]);
     results.forEach((ok, i) => assert.is(ok, i % 7 !== 0, `check ${i}`));
+    assert.is(one, false);
+    assert.equal(none, []);
+    // Checks still queued when the verifier closes fail (once, as one group) instead of hanging.
+    const waiting = verifier.verifyAll(checks.slice(0, 600)).then(() => 'resolved', (e: Error) => e.message);
+    await verifier.close();
+    assert.match(await waiting, /closed/);
   } finally {
     await verifier.close();
   }
