@@ -106,7 +106,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   const pending = (stx: SignedTx) => ({ hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) });
   server.method('tx_send', async (params) => pending(await node.submit(txParam(params))), {
     // A batch's transactions are admitted together (node.submitAll), each judged as alone.
-    batch: async (paramsList) => {
+    batch: (paramsList) => {
       const outcomes = new Array<{ result: unknown } | { error: unknown }>(paramsList.length);
       const txs: Uint8Array[] = [], at: number[] = [];
       paramsList.forEach((params, i) => {
@@ -117,8 +117,11 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
           outcomes[i] = { error };
         }
       });
-      (await node.submitAll(txs)).forEach((r, k) => { outcomes[at[k]!] = r instanceof SignedTx ? { result: pending(r) } : { error: r }; });
-      return outcomes;
+      // The params (hex strings) are not needed past this point: only the bytes wait for admission.
+      return node.submitAll(txs).then((admitted) => {
+        admitted.forEach((r, k) => { outcomes[at[k]!] = r instanceof SignedTx ? { result: pending(r) } : { error: r }; });
+        return outcomes;
+      });
     },
   });
 

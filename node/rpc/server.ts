@@ -463,7 +463,7 @@ export class RpcServer {
       this.opts.log({ type: 'rejected', remote, code: 'RPC_REQUEST_TOO_LARGE' });
       return this.sendError(req, res, 413, tooLarge);
     }
-    const body = await this.readBody(req);
+    let body = await this.readBody(req);
     if (body === undefined) {
       this.opts.log({ type: 'rejected', remote, code: 'RPC_REQUEST_TOO_LARGE' });
       return this.sendError(req, res, 413, tooLarge);
@@ -474,7 +474,10 @@ export class RpcServer {
     res.once('close', () => {
       if (!res.writableFinished) for (const ac of caller.inFlight) ac.abort(new RpcError('RPC_CLIENT_CLOSED', 'the client went away'));
     });
-    const out = await this.handleText(body, caller);
+    const replying = this.handleText(body, caller);
+    // Bodies of 100 transactions are ~70 KB: not kept (and copied by the young GC) while they are admitted.
+    body = null;
+    const out = await replying;
     if (res.destroyed) return;
     if (this.closing) res.setHeader('Connection', 'close');
     if (out.json === undefined) {
@@ -546,6 +549,7 @@ export class RpcServer {
     let message: unknown;
     try {
       message = JSON.parse(text);
+      text = '';
     } catch {
       if (!this.take(caller.remote)) return { json: errorJson(null, rateLimited()), limited: true };
       return { json: errorJson(null, new RpcError('RPC_PARSE_ERROR', 'Parse error: the request is not valid JSON')), limited: false };
@@ -566,8 +570,10 @@ export class RpcServer {
       else together.set(method, [i]);
     });
     for (const [method, at] of together) {
-      waits.push(this.dispatchTogether(method, at.map((i) => message[i] as BatchedRequest), caller).then((rs) => rs.forEach((r, k) => { replies[at[k]!] = r; })));
+      waits.push(this.dispatchTogether(method, at.map((i) => (message as unknown[])[i] as BatchedRequest), caller).then((rs) => rs.forEach((r, k) => { replies[at[k]!] = r; })));
     }
+    // The parsed requests are in the entries' hands now: not kept here while they run.
+    message = undefined;
     await Promise.all(waits);
     const parts = replies.flatMap((r) => (r.json === undefined ? [] : [r.json]));
     return { json: parts.length === 0 ? undefined : `[${parts.join(',')}]`, limited: replies.every((r) => r.limited) };
@@ -609,25 +615,37 @@ export class RpcServer {
   /** Entries of one batch calling a method with a BatchHandler: answered as dispatch would answer each. */
   private async dispatchTogether(method: string, requests: readonly BatchedRequest[], caller: Caller): Promise<Reply[]> {
     const out = new Array<Reply>(requests.length);
+    // Ids only from here on: the requests (and their params) are the handler's, not kept while it runs.
+    const ids = requests.map((r) => r.id);
     const go: number[] = [];
-    requests.forEach((req, k) => {
-      if (this.take(caller.remote)) go.push(k);
-      else out[k] = { json: errorJson(req.id, rateLimited()), limited: true };
-    });
+    let params: unknown[] | undefined = [];
+    for (let k = 0; k < requests.length; k++) {
+      if (this.take(caller.remote)) {
+        go.push(k);
+        params.push(requests[k]!.params);
+      } else {
+        out[k] = { json: errorJson(ids[k]!, rateLimited()), limited: true };
+      }
+    }
+    requests = [];
     if (go.length === 0) return out;
     const failed = (k: number, err: unknown) => {
       const { error, typed } = toRpcError(err);
       if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
-      out[k] = { json: errorJson(requests[k]!.id, error), limited: false };
+      out[k] = { json: errorJson(ids[k]!, error), limited: false };
     };
     try {
       const batch = this.batchHandlers.get(method)!;
-      const outcomes = await this.scoped(method, caller, (ctx) => batch(go.map((k) => requests[k]!.params), ctx));
+      const outcomes = await this.scoped(method, caller, (ctx) => {
+        const list = params!;
+        params = undefined;
+        return batch(list, ctx);
+      });
       go.forEach((k, j) => {
         const o = outcomes[j];
         if (o === undefined) failed(k, new Error(`the batch handler of ${method} gave ${outcomes.length} outcomes for ${go.length} entries`));
         else if ('error' in o) failed(k, o.error);
-        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(requests[k]!.id)},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
+        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(ids[k])},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
       });
     } catch (err) {
       for (const k of go) failed(k, err);
