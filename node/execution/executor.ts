@@ -222,8 +222,11 @@ export class Executor {
 
   private txCall(stx: SignedTx, ctx: BlockContext): CallRequest {
     const { tx } = stx;
+    // The registry's own address object, not the transaction's view of it: the VM remembers each
+    // address object's string in a WeakMap, and a new key there per transaction is GC work.
+    const deployed = this.contracts.at(tx.contract);
     return {
-      contract: tx.contract, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
+      contract: deployed?.address ?? tx.contract, code: deployed?.wasm, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
       gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
     };
   }

@@ -242,9 +242,10 @@ export function groupMember(id: string, group: Uint8Array, index: number): Uint8
 /**
  * Decodes a node's stored bytes, found at (at, slot) (or by hash: LEGACY) as the node `id`. With
  * `verify`, also checks that they hash to `id`, so a damaged store yields STATE_NODE_CORRUPT instead of
- * wrong values or unverifiable proofs. A leaf's bytes are copied: a view would keep its group alive.
+ * wrong values or unverifiable proofs. A leaf read from a group copies its bytes (`copyLeaf`, the
+ * default for groups) when it is to be kept: a view would keep the whole group alive.
  */
-export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0): TreeNode {
+export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0, copyLeaf = at !== LEGACY): TreeNode {
   if (!(stored instanceof Uint8Array) || stored.length === 0) corrupt(id, 'empty or not bytes');
   const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
   if (bytes[0] === INTERNAL_PREFIX) {
@@ -266,7 +267,7 @@ export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: 
     if (bytes.length - 3 - keyLength > MAX_VALUE_BYTES) corrupt(id, 'leaf value above MAX_VALUE_BYTES');
     const keyPath = keyPathIdOf(bytes.subarray(3, 3 + keyLength));
     if (verify && leafHashId(keyPath, bytes.subarray(3 + keyLength)) !== id) corrupt(id, 'hash mismatch');
-    return { type: LEAF, id, keyPath, bytes: at === LEGACY ? bytes : Buffer.from(bytes), keyLength, at, slot };
+    return { type: LEAF, id, keyPath, bytes: copyLeaf ? Buffer.from(bytes) : bytes, keyLength, at, slot };
   }
   return corrupt(id, `unknown node tag ${bytes[0]}`);
 }

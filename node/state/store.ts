@@ -4,7 +4,6 @@
  * node groups and its root's ref). The node implements NodeStore over LevelDB's `getSync`; tests use
  * MemoryNodeStore. Encodings and refs: nodes.ts.
  */
-import { encodeGroups, type TreeNode } from './nodes.ts';
 
 /** Where a root node is stored: the version that created it and its slot there. */
 export interface NodeRef {
@@ -26,7 +25,8 @@ export interface PersistableUpdate {
   root: Uint8Array;
   rootRef: NodeRef | null;
   version: number;
-  nodes: readonly TreeNode[];
+  /** The new nodes' group records (nodes.ts), group 0 first. */
+  groups: readonly Uint8Array[];
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -51,7 +51,7 @@ export class MemoryNodeStore implements NodeStore {
 
   /** Keeps an update's nodes and root ref (what the node writes in a block's batch). */
   putUpdate(u: PersistableUpdate): void {
-    encodeGroups(u.nodes).forEach((g, i) => this.groups.set(`${u.version}/${i}`, g));
+    u.groups.forEach((g, i) => this.groups.set(`${u.version}/${i}`, g));
     if (u.rootRef && u.rootRef.at >= 0) this.roots.set(hex(u.root), u.rootRef);
   }
 

@@ -7,7 +7,7 @@
  * makes a root a function of the key/value set alone, whatever the order of the writes that built it.
  */
 import { StateError } from './errors.ts';
-import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
+import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, encodeGroups, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
 import { HASH_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES, type StateProof } from './proof.ts';
 import type { NodeRef, NodeStore, PersistableUpdate } from './store.ts';
 
@@ -25,12 +25,13 @@ export interface StateUpdate extends PersistableUpdate {
   rootRef: NodeRef | null;
   /** The version the new nodes are stored under (the node uses the block's height). */
   version: number;
-  /**
-   * The nodes this update created, in slot order (nodes.ts): persist them, as `encodeGroups(nodes)`
-   * under `version`, with the root's ref, before relying on `root` beyond this tree's cache
-   * (`MemoryNodeStore.putUpdate` shows what to keep).
-   */
+  /** The nodes this update created, in slot order (nodes.ts). */
   nodes: readonly TreeNode[];
+  /**
+   * Their group records: persist them under `version`, with the root's ref, before relying on `root`
+   * beyond this tree's memory (`MemoryNodeStore.putUpdate` shows what to keep).
+   */
+  groups: readonly Uint8Array[];
 }
 
 /** The update in progress: its version and what it has created so far (slot = index). */
@@ -100,13 +101,14 @@ class NodeCache {
 }
 
 /**
- * The nodes of the versions adopted last, whole: a version's list (slot order) is one Map entry, so
- * adopting a block's ~10,000 nodes is one insertion instead of 10,000 (those cost ~1.4 µs each in a
- * Map of hundreds of thousands, with its rehashes). Nodes are found by ref. The oldest versions leave
- * once the lists hold more than `capacity` nodes; the newest always stays.
+ * The nodes of the versions adopted last, whole and encoded: a version is its group records (as
+ * stored) and its nodes' hashes, one Map entry and a few byte arrays, not ~10,000 objects. A node is
+ * decoded when a read meets it (~0.3 µs; a leaf also hashes its key); those decoded objects die young,
+ * where a cache of decoded nodes was most of the heap every major GC had to mark. The oldest versions
+ * leave once they hold more than `capacity` nodes; the newest always stays.
  */
 class RecentVersions {
-  private readonly versions = new Map<number, readonly TreeNode[]>();
+  private readonly versions = new Map<number, { groups: readonly Uint8Array[]; ids: Buffer; count: number }>();
   private nodes = 0;
   private readonly capacity: number;
 
@@ -114,25 +116,31 @@ class RecentVersions {
     this.capacity = capacity;
   }
 
-  add(version: number, nodes: readonly TreeNode[]): void {
+  add(version: number, nodes: readonly TreeNode[], groups: readonly Uint8Array[]): void {
     const before = this.versions.get(version);
     if (before !== undefined) {
       this.versions.delete(version);
-      this.nodes -= before.length;
+      this.nodes -= before.count;
     }
-    this.versions.set(version, nodes);
+    const ids = Buffer.allocUnsafe(nodes.length * HASH_BYTES);
+    for (let i = 0; i < nodes.length; i++) ids.write(nodes[i]!.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
+    this.versions.set(version, { groups, ids, count: nodes.length });
     this.nodes += nodes.length;
-    for (const [v, list] of this.versions) {
+    for (const [v, kept] of this.versions) {
       if (this.nodes <= this.capacity || this.versions.size === 1) break;
       this.versions.delete(v);
-      this.nodes -= list.length;
+      this.nodes -= kept.count;
     }
   }
 
-  /** The node `id` at (at, slot), if that version is here (and the slot holds it). */
+  /** The node `id` at (at, slot), if that version is here and the slot holds it. */
   get(id: string, at: number, slot: number): TreeNode | undefined {
-    const n = this.versions.get(at)?.[slot];
-    return n !== undefined && n.id === id ? n : undefined;
+    const v = this.versions.get(at);
+    if (v === undefined || slot >= v.count) return undefined;
+    const o = slot * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) if (v.ids[o + i] !== id.charCodeAt(i)) return undefined;
+    // Memory this tree wrote itself, its hash just compared: no need to hash it again.
+    return decodeNode(id, groupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES), false, at, slot, false);
   }
 
   get size(): number {
@@ -250,6 +258,7 @@ export class StateTree {
       rootRef: after === null ? null : { at: after.at, slot: after.slot },
       version,
       nodes: b.nodes,
+      groups: encodeGroups(b.nodes),
     };
     if (options.commit !== false) this.adopt(u);
     return u;
@@ -261,7 +270,7 @@ export class StateTree {
    * cache, where a later update could meet them by hash and follow refs to slots never written.
    */
   adopt(u: StateUpdate): void {
-    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes);
+    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes, u.groups);
     this.currentRootId = rootId(u.root);
     if (u.rootRef !== null) {
       this.rootRefs.delete(this.currentRootId);

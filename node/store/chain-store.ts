@@ -10,7 +10,7 @@
 import { Level } from 'level';
 import type { StorageWrite } from '../../vm/state.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
-import { encodeGroups, type NodeRef, type NodeStore, type PersistableUpdate } from '../state/index.ts';
+import type { NodeRef, NodeStore, PersistableUpdate } from '../state/index.ts';
 
 const K = {
   head: 0x48,        // 'H' → height ‖ block hash
@@ -51,7 +51,7 @@ function u32be(v: number): Uint8Array {
 /** A state update's node groups, and where its root node is (one small record a block). */
 function putStateUpdate(b: Batch, u: PersistableUpdate): void {
   const version = u64be(BigInt(u.version));
-  encodeGroups(u.nodes).forEach((g, i) => b.put(key(K.nodeGroup, version, u32be(i)), g));
+  u.groups.forEach((g, i) => b.put(key(K.nodeGroup, version, u32be(i)), g));
   // A root stored before node groups (LEGACY) is found by its hash.
   if (u.rootRef && u.rootRef.at >= 0) b.put(key(K.stateRoot, u.root), refBytes(u.rootRef));
 }
