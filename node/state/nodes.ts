@@ -198,8 +198,8 @@ export function encodeNode(n: TreeNode): Uint8Array {
  * [g·GROUP_NODES, (g+1)·GROUP_NODES), each as u32 length ‖ encoding. Written straight from the
  * decoded nodes: an update allocates no encoding per internal node.
  */
-export function encodeGroups(nodes: readonly TreeNode[]): Uint8Array[] {
-  const groups: Uint8Array[] = [];
+export function encodeGroups(nodes: readonly TreeNode[]): Buffer[] {
+  const groups: Buffer[] = [];
   for (let g = 0; g < nodes.length; g += GROUP_NODES) {
     const end = Math.min(nodes.length, g + GROUP_NODES);
     let n = 0;
@@ -214,9 +214,38 @@ export function encodeGroups(nodes: readonly TreeNode[]): Uint8Array[] {
       writeNode(out, at + 4, node);
       at += 4 + len;
     }
-    groups.push(new Uint8Array(out.buffer, out.byteOffset, out.length));
+    groups.push(out);
   }
   return groups;
+}
+
+const u32At = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+
+/**
+ * The node at `index` of a group record this process encoded itself (encodeGroups), decoded without
+ * checks or copies: the tree's own memory of recent versions, read on the hot path. A leaf's bytes are
+ * a view into the group.
+ */
+export function decodeOwnGroupMember(id: string, group: Buffer, index: number, at: number, slot: number): TreeNode {
+  let o = 0;
+  for (let i = 0; i < index; i++) o += 4 + u32At(group, o);
+  const n = u32At(group, o);
+  o += 4;
+  if (group[o] === INTERNAL_PREFIX) {
+    const r = o + 1 + 2 * HASH_BYTES;
+    return {
+      type: INTERNAL, id,
+      leftId: latin1Slice.call(group, o + 1, o + 1 + HASH_BYTES), rightId: latin1Slice.call(group, o + 1 + HASH_BYTES, r),
+      leftAt: refAtOf(group, r), leftSlot: u32At(group, r + 8), rightAt: refAtOf(group, r + 12), rightSlot: u32At(group, r + 20), at, slot,
+    };
+  }
+  const keyLength = (group[o + 1]! << 8) | group[o + 2]!;
+  return { type: LEAF, id, keyPath: keyPathIdOf(group.subarray(o + 3, o + 3 + keyLength)), bytes: group.subarray(o, o + n), keyLength, at, slot };
+}
+
+function refAtOf(b: Uint8Array, o: number): number {
+  const hi = u32At(b, o), lo = u32At(b, o + 4);
+  return hi === 0xffffffff && lo === 0xffffffff ? LEGACY : hi * TWO_32 + lo;
 }
 
 function corrupt(id: string, why: string): never {
@@ -242,10 +271,10 @@ export function groupMember(id: string, group: Uint8Array, index: number): Uint8
 /**
  * Decodes a node's stored bytes, found at (at, slot) (or by hash: LEGACY) as the node `id`. With
  * `verify`, also checks that they hash to `id`, so a damaged store yields STATE_NODE_CORRUPT instead of
- * wrong values or unverifiable proofs. A leaf read from a group copies its bytes (`copyLeaf`, the
- * default for groups) when it is to be kept: a view would keep the whole group alive.
+ * wrong values or unverifiable proofs. A leaf read from a group copies its bytes: it may be cached,
+ * and a view would keep the whole group alive.
  */
-export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0, copyLeaf = at !== LEGACY): TreeNode {
+export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0): TreeNode {
   if (!(stored instanceof Uint8Array) || stored.length === 0) corrupt(id, 'empty or not bytes');
   const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
   if (bytes[0] === INTERNAL_PREFIX) {
@@ -267,7 +296,7 @@ export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: 
     if (bytes.length - 3 - keyLength > MAX_VALUE_BYTES) corrupt(id, 'leaf value above MAX_VALUE_BYTES');
     const keyPath = keyPathIdOf(bytes.subarray(3, 3 + keyLength));
     if (verify && leafHashId(keyPath, bytes.subarray(3 + keyLength)) !== id) corrupt(id, 'hash mismatch');
-    return { type: LEAF, id, keyPath, bytes: copyLeaf ? Buffer.from(bytes) : bytes, keyLength, at, slot };
+    return { type: LEAF, id, keyPath, bytes: at === LEGACY ? bytes : Buffer.from(bytes), keyLength, at, slot };
   }
   return corrupt(id, `unknown node tag ${bytes[0]}`);
 }

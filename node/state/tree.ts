@@ -7,7 +7,7 @@
  * makes a root a function of the key/value set alone, whatever the order of the writes that built it.
  */
 import { StateError } from './errors.ts';
-import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, encodeGroups, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
+import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, decodeOwnGroupMember, encodeGroups, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
 import { HASH_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES, type StateProof } from './proof.ts';
 import type { NodeRef, NodeStore, PersistableUpdate } from './store.ts';
 
@@ -31,7 +31,7 @@ export interface StateUpdate extends PersistableUpdate {
    * Their group records: persist them under `version`, with the root's ref, before relying on `root`
    * beyond this tree's memory (`MemoryNodeStore.putUpdate` shows what to keep).
    */
-  groups: readonly Uint8Array[];
+  groups: readonly Buffer[];
 }
 
 /** The update in progress: its version and what it has created so far (slot = index). */
@@ -108,7 +108,7 @@ class NodeCache {
  * leave once they hold more than `capacity` nodes; the newest always stays.
  */
 class RecentVersions {
-  private readonly versions = new Map<number, { groups: readonly Uint8Array[]; ids: Buffer; count: number }>();
+  private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; count: number }>();
   private nodes = 0;
   private readonly capacity: number;
 
@@ -116,7 +116,7 @@ class RecentVersions {
     this.capacity = capacity;
   }
 
-  add(version: number, nodes: readonly TreeNode[], groups: readonly Uint8Array[]): void {
+  add(version: number, nodes: readonly TreeNode[], groups: readonly Buffer[]): void {
     const before = this.versions.get(version);
     if (before !== undefined) {
       this.versions.delete(version);
@@ -139,8 +139,8 @@ class RecentVersions {
     if (v === undefined || slot >= v.count) return undefined;
     const o = slot * HASH_BYTES;
     for (let i = 0; i < HASH_BYTES; i++) if (v.ids[o + i] !== id.charCodeAt(i)) return undefined;
-    // Memory this tree wrote itself, its hash just compared: no need to hash it again.
-    return decodeNode(id, groupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES), false, at, slot, false);
+    // Memory this tree wrote itself, its hash just compared: no need to check it again.
+    return decodeOwnGroupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES, at, slot);
   }
 
   get size(): number {
