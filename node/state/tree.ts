@@ -109,6 +109,11 @@ class NodeCache {
  */
 class RecentVersions {
   private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; count: number }>();
+  /**
+   * The newest version's nodes also as the objects its update made: the upper levels of the tree are
+   * rewritten by every block and read by the next one, so they are met far more often than the rest.
+   */
+  private newest: { version: number; nodes: readonly TreeNode[] } | undefined;
   private nodes = 0;
   private readonly capacity: number;
 
@@ -126,6 +131,7 @@ class RecentVersions {
     for (let i = 0; i < nodes.length; i++) ids.write(nodes[i]!.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
     this.versions.set(version, { groups, ids, count: nodes.length });
     this.nodes += nodes.length;
+    if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes };
     for (const [v, kept] of this.versions) {
       if (this.nodes <= this.capacity || this.versions.size === 1) break;
       this.versions.delete(v);
@@ -135,6 +141,10 @@ class RecentVersions {
 
   /** The node `id` at (at, slot), if that version is here and the slot holds it. */
   get(id: string, at: number, slot: number): TreeNode | undefined {
+    if (this.newest !== undefined && this.newest.version === at) {
+      const n = this.newest.nodes[slot];
+      return n !== undefined && n.id === id ? n : undefined;
+    }
     const v = this.versions.get(at);
     if (v === undefined || slot >= v.count) return undefined;
     const o = slot * HASH_BYTES;
