@@ -235,6 +235,17 @@ test('a plan executed at another node gives the proposer\'s block, cut by the ga
   }
 });
 
+test('a node shutting down while a batch\'s signatures are checked answers NODE_CLOSED for those, and keeps the other entries\' own refusals', async () => {
+  const { home, operator } = await setup();
+  const node = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 2 });
+  const good = tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]);
+  const pending = node.submitAll([good, good, randomBytes(50), tx(node, operator, 'admission', 'roleOf', [randomBytes(32)], { validUntilBlock: 0n })]);
+  await node.close();
+  const out = await pending;
+  assert.equal(out.map((r) => (r instanceof Error ? (r as { code?: string }).code : 'ok')), ['NODE_CLOSED', 'TX_DUPLICATE', 'TX_MALFORMED', 'TX_EXPIRED']);
+  assert.is(node.mempool.size, 0);
+});
+
 test('a second node checks and commits the first one\'s blocks: same state root; a tampered block is BLOCK_INVALID', async () => {
   const { home, node, consensus, operator } = await setup();
   const other = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 1 });

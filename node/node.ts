@@ -372,6 +372,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     try {
       // A transaction of a proposal that did not make it is checked once, not again when gossip brings it.
       signed = this.verified.has(stx.hashHex) || await this.verifier.verify(check);
+    } catch (e) {
+      throw this.closed ? new NodeError('NODE_CLOSED', 'the node is shutting down') : e;
     } finally {
       this.admitting.delete(stx.hashHex);
     }
@@ -405,6 +407,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     let outcomes: boolean[];
     try {
       outcomes = await this.verifier.verifyAll(unchecked.map((s) => s.check));
+    } catch (e) {
+      // The verifier closed (the node is shutting down): the entries that got this far fail with it;
+      // those refused before keep their own answers.
+      for (const s of started) out[s.i] = this.closed ? new NodeError('NODE_CLOSED', 'the node is shutting down') : e as Error;
+      return out;
     } finally {
       for (const s of started) this.admitting.delete(s.stx.hashHex);
     }

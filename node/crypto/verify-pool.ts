@@ -117,9 +117,9 @@ export class SignatureVerifier {
 
   /** Each check's outcome, in order: one promise for the lot (a batch of transactions from one request, a block's). */
   verifyAll(checks: readonly SignatureCheck[]): Promise<boolean[]> {
+    if (checks.length === 0) return Promise.resolve([]);
     if (this.closed) return Promise.reject(new Error('the signature verifier is closed'));
     if (this.slots.length === 0) return Promise.resolve(checks.map((c) => verifyEd25519(c.publicKey, c.message, c.signature)));
-    if (checks.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const group: Group = { results: new Array<boolean>(checks.length), left: checks.length, resolve, reject, failed: false };
       for (let i = 0; i < checks.length; i++) {

@@ -66,6 +66,7 @@ async function withServer(options: RpcServerOptions, body: (f: Fixture) => Promi
   });
   server.method('doubleBroken', () => 0, { batch: async () => { throw new Error('secret at /home/operator/keys'); } });
   server.method('doubleShort', () => 0, { batch: async () => [{ result: 1 }] });
+  server.method('doubleOdd', () => 0, { batch: async (list) => list.map((_p, i) => (i === 1 ? { result: 1n } : i === 2 ? null as never : { result: i })) });
   server.method('doubleWaits', () => 0, { batch: (_list, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) });
   server.method('waits', (_params, ctx) => new Promise((_resolve, reject) => {
     ctx.signal.addEventListener('abort', () => {
@@ -164,6 +165,9 @@ test('batches: a method with a batch handler serves its entries in one call, ans
     assert.ok(logs.some((l) => l.type === 'internal_error' && l.method === 'doubleBroken'));
     const short = await post(url, `[${rpc('doubleShort', [1], 1)},${rpc('doubleShort', [2], 2)}]`);
     assert.equal(short.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [1, 'RPC_INTERNAL_ERROR']);
+    // An outcome that does not serialise, or is missing, fails its own entry only.
+    const odd = await post(url, `[${rpc('doubleOdd', [1], 1)},${rpc('doubleOdd', [2], 2)},${rpc('doubleOdd', [3], 3)},${rpc('doubleOdd', [4], 4)}]`);
+    assert.equal(odd.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [0, 'RPC_INTERNAL_ERROR', 'RPC_INTERNAL_ERROR', 3]);
   });
 });
 
@@ -173,6 +177,10 @@ test('batches: batch handlers keep the rate limit per entry and the message dead
     const limited = await post(url, `[${rpc('double', [1], 1)},${rpc('double', [2], 2)},${rpc('double', [3], 3)}]`);
     assert.equal(limited.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [2, 4, 'RPC_RATE_LIMITED']);
     assert.equal(calls, ['double×2']);
+    now += 2_000;
+    // Tokens go in the batch's order, whichever way each entry is served: the last one is refused.
+    const mixed = await post(url, `[${rpc('double', [1], 1)},${rpc('echo', ['x'], 2)},${rpc('double', [3], 3)}]`);
+    assert.equal(mixed.json.map((r: { result?: unknown; error?: { data: { code: string } } }) => r.result ?? r.error!.data.code), [2, ['x'], 'RPC_RATE_LIMITED']);
     now += 2_000;
     const late = await post(url, `[${rpc('doubleWaits', [1], 1)},${rpc('doubleWaits', [2], 2)}]`);
     assert.equal(late.json.map((r: { error: { data: { code: string } } }) => r.error.data.code), ['RPC_TIMEOUT', 'RPC_TIMEOUT']);

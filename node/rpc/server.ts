@@ -566,6 +566,8 @@ export class RpcServer {
     message.forEach((entry: unknown, i) => {
       const method = this.batchedMethod(entry);
       if (method === undefined) waits.push(this.dispatch(entry, caller).then((r) => { replies[i] = r; }));
+      // Tokens in the batch's order, whichever way an entry is served.
+      else if (!this.take(caller.remote)) replies[i] = { json: errorJson((entry as BatchedRequest).id, rateLimited()), limited: true };
       else if (together.has(method)) together.get(method)!.push(i);
       else together.set(method, [i]);
     });
@@ -612,43 +614,43 @@ export class RpcServer {
     return req.method;
   }
 
-  /** Entries of one batch calling a method with a BatchHandler: answered as dispatch would answer each. */
+  /**
+   * Entries of one batch calling a method with a BatchHandler (their rate-limit tokens taken): answered
+   * as dispatch would answer each.
+   */
   private async dispatchTogether(method: string, requests: readonly BatchedRequest[], caller: Caller): Promise<Reply[]> {
     const out = new Array<Reply>(requests.length);
     // Ids only from here on: the requests (and their params) are the handler's, not kept while it runs.
     const ids = requests.map((r) => r.id);
-    const go: number[] = [];
-    let params: unknown[] | undefined = [];
-    for (let k = 0; k < requests.length; k++) {
-      if (this.take(caller.remote)) {
-        go.push(k);
-        params.push(requests[k]!.params);
-      } else {
-        out[k] = { json: errorJson(ids[k]!, rateLimited()), limited: true };
-      }
-    }
+    let params: unknown[] | undefined = requests.map((r) => r.params);
     requests = [];
-    if (go.length === 0) return out;
     const failed = (k: number, err: unknown) => {
       const { error, typed } = toRpcError(err);
       if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
       out[k] = { json: errorJson(ids[k]!, error), limited: false };
     };
+    let outcomes: ReadonlyArray<{ result: unknown } | { error: unknown }>;
     try {
       const batch = this.batchHandlers.get(method)!;
-      const outcomes = await this.scoped(method, caller, (ctx) => {
+      outcomes = await this.scoped(method, caller, (ctx) => {
         const list = params!;
         params = undefined;
         return batch(list, ctx);
       });
-      go.forEach((k, j) => {
-        const o = outcomes[j];
-        if (o === undefined) failed(k, new Error(`the batch handler of ${method} gave ${outcomes.length} outcomes for ${go.length} entries`));
-        else if ('error' in o) failed(k, o.error);
-        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(ids[k])},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
-      });
     } catch (err) {
-      for (const k of go) failed(k, err);
+      for (let k = 0; k < ids.length; k++) failed(k, err);
+      return out;
+    }
+    for (let k = 0; k < ids.length; k++) {
+      // Each entry alone, as dispatch: one bad outcome (or one that does not serialise) fails only its entry.
+      try {
+        const o = outcomes[k];
+        if (typeof o !== 'object' || o === null) throw new Error(`the batch handler of ${method} gave no outcome for entry ${k} of ${ids.length}`);
+        if ('error' in o) failed(k, o.error);
+        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(ids[k])},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
+      } catch (err) {
+        failed(k, err);
+      }
     }
     return out;
   }

@@ -286,6 +286,12 @@ test('a proposal that is not adopted leaves nothing readable behind; adopting it
   assert.is(tree.get(bytes('c')), undefined);
   throwsCode(() => tree.update([], { version: -1 }), 'STATE_VERSION_INVALID');
   throwsCode(() => tree.update([], { version: 1.5 }), 'STATE_VERSION_INVALID');
+  // Opened at a stored root, a tree cannot tell which versions its store holds: each update names its own.
+  const reopened = new StateTree(store, { root: won.root });
+  throwsCode(() => reopened.update([{ key: bytes('d'), value: bytes('4') }]), 'STATE_VERSION_INVALID');
+  const next = reopened.update([{ key: bytes('d'), value: bytes('4') }], { version: 8 });
+  store.putUpdate(next);
+  assert.equal(new StateTree(store, { root: next.root }).get(bytes('b')), bytes('2'));
 });
 
 test('a store written before node groups (nodes by hash) stays readable, and later versions build on it', () => {

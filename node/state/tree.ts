@@ -200,8 +200,9 @@ export interface UpdateOptions {
    */
   commit?: boolean;
   /**
-   * The version the new nodes are stored under (default: one above the highest this tree has used).
-   * Two updates whose nodes are both persisted need versions of their own: the node uses heights.
+   * The version the new nodes are stored under. Two updates whose nodes are both persisted (or both
+   * adopted) need versions of their own: the node uses heights. Default, for a tree created empty
+   * only: one above the highest this tree has used.
    */
   version?: number;
 }
@@ -215,9 +216,11 @@ export class StateTree {
   private readonly verifyNodes: boolean;
   private currentRootId: string;
   private lastVersion = -1;
+  private openedAtRoot: boolean;
 
   constructor(store: NodeStore, options: StateTreeOptions = {}) {
     this.store = store;
+    this.openedAtRoot = options.root !== undefined;
     const capacity = options.cacheNodes ?? 500_000;
     this.recent = new RecentVersions(capacity);
     this.cache = new NodeCache(Math.ceil(capacity / 4));
@@ -233,6 +236,7 @@ export class StateTree {
   /** Moves the current root to any root whose nodes are kept (e.g. a block committed elsewhere). */
   setRoot(root: Uint8Array): void {
     this.currentRootId = rootId(root);
+    this.openedAtRoot = true;
   }
 
   /** Decoded nodes in memory (for metrics). */
@@ -248,6 +252,8 @@ export class StateTree {
    */
   update(writes: Iterable<StateWrite>, options: UpdateOptions = {}): StateUpdate {
     const baseId = options.base === undefined ? this.currentRootId : rootId(options.base);
+    // A tree opened at a stored root cannot know which versions its store holds: the caller names them.
+    if (options.version === undefined && this.openedAtRoot) throw new StateError('STATE_VERSION_INVALID', 'a tree opened at an existing root needs each update\'s version (one its store does not hold yet)');
     const version = options.version ?? this.lastVersion + 1;
     if (!Number.isSafeInteger(version) || version < 0) throw new StateError('STATE_VERSION_INVALID', `a version is an integer from 0 to 2^53, not ${String(version)}`);
     const byPath = new Map<string, PendingWrite>();

@@ -10,7 +10,7 @@
 import { Level } from 'level';
 import type { StorageWrite } from '../../vm/state.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
-import type { NodeRef, NodeStore, PersistableUpdate } from '../state/index.ts';
+import { StateError, type NodeRef, type NodeStore, type PersistableUpdate } from '../state/index.ts';
 
 const K = {
   head: 0x48,        // 'H' → height ‖ block hash
@@ -190,7 +190,8 @@ export class ChainStore {
         const v = this.getSync(key(K.stateRoot, hash));
         if (!v) return undefined;
         const at = v.length === 12 ? readU64be(v) : -1n;
-        if (at < 0n || at > BigInt(Number.MAX_SAFE_INTEGER)) throw new StoreError('state root record is not a 12-byte ref');
+        // A root read like any node: damage is the state's typed error (hasRoot answers false on it).
+        if (at < 0n || at > BigInt(Number.MAX_SAFE_INTEGER)) throw new StateError('STATE_NODE_CORRUPT', `the ref of state root ${Buffer.from(hash).toString('hex')} is not a 12-byte ref`);
         return { at: Number(at), slot: new DataView(v.buffer, v.byteOffset + 8, 4).getUint32(0) };
       },
       byHash: (hash) => this.getSync(key(K.node, hash)),
