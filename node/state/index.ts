@@ -2,7 +2,7 @@
 export { StateError, type StateErrorCode } from './errors.ts';
 export { StateTree, type StateTreeOptions, type StateUpdate, type StateWrite, type UpdateOptions } from './tree.ts';
 export { MemoryNodeStore, type NodeRef, type NodeStore, type PersistableUpdate } from './store.ts';
-export { GROUP_NODES, encodeGroups, encodeNode, type TreeNode } from './nodes.ts';
+export { encodeNode, type TreeNode } from './nodes.ts';
 export {
   EMPTY_ROOT_HEX, HASH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_DEPTH, PROOF_VERSION,
   checkProof, decodeProof, emptyRoot, encodeProof, fromHex, internalHash, keyPathOf, leafHash, pathBit,

@@ -151,9 +151,11 @@ function writeRef(out: Buffer, offset: number, at: number, slot: number): void {
   out.writeUInt32BE(slot, offset + 8);
 }
 
-/** The version of the ref at `offset`; NaN when it is above 2^53 (never written). */
-function readRefAt(bytes: Buffer, offset: number): number {
-  const hi = bytes.readUInt32BE(offset), lo = bytes.readUInt32BE(offset + 4);
+const u32At = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+
+/** The version of the ref at `o`; NaN when it is above 2^53 (never written). */
+function refAtOf(b: Uint8Array, o: number): number {
+  const hi = u32At(b, o), lo = u32At(b, o + 4);
   if (hi === 0xffffffff && lo === 0xffffffff) return LEGACY;
   return hi < 0x200000 ? hi * TWO_32 + lo : NaN;
 }
@@ -220,8 +222,6 @@ export function encodeGroups(nodes: readonly TreeNode[]): Buffer[] {
   return groups;
 }
 
-const u32At = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-
 /**
  * The node at `index` of a group record this process encoded itself (encodeGroups), decoded without
  * checks or copies: the tree's own memory of recent versions, read on the hot path. A leaf's bytes are
@@ -244,10 +244,6 @@ export function decodeOwnGroupMember(id: string, group: Buffer, index: number, a
   return { type: LEAF, id, keyPath: keyPathIdOf(group.subarray(o + 3, o + 3 + keyLength)), bytes: group.subarray(o, o + n), keyLength, at, slot };
 }
 
-function refAtOf(b: Uint8Array, o: number): number {
-  const hi = u32At(b, o), lo = u32At(b, o + 4);
-  return hi === 0xffffffff && lo === 0xffffffff ? LEGACY : hi * TWO_32 + lo;
-}
 
 function corrupt(id: string, why: string): never {
   throw new StateError('STATE_NODE_CORRUPT', `stored node ${hashOfId(id).toString('hex')}: ${why}`);
@@ -286,7 +282,7 @@ export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: 
     if (leftId === EMPTY_ID && rightId === EMPTY_ID) corrupt(id, 'internal node with two empty children');
     if (verify && sha256Id(bytes.subarray(0, 1 + 2 * HASH_BYTES)) !== id) corrupt(id, 'hash mismatch');
     if (at === LEGACY) return { type: INTERNAL, id, leftId, rightId, leftAt: LEGACY, leftSlot: 0, rightAt: LEGACY, rightSlot: 0, at, slot };
-    const leftAt = readRefAt(bytes, 1 + 2 * HASH_BYTES), rightAt = readRefAt(bytes, 13 + 2 * HASH_BYTES);
+    const leftAt = refAtOf(bytes, 1 + 2 * HASH_BYTES), rightAt = refAtOf(bytes, 13 + 2 * HASH_BYTES);
     if (Number.isNaN(leftAt) || Number.isNaN(rightAt)) corrupt(id, 'child version above 2^53');
     return { type: INTERNAL, id, leftId, rightId, leftAt, leftSlot: bytes.readUInt32BE(9 + 2 * HASH_BYTES), rightAt, rightSlot: bytes.readUInt32BE(21 + 2 * HASH_BYTES), at, slot };
   }
