@@ -6,7 +6,7 @@
  */
 import { systemAddress } from '../../contracts/system/index.ts';
 import { encodeValues } from '../../contracts/sdk/codec.ts';
-import type { StateView } from '../../vm/state.ts';
+import { latin1, type StateView } from '../../vm/state.ts';
 import type { SignedTx } from '../tx/transaction.ts';
 import type { BlockContext, Executor } from './executor.ts';
 import { decodeResult, type DeployedContract } from './contracts.ts';
@@ -49,7 +49,7 @@ export class QuotaAdmission {
    */
   reserve(state: StateView, ctx: BlockContext, stx: SignedTx, pendingOfSender: () => readonly SignedTx[]): boolean {
     this.refresh(state, ctx);
-    const key = Buffer.from(stx.tx.sender).toString('latin1');
+    const key = latin1(stx.tx.sender);
     let a = this.accounts.get(key);
     if (!a) {
       const r = this.executor.query(state, QUOTA, 'balanceOf', encodeValues(['bytes32'], [stx.tx.sender]), ctx);
@@ -67,7 +67,7 @@ export class QuotaAdmission {
 
   /** A reserved transaction did not make it into the pool after all. */
   release(stx: SignedTx): void {
-    const a = this.accounts.get(Buffer.from(stx.tx.sender).toString('latin1'));
+    const a = this.accounts.get(latin1(stx.tx.sender));
     if (a && this.schedule) a.pending -= this.minCost(stx);
   }
 }

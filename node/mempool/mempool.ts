@@ -8,6 +8,7 @@
  */
 import type { SignedTx } from '../tx/transaction.ts';
 import { TxError } from '../tx/errors.ts';
+import { latin1 } from '../../vm/state.ts';
 
 export interface MempoolLimits {
   maxTxs: number;
@@ -60,7 +61,7 @@ export class Mempool {
     if (!opts.force && (this.byHash.size >= this.limits.maxTxs || this.bytes + stx.bytes.length > this.limits.maxBytes)) {
       throw new TxError('BUSY', `the pool is full (${this.byHash.size} transactions, ${this.bytes} bytes): retry later`);
     }
-    const senderKey = Buffer.from(stx.tx.sender).toString('latin1');
+    const senderKey = latin1(stx.tx.sender);
     let queue = this.bySender.get(senderKey);
     if (!opts.force && queue && queue.length >= this.limits.maxPerSender) {
       throw new TxError('BUSY', `the sender has ${queue.length} pending transactions, the most allowed: retry later`);
@@ -131,7 +132,7 @@ export class Mempool {
 
   /** The sender's pending transactions, oldest first. */
   ofSender(sender: Uint8Array): readonly SignedTx[] {
-    return this.bySender.get(Buffer.from(sender).toString('latin1')) ?? [];
+    return this.bySender.get(latin1(sender)) ?? [];
   }
 
   all(): SignedTx[] {

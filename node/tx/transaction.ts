@@ -9,6 +9,7 @@ import { hash } from 'node:crypto';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
+import { hex } from '../chain/hash.ts';
 import { SCHEME_ED25519, TX_DOMAIN, encodeTransaction, signingPayload, type Transaction, type UnsignedTransaction } from './encoding.ts';
 
 export {
@@ -51,7 +52,7 @@ export class SignedTx {
     const digest = hash('sha256', bytes, 'binary'); // 'binary' is latin1
     for (let i = 0; i < 32; i++) hashSlot[i] = digest.charCodeAt(i);
     this.hash = hashSlot;
-    this.hashHex = Buffer.from(digest, 'latin1').toString('hex');
+    this.hashHex = hex(hashSlot);
   }
 
   static from(tx: Transaction): SignedTx {
