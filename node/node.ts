@@ -373,7 +373,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       // A transaction of a proposal that did not make it is checked once, not again when gossip brings it.
       signed = this.verified.has(stx.hashHex) || await this.verifier.verify(check);
     } catch (e) {
-      throw this.closed ? new NodeError('NODE_CLOSED', 'the node is shutting down') : e;
+      throw this.closedOr(e as Error);
     } finally {
       this.admitting.delete(stx.hashHex);
     }
@@ -410,7 +410,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     } catch (e) {
       // The verifier closed (the node is shutting down): the entries that got this far fail with it;
       // those refused before keep their own answers.
-      for (const s of started) out[s.i] = this.closed ? new NodeError('NODE_CLOSED', 'the node is shutting down') : e as Error;
+      for (const s of started) out[s.i] = this.closedOr(e as Error);
       return out;
     } finally {
       for (const s of started) this.admitting.delete(s.stx.hashHex);
@@ -432,6 +432,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       for (const s of accepted) out[s.i] = e as Error;
     }
     return out;
+  }
+
+  /** A failure of admission's asynchronous steps: NODE_CLOSED when the node is closing (the cause), else itself. */
+  private closedOr(e: Error): Error {
+    return this.closed ? new NodeError('NODE_CLOSED', 'the node is shutting down') : e;
   }
 
   /** The first checks of admission: the node can take transactions, and these bytes are one for this chain. */
@@ -484,8 +489,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     } catch (e) {
       this.mempool.remove(stxs.map((s) => s.hashHex));
       for (const s of stxs) this.quota.release(s);
-      if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
-      throw e;
+      throw this.closedOr(e as Error);
     }
     for (const s of stxs) this.emit('accepted', s);
   }

@@ -116,8 +116,28 @@ export interface RpcServerStats {
 
 const RESERVED_METHODS = new Set(['subscribe', 'unsubscribe']);
 
+type RequestId = string | number | null;
+
 /** A batch entry batchedMethod accepted. */
-interface BatchedRequest { id: string | number | null; params: unknown }
+interface BatchedRequest { id: RequestId; params: unknown }
+
+/**
+ * What a JSON-RPC request is: its id for the reply (null when absent or not a valid id), whether it
+ * has one (no id: a notification), and whether it is a valid request at all.
+ */
+function requestShape(request: unknown): { isObject: boolean; hasId: boolean; id: RequestId; valid: boolean; method: string; params: unknown } {
+  const req = request as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  const isObject = typeof request === 'object' && request !== null && !Array.isArray(request);
+  const hasId = isObject && Object.hasOwn(req, 'id');
+  const idOk = !hasId || req.id === null || typeof req.id === 'string' || (typeof req.id === 'number' && Number.isFinite(req.id));
+  const valid = isObject && idOk && req.jsonrpc === '2.0' && typeof req.method === 'string' &&
+    (req.params === undefined || (typeof req.params === 'object' && req.params !== null));
+  return { isObject, hasId, id: hasId && idOk ? req.id as RequestId : null, valid, method: valid ? req.method as string : '', params: valid ? req.params : undefined };
+}
+
+function resultReply(id: RequestId, result: unknown): { json: string; limited: false } {
+  return { json: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(result) ?? 'null'}}`, limited: false };
+}
 /** Sockets over the connection cap still get a polite 503; this many more are dropped at accept. */
 const OVERFLOW_ALLOWANCE = 32;
 /** How long, and for how many bytes, a connection closed on an unread body keeps reading before it is cut. */
@@ -582,36 +602,31 @@ export class RpcServer {
   }
 
   private async dispatch(request: unknown, caller: Caller): Promise<Reply> {
-    const req = request as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-    const isObject = typeof request === 'object' && request !== null && !Array.isArray(request);
-    const hasId = isObject && Object.hasOwn(req, 'id');
-    const idOk = !hasId || req.id === null || typeof req.id === 'string' || (typeof req.id === 'number' && Number.isFinite(req.id));
-    const id = hasId && idOk ? req.id : null;
-    if (!this.take(caller.remote)) return { json: isObject && !hasId ? undefined : errorJson(id, rateLimited()), limited: true };
-    if (!isObject || !idOk || req.jsonrpc !== '2.0' || typeof req.method !== 'string' ||
-        (req.params !== undefined && (typeof req.params !== 'object' || req.params === null))) {
-      return { json: errorJson(id, new RpcError('RPC_INVALID_REQUEST', 'Invalid request: expected {"jsonrpc":"2.0","method":string,"params"?:object|array,"id"?:string|number|null}')), limited: false };
+    const r = requestShape(request);
+    if (!this.take(caller.remote)) return { json: r.isObject && !r.hasId ? undefined : errorJson(r.id, rateLimited()), limited: true };
+    if (!r.valid) {
+      return { json: errorJson(r.id, new RpcError('RPC_INVALID_REQUEST', 'Invalid request: expected {"jsonrpc":"2.0","method":string,"params"?:object|array,"id"?:string|number|null}')), limited: false };
     }
-    const method = req.method;
     try {
-      const result = await this.invoke(method, req.params, caller);
-      if (!hasId) return { json: undefined, limited: false };
-      return { json: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(result) ?? 'null'}}`, limited: false };
+      const result = await this.invoke(r.method, r.params, caller);
+      return r.hasId ? resultReply(r.id, result) : { json: undefined, limited: false };
     } catch (err) {
-      const { error, typed } = toRpcError(err);
-      if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
-      return { json: hasId ? errorJson(id, error) : undefined, limited: false };
+      const reply = this.errorReply(r.id, err, r.method, caller);
+      return r.hasId ? reply : { json: undefined, limited: false };
     }
+  }
+
+  /** An error's reply (typed errors keep their code; anything else is logged and answered as internal). */
+  private errorReply(id: RequestId, err: unknown, method: string, caller: Caller): Reply {
+    const { error, typed } = toRpcError(err);
+    if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
+    return { json: errorJson(id, error), limited: false };
   }
 
   /** The method of a batch entry that a BatchHandler serves: a well-formed request with an id (not a notification). */
   private batchedMethod(entry: unknown): string | undefined {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
-    const req = entry as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-    if (req.jsonrpc !== '2.0' || typeof req.method !== 'string' || !this.batchHandlers.has(req.method)) return undefined;
-    if (!Object.hasOwn(req, 'id') || !(req.id === null || typeof req.id === 'string' || (typeof req.id === 'number' && Number.isFinite(req.id)))) return undefined;
-    if (req.params !== undefined && (typeof req.params !== 'object' || req.params === null)) return undefined;
-    return req.method;
+    const r = requestShape(entry);
+    return r.valid && r.hasId && this.batchHandlers.has(r.method) ? r.method : undefined;
   }
 
   /**
@@ -624,11 +639,7 @@ export class RpcServer {
     const ids = requests.map((r) => r.id);
     let params: unknown[] | undefined = requests.map((r) => r.params);
     requests = [];
-    const failed = (k: number, err: unknown) => {
-      const { error, typed } = toRpcError(err);
-      if (!typed) this.opts.log({ type: 'internal_error', remote: caller.remote, method, error: err });
-      out[k] = { json: errorJson(ids[k]!, error), limited: false };
-    };
+    const failed = (k: number, err: unknown) => { out[k] = this.errorReply(ids[k]!, err, method, caller); };
     let outcomes: ReadonlyArray<{ result: unknown } | { error: unknown }>;
     try {
       const batch = this.batchHandlers.get(method)!;
@@ -647,7 +658,7 @@ export class RpcServer {
         const o = outcomes[k];
         if (typeof o !== 'object' || o === null) throw new Error(`the batch handler of ${method} gave no outcome for entry ${k} of ${ids.length}`);
         if ('error' in o) failed(k, o.error);
-        else out[k] = { json: `{"jsonrpc":"2.0","id":${JSON.stringify(ids[k])},"result":${JSON.stringify(o.result) ?? 'null'}}`, limited: false };
+        else out[k] = resultReply(ids[k]!, o.result);
       } catch (err) {
         failed(k, err);
       }

@@ -34,7 +34,7 @@ export const LEGACY = -1;
 /** Consecutive slots stored together in one record. */
 export const GROUP_NODES = 16;
 /** An internal node's encoding: tag, two hashes, two refs. */
-export const INTERNAL_BYTES = 1 + 2 * HASH_BYTES + 2 * 12;
+const INTERNAL_BYTES = 1 + 2 * HASH_BYTES + 2 * 12;
 
 /** Where a node is stored: the version that created it (LEGACY: by hash) and its slot there. */
 interface Located {
@@ -244,7 +244,6 @@ export function decodeOwnGroupMember(id: string, group: Buffer, index: number, a
   return { type: LEAF, id, keyPath: keyPathIdOf(group.subarray(o + 3, o + 3 + keyLength)), bytes: group.subarray(o, o + n), keyLength, at, slot };
 }
 
-
 function corrupt(id: string, why: string): never {
   throw new StateError('STATE_NODE_CORRUPT', `stored node ${hashOfId(id).toString('hex')}: ${why}`);
 }
@@ -254,11 +253,10 @@ function corrupt(id: string, why: string): never {
  * that does not parse, is STATE_NODE_CORRUPT: refs are only ever written to slots that exist.
  */
 export function groupMember(id: string, group: Uint8Array, index: number): Uint8Array {
-  const dv = new DataView(group.buffer, group.byteOffset, group.length);
   let at = 0;
   for (let i = 0; ; i++) {
     if (at + 4 > group.length) return corrupt(id, at === group.length ? `its group holds ${i} nodes, not slot ${index} of it` : 'truncated node group');
-    const n = dv.getUint32(at);
+    const n = u32At(group, at);
     if (at + 4 + n > group.length) corrupt(id, 'truncated node group');
     if (i === index) return group.subarray(at + 4, at + 4 + n);
     at += 4 + n;
@@ -271,7 +269,7 @@ export function groupMember(id: string, group: Uint8Array, index: number): Uint8
  * wrong values or unverifiable proofs. A leaf read from a group copies its bytes: it may be cached,
  * and a view would keep the whole group alive.
  */
-export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number = LEGACY, slot = 0): TreeNode {
+export function decodeNode(id: string, stored: Uint8Array, verify: boolean, at: number, slot: number): TreeNode {
   if (!(stored instanceof Uint8Array) || stored.length === 0) corrupt(id, 'empty or not bytes');
   const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.length);
   if (bytes[0] === INTERNAL_PREFIX) {

@@ -22,8 +22,14 @@ export interface NodeStore {
 
 /** What a store keeps of an update: its version's node groups and its root's ref. */
 export interface PersistableUpdate {
+  /** The root after the update. */
   root: Uint8Array;
+  /**
+   * Where the root node is stored (a new node of the update, or an older one); null for the empty
+   * tree, and for a root of a store written before groups (found by its hash).
+   */
   rootRef: NodeRef | null;
+  /** The version the new nodes are stored under (the node uses the block's height). */
   version: number;
   /** The new nodes' group records (nodes.ts), group 0 first. */
   groups: readonly Uint8Array[];
@@ -52,7 +58,7 @@ export class MemoryNodeStore implements NodeStore {
   /** Keeps an update's nodes and root ref (what the node writes in a block's batch). */
   putUpdate(u: PersistableUpdate): void {
     u.groups.forEach((g, i) => this.groups.set(`${u.version}/${i}`, g));
-    if (u.rootRef && u.rootRef.at >= 0) this.roots.set(hex(u.root), u.rootRef);
+    if (u.rootRef) this.roots.set(hex(u.root), u.rootRef);
   }
 
   /** Replaces (or with undefined, removes) a group record: for tests of damaged stores. */

@@ -18,13 +18,8 @@ export interface StateWrite {
   value: Uint8Array | null;
 }
 
+/** An update's result: the new root, where it is, and the nodes it created (PersistableUpdate: what a store keeps). */
 export interface StateUpdate extends PersistableUpdate {
-  /** The root after the writes. */
-  root: Uint8Array;
-  /** Where the root node is stored (a new node of this update, or an older one); null for the empty tree. */
-  rootRef: NodeRef | null;
-  /** The version the new nodes are stored under (the node uses the block's height). */
-  version: number;
   /** The nodes this update created, in slot order (nodes.ts). */
   nodes: readonly TreeNode[];
   /**
@@ -271,7 +266,7 @@ export class StateTree {
     if (version > this.lastVersion) this.lastVersion = version;
     const u: StateUpdate = {
       root: bytesOfId(after === null ? EMPTY_ID : after.id),
-      rootRef: after === null ? null : { at: after.at, slot: after.slot },
+      rootRef: after === null || after.at === LEGACY ? null : { at: after.at, slot: after.slot },
       version,
       nodes: b.nodes,
       groups: encodeGroups(b.nodes),

@@ -52,8 +52,7 @@ function u32be(v: number): Uint8Array {
 function putStateUpdate(b: Batch, u: PersistableUpdate): void {
   const version = u64be(BigInt(u.version));
   u.groups.forEach((g, i) => b.put(key(K.nodeGroup, version, u32be(i)), g));
-  // A root stored before node groups (LEGACY) is found by its hash.
-  if (u.rootRef && u.rootRef.at >= 0) b.put(key(K.stateRoot, u.root), refBytes(u.rootRef));
+  if (u.rootRef) b.put(key(K.stateRoot, u.root), refBytes(u.rootRef));
 }
 
 function refBytes(ref: NodeRef): Uint8Array {
