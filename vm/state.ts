@@ -207,49 +207,134 @@ export class Journal implements StateView {
   }
 }
 
-/** One contract's storage in MemoryState: hashed for point reads, ordered for iteration. */
+/**
+ * Committed values copied into large append-only chunks, each found by one number: a state of
+ * millions of entries is then a few large buffers to the GC, where an object and a buffer per value
+ * would be traced by every major collection (at 40,000 entries that was half of a full collection's
+ * work). A location is chunk index × CHUNK_BYTES + the offset of a u32 length, then the value's bytes.
+ * Chunks are never written again, so a value handed out stays valid after it is overwritten.
+ */
+class ValueArena {
+  static readonly CHUNK_BYTES = 1 << 20;
+  /** Larger values get a chunk of their own. */
+  private static readonly OWN_CHUNK_FROM = ValueArena.CHUNK_BYTES >> 3;
+  private readonly chunks: Uint8Array[] = [];
+  /** The chunk small values go to, and its index. */
+  private chunk = new Uint8Array(0);
+  private chunkIndex = -1;
+  private at = 0;
+  /** Bytes appended so far (live or not). */
+  bytes = 0;
+
+  put(value: Uint8Array): number {
+    const n = 4 + value.length;
+    let chunk = this.chunk, at = this.at, index = this.chunkIndex;
+    if (n >= ValueArena.OWN_CHUNK_FROM) {
+      chunk = new Uint8Array(n);
+      at = 0;
+      index = this.chunks.push(chunk) - 1;
+    } else if (at + n > chunk.length) {
+      chunk = this.chunk = new Uint8Array(ValueArena.CHUNK_BYTES);
+      at = 0;
+      index = this.chunkIndex = this.chunks.push(chunk) - 1;
+    }
+    const loc = index * ValueArena.CHUNK_BYTES + at;
+    const len = value.length;
+    chunk[at] = len;
+    chunk[at + 1] = len >>> 8;
+    chunk[at + 2] = len >>> 16;
+    chunk[at + 3] = len >>> 24;
+    chunk.set(value, at + 4);
+    if (chunk === this.chunk) this.at = at + n;
+    this.bytes += n;
+    return loc;
+  }
+
+  get(loc: number): Uint8Array {
+    const chunk = this.chunks[Math.floor(loc / ValueArena.CHUNK_BYTES)]!;
+    const at = loc % ValueArena.CHUNK_BYTES;
+    return chunk.subarray(at + 4, at + 4 + ValueArena.length(chunk, at));
+  }
+
+  /** The arena bytes a value takes (its length and itself). */
+  sizeAt(loc: number): number {
+    return 4 + ValueArena.length(this.chunks[Math.floor(loc / ValueArena.CHUNK_BYTES)]!, loc % ValueArena.CHUNK_BYTES);
+  }
+
+  private static length(chunk: Uint8Array, at: number): number {
+    return (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16)) + chunk[at + 3]! * 0x1000000;
+  }
+}
+
+/** Bytes of a `latin1` string (a key kept as its string). */
+function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** One contract's storage in MemoryState: value locations by key, and in key order once iterated. */
 interface ContractStore {
-  lookup: Map<string, StorageEntry>;
-  ordered: SortedMap<StorageEntry>;
+  lookup: Map<string, number>;
+  /** Built on the contract's first iteration, then kept up to date: most contracts are never iterated. */
+  ordered: SortedMap<number> | undefined;
 }
 
 /**
- * An in-memory committed state: the `vm exec` CLI, simulations and tests use it. Storage is split
- * per contract, so ordered keys are short (no shared 32-byte address prefix to compare).
+ * An in-memory committed state: the node's, the `vm exec` CLI's, simulations' and tests'. Storage is
+ * split per contract, so ordered keys are short (no shared 32-byte address prefix to compare); values
+ * live in a ValueArena, copied in by `apply`.
  */
 export class MemoryState implements StateView {
   private contracts = new Map<string, ContractStore>();
   private count = 0;
+  private arena = new ValueArena();
+  /** Arena bytes the current entries use: the arena is compacted when it holds much more. */
+  private liveBytes = 0;
 
-  /** A copy: the ordered trees are shared copy-on-write, the hash maps copied. */
+  /** A copy: the ordered trees are shared copy-on-write, the hash maps copied, the arena shared (append-only). */
   clone(): MemoryState {
     const c = new MemoryState();
-    for (const [a, cs] of this.contracts) c.contracts.set(a, { lookup: new Map(cs.lookup), ordered: cs.ordered.clone() });
+    for (const [a, cs] of this.contracts) c.contracts.set(a, { lookup: new Map(cs.lookup), ordered: cs.ordered?.clone() });
     c.count = this.count;
+    c.arena = this.arena;
+    c.liveBytes = this.liveBytes;
     return c;
   }
 
   /** Every entry of a contract, in key order. */
   entriesOf(contract: Uint8Array): StorageEntry[] {
     const out: StorageEntry[] = [];
-    this.contracts.get(addressString(contract))?.ordered.forEachPair((_k, e) => { out.push(e); });
+    const cs = this.contracts.get(addressString(contract));
+    if (cs) MemoryState.ordered(cs).forEachPair((k, loc) => { out.push({ key: latin1Bytes(k), value: this.arena.get(loc) }); });
     return out;
   }
 
   get(contract: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    return this.contracts.get(addressString(contract))?.lookup.get(latin1(key))?.value;
+    const loc = this.contracts.get(addressString(contract))?.lookup.get(latin1(key));
+    return loc === undefined ? undefined : this.arena.get(loc);
   }
 
   /** Read by the journal's key strings (address, key), saving a conversion. */
   getByStrings(a: string, k: string): Uint8Array | undefined {
-    return this.contracts.get(a)?.lookup.get(k)?.value;
+    const loc = this.contracts.get(a)?.lookup.get(k);
+    return loc === undefined ? undefined : this.arena.get(loc);
   }
 
   next(contract: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): StorageEntry | undefined {
     const cs = this.contracts.get(addressString(contract));
     if (!cs) return undefined;
-    const k = firstInRange(cs.ordered, latin1(prefix), after ? latin1(after) : undefined);
-    return k === undefined ? undefined : cs.ordered.get(k);
+    const ordered = MemoryState.ordered(cs);
+    const k = firstInRange(ordered, latin1(prefix), after ? latin1(after) : undefined);
+    return k === undefined ? undefined : { key: latin1Bytes(k), value: this.arena.get(ordered.get(k)!) };
+  }
+
+  private static ordered(cs: ContractStore): SortedMap<number> {
+    if (!cs.ordered) {
+      cs.ordered = sortedMap<number>();
+      for (const k of [...cs.lookup.keys()].sort()) cs.ordered.set(k, cs.lookup.get(k)!);
+    }
+    return cs.ordered;
   }
 
   apply(writes: Iterable<StorageWrite>): void {
@@ -257,22 +342,41 @@ export class MemoryState implements StateView {
       const a = addressString(w.contract);
       const k = w.keyString ?? latin1(w.key);
       let cs = this.contracts.get(a);
+      const old = cs?.lookup.get(k);
+      if (old !== undefined) this.liveBytes -= this.arena.sizeAt(old);
       if (w.value === null) {
-        if (cs?.lookup.delete(k)) {
-          cs.ordered.delete(k);
+        if (old !== undefined) {
+          cs!.lookup.delete(k);
+          cs!.ordered?.delete(k);
           this.count--;
         }
         continue;
       }
       if (!cs) {
-        cs = { lookup: new Map(), ordered: sortedMap<StorageEntry>() };
+        cs = { lookup: new Map(), ordered: undefined };
         this.contracts.set(a, cs);
       }
-      const e = { key: w.key, value: w.value };
-      if (!cs.lookup.has(k)) this.count++;
-      cs.lookup.set(k, e);
-      cs.ordered.set(k, e);
+      const loc = this.arena.put(w.value);
+      this.liveBytes += 4 + w.value.length;
+      if (old === undefined) this.count++;
+      cs.lookup.set(k, loc);
+      cs.ordered?.set(k, loc);
     }
+    if (this.arena.bytes > 2 * this.liveBytes + MemoryState.COMPACT_SLACK) this.compact();
+  }
+
+  /** Overwritten and removed values stay in the arena until this: live values are copied to a new one. */
+  private static readonly COMPACT_SLACK = 32 << 20;
+  private compact(): void {
+    const from = this.arena, to = new ValueArena();
+    for (const cs of this.contracts.values()) {
+      for (const [k, loc] of cs.lookup) {
+        const moved = to.put(from.get(loc));
+        cs.lookup.set(k, moved);
+        cs.ordered?.set(k, moved);
+      }
+    }
+    this.arena = to;
   }
 
   get size(): number {

@@ -77,4 +77,59 @@ test('a journal\'s write set is sorted by contract and key and keeps removals', 
   assert.equal(w.map((x) => [x.contract[0], x.key[0], x.value?.[0] ?? null]), [[1, 3, 3], [1, 9, null], [2, 1, 1]]);
 });
 
+
+test('property: the committed state reads, iterates and clones like a plain map through overwrites, removals and compaction', () => {
+  const rand = prng(11);
+  const state = new MemoryState();
+  const model = new Map<string, string>(); // contract|key -> value
+  const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+  // Values from 0 bytes to 300 KiB (those above 128 KiB take chunks of their own); 48 MiB written in
+  // all, mostly overwrites of a few keys, so the arena is compacted more than once.
+  const valueOf = (i: number) => {
+    const n = rand(10) === 0 ? 131_072 + rand(180_000) : rand(200);
+    return String.fromCharCode(i & 255).repeat(n) + `#${i}`;
+  };
+  const handedOut: Array<{ view: Uint8Array; text: string }> = [];
+  let written = 0;
+  for (let i = 0; written < 48 << 20; i++) {
+    const writes = [];
+    for (let j = 0; j < 1 + rand(20); j++) {
+      const contract = rand(2) ? C1 : C2, key = `k${rand(40)}`;
+      const value = rand(6) === 0 ? null : valueOf(i);
+      writes.push({ contract, key: bytes(key), value: value === null ? null : bytes(value) });
+      if (value === null) model.delete(`${contract[0]}|${key}`);
+      else model.set(`${contract[0]}|${key}`, value);
+      written += value?.length ?? 0;
+    }
+    state.apply(writes);
+    // A value read now must not change when its key is overwritten or the arena compacted later.
+    const [mk, mv] = [...model][rand(model.size || 1)] ?? [];
+    if (mk !== undefined) handedOut.push({ view: state.get(mk.startsWith('1') ? C1 : C2, bytes(mk.slice(2)))!, text: mv! });
+    if (i % 7 === 0) {
+      for (const [k, v] of model) assert.is(latin1(state.get(k.startsWith('1') ? C1 : C2, bytes(k.slice(2)))!), v, k);
+      assert.is(state.size, model.size);
+    }
+  }
+  for (const { view, text } of handedOut) assert.is(latin1(view), text);
+  // Key order, through next (which builds the ordered index) and then entriesOf after more writes.
+  const ordered = (c: number) => [...model].filter(([k]) => k.startsWith(`${c}|`)).map(([k, v]) => `${k.slice(2)}=${v.length}`).sort();
+  const seen: string[] = [];
+  for (let e = state.next(C1, bytes('k'), undefined); e; e = state.next(C1, bytes('k'), e.key)) seen.push(`${latin1(e.key)}=${e.value.length}`);
+  assert.equal(seen, ordered(1).sort((a, b) => (a.split('=')[0]! < b.split('=')[0]! ? -1 : 1)));
+  state.apply([{ contract: C1, key: bytes('k0'), value: bytes('zero') }, { contract: C1, key: bytes('k1'), value: null }]);
+  model.set('1|k0', 'zero');
+  model.delete('1|k1');
+  assert.equal(state.entriesOf(C1).map((e) => `${latin1(e.key)}=${e.value.length}`), ordered(1).sort((a, b) => (a.split('=')[0]! < b.split('=')[0]! ? -1 : 1)));
+  // A clone and its original go their own ways, though they share the arena.
+  const copy = state.clone();
+  copy.apply([{ contract: C2, key: bytes('only-in-copy'), value: bytes('x') }, { contract: C1, key: bytes('k0'), value: bytes('changed') }]);
+  for (let i = 0; i < 40; i++) state.apply([{ contract: C2, key: bytes('big'), value: new Uint8Array(1 << 20).fill(i) }]); // compacts the original
+  assert.is(latin1(state.get(C1, bytes('k0'))!), 'zero');
+  assert.is(latin1(copy.get(C1, bytes('k0'))!), 'changed');
+  assert.is(state.get(C2, bytes('only-in-copy')), undefined);
+  assert.is(latin1(copy.get(C2, bytes('only-in-copy'))!), 'x');
+  assert.is(state.get(C2, bytes('big'))![0], 39);
+  assert.is(copy.get(C2, bytes('big')), undefined);
+});
+
 test.run();
