@@ -20,7 +20,7 @@ import { ContractRegistry, type DeployedContract } from './execution/contracts.t
 import { ChainStore } from './store/chain-store.ts';
 import { PoolLog } from './store/pool-log.ts';
 import {
-  type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipts,
+  type Block, type BlockHeader, type Commit, type Receipt, decodeBlock, decodeCommit, decodeReceipt, decodeReceipts, receiptOffsets,
   encodeBlock, encodeCommit, encodeReceipt, headerHash, joinReceipts, receiptsRootOf, validatorSetHash, commitHash, GENESIS_LAST_COMMIT, txRootOf,
   blockTxHashes, bodyMatchesHeader,
 } from './chain/block.ts';
@@ -168,8 +168,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly admitting = new Set<string>();
   /** A commit in progress: commits are one at a time, each on top of the one before. */
   private commitInProgress = false;
-  /** Decoded receipts of recent blocks (status queries ask about recent transactions). */
-  private readonly receiptCache = new Map<bigint, Receipt[]>();
+  /**
+   * Receipts records of recent blocks (status queries ask about recent transactions), as stored: one
+   * buffer per block, each receipt decoded when asked for (decoded, thousands of small objects per block
+   * would outlive several young-generation collections).
+   */
+  private readonly receiptCache = new Map<bigint, { joined: Uint8Array; starts: Uint32Array | undefined }>();
   /** Transactions whose signature this node checked and found good: not checked again (a hash covers the signature). */
   private readonly verified = new RecentSet(200_000);
   /** Measured CPU time of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
@@ -687,10 +691,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.commitInProgress = true;
     for (const t of p.txs) this.committing.set(t.hashHex, t);
     this.mempool.remove(p.txs.map((t) => t.hashHex));
+    const receipts = joinReceipts(p.receiptBytes);
     try {
       await this.store.commitBlock({
         height: p.header.height, hash: p.hash, block: encodeBlock(p.block), commit: encodeCommit(commit),
-        receipts: joinReceipts(p.receiptBytes), txHashes: p.txs.map((t) => t.hash), writes: p.writes, stateUpdate: p.stateUpdate,
+        receipts, txHashes: p.txs.map((t) => t.hash), writes: p.writes, stateUpdate: p.stateUpdate,
       });
     } catch (e) {
       // Not committed: its transactions are pending again (their records in the pool log stay).
@@ -709,7 +714,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.tree.adopt(p.stateUpdate);
     this.headHeader = p.header;
     this.headHash = p.hash;
-    this.cacheReceipts(p.header.height, p.receipts);
+    this.cacheReceipts(p.header.height, receipts);
     const changed = p.nextValidators !== this.validatorSet;
     this.previousValidatorSet = this.validatorSet;
     this.validatorSet = p.nextValidators;
@@ -730,24 +735,25 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     return done;
   }
 
-  private cacheReceipts(height: bigint, receipts: Receipt[]): void {
-    this.receiptCache.set(height, receipts);
+  private cacheReceipts(height: bigint, joined: Uint8Array): void {
+    this.receiptCache.set(height, { joined, starts: undefined });
     if (this.receiptCache.size > 4) this.receiptCache.delete(this.receiptCache.keys().next().value!);
   }
 
-  private receiptsAt(height: bigint): Receipt[] {
+  private receiptAt(height: bigint, index: number): Receipt {
     let r = this.receiptCache.get(height);
     if (!r) {
-      r = decodeReceipts(this.store.receipts(height)!);
-      this.cacheReceipts(height, r);
+      this.cacheReceipts(height, this.store.receipts(height)!);
+      r = this.receiptCache.get(height)!;
     }
-    return r;
+    const starts = r.starts ??= receiptOffsets(r.joined);
+    return decodeReceipt(r.joined.subarray(starts[index], starts[index + 1]));
   }
 
   txStatus(hash: Uint8Array): TxStatus {
     const h = hex(hash);
     const loc = this.store.txLocation(hash);
-    if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptsAt(loc.height)[loc.index]! };
+    if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptAt(loc.height, loc.index) };
     const pending = this.mempool.get(h) ?? this.committing.get(h);
     if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
     const expiredAt = this.expiring.get(h)?.validUntilBlock ?? this.store.expiredAt(hash);

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { type Receipt, decodeReceipts, encodeReceipt, encodeReceiptByCodec, encodeReceipts, joinReceipts } from './encoding.ts';
+import { type Receipt, decodeReceipt, decodeReceipts, encodeReceipt, encodeReceiptByCodec, encodeReceipts, joinReceipts, receiptOffsets } from './encoding.ts';
 import { receiptsRoot, receiptsRootOf } from './block.ts';
 import { sha256 } from './hash.ts';
 import { createHash } from 'node:crypto';
@@ -36,6 +36,23 @@ test('property: the written-out receipt encoder gives the generic codec\'s bytes
     assert.throws(() => encodeReceiptByCodec(r));
     assert.throws(() => encodeReceipt(r), JSON.stringify(Object.keys(bad)));
   }
+});
+
+test('one receipt of a Receipts record decodes from its offsets alone; a record that does not parse is refused', () => {
+  for (const n of [0, 1, 2, 7, 100]) {
+    const items = Array.from({ length: n }, (_, i) => receipt(i + 3));
+    const joined = joinReceipts(items.map((r) => encodeReceipt(r)));
+    const starts = receiptOffsets(joined);
+    assert.is(starts.length, n + 1);
+    assert.is(starts[n], joined.length);
+    items.forEach((r, i) => assert.equal(decodeReceipt(joined.subarray(starts[i], starts[i + 1])), r));
+    // Cut anywhere, or with a byte too many, it is not a Receipts record.
+    for (const cut of [1, 3, 4, Math.floor(joined.length / 2), joined.length - 1]) {
+      if (cut < joined.length && !(n === 0 && cut >= 4)) assert.throws(() => receiptOffsets(joined.subarray(0, cut)), /Receipts/, `${n} cut at ${cut}`);
+    }
+    assert.throws(() => receiptOffsets(Uint8Array.from([...joined, 0])), /trailing/);
+  }
+  assert.throws(() => receiptOffsets(Uint8Array.from([0xff, 0xff, 0xff, 0x7f])), /cannot fit/);
 });
 
 test('sha256 of parts is sha256 of their concatenation, small or over the scratch size', () => {

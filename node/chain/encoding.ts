@@ -191,6 +191,41 @@ export function joinReceipts(encoded: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+/**
+ * Where each receipt of a Receipts record (joinReceipts) starts, and last where the record ends: one
+ * receipt is then decoded without the others (decodeReceipt of its range). CodecError if the record
+ * does not parse as receipts.
+ */
+export function receiptOffsets(joined: Uint8Array): Uint32Array {
+  let at = 0;
+  const u32 = (): number => {
+    if (at + 4 > joined.length) throw new CodecError('Receipts: truncated');
+    const v = (joined[at]! | (joined[at + 1]! << 8) | (joined[at + 2]! << 16)) + joined[at + 3]! * 0x1000000;
+    at += 4;
+    return v;
+  };
+  const skip = (n: number): void => {
+    if (n > joined.length - at) throw new CodecError('Receipts: truncated');
+    at += n;
+  };
+  const count = u32();
+  if (count > joined.length) throw new CodecError(`Receipts: ${count} receipts cannot fit in ${joined.length} bytes`);
+  const starts = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) {
+    starts[i] = at;
+    skip(32 + 1); // txHash, status
+    skip(u32()); // error
+    skip(16); // gasUsed, quotaCharged
+    for (let e = u32(); e > 0; e--) {
+      skip(32); // contract
+      for (let t = u32(); t > 0; t--) skip(u32());
+      skip(u32()); // data
+    }
+  }
+  if (at !== joined.length) throw new CodecError('Receipts: trailing bytes');
+  starts[count] = at;
+  return starts;
+}
 export const encodeCommit = (c: Commit) => enc('Commit', c);
 export const decodeCommit = (b: Uint8Array) => dec<Commit>('Commit', b);
 

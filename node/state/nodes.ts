@@ -153,9 +153,14 @@ function writeRef(out: Buffer, offset: number, at: number, slot: number): void {
 
 const u32At = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
-/** The version of the ref at `o`; NaN when it is above 2^53 (never written). */
+/**
+ * The version of the ref at `o`; NaN when it is above 2^53 (never written). Below 2^32 it is `lo`
+ * itself: arithmetic would make a heap number of it, and a node's fields that ever hold one are boxed
+ * in every node (three more objects per node for the GC).
+ */
 function refAtOf(b: Uint8Array, o: number): number {
   const hi = u32At(b, o), lo = u32At(b, o + 4);
+  if (hi === 0) return lo;
   if (hi === 0xffffffff && lo === 0xffffffff) return LEGACY;
   return hi < 0x200000 ? hi * TWO_32 + lo : NaN;
 }
