@@ -27,12 +27,22 @@ export interface StateUpdate extends PersistableUpdate {
    * beyond this tree's memory (`MemoryNodeStore.putUpdate` shows what to keep).
    */
   groups: readonly Buffer[];
+  /** Its internal nodes in the upper UPPER_DEPTH levels, by slot (the rest are holes): see RecentVersions. */
+  upperNodes: readonly (TreeNode | undefined)[];
 }
+
+/**
+ * The levels whose nodes the tree keeps as objects after an update: a block's writes share the upper
+ * ~log2(writes) levels, and the next block's writes walk them again; below, each node lies on about one
+ * write's path and is read (decoded from its group) once if ever.
+ */
+const UPPER_DEPTH = 12;
 
 /** The update in progress: its version and what it has created so far (slot = index). */
 interface Building {
   readonly at: number;
   readonly nodes: TreeNode[];
+  readonly upper: TreeNode[];
 }
 
 export interface StateTreeOptions {
@@ -105,10 +115,11 @@ class NodeCache {
 class RecentVersions {
   private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; count: number }>();
   /**
-   * The newest version's nodes also as the objects its update made: the upper levels of the tree are
-   * rewritten by every block and read by the next one, so they are met far more often than the rest.
+   * The newest version's upper nodes also as the objects its update made (by slot, with holes): the
+   * upper levels of the tree are rewritten by every block and read by the next one, so they are met far
+   * more often than the rest. The others would outlive young-generation collections for nothing.
    */
-  private newest: { version: number; nodes: readonly TreeNode[] } | undefined;
+  private newest: { version: number; nodes: readonly (TreeNode | undefined)[] } | undefined;
   private nodes = 0;
   private readonly capacity: number;
 
@@ -116,7 +127,7 @@ class RecentVersions {
     this.capacity = capacity;
   }
 
-  add(version: number, nodes: readonly TreeNode[], groups: readonly Buffer[]): void {
+  add(version: number, nodes: readonly TreeNode[], groups: readonly Buffer[], upperNodes: readonly (TreeNode | undefined)[]): void {
     const before = this.versions.get(version);
     if (before !== undefined) {
       this.versions.delete(version);
@@ -126,7 +137,7 @@ class RecentVersions {
     for (let i = 0; i < nodes.length; i++) ids.write(nodes[i]!.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
     this.versions.set(version, { groups, ids, count: nodes.length });
     this.nodes += nodes.length;
-    if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes };
+    if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes: upperNodes };
     for (const [v, kept] of this.versions) {
       if (this.nodes <= this.capacity || this.versions.size === 1) break;
       this.versions.delete(v);
@@ -138,7 +149,7 @@ class RecentVersions {
   get(id: string, at: number, slot: number): TreeNode | undefined {
     if (this.newest !== undefined && this.newest.version === at) {
       const n = this.newest.nodes[slot];
-      return n !== undefined && n.id === id ? n : undefined;
+      if (n !== undefined && n.id === id) return n;
     }
     const v = this.versions.get(at);
     if (v === undefined || slot >= v.count) return undefined;
@@ -260,7 +271,7 @@ export class StateTree {
       byPath.set(keyPath, { type: WRITE, keyPath, key: w.key, value: w.value });
     }
     const pending = [...byPath.values()].sort((a, b) => (a.keyPath < b.keyPath ? -1 : 1));
-    const b: Building = { at: version, nodes: [] };
+    const b: Building = { at: version, nodes: [], upper: [] };
     const before = this.loadRoot(baseId);
     const after = pending.length === 0 ? before : this.apply(before, 0, pending, 0, pending.length, b);
     if (version > this.lastVersion) this.lastVersion = version;
@@ -270,6 +281,7 @@ export class StateTree {
       version,
       nodes: b.nodes,
       groups: encodeGroups(b.nodes),
+      upperNodes: b.upper,
     };
     if (options.commit !== false) this.adopt(u);
     return u;
@@ -281,7 +293,7 @@ export class StateTree {
    * cache, where a later update could meet them by hash and follow refs to slots never written.
    */
   adopt(u: StateUpdate): void {
-    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes, u.groups);
+    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes, u.groups, u.upperNodes);
     this.currentRootId = rootId(u.root);
     if (u.rootRef !== null) {
       this.rootRefs.delete(this.currentRootId);
@@ -397,7 +409,7 @@ export class StateTree {
       right === undefined ? node.rightId : right === null ? EMPTY_ID : right.id,
       right === undefined ? node.rightAt : right === null ? 0 : right.at,
       right === undefined ? node.rightSlot : right === null ? 0 : right.slot,
-      b,
+      depth, b,
     );
   }
 
@@ -441,13 +453,14 @@ export class StateTree {
     return this.internal(
       left === null ? EMPTY_ID : left.id, left === null ? 0 : left.at, left === null ? 0 : left.slot,
       right === null ? EMPTY_ID : right.id, right === null ? 0 : right.at, right === null ? 0 : right.slot,
-      b,
+      depth, b,
     );
   }
 
-  /** A new internal node, in the next slot. */
-  private internal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, b: Building): TreeNode {
+  /** A new internal node at `depth`, in the next slot. */
+  private internal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, depth: number, b: Building): TreeNode {
     const node = makeInternal(leftId, leftAt, leftSlot, rightId, rightAt, rightSlot, b.at, b.nodes.length);
+    if (depth < UPPER_DEPTH) b.upper[b.nodes.length] = node;
     b.nodes.push(node);
     return node;
   }
