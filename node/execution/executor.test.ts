@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { startTestChain, type Call } from '../../tooling/nodes/in-process.ts';
 import { newKeyPair, type KeyPair } from '../keys/key-file.ts';
-import { accountAddress, PERM } from '../../contracts/system/index.ts';
+import { accountAddress, PERM, systemAddress } from '../../contracts/system/index.ts';
 import { SignedTx, signTransaction } from '../tx/transaction.ts';
 import { encodeArgs } from './contracts.ts';
 import { AuthorisationCache, Executor } from './executor.ts';
@@ -146,6 +146,25 @@ test('a block larger than one chargeAll call takes (2,048 requests): charged in 
   const txs = Array.from({ length: 2100 }, (_, i) => register(partners[i % 3]!));
   const { calls } = both(txs);
   assert.equal(calls, ['chargeAll', 'chargeAll']);
+});
+
+test('the authorisation cache answers per (sender, key); a copy goes its own way; a write to identity clears it', () => {
+  const [a, b] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  const key = new Uint8Array(32).fill(9);
+  const cache = new AuthorisationCache();
+  assert.is(cache.lookup(a, key), undefined);
+  cache.remember(a, key, true);
+  assert.is(cache.lookup(a, key), true);
+  assert.is(cache.lookup(b, key), undefined); // the same key for another account is another question
+  const copy = cache.copy();
+  copy.remember(b, key, false);
+  assert.is(copy.lookup(b, key), false);
+  assert.is(cache.lookup(b, key), undefined);
+  a.fill(3); // the cache kept its own copy of the sender
+  assert.is(cache.lookup(new Uint8Array(32).fill(1), key), true);
+  copy.forgetIfTouched([{ contract: systemAddress('identity'), key: new Uint8Array(1), value: null }]);
+  assert.is(copy.lookup(new Uint8Array(32).fill(1), key), undefined);
+  assert.is(cache.lookup(new Uint8Array(32).fill(1), key), true);
 });
 
 test.after(() => chain.close());

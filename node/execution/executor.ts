@@ -102,7 +102,11 @@ export class Executor {
   authorisation(state: StateView, stx: SignedTx, ctx: BlockContext, cache?: AuthorisationCache): 'listed' | 'self-registration' | undefined {
     const { tx } = stx;
     if (tx.publicKey.length !== 32) return undefined;
-    const listed = cache ? cache.lookup(tx.sender, tx.publicKey, () => this.keyListed(state, tx.sender, tx.publicKey, ctx)) : this.keyListed(state, tx.sender, tx.publicKey, ctx);
+    let listed = cache?.lookup(tx.sender, tx.publicKey);
+    if (listed === undefined) {
+      listed = this.keyListed(state, tx.sender, tx.publicKey, ctx);
+      cache?.remember(tx.sender, tx.publicKey, listed);
+    }
     if (listed) return 'listed';
     return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey)) ? 'self-registration' : undefined;
   }
@@ -370,17 +374,23 @@ class ConflictingReads implements StateView {
  * saves a contract call for each but the first.
  */
 export class AuthorisationCache {
-  private answers = new Map<string, boolean>();
+  /** By key (latin1), the answers for the senders it was asked about: a key is rarely another account's too. */
+  private answers = new Map<string, Array<{ sender: Uint8Array; listed: boolean }>>();
 
-  lookup(sender: Uint8Array, key: Uint8Array, compute: () => boolean): boolean {
-    const k = latin1(sender) + latin1(key);
-    let v = this.answers.get(k);
-    if (v === undefined) {
-      v = compute();
-      if (this.answers.size >= 100_000) this.answers.clear();
-      this.answers.set(k, v);
-    }
-    return v;
+  lookup(sender: Uint8Array, key: Uint8Array): boolean | undefined {
+    const forKey = this.answers.get(latin1(key));
+    if (forKey !== undefined) for (const a of forKey) if (equalBytes(a.sender, sender)) return a.listed;
+    return undefined;
+  }
+
+  remember(sender: Uint8Array, key: Uint8Array, listed: boolean): void {
+    if (this.answers.size >= 100_000) this.answers.clear();
+    const k = latin1(key);
+    const forKey = this.answers.get(k);
+    const answer = { sender: sender.slice(), listed };
+    // A new array, not a push: copies of this cache share the arrays.
+    if (forKey === undefined) this.answers.set(k, [answer]);
+    else if (forKey.length < 64) this.answers.set(k, [...forKey, answer]);
   }
 
   forgetIfTouched(writes: readonly StorageWrite[]): void {

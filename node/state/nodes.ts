@@ -232,7 +232,7 @@ export function encodeGroups(nodes: readonly TreeNode[]): Buffer[] {
  * checks or copies: the tree's own memory of recent versions, read on the hot path. A leaf's bytes are
  * a view into the group.
  */
-export function decodeOwnGroupMember(id: string, group: Buffer, index: number, at: number, slot: number): TreeNode {
+export function decodeOwnGroupMember(id: string, group: Buffer, index: number, at: number, slot: number, keyPaths?: Buffer): TreeNode {
   let o = 0;
   for (let i = 0; i < index; i++) o += 4 + u32At(group, o);
   const n = u32At(group, o);
@@ -246,7 +246,9 @@ export function decodeOwnGroupMember(id: string, group: Buffer, index: number, a
     };
   }
   const keyLength = (group[o + 1]! << 8) | group[o + 2]!;
-  return { type: LEAF, id, keyPath: keyPathIdOf(group.subarray(o + 3, o + 3 + keyLength)), bytes: group.subarray(o, o + n), keyLength, at, slot };
+  // `keyPaths`: the version's key paths by slot, written when it was made (else the key is hashed).
+  const keyPath = keyPaths ? latin1Slice.call(keyPaths, slot * HASH_BYTES, (slot + 1) * HASH_BYTES) : keyPathIdOf(group.subarray(o + 3, o + 3 + keyLength));
+  return { type: LEAF, id, keyPath, bytes: group.subarray(o, o + n), keyLength, at, slot };
 }
 
 function corrupt(id: string, why: string): never {

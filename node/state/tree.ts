@@ -113,7 +113,7 @@ class NodeCache {
  * leave once they hold more than `capacity` nodes; the newest always stays.
  */
 class RecentVersions {
-  private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; count: number }>();
+  private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; keyPaths: Buffer | undefined; count: number }>();
   /**
    * The newest version's upper nodes also as the objects its update made (by slot, with holes): the
    * upper levels of the tree are rewritten by every block and read by the next one, so they are met far
@@ -134,8 +134,14 @@ class RecentVersions {
       this.nodes -= before.count;
     }
     const ids = Buffer.allocUnsafe(nodes.length * HASH_BYTES);
-    for (let i = 0; i < nodes.length; i++) ids.write(nodes[i]!.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
-    this.versions.set(version, { groups, ids, count: nodes.length });
+    // Leaves' key paths too (sha256 of the key), so that reading a leaf back does not hash its key again.
+    let keyPaths: Buffer | undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      ids.write(n.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
+      if (n.type === LEAF) (keyPaths ??= Buffer.alloc(nodes.length * HASH_BYTES)).write(n.keyPath, i * HASH_BYTES, HASH_BYTES, 'latin1');
+    }
+    this.versions.set(version, { groups, ids, keyPaths, count: nodes.length });
     this.nodes += nodes.length;
     if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes: upperNodes };
     for (const [v, kept] of this.versions) {
@@ -156,7 +162,7 @@ class RecentVersions {
     const o = slot * HASH_BYTES;
     for (let i = 0; i < HASH_BYTES; i++) if (v.ids[o + i] !== id.charCodeAt(i)) return undefined;
     // Memory this tree wrote itself, its hash just compared: no need to check it again.
-    return decodeOwnGroupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES, at, slot);
+    return decodeOwnGroupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES, at, slot, v.keyPaths);
   }
 
   get size(): number {
