@@ -103,7 +103,7 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
   });
 
   const txParam = (params: unknown) => bytesParam(obj(params, ['tx']), 'tx');
-  const pending = (stx: SignedTx) => ({ hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.tx.validUntilBlock) });
+  const pending = (stx: SignedTx) => ({ hash: hex0x(stx.hash), status: 'pending', validUntilBlock: Number(stx.validUntilBlock) });
   server.method('tx_send', async (params) => pending(await node.submit(txParam(params))), {
     // A batch's transactions are admitted together (node.submitAll), each judged as alone.
     batch: (paramsList) => {
@@ -117,8 +117,11 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
           outcomes[i] = { error };
         }
       });
-      // The params (hex strings) are not needed past this point: only the bytes wait for admission.
-      return node.submitAll(txs).then((admitted) => {
+      // The params (hex strings) are not needed past this point, nor the bytes once submitAll has
+      // decoded (copied) them, before its first wait: the closure below would otherwise keep them.
+      const admitting = node.submitAll(txs);
+      txs.length = 0;
+      return admitting.then((admitted) => {
         admitted.forEach((r, k) => { outcomes[at[k]!] = r instanceof SignedTx ? { result: pending(r) } : { error: r }; });
         return outcomes;
       });
@@ -229,8 +232,8 @@ export function registerChainApi(server: RpcServer, node: ChainNode): void {
     const txs = server.hasSubscribers('txs'), events = server.hasSubscribers('events');
     if (!txs && !events) return;
     b.txs.forEach((t, i) => {
-      const sender = hex0x(t.tx.sender), contract = hex0x(t.tx.contract);
-      if (txs) server.publish<TxFilter>('txs', { hash: hex0x(t.hash), height: Number(b.header.height), index: i, sender, contract, method: t.tx.method, receipt: receiptJson(b.receipts[i]!) },
+      const sender = hex0x(t.sender), contract = hex0x(t.contract);
+      if (txs) server.publish<TxFilter>('txs', { hash: hex0x(t.hash), height: Number(b.header.height), index: i, sender, contract, method: t.method, receipt: receiptJson(b.receipts[i]!) },
         (f) => (f.sender === undefined || f.sender === sender) && (f.contract === undefined || f.contract === contract));
       if (events) b.receipts[i]!.events.forEach((e, j) => {
         const ev = eventJson(e);

@@ -258,16 +258,16 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       if (!b) continue;
       for (const bytes of decodeBlock(b).txs) {
         const stx = SignedTx.decode(bytes, COMMITTED_TX_LIMITS);
-        if (stx.tx.validUntilBlock > this.height) this.remember(stx);
+        if (stx.validUntilBlock > this.height) this.remember(stx);
       }
     }
   }
 
   private remember(stx: SignedTx): void {
     this.recent.add(stx.hashHex);
-    const bucket = this.recentByExpiry.get(stx.tx.validUntilBlock);
+    const bucket = this.recentByExpiry.get(stx.validUntilBlock);
     if (bucket) bucket.push(stx.hashHex);
-    else this.recentByExpiry.set(stx.tx.validUntilBlock, [stx.hashHex]);
+    else this.recentByExpiry.set(stx.validUntilBlock, [stx.hashHex]);
   }
 
   private isCommitted(stx: SignedTx): boolean {
@@ -297,15 +297,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         continue;
       }
       if (this.store.txLocation(stx.hash) || this.mempool.has(stx.hashHex)) continue;
-      if (stx.tx.validUntilBlock <= this.height) expired.push(stx);
+      if (stx.validUntilBlock <= this.height) expired.push(stx);
       else {
         this.mempool.add(stx, { force: true }); // accepted once: kept even if the pool is smaller now
-        if (isLegacy) moved.push(log.append({ validUntilBlock: stx.tx.validUntilBlock, bytes: stx.bytes }));
+        if (isLegacy) moved.push(log.append({ validUntilBlock: stx.validUntilBlock, bytes: stx.bytes }));
       }
     }
     await Promise.all(moved);
     if (undecodable > 0) this.warn(`${undecodable} transaction${undecodable === 1 ? '' : 's'} in the pool log could not be decoded and ${undecodable === 1 ? 'was' : 'were'} left out of the pool`);
-    if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.tx.validUntilBlock })));
+    if (expired.length > 0) await this.store.markExpired(expired.map((t) => ({ hash: t.hash, validUntilBlock: t.validUntilBlock })));
     if (legacy.hashes.length > 0) await this.store.deletePending(legacy.hashes);
     this.retirePoolLog();
   }
@@ -392,7 +392,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    * Admission of the transactions of one client request (a JSON-RPC batch of tx_send), each exactly as
    * submit would judge it, in order (a second copy in the same request is a duplicate): each entry's
    * pending transaction or its error. Their signatures go to the workers together and their pool log
-   * records in one write, with one promise for each instead of one per transaction.
+   * records in one write, with one promise for each instead of one per transaction. The bytes are
+   * decoded (copied) before this returns: the caller need not keep them.
    */
   async submitAll(list: readonly Uint8Array[]): Promise<Array<SignedTx | Error>> {
     const out = new Array<SignedTx | Error>(list.length);
@@ -448,32 +449,31 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
     if (this.behind) throw new TxError('NODE_BEHIND', `this node is catching up (at height ${this.height}): send to another node or retry later`);
     const stx = SignedTx.decode(bytes, this.txLimits());
-    if (stx.tx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.tx.chainId}, this is ${this.params.chainId}`);
+    if (stx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.chainId}, this is ${this.params.chainId}`);
     return stx;
   }
 
   /** Admission's checks before the signature's (cheap ones first); the signature check to make. */
   private checkBeforeSignature(stx: SignedTx): SignatureCheck {
-    this.checkValidity(stx.tx.validUntilBlock);
+    this.checkValidity(stx.validUntilBlock);
     this.checkNotKnown(stx);
-    if (!this.contracts.at(stx.tx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(stx.tx.contract)}`);
+    if (!this.contracts.at(stx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(stx.contract)}`);
     const check = stx.signatureCheck();
-    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${stx.tx.scheme} is not supported by this node`);
+    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${stx.scheme} is not supported by this node`);
     return check;
   }
 
   /** Admission's checks once the signature's outcome is known; a transaction that passes is in the pool. */
   private admitSigned(stx: SignedTx, signed: boolean): void {
-    const { tx } = stx;
     if (!signed) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
     this.verified.add(stx.hashHex);
     // The chain may have moved on while the signature was checked: judge again at the current head.
-    this.checkValidity(tx.validUntilBlock);
+    this.checkValidity(stx.validUntilBlock);
     this.checkNotKnown(stx);
     const ctx = this.context();
     const authorisation = this.executor.authorisation(this.state, stx, ctx, this.auth);
     if (!authorisation) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
-    const pendingOfSender = () => [...this.mempool.ofSender(tx.sender), ...[...this.committing.values()].filter((t) => equalBytes(t.tx.sender, tx.sender))];
+    const pendingOfSender = () => { const sender = stx.sender; return [...this.mempool.ofSender(sender), ...[...this.committing.values()].filter((t) => equalBytes(t.sender, sender))]; };
     if (!this.quota.reserve(this.state, ctx, stx, pendingOfSender)) {
       throw new TxError('TX_INSUFFICIENT_QUOTA', 'the sender\'s quota points this period do not cover this transaction and its other pending ones');
     }
@@ -489,7 +489,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   /** Client-sent transactions now in the pool: on disk before anyone is told, then passed on (the network gossips them). */
   private async logAccepted(stxs: readonly SignedTx[]): Promise<void> {
     try {
-      await this.poolLog!.appendAll(stxs.map((s) => ({ validUntilBlock: s.tx.validUntilBlock, bytes: s.bytes })));
+      await this.poolLog!.appendAll(stxs.map((s) => ({ validUntilBlock: s.validUntilBlock, bytes: s.bytes })));
     } catch (e) {
       this.mempool.remove(stxs.map((s) => s.hashHex));
       for (const s of stxs) this.quota.release(s);
@@ -536,7 +536,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     let maxTxs = this.params.maxBlockTxs;
     // Until a block has been timed, a cautious guess of the execution time.
     if (opts.budgetMs !== undefined) maxTxs = Math.min(maxTxs, Math.max(MIN_BUDGETED_TXS, Math.floor((opts.budgetMs * 1000) / (this.executionUsPerTx || 250))));
-    const txs = this.mempool.reap(maxTxs, this.params.maxBlockBytes).filter((t) => t.tx.validUntilBlock >= height && !this.isCommitted(t));
+    const txs = this.mempool.reap(maxTxs, this.params.maxBlockBytes).filter((t) => t.validUntilBlock >= height && !this.isCommitted(t));
     const stored = () => decodeCommit(this.store.commit(this.height)!);
     let lastCommit = opts.lastCommit ?? stored();
     if (opts.lastCommit) {
@@ -634,7 +634,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private async checkBlockTxs(height: bigint, txs: readonly SignedTx[]): Promise<void> {
     const seen = new Set<string>();
     for (const stx of txs) {
-      if (stx.tx.chainId !== this.params.chainId || stx.tx.validUntilBlock < height || stx.tx.validUntilBlock >= height + BigInt(this.params.validityWindow)) {
+      if (stx.chainId !== this.params.chainId || stx.validUntilBlock < height || stx.validUntilBlock >= height + BigInt(this.params.validityWindow)) {
         throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${height}`);
       }
       if (seen.has(stx.hashHex) || this.isCommitted(stx)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);
@@ -720,7 +720,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.validatorSet = p.nextValidators;
     if (changed) this.emit('validators', p.nextValidators, p.header.height + 1n);
     // Answered as expired from the moment they leave the pool, not only once the store has them.
-    for (const t of this.mempool.evictExpired(this.height)) this.expiring.set(t.hashHex, { hash: t.hash, validUntilBlock: t.tx.validUntilBlock });
+    for (const t of this.mempool.evictExpired(this.height)) this.expiring.set(t.hashHex, { hash: t.hash, validUntilBlock: t.validUntilBlock });
     if (this.expiring.size > 0) {
       // Best effort: the block is committed whatever happens here. What fails is tried again after the
       // next block, and a restart finds these expired anyway: their pool log segment stays until then.
@@ -755,7 +755,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const loc = this.store.txLocation(hash);
     if (loc) return { status: 'committed', height: loc.height, index: loc.index, blockHash: loc.blockHash, receipt: this.receiptAt(loc.height, loc.index) };
     const pending = this.mempool.get(h) ?? this.committing.get(h);
-    if (pending) return { status: 'pending', validUntilBlock: pending.tx.validUntilBlock };
+    if (pending) return { status: 'pending', validUntilBlock: pending.validUntilBlock };
     const expiredAt = this.expiring.get(h)?.validUntilBlock ?? this.store.expiredAt(hash);
     if (expiredAt !== undefined) return { status: 'expired', validUntilBlock: expiredAt };
     return { status: 'unknown' };

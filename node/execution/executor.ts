@@ -100,15 +100,16 @@ export class Executor {
 
   /** isAuthorised, saying how: a listed key, or a new key's self-registration (the pool limits those). */
   authorisation(state: StateView, stx: SignedTx, ctx: BlockContext, cache?: AuthorisationCache): 'listed' | 'self-registration' | undefined {
-    const { tx } = stx;
-    if (tx.publicKey.length !== 32) return undefined;
-    let listed = cache?.lookup(tx.sender, tx.publicKey);
+    // Through the accessors: at admission, the transaction's decoded fields are not built.
+    const publicKey = stx.publicKey, sender = stx.sender;
+    if (publicKey.length !== 32) return undefined;
+    let listed = cache?.lookup(sender, publicKey);
     if (listed === undefined) {
-      listed = this.keyListed(state, tx.sender, tx.publicKey, ctx);
-      cache?.remember(tx.sender, tx.publicKey, listed);
+      listed = this.keyListed(state, sender, publicKey, ctx);
+      cache?.remember(sender, publicKey, listed);
     }
     if (listed) return 'listed';
-    return equalBytes(tx.contract, IDENTITY) && tx.method === 'register' && equalBytes(tx.sender, accountAddress(tx.publicKey)) ? 'self-registration' : undefined;
+    return equalBytes(stx.contract, IDENTITY) && stx.method === 'register' && equalBytes(sender, accountAddress(publicKey)) ? 'self-registration' : undefined;
   }
 
   private keyListed(state: StateView, sender: Uint8Array, publicKey: Uint8Array, ctx: BlockContext): boolean {
@@ -255,7 +256,7 @@ export class Executor {
   private executeTx(block: Journal, ctx: BlockContext, stx: SignedTx, auth: AuthorisationCache, exhausted: Set<string>): Receipt {
     if (!this.isAuthorised(block, stx, ctx, auth)) return refusedReceipt(stx, 'TX_UNAUTHORISED_KEY');
     // A payer whose points ran out earlier in this block gets nothing more executed in it.
-    const payer = latin1(stx.tx.sender);
+    const payer = latin1(stx.sender);
     if (exhausted.has(payer)) return refusedReceipt(stx, 'TX_INSUFFICIENT_QUOTA');
     const r = this.vm.call(this.txCall(stx, ctx), { state: block, code: this.contracts.codeOf });
     // The call's writes go into a transaction journal first: if the sender cannot pay, none of them stay.
@@ -280,7 +281,7 @@ export class Executor {
   /** quota.charge for the transaction, as the system; `{cost, charged}` and its writes. */
   private charge(state: StateView, ctx: BlockContext, stx: SignedTx, gasUsed: bigint): { cost: bigint; charged: bigint; writes: StorageWrite[] } {
     const c = this.vm.call({
-      contract: QUOTA, method: 'charge', input: encodeValues(['bytes32', 'u64', 'u64'], [stx.tx.sender, BigInt(stx.bytes.length), gasUsed]),
+      contract: QUOTA, method: 'charge', input: encodeValues(['bytes32', 'u64', 'u64'], [stx.sender, BigInt(stx.bytes.length), gasUsed]),
       caller: SYSTEM, txHash: stx.hash, gasLimit: SYSTEM_CALL_GAS, blockHeight: ctx.height, blockTime: ctx.time,
     }, { state, code: this.contracts.codeOf });
     // A charge cannot fail but for a broken quota contract: then nothing is paid and nothing applied.
@@ -311,7 +312,7 @@ function chargeRequests(calls: ReadonlyArray<{ stx: SignedTx; r: CallResult }>):
   const dv = new DataView(out.buffer);
   dv.setUint32(0, calls.length, true);
   calls.forEach(({ stx, r }, i) => {
-    out.set(stx.tx.sender, 4 + 48 * i);
+    out.set(stx.sender, 4 + 48 * i);
     dv.setBigUint64(36 + 48 * i, BigInt(stx.bytes.length), true);
     dv.setBigUint64(44 + 48 * i, BigInt(r.gasUsed), true);
   });

@@ -49,10 +49,10 @@ export class QuotaAdmission {
    */
   reserve(state: StateView, ctx: BlockContext, stx: SignedTx, pendingOfSender: () => readonly SignedTx[]): boolean {
     this.refresh(state, ctx);
-    const key = latin1(stx.tx.sender);
+    const key = latin1(stx.sender);
     let a = this.accounts.get(key);
     if (!a) {
-      const r = this.executor.query(state, QUOTA, 'balanceOf', encodeValues(['bytes32'], [stx.tx.sender]), ctx);
+      const r = this.executor.query(state, QUOTA, 'balanceOf', encodeValues(['bytes32'], [stx.sender]), ctx);
       const balance = r.ok ? decodeResult(this.quota(), 'balanceOf', r.output) as bigint : 0n;
       let pending = 0n;
       for (const t of pendingOfSender()) pending += this.minCost(t);
@@ -67,7 +67,7 @@ export class QuotaAdmission {
 
   /** A reserved transaction did not make it into the pool after all. */
   release(stx: SignedTx): void {
-    const a = this.accounts.get(latin1(stx.tx.sender));
+    const a = this.accounts.get(latin1(stx.sender));
     if (a && this.schedule) a.pending -= this.minCost(stx);
   }
 }

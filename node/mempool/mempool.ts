@@ -61,7 +61,7 @@ export class Mempool {
     if (!opts.force && (this.byHash.size >= this.limits.maxTxs || this.bytes + stx.bytes.length > this.limits.maxBytes)) {
       throw new TxError('BUSY', `the pool is full (${this.byHash.size} transactions, ${this.bytes} bytes): retry later`);
     }
-    const senderKey = latin1(stx.tx.sender);
+    const senderKey = latin1(stx.sender);
     let queue = this.bySender.get(senderKey);
     if (!opts.force && queue && queue.length >= this.limits.maxPerSender) {
       throw new TxError('BUSY', `the sender has ${queue.length} pending transactions, the most allowed: retry later`);
@@ -101,7 +101,7 @@ export class Mempool {
   /** Removes and returns the transactions that can no longer be committed at `height` (validUntilBlock <= height). */
   evictExpired(height: bigint): SignedTx[] {
     const expired: SignedTx[] = [];
-    for (const { stx } of this.byHash.values()) if (stx.tx.validUntilBlock <= height) expired.push(stx);
+    for (const { stx } of this.byHash.values()) if (stx.validUntilBlock <= height) expired.push(stx);
     this.remove(expired.map((t) => t.hashHex));
     return expired;
   }

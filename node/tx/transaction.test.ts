@@ -99,6 +99,30 @@ test('the written-out decoder accepts exactly what the codec accepts, with the s
   }
 });
 
+test('property: the accessors admission reads give the decoded fields, before and after they are built', () => {
+  for (let i = 0; i < 200; i++) {
+    const tx = {
+      ...body({
+        chainId: 'c'.repeat(i % 7) + (i % 3 === 0 ? 'é' : ''), sender: new Uint8Array(randomBytes(32)), nonce: (BigInt(i) << BigInt(i % 60)) % 2n ** 64n,
+        validUntilBlock: i % 4 === 0 ? 2n ** 64n - 1n - BigInt(i) : i % 4 === 1 ? 2n ** 32n + BigInt(i) : BigInt(i * 1000),
+        contract: new Uint8Array(randomBytes(32)), method: 'm'.repeat(1 + (i % 9)) + (i % 5 === 0 ? '额' : ''), args: new Uint8Array(randomBytes(i % 50)),
+      }),
+      scheme: i % 3, publicKey: new Uint8Array(randomBytes(i % 40)), signature: new Uint8Array(randomBytes(i % 70)),
+    };
+    const fields = (s: SignedTx) => ({ chainId: s.chainId, sender: s.sender, validUntilBlock: s.validUntilBlock, contract: s.contract, method: s.method, scheme: s.scheme, publicKey: s.publicKey, signature: s.signature });
+    const decoded = SignedTx.decode(encodeTransaction(tx));
+    const before = fields(decoded);
+    assert.equal({ ...decoded.tx }, tx);
+    assert.equal(before, fields(decoded));
+    assert.equal(before, fields(SignedTx.from(tx)));
+    const { chainId, sender, validUntilBlock, contract, method, scheme, publicKey, signature } = tx;
+    assert.equal(before, { chainId, sender, validUntilBlock, contract, method, scheme, publicKey, signature });
+    const check = decoded.signatureCheck();
+    if (tx.scheme === 1) assert.equal(check, { publicKey, signature, message: signingPayload(tx) });
+    else assert.is(check, undefined);
+  }
+});
+
 test('the worker pool agrees with inline verification, batch after batch', async () => {
   const verifier = new SignatureVerifier({ workers: 2 });
   try {

@@ -6,6 +6,7 @@
  * crypto and strict decoding.
  */
 import { hash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
 import { TxError } from './errors.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
@@ -38,31 +39,47 @@ export function signTransactionWith(body: UnsignedTransaction, signer: { publicK
   return { ...unsigned, signature: signer.sign(signingPayload(unsigned)) };
 }
 
-/** A decoded transaction with its canonical bytes and hash, computed once. */
+/**
+ * A checked transaction: its canonical bytes and hash, computed once. The decoded fields (`tx`) are
+ * built when first asked for; admission reads what it needs through the accessors below instead, so a
+ * transaction waiting for its signature check or in the pool is a few objects, not ~15 (a node holds
+ * thousands of them, and each outlived young-generation collections).
+ */
 export class SignedTx {
-  readonly tx: Transaction;
   readonly bytes: Uint8Array;
   readonly hash: Uint8Array;
   readonly hashHex: string;
+  /** Byte lengths of the variable fields (the layout in decodeLayout); everything else follows from them. */
+  private readonly chainIdLength: number;
+  private readonly methodLength: number;
+  private readonly argsLength: number;
+  private readonly publicKeyLength: number;
+  private decoded: Transaction | undefined;
+
   /** `hashSlot`: 32 bytes to hold the hash (decode passes those beside its copy of the bytes). */
-  constructor(tx: Transaction, bytes: Uint8Array, hashSlot: Uint8Array = new Uint8Array(32)) {
-    this.tx = tx;
+  private constructor(bytes: Uint8Array, layout: Layout, hashSlot: Uint8Array, tx: Transaction | undefined) {
     this.bytes = bytes;
     // A string digest: a Buffer one would get a backing store of its own.
     const digest = hash('sha256', bytes, 'binary'); // 'binary' is latin1
     for (let i = 0; i < 32; i++) hashSlot[i] = digest.charCodeAt(i);
     this.hash = hashSlot;
     this.hashHex = hex(hashSlot);
+    this.chainIdLength = layout.chainId;
+    this.methodLength = layout.method;
+    this.argsLength = layout.args;
+    this.publicKeyLength = layout.publicKey;
+    this.decoded = tx;
   }
 
   static from(tx: Transaction): SignedTx {
-    return new SignedTx(tx, encodeTransaction(tx));
+    const bytes = encodeTransaction(tx);
+    return new SignedTx(bytes, decodeLayout(bytes), new Uint8Array(32), tx);
   }
 
   /**
    * Strict decoding: anything but the one canonical encoding of a well-formed transaction is TX_MALFORMED.
    * The codec's rules for the Transaction struct (encoding.ts), written out: the bytes are copied once
-   * and the byte fields are views into that copy (no allocation per field on the admission path).
+   * and the fields are read from that copy.
    */
   static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
     if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
@@ -71,16 +88,45 @@ export class SignedTx {
     const own = new Uint8Array(bytes.length + 32);
     own.set(bytes);
     const copy = own.subarray(0, bytes.length);
-    const tx = decodeTransaction(copy);
-    if (Buffer.byteLength(tx.method) > limits.maxMethodBytes || tx.method.length === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
-    if (Buffer.byteLength(tx.chainId) > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
-    return new SignedTx(tx, copy, own.subarray(bytes.length));
+    const layout = decodeLayout(copy);
+    if (layout.method > limits.maxMethodBytes || layout.method === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
+    if (layout.chainId > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
+    return new SignedTx(copy, layout, own.subarray(bytes.length), undefined);
+  }
+
+  /** The decoded fields (byte fields are views into `bytes`). */
+  get tx(): Transaction {
+    return (this.decoded ??= this.decodeFields());
+  }
+
+  // Offsets, from the layout: chainId ‖ sender ‖ nonce ‖ validUntilBlock ‖ contract ‖ method ‖ args ‖ scheme ‖ publicKey ‖ signature.
+  private get senderAt(): number { return 4 + this.chainIdLength; }
+  private get methodAt(): number { return this.senderAt + 84; }
+  private get schemeAt(): number { return this.methodAt + this.methodLength + 4 + this.argsLength; }
+  private get signatureLengthAt(): number { return this.schemeAt + 5 + this.publicKeyLength; }
+
+  get chainId(): string { return this.decoded?.chainId ?? utf8At(this.bytes, 4, this.chainIdLength); }
+  get sender(): Uint8Array { return this.decoded?.sender ?? this.bytes.subarray(this.senderAt, this.senderAt + 32); }
+  get validUntilBlock(): bigint { return this.decoded?.validUntilBlock ?? u64At(this.bytes, this.senderAt + 40); }
+  get contract(): Uint8Array { return this.decoded?.contract ?? this.bytes.subarray(this.senderAt + 48, this.senderAt + 80); }
+  get method(): string { return this.decoded?.method ?? utf8At(this.bytes, this.methodAt, this.methodLength); }
+  get scheme(): number { return this.bytes[this.schemeAt]!; }
+  get publicKey(): Uint8Array { return this.decoded?.publicKey ?? this.bytes.subarray(this.schemeAt + 5, this.signatureLengthAt); }
+  get signature(): Uint8Array { return this.decoded?.signature ?? this.bytes.subarray(this.signatureLengthAt + 4); }
+
+  private decodeFields(): Transaction {
+    const b = this.bytes, s = this.senderAt, m = this.methodAt, k = this.schemeAt;
+    return {
+      chainId: utf8At(b, 4, this.chainIdLength), sender: b.subarray(s, s + 32), nonce: u64At(b, s + 32), validUntilBlock: u64At(b, s + 40),
+      contract: b.subarray(s + 48, s + 80), method: utf8At(b, m, this.methodLength), args: b.subarray(m + this.methodLength + 4, k),
+      scheme: b[k]!, publicKey: b.subarray(k + 5, this.signatureLengthAt), signature: b.subarray(this.signatureLengthAt + 4),
+    };
   }
 
   /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
   signatureCheck(): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
-    if (this.tx.scheme !== SCHEME_ED25519) return undefined;
-    return { publicKey: this.tx.publicKey, message: this.signedBytes(), signature: this.tx.signature };
+    if (this.scheme !== SCHEME_ED25519) return undefined;
+    return { publicKey: this.publicKey, message: this.signedBytes(), signature: this.signature };
   }
 
   /**
@@ -88,7 +134,7 @@ export class SignedTx {
    * then its bytes), so everything before it is exactly the encoded payload fields.
    */
   private signedBytes(): Uint8Array {
-    const body = this.bytes.subarray(0, this.bytes.length - 4 - this.tx.signature.length);
+    const body = this.bytes.subarray(0, this.signatureLengthAt);
     const out = pooledBytes(TX_DOMAIN.length + body.length);
     out.set(TX_DOMAIN);
     out.set(body, TX_DOMAIN.length);
@@ -98,74 +144,63 @@ export class SignedTx {
   /** Checks the signature inline (the node batches checks over worker threads instead). */
   verifySignature(): void {
     const check = this.signatureCheck();
-    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${this.tx.scheme} is not supported by this node`);
+    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${this.scheme} is not supported by this node`);
     if (!verifyEd25519(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
   }
 }
 
+/** The byte lengths of a transaction's variable fields. */
+interface Layout { chainId: number; method: number; args: number; publicKey: number }
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * A cursor over the transaction being decoded. Decoding is synchronous and not re-entrant, so one
- * module-level reader serves every call (no closures or DataView per transaction).
- */
-const rd: { b: Uint8Array; at: number } = { b: new Uint8Array(0), at: 0 };
-
-function need(n: number, field: string): void {
-  if (n > rd.b.length - rd.at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
+/** Bytes checked to be UTF-8 by decodeLayout, as a string. */
+function utf8At(b: Uint8Array, at: number, length: number): string {
+  return strictUtf8.decode(b.subarray(at, at + length));
 }
 
-function take(n: number, field: string): Uint8Array {
-  need(n, field);
-  rd.at += n;
-  return rd.b.subarray(rd.at - n, rd.at);
-}
-
-function u32(field: string): number {
-  need(4, field);
-  const { b, at } = rd;
-  rd.at += 4;
+function u32At(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
 }
 
-function u64(field: string): bigint {
-  const lo = u32(field), hi = u32(field);
-  return (BigInt(hi) << 32n) | BigInt(lo);
-}
-
-function text(field: string): string {
-  const raw = take(u32(field), field);
-  try {
-    return strictUtf8.decode(raw);
-  } catch {
-    throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
-  }
+function u64At(b: Uint8Array, at: number): bigint {
+  const lo = u32At(b, at), hi = u32At(b, at + 4);
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /**
- * The Transaction struct of encoding.ts read from `b` (byte fields are views into it), with the
- * codec's strictness: u32 lengths that must fit, UTF-8 that must be valid, no trailing bytes.
+ * Checks that `b` is the Transaction struct of encoding.ts, with the codec's strictness (u32 lengths
+ * that must fit, UTF-8 that must be valid, no trailing bytes), and returns its layout.
  */
-function decodeTransaction(b: Uint8Array): Transaction {
-  rd.b = b;
-  rd.at = 0;
-  try {
-    const chainId = text('chainId');
-    const sender = take(32, 'sender');
-    const nonce = u64('nonce');
-    const validUntilBlock = u64('validUntilBlock');
-    const contract = take(32, 'contract');
-    const method = text('method');
-    const args = take(u32('args'), 'args');
-    need(1, 'scheme');
-    const scheme = b[rd.at++]!;
-    const publicKey = take(u32('publicKey'), 'publicKey');
-    const signature = take(u32('signature'), 'signature');
-    if (rd.at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - rd.at} trailing bytes after the last value`);
-    return { chainId, sender, nonce, validUntilBlock, contract, method, args, scheme, publicKey, signature };
-  } finally {
-    rd.b = EMPTY_BYTES; // holds no transaction after the call
-  }
+function decodeLayout(b: Uint8Array): Layout {
+  let at = 0;
+  const need = (n: number, field: string): void => {
+    if (n > b.length - at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
+  };
+  const sized = (field: string): number => {
+    need(4, field);
+    const n = u32At(b, at);
+    at += 4;
+    need(n, field);
+    at += n;
+    return n;
+  };
+  const text = (field: string): number => {
+    const n = sized(field);
+    if (!isUtf8(b.subarray(at - n, at))) throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
+    return n;
+  };
+  const chainId = text('chainId');
+  need(32, 'sender'); at += 32;
+  need(8, 'nonce'); at += 8;
+  need(8, 'validUntilBlock'); at += 8;
+  need(32, 'contract'); at += 32;
+  const method = text('method');
+  const args = sized('args');
+  need(1, 'scheme'); at += 1;
+  const publicKey = sized('publicKey');
+  sized('signature');
+  if (at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - at} trailing bytes after the last value`);
+  return { chainId, method, args, publicKey };
 }
 
-const EMPTY_BYTES = new Uint8Array(0);
