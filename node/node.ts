@@ -12,7 +12,7 @@ import { accountAddress } from '../contracts/system/index.ts';
 import { MemoryState, type StorageWrite } from '../vm/state.ts';
 import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
-import { SignatureVerifier, type SignatureCheck } from './crypto/verify-pool.ts';
+import { SignatureVerifier } from './crypto/verify-pool.ts';
 import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
 import { AuthorisationCache, Executor, type BlockContext } from './execution/executor.ts';
 import { QuotaAdmission } from './execution/quota-admission.ts';
@@ -369,13 +369,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   async submit(bytes: Uint8Array, opts: { gossiped?: boolean } = {}): Promise<SignedTx> {
     const stx = this.decodeForAdmission(bytes);
     if (opts.gossiped && this.isKnown(stx)) return stx;
-    const check = this.checkBeforeSignature(stx);
+    this.checkBeforeSignature(stx);
     // Another copy arriving while this one's signature is checked is a duplicate at once.
     this.admitting.add(stx.hashHex);
     let signed: boolean;
     try {
       // A transaction of a proposal that did not make it is checked once, not again when gossip brings it.
-      signed = this.verified.has(stx.hashHex) || await this.verifier.verify(check);
+      signed = this.verified.has(stx.hashHex) || await this.verifier.verify(stx.signatureCheck()!);
     } catch (e) {
       throw this.closedOr(e as Error);
     } finally {
@@ -397,13 +397,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    */
   async submitAll(list: readonly Uint8Array[]): Promise<Array<SignedTx | Error>> {
     const out = new Array<SignedTx | Error>(list.length);
-    const started: Array<{ i: number; stx: SignedTx; check: SignatureCheck }> = [];
+    const started: Array<{ i: number; stx: SignedTx }> = [];
     for (let i = 0; i < list.length; i++) {
       try {
         const stx = this.decodeForAdmission(list[i]!);
-        const check = this.checkBeforeSignature(stx);
+        this.checkBeforeSignature(stx);
         this.admitting.add(stx.hashHex);
-        started.push({ i, stx, check });
+        started.push({ i, stx });
       } catch (e) {
         out[i] = e as Error;
       }
@@ -411,7 +411,9 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     const unchecked = started.filter((s) => !this.verified.has(s.stx.hashHex));
     let outcomes: boolean[];
     try {
-      outcomes = await this.verifier.verifyAll(unchecked.map((s) => s.check));
+      // The checks are made for the hand-off only (the verifier keeps copies of the bytes): none is
+      // held here while the workers get to it.
+      outcomes = await this.verifier.verifyAll(unchecked.map((s) => s.stx.signatureCheck()!));
     } catch (e) {
       // The verifier closed (the node is shutting down): the entries that got this far fail with it;
       // those refused before keep their own answers.
@@ -453,14 +455,12 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     return stx;
   }
 
-  /** Admission's checks before the signature's (cheap ones first); the signature check to make. */
-  private checkBeforeSignature(stx: SignedTx): SignatureCheck {
+  /** Admission's checks before the signature's (cheap ones first): after them, stx.signatureCheck() is defined. */
+  private checkBeforeSignature(stx: SignedTx): void {
     this.checkValidity(stx.validUntilBlock);
     this.checkNotKnown(stx);
     if (!this.contracts.at(stx.contract)) throw new TxError('TX_NO_SUCH_CONTRACT', `no contract at 0x${hex(stx.contract)}`);
-    const check = stx.signatureCheck();
-    if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${stx.scheme} is not supported by this node`);
-    return check;
+    if (!stx.checkable) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${stx.scheme} is not supported by this node`);
   }
 
   /** Admission's checks once the signature's outcome is known; a transaction that passes is in the pool. */

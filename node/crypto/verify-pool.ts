@@ -18,19 +18,26 @@ interface Group { results: boolean[]; left: number; resolve: (ok: boolean[]) => 
 
 interface Pending { check: SignatureCheck; group: Group; index: number }
 
-function settle(p: Pending, ok: boolean): void {
-  const g = p.group;
-  g.results[p.index] = ok;
+function settle(g: Group, index: number, ok: boolean): void {
+  g.results[index] = ok;
   if (--g.left === 0 && !g.failed) g.resolve(g.results);
 }
 
-function fail(p: Pending, e: Error): void {
-  if (p.group.failed) return;
-  p.group.failed = true;
-  p.group.reject(e);
+function fail(g: Group, e: Error): void {
+  if (g.failed) return;
+  g.failed = true;
+  g.reject(e);
 }
 
-interface WorkerSlot { worker: Worker; inFlight: Map<number, Pending[]>; load: number }
+/**
+ * A batch at a worker: what its checks were (the packed bytes, a copy of what the worker got: a crashed
+ * worker's checks are done again from them) and whose they are. No per-check object stays while the
+ * workers are busy: at full load thousands of checks wait, and each object would outlive young-generation
+ * collections.
+ */
+interface Sent { packed: Uint8Array; groups: Group[]; indices: number[] }
+
+interface WorkerSlot { worker: Worker; inFlight: Map<number, Sent>; load: number }
 
 const MAX_BATCH = 256;
 
@@ -50,10 +57,10 @@ function packChecks(batch: readonly Pending[]): Uint8Array {
     dv.setUint32(at + 4, c.signature.length, true);
     dv.setUint32(at + 8, c.message.length, true);
     at += 12;
-    for (const part of [c.publicKey, c.signature, c.message]) {
-      out.set(part, at);
-      at += part.length;
-    }
+    out.set(c.publicKey, at);
+    out.set(c.signature, at + c.publicKey.length);
+    out.set(c.message, at + c.publicKey.length + c.signature.length);
+    at += c.publicKey.length + c.signature.length + c.message.length;
   }
   return out;
 }
@@ -91,11 +98,11 @@ export class SignatureVerifier {
     worker.unref();
     const slot: WorkerSlot = { worker, inFlight: new Map(), load: 0 };
     worker.on('message', (m: { id: number; results: Uint8Array }) => {
-      const batch = slot.inFlight.get(m.id);
-      if (!batch) return;
+      const sent = slot.inFlight.get(m.id);
+      if (!sent) return;
       slot.inFlight.delete(m.id);
-      slot.load -= batch.length;
-      batch.forEach((p, i) => settle(p, m.results[i] === 1));
+      slot.load -= sent.groups.length;
+      sent.groups.forEach((g, i) => settle(g, sent.indices[i]!, m.results[i] === 1));
     });
     worker.on('error', (e) => this.failSlot(slot, e));
     worker.on('exit', (code) => { if (!this.closed) this.failSlot(slot, new Error(`signature worker exited with code ${code}`)); });
@@ -106,7 +113,9 @@ export class SignatureVerifier {
   private failSlot(slot: WorkerSlot, _e: Error): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
-    for (const batch of slot.inFlight.values()) for (const p of batch) settle(p, verifyEd25519(p.check.publicKey, p.check.message, p.check.signature));
+    for (const sent of slot.inFlight.values()) {
+      unpackChecks(sent.packed).forEach((c, i) => settle(sent.groups[i]!, sent.indices[i]!, verifyEd25519(c.publicKey, c.message, c.signature)));
+    }
     slot.inFlight.clear();
     this.slots[i] = this.spawn();
   }
@@ -143,19 +152,20 @@ export class SignatureVerifier {
       const batch = queue.slice(i, i + per);
       const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
       const id = this.nextBatch++;
-      slot.inFlight.set(id, batch);
-      slot.load += batch.length;
       const packed = packChecks(batch);
-      slot.worker.postMessage({ id, packed }, [packed.buffer as ArrayBuffer]);
+      slot.inFlight.set(id, { packed, groups: batch.map((p) => p.group), indices: batch.map((p) => p.index) });
+      slot.load += batch.length;
+      // Copied to the worker, not transferred: this side keeps the bytes for a crashed worker's checks.
+      slot.worker.postMessage({ id, packed });
     }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const closedError = () => new Error('the signature verifier is closed');
-    for (const p of this.queue) fail(p, closedError());
+    for (const p of this.queue) fail(p.group, closedError());
     this.queue = [];
-    for (const s of this.slots) for (const batch of s.inFlight.values()) for (const p of batch) fail(p, closedError());
+    for (const s of this.slots) for (const sent of s.inFlight.values()) for (const g of sent.groups) fail(g, closedError());
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

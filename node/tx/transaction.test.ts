@@ -145,4 +145,25 @@ test('the worker pool agrees with inline verification, batch after batch', async
   }
 });
 
+test('checks at a worker that dies are done again from their bytes, and the worker is replaced', async () => {
+  const verifier = new SignatureVerifier({ workers: 1 });
+  try {
+    const txs = Array.from({ length: 1500 }, (_, i) => SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)));
+    const checks = txs.map((t, i) => {
+      const c = t.signatureCheck()!;
+      return i % 5 === 0 ? { ...c, message: c.message.map((b, j) => (j === c.message.length - 1 ? b ^ 1 : b)) } : c;
+    });
+    const results = verifier.verifyAll(checks);
+    // Once the batches have gone to the worker (the hand-off waits a turn), and long before it is through them.
+    await new Promise((w) => setImmediate(w));
+    const slot = (verifier as unknown as { slots: Array<{ worker: { terminate(): Promise<number> }; inFlight: Map<number, unknown> }> }).slots[0]!;
+    assert.ok(slot.inFlight.size > 0);
+    await slot.worker.terminate();
+    (await results).forEach((ok, i) => assert.is(ok, i % 5 !== 0, `check ${i}`));
+    assert.is(await verifier.verify(checks[1]!), true);
+  } finally {
+    await verifier.close();
+  }
+});
+
 test.run();

@@ -123,9 +123,14 @@ export class SignedTx {
     };
   }
 
+  /** Whether this node runs the transaction's signature scheme (signatureCheck is defined). */
+  get checkable(): boolean {
+    return this.scheme === SCHEME_ED25519;
+  }
+
   /** The (public key, message, signature) a verifier checks; undefined for a scheme this node does not run. */
   signatureCheck(): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | undefined {
-    if (this.scheme !== SCHEME_ED25519) return undefined;
+    if (!this.checkable) return undefined;
     return { publicKey: this.publicKey, message: this.signedBytes(), signature: this.signature };
   }
 
