@@ -153,10 +153,11 @@ export class SignatureVerifier {
       const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
       const id = this.nextBatch++;
       const packed = packChecks(batch);
-      slot.inFlight.set(id, { packed, groups: batch.map((p) => p.group), indices: batch.map((p) => p.index) });
+      // This side keeps a copy for a crashed worker's checks; the worker gets the buffer itself
+      // (transferring it costs less than cloning it into the message).
+      slot.inFlight.set(id, { packed: packed.slice(), groups: batch.map((p) => p.group), indices: batch.map((p) => p.index) });
       slot.load += batch.length;
-      // Copied to the worker, not transferred: this side keeps the bytes for a crashed worker's checks.
-      slot.worker.postMessage({ id, packed });
+      slot.worker.postMessage({ id, packed }, [packed.buffer as ArrayBuffer]);
     }
   }
 
