@@ -123,6 +123,18 @@ test('property: the accessors admission reads give the decoded fields, before an
   }
 });
 
+test('a leading byte order mark counts as the decoders always counted it: dropped from the string, not counted in its limit', () => {
+  const decodes = (over: Partial<UnsignedTransaction>) => code(() => SignedTx.decode(encodeTransaction(signTransaction(body(over), keys.privateKey))));
+  assert.is(decodes({ method: '\uFEFF' }), 'TX_MALFORMED'); // empty once decoded
+  assert.is(decodes({ method: '\uFEFF' + 'a'.repeat(128) }), undefined); // 131 bytes, 128 decoded
+  assert.is(decodes({ method: '\uFEFF' + 'a'.repeat(129) }), 'TX_MALFORMED');
+  assert.is(decodes({ chainId: '\uFEFF' + 'c'.repeat(64) }), undefined);
+  assert.is(decodes({ chainId: '\uFEFF' + 'c'.repeat(65) }), 'TX_MALFORMED');
+  const s = SignedTx.decode(encodeTransaction(signTransaction(body({ method: '\uFEFFregister' }), keys.privateKey)));
+  assert.is(s.method, 'register');
+  assert.is(s.tx.method, 'register');
+});
+
 test('the worker pool agrees with inline verification, batch after batch', async () => {
   const verifier = new SignatureVerifier({ workers: 2 });
   try {

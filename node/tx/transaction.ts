@@ -89,8 +89,11 @@ export class SignedTx {
     own.set(bytes);
     const copy = own.subarray(0, bytes.length);
     const layout = decodeLayout(copy);
-    if (layout.method > limits.maxMethodBytes || layout.method === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
-    if (layout.chainId > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
+    // The limits apply to the decoded strings, as they always have: UTF-8 decoding drops a leading BOM.
+    const methodBytes = layout.method - bomLength(copy, 4 + layout.chainId + 84, layout.method);
+    const chainIdBytes = layout.chainId - bomLength(copy, 4, layout.chainId);
+    if (methodBytes > limits.maxMethodBytes || methodBytes === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
+    if (chainIdBytes > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
     return new SignedTx(copy, layout, own.subarray(bytes.length), undefined);
   }
 
@@ -159,7 +162,12 @@ interface Layout { chainId: number; method: number; args: number; publicKey: num
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Bytes checked to be UTF-8 by decodeLayout, as a string. */
+/** 3 if the `length` bytes at `at` start with a UTF-8 byte order mark (which utf8At drops), else 0. */
+function bomLength(b: Uint8Array, at: number, length: number): number {
+  return length >= 3 && b[at] === 0xef && b[at + 1] === 0xbb && b[at + 2] === 0xbf ? 3 : 0;
+}
+
+/** Bytes checked to be UTF-8 by decodeLayout, as a string (a leading byte order mark dropped). */
 function utf8At(b: Uint8Array, at: number, length: number): string {
   return strictUtf8.decode(b.subarray(at, at + length));
 }
