@@ -9,7 +9,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BROP, startNode } from '../../tooling/nodes/processes.ts';
+import { BROP, freeBasePort, startNode } from '../../tooling/nodes/processes.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'brop-cli-chain-'));
@@ -128,7 +128,8 @@ test('brop tx waits through a node killed (SIGKILL) and restarted: it says so on
   // Blocks far apart: the kill must come between acceptance and the block (a block time of 1.5 s lost that race ~4% of runs).
   const init = brop('init', '--home', home3, '--chain-id', 'brop-wait', '--block-time', '6000');
   assert.is(init.status, 0, init.stderr);
-  const port = await freePort();
+  // Below the ephemeral range: brop tx reconnects to this port while the node is down (see freeBasePort).
+  const port = await freeBasePort(1);
   let node = await startNode(home3, ['--rpc-port', String(port)]);
   const rpc = `http://127.0.0.1:${port}/`;
   const tx = spawn(process.execPath, [BROP, 'tx', 'admission', 'roleOf', '--args', JSON.stringify([readKeyAddress(init.json.operatorKey)]), '--key', init.json.operatorKey, '--rpc', rpc], { stdio: ['ignore', 'pipe', 'pipe'] });

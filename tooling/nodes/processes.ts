@@ -99,8 +99,11 @@ function portFree(port: number): Promise<boolean> {
  * A base port for `brop init --validators N` homes (RPC on base+i, p2p on base+100+i, i < count; the
  * full node's middleware on base+50)
  * whose ports are all free now: test suites running side by side must not pick the same ones.
+ * Below Linux's ephemeral range (32768 and up): a node killed and restarted on its port could otherwise
+ * find it taken by an outgoing connection, even by a client reconnecting to that very port (a socket
+ * connected to itself), as a CI run once did.
  */
-export async function freeBasePort(count: number, from = 30_000, span = 20_000): Promise<number> {
+export async function freeBasePort(count: number, from = 20_000, span = 12_000): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = from + Math.floor(Math.random() * span);
     let free = true;
