@@ -182,38 +182,58 @@ function u64At(b: Uint8Array, at: number): bigint {
 }
 
 /**
+ * A cursor over the transaction being checked. Checking is synchronous and not re-entrant, so one
+ * module-level cursor serves every call (no closures per transaction).
+ */
+const cursor: { b: Uint8Array; at: number } = { b: new Uint8Array(0), at: 0 };
+
+function need(n: number, field: string): void {
+  if (n > cursor.b.length - cursor.at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
+}
+
+function skip(n: number, field: string): void {
+  need(n, field);
+  cursor.at += n;
+}
+
+/** A u32 length and that many bytes; returns the length. */
+function sized(field: string): number {
+  need(4, field);
+  const n = u32At(cursor.b, cursor.at);
+  cursor.at += 4;
+  skip(n, field);
+  return n;
+}
+
+function text(field: string): number {
+  const n = sized(field);
+  if (!isUtf8(cursor.b.subarray(cursor.at - n, cursor.at))) throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
+  return n;
+}
+
+/**
  * Checks that `b` is the Transaction struct of encoding.ts, with the codec's strictness (u32 lengths
  * that must fit, UTF-8 that must be valid, no trailing bytes), and returns its layout.
  */
 function decodeLayout(b: Uint8Array): Layout {
-  let at = 0;
-  const need = (n: number, field: string): void => {
-    if (n > b.length - at) throw new TxError('TX_MALFORMED', `${field}: unexpected end of data`);
-  };
-  const sized = (field: string): number => {
-    need(4, field);
-    const n = u32At(b, at);
-    at += 4;
-    need(n, field);
-    at += n;
-    return n;
-  };
-  const text = (field: string): number => {
-    const n = sized(field);
-    if (!isUtf8(b.subarray(at - n, at))) throw new TxError('TX_MALFORMED', `${field}: string is not valid UTF-8`);
-    return n;
-  };
-  const chainId = text('chainId');
-  need(32, 'sender'); at += 32;
-  need(8, 'nonce'); at += 8;
-  need(8, 'validUntilBlock'); at += 8;
-  need(32, 'contract'); at += 32;
-  const method = text('method');
-  const args = sized('args');
-  need(1, 'scheme'); at += 1;
-  const publicKey = sized('publicKey');
-  sized('signature');
-  if (at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - at} trailing bytes after the last value`);
-  return { chainId, method, args, publicKey };
+  cursor.b = b;
+  cursor.at = 0;
+  try {
+    const chainId = text('chainId');
+    skip(32, 'sender');
+    skip(8, 'nonce');
+    skip(8, 'validUntilBlock');
+    skip(32, 'contract');
+    const method = text('method');
+    const args = sized('args');
+    skip(1, 'scheme');
+    const publicKey = sized('publicKey');
+    sized('signature');
+    if (cursor.at !== b.length) throw new TxError('TX_MALFORMED', `${b.length - cursor.at} trailing bytes after the last value`);
+    return { chainId, method, args, publicKey };
+  } finally {
+    cursor.b = EMPTY_BYTES; // holds no transaction after the call
+  }
 }
 
+const EMPTY_BYTES = new Uint8Array(0);
