@@ -735,17 +735,15 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     return done;
   }
 
-  private cacheReceipts(height: bigint, joined: Uint8Array): void {
-    this.receiptCache.set(height, { joined, starts: undefined });
+  private cacheReceipts(height: bigint, joined: Uint8Array): { joined: Uint8Array; starts: Uint32Array | undefined } {
+    const entry = { joined, starts: undefined };
+    this.receiptCache.set(height, entry);
     if (this.receiptCache.size > 4) this.receiptCache.delete(this.receiptCache.keys().next().value!);
+    return entry;
   }
 
   private receiptAt(height: bigint, index: number): Receipt {
-    let r = this.receiptCache.get(height);
-    if (!r) {
-      this.cacheReceipts(height, this.store.receipts(height)!);
-      r = this.receiptCache.get(height)!;
-    }
+    const r = this.receiptCache.get(height) ?? this.cacheReceipts(height, this.store.receipts(height)!);
     const starts = r.starts ??= receiptOffsets(r.joined);
     return decodeReceipt(r.joined.subarray(starts[index], starts[index + 1]));
   }

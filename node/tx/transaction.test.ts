@@ -6,7 +6,7 @@ import { TxError } from './errors.ts';
 import { TX_STRUCTS } from './encoding.ts';
 import { CodecError, decode } from '../../contracts/sdk/codec.ts';
 import { generateEd25519 } from '../crypto/ed25519.ts';
-import { SignatureVerifier } from '../crypto/verify-pool.ts';
+import { SignatureVerifier, type SignatureCheck } from '../crypto/verify-pool.ts';
 
 const keys = generateEd25519();
 const body = (over: Partial<UnsignedTransaction> = {}): UnsignedTransaction => ({
@@ -135,15 +135,19 @@ test('a leading byte order mark counts as the decoders always counted it: droppe
   assert.is(s.tx.method, 'register');
 });
 
+/** The signature checks of `n` signed transactions, every `every`-th (from the first) spoiled by `spoil`. */
+function signedChecks(n: number, every: number, spoil: (c: SignatureCheck) => SignatureCheck): SignatureCheck[] {
+  return Array.from({ length: n }, (_, i) => {
+    const c = SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)).signatureCheck()!;
+    return i % every === 0 ? spoil(c) : c;
+  });
+}
+
 test('the worker pool agrees with inline verification, batch after batch', async () => {
   const verifier = new SignatureVerifier({ workers: 2 });
   try {
     // More than the workers take in one hand-off (2 × 256): the group spans several batches.
-    const txs = Array.from({ length: 1300 }, (_, i) => SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)));
-    const checks = txs.map((t, i) => {
-      const c = t.signatureCheck()!;
-      return i % 7 === 0 ? { ...c, signature: c.signature.map((b, j) => (j === 0 ? b ^ 1 : b)) } : c;
-    });
+    const checks = signedChecks(1300, 7, (c) => ({ ...c, signature: c.signature.map((b, j) => (j === 0 ? b ^ 1 : b)) }));
     const [results, one, none] = await Promise.all([verifier.verifyAll(checks), verifier.verify(checks[0]!), verifier.verifyAll([])]);
     results.forEach((ok, i) => assert.is(ok, i % 7 !== 0, `check ${i}`));
     assert.is(one, false);
@@ -160,11 +164,7 @@ test('the worker pool agrees with inline verification, batch after batch', async
 test('checks at a worker that dies are done again from their bytes, and the worker is replaced', async () => {
   const verifier = new SignatureVerifier({ workers: 1 });
   try {
-    const txs = Array.from({ length: 1500 }, (_, i) => SignedTx.from(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey)));
-    const checks = txs.map((t, i) => {
-      const c = t.signatureCheck()!;
-      return i % 5 === 0 ? { ...c, message: c.message.map((b, j) => (j === c.message.length - 1 ? b ^ 1 : b)) } : c;
-    });
+    const checks = signedChecks(1500, 5, (c) => ({ ...c, message: c.message.map((b, j) => (j === c.message.length - 1 ? b ^ 1 : b)) }));
     const results = verifier.verifyAll(checks);
     // Once the batches have gone to the worker (the hand-off waits a turn), and long before it is through them.
     await new Promise((w) => setImmediate(w));
