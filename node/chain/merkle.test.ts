@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { EMPTY_LIST_ROOT, merkleProof, merkleRoot, verifyMerkleProof } from './merkle.ts';
 
 test('every item of lists of every length up to 33 has a proof that verifies, and only for its own item, index and root', () => {
@@ -32,6 +32,20 @@ test('the root commits to order and content; the empty list has its own root; le
   // A single item's root is its leaf hash, never the item itself.
   assert.not.equal(merkleRoot([a]), a);
   assert.throws(() => merkleProof([a], 1));
+});
+
+test('the root of long lists equals RFC 6962\'s recursive definition (levels hashed in batches)', () => {
+  const h = (...parts: Uint8Array[]) => { const c = createHash('sha256'); for (const p of parts) c.update(p); return c.digest(); };
+  const mth = (items: Uint8Array[]): Buffer => {
+    if (items.length === 1) return h(Uint8Array.of(0), items[0]!);
+    let k = 1;
+    while (k * 2 < items.length) k *= 2;
+    return h(Uint8Array.of(1), mth(items.slice(0, k)), mth(items.slice(k)));
+  };
+  for (const n of [2, 3, 255, 256, 257, 1000, 1025, 2049]) {
+    const items = Array.from({ length: n }, (_, i) => new Uint8Array(randomBytes(i % 97)));
+    assert.equal(Buffer.from(merkleRoot(items)), mth(items), `n=${n}`);
+  }
 });
 
 test.run();

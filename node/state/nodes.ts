@@ -23,6 +23,7 @@
  * order bytewise, and much lighter than a Uint8Array view per hash in a cache of many nodes.
  */
 import { hash } from 'node:crypto';
+import { HashBatch, LinkedRecords } from '../crypto/sha256-many.ts';
 import { StateError } from './errors.ts';
 import { HASH_BYTES, INTERNAL_PREFIX, LEAF_PREFIX, MAX_KEY_BYTES, MAX_VALUE_BYTES } from './proof.ts';
 
@@ -73,6 +74,11 @@ export const EMPTY_ID = '\0'.repeat(HASH_BYTES);
 // Node's own latin1 decoder, applicable to any Uint8Array without wrapping it in a Buffer.
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
 
+/** Writes an id's 32 bytes at `offset` (Buffer's own latin1 writer: ~3x faster than write(..., 'latin1')). */
+export function writeId(out: Buffer, id: string, offset: number): void {
+  (out as unknown as { latin1Write(s: string, offset: number, length: number): number }).latin1Write(id, offset, HASH_BYTES);
+}
+
 export function idOf(bytes: Uint8Array): string {
   return latin1Slice.call(bytes, 0, bytes.length);
 }
@@ -122,19 +128,32 @@ const leafPreimage = Buffer.alloc(1 + 2 * HASH_BYTES);
 
 function leafHashId(keyPath: string, value: Uint8Array): string {
   leafPreimage[0] = LEAF_PREFIX;
-  leafPreimage.write(keyPath, 1, HASH_BYTES, 'latin1');
-  leafPreimage.write(sha256Id(value), 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+  writeId(leafPreimage, keyPath, 1);
+  writeId(leafPreimage, sha256Id(value), 1 + HASH_BYTES);
   return sha256Id(leafPreimage);
 }
 
 /** A new leaf at (at, slot); key and value are copied into its encoding. */
 export function makeLeaf(keyPath: string, key: Uint8Array, value: Uint8Array, at: number, slot: number): LeafNode {
+  const leaf = newLeaf(keyPath, key, value, at, slot);
+  (leaf as { id: string }).id = leafHashId(keyPath, value);
+  return leaf;
+}
+
+/**
+ * The id of a node made by newLeaf or newInternal until hashNewNodes sets it; also a new internal
+ * node's child id while that child (a node of the same update, at the child's slot) has none yet.
+ */
+export const PENDING_ID = '';
+
+/** makeLeaf without its hash (PENDING_ID): an update hashes its new nodes together (newNodeHashes). */
+export function newLeaf(keyPath: string, key: Uint8Array, value: Uint8Array, at: number, slot: number): LeafNode {
   const bytes = Buffer.allocUnsafe(3 + key.length + value.length);
   bytes[0] = LEAF_PREFIX;
   bytes.writeUInt16BE(key.length, 1);
   bytes.set(key, 3);
   bytes.set(value, 3 + key.length);
-  return { type: LEAF, id: leafHashId(keyPath, value), keyPath, bytes, keyLength: key.length, at, slot };
+  return { type: LEAF, id: PENDING_ID, keyPath, bytes, keyLength: key.length, at, slot };
 }
 
 const TWO_32 = 2 ** 32;
@@ -171,10 +190,84 @@ const internalPreimage = Buffer.alloc(1 + 2 * HASH_BYTES);
 /** A new internal node at (at, slot) over two children named by id and ref. */
 export function makeInternal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, at: number, slot: number): InternalNode {
   internalPreimage[0] = INTERNAL_PREFIX;
-  internalPreimage.write(leftId, 1, HASH_BYTES, 'latin1');
-  internalPreimage.write(rightId, 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+  writeId(internalPreimage, leftId, 1);
+  writeId(internalPreimage, rightId, 1 + HASH_BYTES);
   return { type: INTERNAL, id: sha256Id(internalPreimage), leftId, rightId, leftAt, leftSlot, rightAt, rightSlot, at, slot };
 }
+
+/** makeInternal without its hash (PENDING_ID); a child of the same update may be named by PENDING_ID and its slot. */
+export function newInternal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, at: number, slot: number): InternalNode {
+  return { type: INTERNAL, id: PENDING_ID, leftId, rightId, leftAt, leftSlot, rightAt, rightSlot, at, slot };
+}
+
+/**
+ * An update's new nodes, hashed together (`newNodeHashes`): each node's preimage is written when the
+ * node is made, a new child's hash left to be filled in; `finish` hashes every leaf's value in one
+ * batch, then every node in creation order in one more (LinkedRecords: a child's digest lands in its
+ * parent's preimage), and sets the ids. About 0.2 µs a node instead of a node:crypto call (~0.6 µs)
+ * and an id write per hash.
+ */
+class NewNodeHashes {
+  private readonly values = new HashBatch();
+  private readonly preimages = new LinkedRecords(1 + 2 * HASH_BYTES);
+  private readonly leafSlots: number[] = [];
+
+  /** Forgets any nodes of an update that did not finish (one that threw halfway). */
+  begin(): void {
+    this.values.reset();
+    this.preimages.reset();
+    this.leafSlots.length = 0;
+  }
+
+  /** A leaf from newLeaf, just given the next slot. */
+  leaf(leaf: LeafNode): void {
+    const at = this.record(leaf);
+    this.preimages.records[at] = LEAF_PREFIX;
+    writeId(this.preimages.records, leaf.keyPath, at + 1);
+    const valueAt = 3 + leaf.keyLength;
+    const v = this.values.add(leaf.bytes.length - valueAt); // before reading .data: add may replace it
+    leaf.bytes.copy(this.values.data, v, valueAt);
+    this.leafSlots.push(leaf.slot);
+  }
+
+  /** An internal node from newInternal, just given the next slot; a PENDING_ID child is the node at its slot. */
+  internal(n: InternalNode): void {
+    const at = this.record(n);
+    this.preimages.records[at] = INTERNAL_PREFIX;
+    if (n.leftId === PENDING_ID) this.preimages.link(n.leftSlot, at + 1);
+    else writeId(this.preimages.records, n.leftId, at + 1);
+    if (n.rightId === PENDING_ID) this.preimages.link(n.rightSlot, at + 1 + HASH_BYTES);
+    else writeId(this.preimages.records, n.rightId, at + 1 + HASH_BYTES);
+  }
+
+  private record(n: TreeNode): number {
+    const at = this.preimages.add();
+    if (at !== n.slot * this.preimages.size) throw new Error(`new node at slot ${n.slot} hashed as node ${this.preimages.count - 1}`);
+    return at;
+  }
+
+  /** Sets the ids of the update's new nodes (`nodes[i]` at slot i), and their PENDING_ID child ids. */
+  finish(nodes: readonly TreeNode[]): void {
+    if (nodes.length !== this.preimages.count) throw new Error(`${nodes.length} new nodes, ${this.preimages.count} hashed`);
+    const valueHashes = this.values.digest();
+    for (let i = 0; i < this.leafSlots.length; i++) {
+      valueHashes.copy(this.preimages.records, this.leafSlots[i]! * this.preimages.size + 1 + HASH_BYTES, i * HASH_BYTES, (i + 1) * HASH_BYTES);
+    }
+    this.preimages.digest();
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i] as TreeNode & { id: string; leftId: string; rightId: string };
+      n.id = this.preimages.id(i);
+      if (n.type === INTERNAL) {
+        if (n.leftId === PENDING_ID) n.leftId = nodes[n.leftSlot]!.id;
+        if (n.rightId === PENDING_ID) n.rightId = nodes[n.rightSlot]!.id;
+      }
+    }
+    this.begin();
+  }
+}
+
+/** Updates are synchronous: one instance serves every tree. */
+export const newNodeHashes = new NewNodeHashes();
 
 function encodedLength(n: TreeNode): number {
   return n.type === LEAF ? n.bytes.length : INTERNAL_BYTES;
@@ -187,8 +280,8 @@ function writeNode(out: Buffer, offset: number, n: TreeNode): void {
     return;
   }
   out[offset] = INTERNAL_PREFIX;
-  out.write(n.leftId, offset + 1, HASH_BYTES, 'latin1');
-  out.write(n.rightId, offset + 1 + HASH_BYTES, HASH_BYTES, 'latin1');
+  writeId(out, n.leftId, offset + 1);
+  writeId(out, n.rightId, offset + 1 + HASH_BYTES);
   writeRef(out, offset + 1 + 2 * HASH_BYTES, n.leftAt, n.leftSlot);
   writeRef(out, offset + 13 + 2 * HASH_BYTES, n.rightAt, n.rightSlot);
 }

@@ -7,7 +7,8 @@
  * makes a root a function of the key/value set alone, whatever the order of the writes that built it.
  */
 import { StateError } from './errors.ts';
-import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, decodeOwnGroupMember, encodeGroups, groupMember, hashOfId, idBit, idOf, keyPathIdOf, leafKey, leafValue, makeInternal, makeLeaf, sha256 } from './nodes.ts';
+import { EMPTY_ID, GROUP_NODES, INTERNAL, LEAF, LEGACY, type LeafNode, type TreeNode, bytesOfId, decodeNode, decodeOwnGroupMember, encodeGroups, groupMember, hashOfId, idBit, idOf, keyPathIdOf, newNodeHashes, leafKey, leafValue, newInternal, newLeaf, sha256, writeId } from './nodes.ts';
+import { HashBatch } from '../crypto/sha256-many.ts';
 import { HASH_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_VALUE_BYTES, type StateProof } from './proof.ts';
 import type { NodeRef, NodeStore, PersistableUpdate } from './store.ts';
 
@@ -138,8 +139,8 @@ class RecentVersions {
     let keyPaths: Buffer | undefined;
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
-      ids.write(n.id, i * HASH_BYTES, HASH_BYTES, 'latin1');
-      if (n.type === LEAF) (keyPaths ??= Buffer.alloc(nodes.length * HASH_BYTES)).write(n.keyPath, i * HASH_BYTES, HASH_BYTES, 'latin1');
+      writeId(ids, n.id, i * HASH_BYTES);
+      if (n.type === LEAF) writeId(keyPaths ??= Buffer.alloc(nodes.length * HASH_BYTES), n.keyPath, i * HASH_BYTES);
     }
     this.versions.set(version, { groups, ids, keyPaths, count: nodes.length });
     this.nodes += nodes.length;
@@ -219,6 +220,9 @@ export interface UpdateOptions {
   version?: number;
 }
 
+/** The key paths of an update's writes, hashed in one batch (updates are synchronous: one batch serves all trees). */
+const keyPathBatch = new HashBatch();
+
 export class StateTree {
   private readonly store: NodeStore;
   /** Nodes read back from the store. */
@@ -268,18 +272,29 @@ export class StateTree {
     if (options.version === undefined && this.openedAtRoot) throw new StateError('STATE_VERSION_INVALID', 'a tree opened at an existing root needs each update\'s version (one its store does not hold yet)');
     const version = options.version ?? this.lastVersion + 1;
     if (!Number.isSafeInteger(version) || version < 0) throw new StateError('STATE_VERSION_INVALID', `a version is an integer from 0 to 2^53, not ${String(version)}`);
-    const byPath = new Map<string, PendingWrite>();
+    const checked: StateWrite[] = [];
+    keyPathBatch.reset(); // an update that threw halfway left its inputs
     for (const w of writes) {
       if (typeof w !== 'object' || w === null) throw new StateError('STATE_KEY_INVALID', 'a write is { key, value }');
       checkKey(w.key);
       checkValue(w.value);
-      const keyPath = keyPathIdOf(w.key);
-      byPath.set(keyPath, { type: WRITE, keyPath, key: w.key, value: w.value });
+      const at = keyPathBatch.add(w.key.length);
+      keyPathBatch.data.set(w.key, at);
+      checked.push(w);
     }
+    keyPathBatch.digest();
+    const byPath = new Map<string, PendingWrite>();
+    for (let i = 0; i < checked.length; i++) {
+      const keyPath = keyPathBatch.id(i);
+      byPath.set(keyPath, { type: WRITE, keyPath, key: checked[i]!.key, value: checked[i]!.value });
+    }
+    keyPathBatch.reset();
     const pending = [...byPath.values()].sort((a, b) => (a.keyPath < b.keyPath ? -1 : 1));
     const b: Building = { at: version, nodes: [], upper: [] };
+    newNodeHashes.begin();
     const before = this.loadRoot(baseId);
     const after = pending.length === 0 ? before : this.apply(before, 0, pending, 0, pending.length, b);
+    newNodeHashes.finish(b.nodes);
     if (version > this.lastVersion) this.lastVersion = version;
     const u: StateUpdate = {
       root: bytesOfId(after === null ? EMPTY_ID : after.id),
@@ -447,8 +462,9 @@ export class StateTree {
     if (hi - lo === 1) {
       const e = entries[lo]!;
       if (e.type === LEAF) return e;
-      const leaf = makeLeaf(e.keyPath, e.key, e.value!, b.at, b.nodes.length);
+      const leaf = newLeaf(e.keyPath, e.key, e.value!, b.at, b.nodes.length);
       b.nodes.push(leaf);
+      newNodeHashes.leaf(leaf);
       return leaf;
     }
     // Distinct keyPaths differ within 256 bits.
@@ -463,11 +479,12 @@ export class StateTree {
     );
   }
 
-  /** A new internal node at `depth`, in the next slot. */
+  /** A new internal node at `depth`, in the next slot (hashed with the update's other new nodes, by hashNewNodes). */
   private internal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, depth: number, b: Building): TreeNode {
-    const node = makeInternal(leftId, leftAt, leftSlot, rightId, rightAt, rightSlot, b.at, b.nodes.length);
+    const node = newInternal(leftId, leftAt, leftSlot, rightId, rightAt, rightSlot, b.at, b.nodes.length);
     if (depth < UPPER_DEPTH) b.upper[b.nodes.length] = node;
     b.nodes.push(node);
+    newNodeHashes.internal(node);
     return node;
   }
 }
