@@ -178,11 +178,14 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly verified = new RecentSet(200_000);
   /** Measured CPU time of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
   private executionUsPerTx = 0;
+  /** The chain id as UTF-8, compared with each admitted transaction's. */
+  private readonly chainIdUtf8: Uint8Array;
 
   private constructor(opts: NodeOptions, store: ChainStore, state: MemoryState, tree: StateTree, head: BlockHeader) {
     super();
     this.genesis = opts.genesis;
     this.params = chainParams(opts.genesis);
+    this.chainIdUtf8 = new TextEncoder().encode(this.params.chainId);
     this.contracts = new ContractRegistry(opts.contracts);
     this.executor = new Executor(new Vm(), this.contracts, this.params);
     this.mempool = new Mempool(opts.mempool);
@@ -398,9 +401,18 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   async submitAll(list: readonly Uint8Array[]): Promise<Array<SignedTx | Error>> {
     const out = new Array<SignedTx | Error>(list.length);
     const started: Array<{ i: number; stx: SignedTx }> = [];
+    let decoded: Array<SignedTx | Error>;
+    try {
+      this.checkOpen();
+      decoded = SignedTx.decodeAll(list, this.txLimits());
+    } catch (e) {
+      return out.fill(e as Error);
+    }
     for (let i = 0; i < list.length; i++) {
       try {
-        const stx = this.decodeForAdmission(list[i]!);
+        const stx = decoded[i]!;
+        if (stx instanceof Error) throw stx;
+        this.checkChain(stx);
         this.checkBeforeSignature(stx);
         this.admitting.add(stx.hashHex);
         started.push({ i, stx });
@@ -448,11 +460,21 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
 
   /** The first checks of admission: the node can take transactions, and these bytes are one for this chain. */
   private decodeForAdmission(bytes: Uint8Array): SignedTx {
+    this.checkOpen();
+    const stx = SignedTx.decode(bytes, this.txLimits());
+    this.checkChain(stx);
+    return stx;
+  }
+
+  /** The node takes transactions: it is not closing, nor catching up. */
+  private checkOpen(): void {
     if (this.closed) throw new NodeError('NODE_CLOSED', 'the node is shutting down');
     if (this.behind) throw new TxError('NODE_BEHIND', `this node is catching up (at height ${this.height}): send to another node or retry later`);
-    const stx = SignedTx.decode(bytes, this.txLimits());
-    if (stx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.chainId}, this is ${this.params.chainId}`);
-    return stx;
+  }
+
+  private checkChain(stx: SignedTx): void {
+    // The bytes first: decoding the string per transaction costs more than the rest of this check.
+    if (!stx.chainIdBytesAre(this.chainIdUtf8) && stx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.chainId}, this is ${this.params.chainId}`);
   }
 
   /** Admission's checks before the signature's (cheap ones first): after them, stx.signatureCheck() is defined. */

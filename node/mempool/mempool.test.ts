@@ -85,4 +85,21 @@ test('reap respects the byte limit; remove and expiry eviction', () => {
   assert.is(pool.totalBytes, big.bytes.length);
 });
 
+test('a transaction pending for two blocks is moved out of the shared memory it was decoded into', () => {
+  const pool = new Mempool();
+  const decoded = (i: number) => SignedTx.decode(tx(i).bytes);
+  const early = decoded(1), late = decoded(2);
+  assert.is(early.bytes.buffer, late.bytes.buffer); // decoded into one slab
+  pool.add(early);
+  pool.evictExpired(1n);
+  pool.add(late);
+  assert.is(early.bytes.buffer, late.bytes.buffer); // one block: not yet
+  pool.evictExpired(2n);
+  assert.is(early.bytes.buffer.byteLength, early.bytes.length + 32); // two: its own memory, bytes and hash
+  assert.is(late.bytes.buffer.byteLength > late.bytes.length + 32, true);
+  pool.evictExpired(3n);
+  assert.is(late.bytes.buffer.byteLength, late.bytes.length + 32);
+  assert.equal(pool.reap(10, 1e6).map((t) => t.hashHex), [early.hashHex, late.hashHex]);
+});
+
 test.run();

@@ -21,7 +21,12 @@ export interface MempoolLimits {
 
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 20_000, maxNewcomerTxs: 500 };
 
-interface Entry { stx: SignedTx; senderKey: string }
+/** `since`: the pool's block count when the entry came (SETTLED once its bytes were settled). */
+interface Entry { stx: SignedTx; senderKey: string; since: number }
+
+const SETTLED = Number.MAX_SAFE_INTEGER;
+/** Blocks an entry stays before its bytes are moved to memory of their own (SignedTx.settle). */
+const SETTLE_AFTER_BLOCKS = 2;
 
 export class Mempool {
   readonly limits: MempoolLimits;
@@ -31,6 +36,8 @@ export class Mempool {
   /** Hashes of the newcomers' transactions pending (see add). */
   private readonly newcomers = new Set<string>();
   private bytes = 0;
+  /** Blocks seen (evictExpired calls): how long entries have been waiting. */
+  private blocks = 0;
 
   constructor(limits: Partial<MempoolLimits> = {}) {
     this.limits = { ...DEFAULT_MEMPOOL_LIMITS, ...limits };
@@ -76,7 +83,7 @@ export class Mempool {
       this.bySender.set(senderKey, queue);
     }
     queue.push(stx);
-    this.byHash.set(stx.hashHex, { stx, senderKey });
+    this.byHash.set(stx.hashHex, { stx, senderKey, since: this.blocks });
     this.bytes += stx.bytes.length;
   }
 
@@ -98,10 +105,20 @@ export class Mempool {
     }
   }
 
-  /** Removes and returns the transactions that can no longer be committed at `height` (validUntilBlock <= height). */
+  /**
+   * Removes and returns the transactions that can no longer be committed at `height` (validUntilBlock
+   * <= height). Called once a block: it also settles the bytes of entries pending for a few blocks.
+   */
   evictExpired(height: bigint): SignedTx[] {
     const expired: SignedTx[] = [];
-    for (const { stx } of this.byHash.values()) if (stx.validUntilBlock <= height) expired.push(stx);
+    const settleBefore = ++this.blocks - SETTLE_AFTER_BLOCKS;
+    for (const e of this.byHash.values()) {
+      if (e.stx.validUntilBlock <= height) expired.push(e.stx);
+      else if (e.since <= settleBefore) {
+        e.stx.settle();
+        e.since = SETTLED;
+      }
+    }
     this.remove(expired.map((t) => t.hashHex));
     return expired;
   }

@@ -135,6 +135,48 @@ test('a leading byte order mark counts as the decoders always counted it: droppe
   assert.is(s.tx.method, 'register');
 });
 
+test('decodeAll gives what decode gives, entry by entry, with each bad entry its own error', () => {
+  const good = Array.from({ length: 300 }, (_, i) => encodeTransaction(signTransaction(body({ nonce: BigInt(i), args: new Uint8Array(randomBytes(i % 90)) }), keys.privateKey)));
+  const list: Uint8Array[] = good.map((b, i) => (i % 7 === 3 ? b.subarray(0, b.length - 1) : i % 11 === 5 ? new Uint8Array(70_000) : b));
+  list.push(new Uint8Array(0), new Uint8Array(randomBytes(300)));
+  const all = SignedTx.decodeAll(list);
+  assert.is(all.length, list.length);
+  list.forEach((bytes, i) => {
+    const one = code(() => SignedTx.decode(bytes));
+    const got = all[i]!;
+    if (one !== undefined) {
+      assert.ok(got instanceof TxError, `entry ${i}`);
+      assert.is((got as TxError).code, one);
+    } else {
+      const s = SignedTx.decode(bytes);
+      assert.ok(got instanceof SignedTx);
+      assert.equal((got as SignedTx).hash, s.hash);
+      assert.is((got as SignedTx).hashHex, s.hashHex);
+      assert.equal((got as SignedTx).bytes, bytes);
+      assert.equal({ ...(got as SignedTx).tx }, { ...s.tx });
+    }
+  });
+});
+
+test('settle moves a transaction out of its shared memory, unchanged; the chain id is compared as bytes or as its string', () => {
+  const stxs = Array.from({ length: 3 }, (_, i) => SignedTx.decode(encodeTransaction(signTransaction(body({ nonce: BigInt(i) }), keys.privateKey))));
+  assert.is(stxs[0]!.bytes.buffer, stxs[1]!.bytes.buffer); // small transactions share a slab
+  const before = { bytes: stxs[1]!.bytes.slice(), hash: stxs[1]!.hash.slice(), tx: { ...stxs[1]!.tx } };
+  stxs[1]!.settle();
+  assert.is.not(stxs[1]!.bytes.buffer, stxs[0]!.bytes.buffer);
+  assert.is(stxs[1]!.bytes.buffer.byteLength, stxs[1]!.bytes.length + 32);
+  assert.equal({ bytes: stxs[1]!.bytes, hash: stxs[1]!.hash, tx: { ...stxs[1]!.tx } }, before);
+  const settled = stxs[1]!.bytes;
+  stxs[1]!.settle(); // once is enough
+  assert.is(stxs[1]!.bytes, settled);
+  assert.ok(stxs[0]!.chainIdBytesAre(new TextEncoder().encode('brop-test')));
+  assert.not.ok(stxs[0]!.chainIdBytesAre(new TextEncoder().encode('brop-tess')));
+  assert.not.ok(stxs[0]!.chainIdBytesAre(new TextEncoder().encode('brop-test2')));
+  const bom = SignedTx.decode(encodeTransaction(signTransaction(body({ chainId: '\uFEFFbrop-test' }), keys.privateKey)));
+  assert.not.ok(bom.chainIdBytesAre(new TextEncoder().encode('brop-test'))); // not the same bytes (its string is the same)
+  assert.is(bom.chainId, 'brop-test');
+});
+
 /** The signature checks of `n` signed transactions, every `every`-th (from the first) spoiled by `spoil`. */
 function signedChecks(n: number, every: number, spoil: (c: SignatureCheck) => SignatureCheck): SignatureCheck[] {
   return Array.from({ length: n }, (_, i) => {
