@@ -281,6 +281,29 @@ test('a second node checks and commits the first one\'s blocks: same state root;
   }
 });
 
+test('a transaction that a block commits while its signature is checked is a duplicate, not pending again', async () => {
+  const { home, node, consensus, operator } = await setup();
+  const other = await ChainNode.open({ dataDir: join(tempDir(), 'data'), genesis: home.genesis, contracts: home.contracts, verifierWorkers: 1 });
+  try {
+    const bytes = tx(node, operator, 'admission', 'roleOf', [randomBytes(32)]);
+    await node.submit(bytes);
+    await consensus.produce();
+    const made = node.block(node.height)!;
+    const checked = await other.checkProposal(made.block);
+    // The other node: admission of the same bytes waits for its signature step; the block commits meanwhile.
+    const admitting = other.submitAll([bytes]);
+    const committing = other.commitBlock(checked, made.commit);
+    const [outcome] = await admitting;
+    await committing;
+    assert.is((outcome as TxError).code, 'TX_DUPLICATE');
+    assert.is(other.mempool.size, 0);
+    assert.is(await refused(other.submit(bytes)), 'TX_DUPLICATE');
+  } finally {
+    await other.close();
+    await node.close();
+  }
+});
+
 test('quota at admission counts the sender\'s pending transactions; the refusal is TX_INSUFFICIENT_QUOTA', async () => {
   const schedule = { base: 1000, perByte: 0, perKiloGas: 0, periodBlocks: 1000, operatorAllowance: 10 ** 9, partnerAllowance: 0, regulatorAllowance: 0, userAllowance: 3500 };
   const { node, consensus } = await setup(undefined, schedule);

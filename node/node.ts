@@ -107,6 +107,10 @@ class RecentSet {
   }
 }
 
+function duplicate(): TxError {
+  return new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
+}
+
 function threadCpuUs(): number {
   const { user, system } = process.threadCpuUsage();
   return user + system;
@@ -168,6 +172,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private readonly admitting = new Set<string>();
   /** A commit in progress: commits are one at a time, each on top of the one before. */
   private commitInProgress = false;
+  /** Commits begun: admission checks again for a commit of its transaction only when one began during its wait. */
+  private commitsBegun = 0;
   /**
    * Receipts records of recent blocks (status queries ask about recent transactions), as stored: one
    * buffer per block, each receipt decoded when asked for (decoded, thousands of small objects per block
@@ -375,6 +381,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     this.checkBeforeSignature(stx);
     // Another copy arriving while this one's signature is checked is a duplicate at once.
     this.admitting.add(stx.hashHex);
+    const commitsBefore = this.commitsBegun;
     let signed: boolean;
     try {
       // A transaction of a proposal that did not make it is checked once, not again when gossip brings it.
@@ -384,7 +391,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     } finally {
       this.admitting.delete(stx.hashHex);
     }
-    this.admitSigned(stx, signed);
+    this.admitSigned(stx, signed, this.commitsBegun !== commitsBefore);
     // Sent by a client here (not gossiped by a peer): durably pending before the answer, and the
     // network passes it on.
     if (!opts.gossiped) await this.logAccepted([stx]);
@@ -400,7 +407,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    */
   async submitAll(list: readonly Uint8Array[]): Promise<Array<SignedTx | Error>> {
     const out = new Array<SignedTx | Error>(list.length);
-    const started: Array<{ i: number; stx: SignedTx }> = [];
+    // `signed`: known good already (checked before), or once the workers say so.
+    const started: Array<{ i: number; stx: SignedTx; signed: boolean }> = [];
     let decoded: Array<SignedTx | Error>;
     try {
       this.checkOpen();
@@ -415,12 +423,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
         this.checkChain(stx);
         this.checkBeforeSignature(stx);
         this.admitting.add(stx.hashHex);
-        started.push({ i, stx });
+        started.push({ i, stx, signed: this.verified.has(stx.hashHex) });
       } catch (e) {
         out[i] = e as Error;
       }
     }
-    const unchecked = started.filter((s) => !this.verified.has(s.stx.hashHex));
+    const unchecked = started.filter((s) => !s.signed);
+    const commitsBefore = this.commitsBegun;
     let outcomes: boolean[];
     try {
       // The checks are made for the hand-off only (the verifier keeps copies of the bytes): none is
@@ -434,11 +443,11 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     } finally {
       for (const s of started) this.admitting.delete(s.stx.hashHex);
     }
-    const signed = new Set(unchecked.filter((_, k) => outcomes[k]).map((s) => s.i));
+    unchecked.forEach((s, k) => { s.signed = outcomes[k]!; });
     const accepted: typeof started = [];
     for (const s of started) {
       try {
-        this.admitSigned(s.stx, this.verified.has(s.stx.hashHex) || signed.has(s.i));
+        this.admitSigned(s.stx, s.signed, this.commitsBegun !== commitsBefore);
         accepted.push(s);
       } catch (e) {
         out[s.i] = e as Error;
@@ -485,13 +494,18 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     if (!stx.checkable) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${stx.scheme} is not supported by this node`);
   }
 
-  /** Admission's checks once the signature's outcome is known; a transaction that passes is in the pool. */
-  private admitSigned(stx: SignedTx, signed: boolean): void {
+  /**
+   * Admission's checks once the signature's outcome is known; a transaction that passes is in the pool.
+   * While the signature was checked, no other copy could be admitted (this one was `admitting`), and the
+   * pool refuses a duplicate itself: what may have changed is a block committing it (`committedMeanwhile`:
+   * a commit began during the wait).
+   */
+  private admitSigned(stx: SignedTx, signed: boolean, committedMeanwhile: boolean): void {
     if (!signed) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
     this.verified.add(stx.hashHex);
     // The chain may have moved on while the signature was checked: judge again at the current head.
     this.checkValidity(stx.validUntilBlock);
-    this.checkNotKnown(stx);
+    if (committedMeanwhile && (this.committing.has(stx.hashHex) || this.isCommitted(stx))) throw duplicate();
     const ctx = this.context();
     const authorisation = this.executor.authorisation(this.state, stx, ctx, this.auth);
     if (!authorisation) throw new TxError('TX_UNAUTHORISED_KEY', 'the identity contract does not authorise this key for the sender (or the account is frozen)');
@@ -525,7 +539,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   }
 
   private checkNotKnown(stx: SignedTx): void {
-    if (this.isKnown(stx)) throw new TxError('TX_DUPLICATE', 'the transaction is already pending or committed');
+    if (this.isKnown(stx)) throw duplicate();
   }
 
   private checkValidity(validUntilBlock: bigint): void {
@@ -711,6 +725,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       throw new NodeError('BLOCK_INVALID', (e as Error).message);
     }
     this.commitInProgress = true;
+    this.commitsBegun++;
     for (const t of p.txs) this.committing.set(t.hashHex, t);
     this.mempool.remove(p.txs.map((t) => t.hashHex));
     const receipts = joinReceipts(p.receiptBytes);

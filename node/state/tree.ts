@@ -114,7 +114,8 @@ class NodeCache {
  * leave once they hold more than `capacity` nodes; the newest always stays.
  */
 class RecentVersions {
-  private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: Buffer; keyPaths: Buffer | undefined; count: number }>();
+  /** `ids`: the nodes' ids back to back (one string: a slot's id is checked with startsWith, no copy). */
+  private readonly versions = new Map<number, { groups: readonly Buffer[]; ids: string; keyPaths: Buffer | undefined; count: number }>();
   /**
    * The newest version's upper nodes also as the objects its update made (by slot, with holes): the
    * upper levels of the tree are rewritten by every block and read by the next one, so they are met far
@@ -134,14 +135,15 @@ class RecentVersions {
       this.versions.delete(version);
       this.nodes -= before.count;
     }
-    const ids = Buffer.allocUnsafe(nodes.length * HASH_BYTES);
+    const idList = new Array<string>(nodes.length);
     // Leaves' key paths too (sha256 of the key), so that reading a leaf back does not hash its key again.
     let keyPaths: Buffer | undefined;
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
-      writeId(ids, n.id, i * HASH_BYTES);
+      idList[i] = n.id;
       if (n.type === LEAF) writeId(keyPaths ??= Buffer.alloc(nodes.length * HASH_BYTES), n.keyPath, i * HASH_BYTES);
     }
+    const ids = idList.join('');
     this.versions.set(version, { groups, ids, keyPaths, count: nodes.length });
     this.nodes += nodes.length;
     if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes: upperNodes };
@@ -160,8 +162,7 @@ class RecentVersions {
     }
     const v = this.versions.get(at);
     if (v === undefined || slot >= v.count) return undefined;
-    const o = slot * HASH_BYTES;
-    for (let i = 0; i < HASH_BYTES; i++) if (v.ids[o + i] !== id.charCodeAt(i)) return undefined;
+    if (!v.ids.startsWith(id, slot * HASH_BYTES)) return undefined;
     // Memory this tree wrote itself, its hash just compared: no need to check it again.
     return decodeOwnGroupMember(id, v.groups[Math.floor(slot / GROUP_NODES)]!, slot % GROUP_NODES, at, slot, v.keyPaths);
   }
