@@ -21,8 +21,12 @@ export interface MempoolLimits {
 
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 20_000, maxNewcomerTxs: 500 };
 
-/** `since`: the pool's block count when the entry came (SETTLED once its bytes were settled). */
-interface Entry { stx: SignedTx; senderKey: string; since: number }
+/**
+ * `since`: the pool's block count when the entry came (SETTLED once its bytes were settled). `until`:
+ * validUntilBlock as a number (heights stay below 2^53; a larger one compares as larger still), so that
+ * the sweep of every entry each block makes no BigInt.
+ */
+interface Entry { stx: SignedTx; senderKey: string; since: number; until: number }
 
 const SETTLED = Number.MAX_SAFE_INTEGER;
 /** Blocks an entry stays before its bytes are moved to memory of their own (SignedTx.settle). */
@@ -83,7 +87,7 @@ export class Mempool {
       this.bySender.set(senderKey, queue);
     }
     queue.push(stx);
-    this.byHash.set(stx.hashHex, { stx, senderKey, since: this.blocks });
+    this.byHash.set(stx.hashHex, { stx, senderKey, since: this.blocks, until: Number(stx.validUntilBlock) });
     this.bytes += stx.bytes.length;
   }
 
@@ -112,8 +116,9 @@ export class Mempool {
   evictExpired(height: bigint): SignedTx[] {
     const expired: SignedTx[] = [];
     const settleBefore = ++this.blocks - SETTLE_AFTER_BLOCKS;
+    const h = Number(height);
     for (const e of this.byHash.values()) {
-      if (e.stx.validUntilBlock <= height) expired.push(e.stx);
+      if (e.until <= h) expired.push(e.stx);
       else if (e.since <= settleBefore) {
         e.stx.settle();
         e.since = SETTLED;

@@ -213,9 +213,18 @@ test('a peer that sends invalid gossip is disconnected and refused for a while; 
     await until(() => heard.length === 1, 5000, 'the honest vote');
     // The rogue peer: a validator's vote with a signature that does not match, then bytes that do not decode.
     const forged = encodeConsensusMessage({ ...vote(2), signature: signEd25519(key.privateKey, votePayload('brop-p2p', PREVOTE, 1n, 3, NIL_BLOCK)) });
-    await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', forged);
-    await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', new Uint8Array(randomBytes(100)));
-    await until(() => a.connectedPeers() === 1, 5000, 'the rogue peer to be disconnected');
+    // Sent again until it lands: on a loaded machine the rogue's mesh may not have formed yet.
+    const rogueSends = async () => {
+      await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', forged).catch(() => undefined);
+      await rogue.libp2p.services.pubsub.publish('/brop/brop-p2p/consensus/1', new Uint8Array(randomBytes(100))).catch(() => undefined);
+    };
+    await rogueSends();
+    const resend = setInterval(() => { if (a.connectedPeers() === 2) void rogueSends(); }, 1000);
+    try {
+      await until(() => a.connectedPeers() === 1, 10_000, 'the rogue peer to be disconnected');
+    } finally {
+      clearInterval(resend);
+    }
     assert.equal(a.penalisedPeers(), [rogue.peerId]);
     assert.equal(logged.map((e) => [e.event, e.peer]), [['peer-penalised', rogue.peerId]]);
     assert.is(heard.length, 1, 'nothing of the rogue peer delivered');
