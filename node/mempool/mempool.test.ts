@@ -85,21 +85,31 @@ test('reap respects the byte limit; remove and expiry eviction', () => {
   assert.is(pool.totalBytes, big.bytes.length);
 });
 
-test('a transaction pending for two blocks is moved out of the shared memory it was decoded into', () => {
+test('the pool moves its transactions out of decoding slabs it holds little of, and leaves dense ones alone', () => {
   const pool = new Mempool();
-  const decoded = (i: number) => SignedTx.decode(tx(i).bytes);
-  const early = decoded(1), late = decoded(2);
-  assert.is(early.bytes.buffer, late.bytes.buffer); // decoded into one slab
-  pool.add(early);
+  // Decoded one after another: the first ~250 share a 64 KiB slab, the rest are in the next one.
+  const stxs = Array.from({ length: 400 }, (_, i) => SignedTx.decode(tx(i % 200).bytes));
+  const first = stxs[0]!.bytes.buffer;
+  const inFirst = stxs.filter((t) => t.bytes.buffer === first);
+  assert.ok(inFirst.length > 200 && inFirst.length < 400);
+  for (const t of inFirst) pool.add(t);
   pool.evictExpired(1n);
-  pool.add(late);
-  assert.is(early.bytes.buffer, late.bytes.buffer); // one block: not yet
+  assert.ok(inFirst.every((t) => t.bytes.buffer === first), 'a slab the pool holds most of stays');
+  // Most of them leave (committed, say): the few left would keep the whole slab alive.
+  const kept = inFirst.slice(-10);
+  const before = kept.map((t) => ({ bytes: t.bytes.slice(), hash: t.hash.slice(), hashHex: t.hashHex }));
+  pool.remove(inFirst.slice(0, -10).map((t) => t.hashHex));
   pool.evictExpired(2n);
-  assert.is(early.bytes.buffer.byteLength, early.bytes.length + 32); // two: its own memory, bytes and hash
-  assert.is(late.bytes.buffer.byteLength > late.bytes.length + 32, true);
+  for (const [i, t] of kept.entries()) {
+    assert.is(t.bytes.buffer.byteLength, t.bytes.length + 32, 'moved to memory of its own');
+    assert.equal({ bytes: t.bytes, hash: t.hash, hashHex: t.hashHex }, before[i]);
+  }
+  assert.equal(pool.reap(100, 1e6).map((t) => t.hashHex), kept.map((t) => t.hashHex));
+  // The slab being filled is not settled, however little of it the pool holds.
+  const last = stxs[stxs.length - 1]!;
+  pool.add(last);
   pool.evictExpired(3n);
-  assert.is(late.bytes.buffer.byteLength, late.bytes.length + 32);
-  assert.equal(pool.reap(10, 1e6).map((t) => t.hashHex), [early.hashHex, late.hashHex]);
+  assert.is(last.bytes.buffer, stxs[stxs.length - 2]!.bytes.buffer);
 });
 
 test.run();

@@ -22,15 +22,10 @@ export interface MempoolLimits {
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 50_000, maxBytes: 64 * 1024 * 1024, maxPerSender: 20_000, maxNewcomerTxs: 500 };
 
 /**
- * `since`: the pool's block count when the entry came (SETTLED once its bytes were settled). `until`:
- * validUntilBlock as a number (heights stay below 2^53; a larger one compares as larger still), so that
- * the sweep of every entry each block makes no BigInt.
+ * `until`: validUntilBlock as a number (heights stay below 2^53; a larger one compares as larger
+ * still), so that the sweep of every entry each block makes no BigInt.
  */
-interface Entry { stx: SignedTx; senderKey: string; since: number; until: number }
-
-const SETTLED = Number.MAX_SAFE_INTEGER;
-/** Blocks an entry stays before its bytes are moved to memory of their own (SignedTx.settle). */
-const SETTLE_AFTER_BLOCKS = 2;
+interface Entry { stx: SignedTx; senderKey: string; until: number }
 
 export class Mempool {
   readonly limits: MempoolLimits;
@@ -40,8 +35,6 @@ export class Mempool {
   /** Hashes of the newcomers' transactions pending (see add). */
   private readonly newcomers = new Set<string>();
   private bytes = 0;
-  /** Blocks seen (evictExpired calls): how long entries have been waiting. */
-  private blocks = 0;
 
   constructor(limits: Partial<MempoolLimits> = {}) {
     this.limits = { ...DEFAULT_MEMPOOL_LIMITS, ...limits };
@@ -87,7 +80,8 @@ export class Mempool {
       this.bySender.set(senderKey, queue);
     }
     queue.push(stx);
-    this.byHash.set(stx.hashHex, { stx, senderKey, since: this.blocks, until: Number(stx.validUntilBlock) });
+    this.byHash.set(stx.hashHex, { stx, senderKey, until: Number(stx.validUntilBlock) });
+    stx.pooled(true);
     this.bytes += stx.bytes.length;
   }
 
@@ -100,6 +94,7 @@ export class Mempool {
       this.byHash.delete(h);
       this.newcomers.delete(h);
       this.bytes -= e.stx.bytes.length;
+      e.stx.pooled(false);
       touched.add(e.senderKey);
     }
     for (const s of touched) {
@@ -111,18 +106,15 @@ export class Mempool {
 
   /**
    * Removes and returns the transactions that can no longer be committed at `height` (validUntilBlock
-   * <= height). Called once a block: it also settles the bytes of entries pending for a few blocks.
+   * <= height). Called once a block: it also moves the bytes of entries out of slabs the pool holds
+   * little of (SignedTx.inSparseSlab), so that they do not keep mostly dead memory alive.
    */
   evictExpired(height: bigint): SignedTx[] {
     const expired: SignedTx[] = [];
-    const settleBefore = ++this.blocks - SETTLE_AFTER_BLOCKS;
     const h = Number(height);
     for (const e of this.byHash.values()) {
       if (e.until <= h) expired.push(e.stx);
-      else if (e.since <= settleBefore) {
-        e.stx.settle();
-        e.since = SETTLED;
-      }
+      else if (e.stx.inSparseSlab) e.stx.settle();
     }
     this.remove(expired.map((t) => t.hashHex));
     return expired;

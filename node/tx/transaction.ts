@@ -52,6 +52,10 @@ export class SignedTx {
   /** sha256(bytes) (read-only, moved with the bytes). */
   hash: Uint8Array;
   readonly hashHex: string;
+  /** The shared slab the bytes were decoded into (undefined: memory of their own). */
+  private slab: TxSlab | undefined;
+  /** In a pool: counted in its slab's pooledBytes. */
+  private inPool = false;
   /** Byte lengths of the variable fields (the layout in decodeLayout); everything else follows from them. */
   private readonly chainIdLength: number;
   private readonly methodLength: number;
@@ -60,8 +64,9 @@ export class SignedTx {
   private decoded: Transaction | undefined;
 
   /** `hashSlot`: 32 bytes holding the hash (decode passes those beside its copy of the bytes). */
-  private constructor(bytes: Uint8Array, layout: Layout, hashSlot: Uint8Array, tx: Transaction | undefined) {
+  private constructor(bytes: Uint8Array, layout: Layout, hashSlot: Uint8Array, tx: Transaction | undefined, slab?: TxSlab) {
     this.bytes = bytes;
+    this.slab = slab;
     this.hash = hashSlot;
     this.hashHex = hex(hashSlot);
     this.chainIdLength = layout.chainId;
@@ -84,10 +89,10 @@ export class SignedTx {
    * and the fields are read from that copy.
    */
   static decode(bytes: Uint8Array, limits: TxLimits = DEFAULT_TX_LIMITS): SignedTx {
-    const { copy, layout } = checkedCopy(bytes, limits);
+    const { copy, layout, slab } = checkedCopy(bytes, limits);
     const hashSlot = copy.subarray(bytes.length);
     writeDigest(hashSlot, 0, hash('sha256', copy.subarray(0, bytes.length), 'binary'));
-    return new SignedTx(copy.subarray(0, bytes.length), layout, hashSlot, undefined);
+    return new SignedTx(copy.subarray(0, bytes.length), layout, hashSlot, undefined, slab);
   }
 
   /** `decode` of each, a TxError in the place of each that fails; the hashes are computed in one batch. */
@@ -112,20 +117,36 @@ export class SignedTx {
       if (c instanceof TxError) return c;
       const hashSlot = c.copy.subarray(c.length);
       digests.copy(hashSlot, 0, 32 * k, 32 * ++k);
-      return new SignedTx(c.copy.subarray(0, c.length), c.layout, hashSlot, undefined);
+      return new SignedTx(c.copy.subarray(0, c.length), c.layout, hashSlot, undefined, c.slab);
     });
   }
 
   /**
-   * Moves the bytes (and hash) out of the shared slab they were decoded into, to memory of their own:
-   * the pool does this for a transaction still pending after a couple of blocks, so that a few
-   * long-pending transactions cannot keep many slabs of committed ones alive.
+   * Whether the transaction is in a pool (the pool says so as it takes it in and lets it go): its slab
+   * counts the bytes pooled transactions hold, so the pool can tell a slab that is mostly dead.
    */
+  pooled(inPool: boolean): void {
+    if (inPool === this.inPool) return;
+    this.inPool = inPool;
+    if (this.slab) this.slab.pooledBytes += (inPool ? 1 : -1) * (this.bytes.length + 32);
+  }
+
+  /**
+   * Whether the bytes sit in a slab that pooled transactions hold less than a quarter of (not the slab
+   * being filled): kept alive mostly for them, a waste the pool ends with `settle`.
+   */
+  get inSparseSlab(): boolean {
+    return this.slab !== undefined && this.slab !== currentSlab && this.slab.pooledBytes * 4 < SLAB_BYTES;
+  }
+
+  /** Moves the bytes (and hash) out of their shared slab to memory of their own; the same values. */
   settle(): void {
-    if (this.bytes.byteOffset === 0 && this.bytes.buffer.byteLength <= this.bytes.length + 32) return; // memory of its own already
+    if (!this.slab) return;
     const own = new Uint8Array(this.bytes.length + 32);
     own.set(this.bytes);
     own.set(this.hash, this.bytes.length);
+    if (this.inPool) this.slab.pooledBytes -= this.bytes.length + 32;
+    this.slab = undefined;
     // The decoded fields are views of the old bytes: rebuilt from the new ones when next asked for.
     this.decoded = undefined;
     this.bytes = own.subarray(0, this.bytes.length);
@@ -202,28 +223,34 @@ export class SignedTx {
 /**
  * Memory for decoded transactions: 64 KiB slabs carved in order, ~150 transactions each. A typed array
  * with a backing store of its own costs ~1.3 µs here to allocate and collect; a view of a slab ~0.05.
- * A slab stays alive while any transaction in it does, so the pool settles (copies out) the few that
- * stay pending (SignedTx.settle); large transactions get memory of their own.
+ * A slab stays alive while any transaction in it does: the pool settles (copies out) the transactions
+ * of slabs it holds little of (SignedTx.inSparseSlab), so pooled bytes pin at most ~4x their size.
+ * Large transactions get memory of their own.
  */
 const SLAB_BYTES = 64 << 10;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
 
-function txMemory(n: number): Uint8Array {
-  if (n > SLAB_BYTES >> 4) return new Uint8Array(n);
-  if (slabUsed + n > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += (n + 7) & ~7;
-  return out;
+class TxSlab {
+  readonly memory = new Uint8Array(SLAB_BYTES);
+  used = 0;
+  /** Bytes of this slab that pooled transactions hold. */
+  pooledBytes = 0;
+}
+
+let currentSlab: TxSlab | undefined;
+
+function txMemory(n: number): { memory: Uint8Array; slab: TxSlab | undefined } {
+  if (n > SLAB_BYTES >> 4) return { memory: new Uint8Array(n), slab: undefined };
+  if (currentSlab === undefined || currentSlab.used + n > SLAB_BYTES) currentSlab = new TxSlab();
+  const slab = currentSlab;
+  const memory = slab.memory.subarray(slab.used, slab.used + n);
+  slab.used += (n + 7) & ~7;
+  return { memory, slab };
 }
 
 /** A transaction's bytes checked and copied, with 32 bytes after them for its hash. */
-function checkedCopy(bytes: Uint8Array, limits: TxLimits): { copy: Uint8Array; length: number; layout: Layout } {
+function checkedCopy(bytes: Uint8Array, limits: TxLimits): { copy: Uint8Array; length: number; layout: Layout; slab: TxSlab | undefined } {
   if (bytes.length > limits.maxTxBytes) throw new TxError('TX_TOO_LARGE', `transaction of ${bytes.length} bytes exceeds ${limits.maxTxBytes}`);
-  const copy = txMemory(bytes.length + 32);
+  const { memory: copy, slab } = txMemory(bytes.length + 32);
   copy.set(bytes);
   const layout = decodeLayout(copy.subarray(0, bytes.length));
   // The limits apply to the decoded strings, as they always have: UTF-8 decoding drops a leading BOM.
@@ -231,7 +258,7 @@ function checkedCopy(bytes: Uint8Array, limits: TxLimits): { copy: Uint8Array; l
   const chainIdBytes = layout.chainId - bomLength(copy, 4, layout.chainId);
   if (methodBytes > limits.maxMethodBytes || methodBytes === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
   if (chainIdBytes > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
-  return { copy, length: bytes.length, layout };
+  return { copy, length: bytes.length, layout, slab };
 }
 
 /** A 'binary' (latin1) digest string's bytes at `at`. */
