@@ -84,7 +84,6 @@ test('linked records: each digest lands in its parent record before the parent i
       for (const [i, offset] of links) records.link(i, offset);
       const out = records.digest();
       for (let i = 0; i < n; i++) assert.ok(out.subarray(32 * i, 32 * i + 32).equals(expected[i]!), `record ${i}`);
-      assert.is(records.id(5), expected[5]!.toString('latin1'));
     }
   }
 });

@@ -116,7 +116,7 @@ export class HashBatch {
  * an update's new tree nodes (children before parents) hashed in one call, each node's hash landing
  * in its parent's preimage before the parent is hashed. Use: `add()` per record (write its bytes at
  * the returned offset of `records`), `link(i, offset)` where record i's digest belongs, `digest()`,
- * `id(i)`, then `reset()`.
+ * then `reset()`.
  */
 export class LinkedRecords {
   readonly size: number;
@@ -169,11 +169,6 @@ export class LinkedRecords {
       }
     }
     return this.out;
-  }
-
-  /** Digest i of the last `digest()`, as a latin1 string. */
-  id(i: number): string {
-    return latin1Slice.call(this.out, 32 * i, 32 * i + 32);
   }
 
   reset(): void {

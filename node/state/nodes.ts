@@ -246,23 +246,28 @@ class NewNodeHashes {
     return at;
   }
 
-  /** Sets the ids of the update's new nodes (`nodes[i]` at slot i), and their PENDING_ID child ids. */
-  finish(nodes: readonly TreeNode[]): void {
+  /**
+   * Sets the ids of the update's new nodes (`nodes[i]` at slot i), and their PENDING_ID child ids;
+   * returns them all back to back, one string (each node's id is a slice of it: no copy).
+   */
+  finish(nodes: readonly TreeNode[]): string {
     if (nodes.length !== this.preimages.count) throw new Error(`${nodes.length} new nodes, ${this.preimages.count} hashed`);
     const valueHashes = this.values.digest();
     for (let i = 0; i < this.leafSlots.length; i++) {
       valueHashes.copy(this.preimages.records, this.leafSlots[i]! * this.preimages.size + 1 + HASH_BYTES, i * HASH_BYTES, (i + 1) * HASH_BYTES);
     }
-    this.preimages.digest();
+    const digests = this.preimages.digest();
+    const ids = latin1Slice.call(digests, 0, nodes.length * HASH_BYTES);
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i] as TreeNode & { id: string; leftId: string; rightId: string };
-      n.id = this.preimages.id(i);
+      n.id = ids.slice(i * HASH_BYTES, (i + 1) * HASH_BYTES);
       if (n.type === INTERNAL) {
         if (n.leftId === PENDING_ID) n.leftId = nodes[n.leftSlot]!.id;
         if (n.rightId === PENDING_ID) n.rightId = nodes[n.rightSlot]!.id;
       }
     }
     this.begin();
+    return ids;
   }
 }
 

@@ -30,6 +30,8 @@ export interface StateUpdate extends PersistableUpdate {
   groups: readonly Buffer[];
   /** Its internal nodes in the upper UPPER_DEPTH levels, by slot (the rest are holes): see RecentVersions. */
   upperNodes: readonly (TreeNode | undefined)[];
+  /** The new nodes' ids back to back, in slot order. */
+  ids: string;
 }
 
 /**
@@ -129,21 +131,18 @@ class RecentVersions {
     this.capacity = capacity;
   }
 
-  add(version: number, nodes: readonly TreeNode[], groups: readonly Buffer[], upperNodes: readonly (TreeNode | undefined)[]): void {
+  add(version: number, nodes: readonly TreeNode[], groups: readonly Buffer[], upperNodes: readonly (TreeNode | undefined)[], ids: string): void {
     const before = this.versions.get(version);
     if (before !== undefined) {
       this.versions.delete(version);
       this.nodes -= before.count;
     }
-    const idList = new Array<string>(nodes.length);
     // Leaves' key paths too (sha256 of the key), so that reading a leaf back does not hash its key again.
     let keyPaths: Buffer | undefined;
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i]!;
-      idList[i] = n.id;
       if (n.type === LEAF) writeId(keyPaths ??= Buffer.alloc(nodes.length * HASH_BYTES), n.keyPath, i * HASH_BYTES);
     }
-    const ids = idList.join('');
     this.versions.set(version, { groups, ids, keyPaths, count: nodes.length });
     this.nodes += nodes.length;
     if (this.newest === undefined || version >= this.newest.version) this.newest = { version, nodes: upperNodes };
@@ -295,7 +294,7 @@ export class StateTree {
     newNodeHashes.begin();
     const before = this.loadRoot(baseId);
     const after = pending.length === 0 ? before : this.apply(before, 0, pending, 0, pending.length, b);
-    newNodeHashes.finish(b.nodes);
+    const ids = newNodeHashes.finish(b.nodes);
     if (version > this.lastVersion) this.lastVersion = version;
     const u: StateUpdate = {
       root: bytesOfId(after === null ? EMPTY_ID : after.id),
@@ -304,6 +303,7 @@ export class StateTree {
       nodes: b.nodes,
       groups: encodeGroups(b.nodes),
       upperNodes: b.upper,
+      ids,
     };
     if (options.commit !== false) this.adopt(u);
     return u;
@@ -315,7 +315,7 @@ export class StateTree {
    * cache, where a later update could meet them by hash and follow refs to slots never written.
    */
   adopt(u: StateUpdate): void {
-    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes, u.groups, u.upperNodes);
+    if (u.nodes.length > 0) this.recent.add(u.version, u.nodes, u.groups, u.upperNodes, u.ids);
     this.currentRootId = rootId(u.root);
     if (u.rootRef !== null) {
       this.rootRefs.delete(this.currentRootId);
