@@ -11,22 +11,21 @@
  */
 #include <node_api.h>
 #include <openssl/sha.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 static const char USAGE[] = "sha256Many(data: Uint8Array, ends: Uint32Array, out: Uint8Array)";
 
-/* input i is data[ends[i-1] .. ends[i]) (ends[-1] = 0); its digest goes to out[32i .. 32i+32). */
-static napi_value sha256_many(napi_env env, napi_callback_info info) {
+/* The call's three typed-array arguments, of the given types; false (a TypeError thrown) otherwise. */
+static bool typed_args(napi_env env, napi_callback_info info, const napi_typedarray_type want[3], const char *usage,
+                       size_t length[3], void *bytes[3]) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", USAGE);
-    return NULL;
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return false;
   }
-  const napi_typedarray_type want[3] = { napi_uint8_array, napi_uint32_array, napi_uint8_array };
-  size_t length[3];
-  void *bytes[3];
   for (int i = 0; i < 3; i++) {
     napi_typedarray_type type;
     napi_value buffer;
@@ -35,10 +34,19 @@ static napi_value sha256_many(napi_env env, napi_callback_info info) {
     if (napi_is_typedarray(env, argv[i], &is_typed) != napi_ok || !is_typed ||
         napi_get_typedarray_info(env, argv[i], &type, &length[i], &bytes[i], &buffer, &offset) != napi_ok ||
         type != want[i]) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", USAGE);
-      return NULL;
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+      return false;
     }
   }
+  return true;
+}
+
+/* input i is data[ends[i-1] .. ends[i]) (ends[-1] = 0); its digest goes to out[32i .. 32i+32). */
+static napi_value sha256_many(napi_env env, napi_callback_info info) {
+  const napi_typedarray_type want[3] = { napi_uint8_array, napi_uint32_array, napi_uint8_array };
+  size_t length[3];
+  void *bytes[3];
+  if (!typed_args(env, info, want, USAGE, length, bytes)) return NULL;
   const uint8_t *data = bytes[0];
   const uint32_t *ends = bytes[1];
   uint8_t *out = bytes[2];
@@ -76,27 +84,10 @@ static napi_value sha256_many(napi_env env, napi_callback_info info) {
  */
 static napi_value sha256_linked(napi_env env, napi_callback_info info) {
   static const char usage[] = "sha256Linked(records: Uint8Array, links: Int32Array, out: Uint8Array)";
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-    return NULL;
-  }
   const napi_typedarray_type want[3] = { napi_uint8_array, napi_int32_array, napi_uint8_array };
   size_t length[3];
   void *bytes[3];
-  for (int i = 0; i < 3; i++) {
-    napi_typedarray_type type;
-    napi_value buffer;
-    size_t offset;
-    bool is_typed = false;
-    if (napi_is_typedarray(env, argv[i], &is_typed) != napi_ok || !is_typed ||
-        napi_get_typedarray_info(env, argv[i], &type, &length[i], &bytes[i], &buffer, &offset) != napi_ok ||
-        type != want[i]) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-      return NULL;
-    }
-  }
+  if (!typed_args(env, info, want, usage, length, bytes)) return NULL;
   uint8_t *records = bytes[0];
   const int32_t *links = bytes[1];
   uint8_t *out = bytes[2];
