@@ -133,20 +133,13 @@ function leafHashId(keyPath: string, value: Uint8Array): string {
   return sha256Id(leafPreimage);
 }
 
-/** A new leaf at (at, slot); key and value are copied into its encoding. */
-export function makeLeaf(keyPath: string, key: Uint8Array, value: Uint8Array, at: number, slot: number): LeafNode {
-  const leaf = newLeaf(keyPath, key, value, at, slot);
-  (leaf as { id: string }).id = leafHashId(keyPath, value);
-  return leaf;
-}
-
 /**
  * The id of a node made by newLeaf or newInternal until hashNewNodes sets it; also a new internal
  * node's child id while that child (a node of the same update, at the child's slot) has none yet.
  */
 export const PENDING_ID = '';
 
-/** makeLeaf without its hash (PENDING_ID): an update hashes its new nodes together (newNodeHashes). */
+/** A new leaf at (at, slot), key and value copied into its encoding; its id is PENDING_ID until newNodeHashes sets it. */
 export function newLeaf(keyPath: string, key: Uint8Array, value: Uint8Array, at: number, slot: number): LeafNode {
   const bytes = Buffer.allocUnsafe(3 + key.length + value.length);
   bytes[0] = LEAF_PREFIX;
@@ -184,18 +177,7 @@ function refAtOf(b: Uint8Array, o: number): number {
   return hi < 0x200000 ? hi * TWO_32 + lo : NaN;
 }
 
-// One preimage buffer for every internal hash, as for leaves.
-const internalPreimage = Buffer.alloc(1 + 2 * HASH_BYTES);
-
-/** A new internal node at (at, slot) over two children named by id and ref. */
-export function makeInternal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, at: number, slot: number): InternalNode {
-  internalPreimage[0] = INTERNAL_PREFIX;
-  writeId(internalPreimage, leftId, 1);
-  writeId(internalPreimage, rightId, 1 + HASH_BYTES);
-  return { type: INTERNAL, id: sha256Id(internalPreimage), leftId, rightId, leftAt, leftSlot, rightAt, rightSlot, at, slot };
-}
-
-/** makeInternal without its hash (PENDING_ID); a child of the same update may be named by PENDING_ID and its slot. */
+/** A new internal node at (at, slot) over two children named by id and ref (a child of the same update: PENDING_ID and its slot); its id is PENDING_ID until newNodeHashes sets it. */
 export function newInternal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, at: number, slot: number): InternalNode {
   return { type: INTERNAL, id: PENDING_ID, leftId, rightId, leftAt, leftSlot, rightAt, rightSlot, at, slot };
 }

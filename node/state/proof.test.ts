@@ -8,7 +8,7 @@ import { StateError } from './errors.ts';
 import {
   type StateProof, checkProof, decodeProof, encodeProof, internalHash, keyPathOf, leafHash, proofFromJSON, proofToJSON, toHex, verifyProof,
 } from './proof.ts';
-import { encodeNode, idOf, keyPathIdOf, makeInternal, makeLeaf, sha256 as nodeSha256 } from './nodes.ts';
+import { encodeNode, idOf, keyPathIdOf, newInternal, newLeaf, newNodeHashes, sha256 as nodeSha256 } from './nodes.ts';
 import { MemoryNodeStore } from './store.ts';
 import { StateTree } from './tree.ts';
 
@@ -143,12 +143,17 @@ test('node:crypto (tree) and @noble/hashes (verifier) hash every node kind ident
     const data = randomBytes(i);
     assert.is(Buffer.from(nobleSha256(data)).toString('hex'), nodeSha256(data).toString('hex'));
     assert.is(Buffer.from(nobleSha256(data)).toString('hex'), createHash('sha256').update(data).digest('hex'));
+    // Made and hashed as an update does (newNodeHashes: batched, through the native addon when built).
     const key = randomBytes(i % 70), value = randomBytes(i);
-    const leaf = makeLeaf(keyPathIdOf(key), key, value, i, 0);
-    assert.is(idOf(leafHash(keyPathOf(key), nobleSha256(value))), leaf.id);
     const l = randomBytes(32), r = randomBytes(32);
+    const leaf = newLeaf(keyPathIdOf(key), key, value, i, 0);
     // The refs after the 65 hashed bytes say where the children are stored; they are not hashed.
-    const node = makeInternal(idOf(l), i, 3, idOf(r), 7, i, i, 0);
+    const node = newInternal(idOf(l), i, 3, idOf(r), 7, i, i, 1);
+    newNodeHashes.begin();
+    newNodeHashes.leaf(leaf);
+    newNodeHashes.internal(node);
+    newNodeHashes.finish([leaf, node]);
+    assert.is(idOf(leafHash(keyPathOf(key), nobleSha256(value))), leaf.id);
     const encoded = encodeNode(node);
     assert.is(idOf(internalHash(l, r)), node.id);
     assert.is(idOf(internalHash(l, r)), idOf(nodeSha256(encoded.subarray(0, 65))));
