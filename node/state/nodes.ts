@@ -134,7 +134,7 @@ function leafHashId(keyPath: string, value: Uint8Array): string {
 }
 
 /**
- * The id of a node made by newLeaf or newInternal until hashNewNodes sets it; also a new internal
+ * The id of a node made by newLeaf or newInternal until newNodeHashes sets it; also a new internal
  * node's child id while that child (a node of the same update, at the child's slot) has none yet.
  */
 export const PENDING_ID = '';

@@ -480,7 +480,7 @@ export class StateTree {
     );
   }
 
-  /** A new internal node at `depth`, in the next slot (hashed with the update's other new nodes, by hashNewNodes). */
+  /** A new internal node at `depth`, in the next slot (hashed with the update's other new nodes, by newNodeHashes). */
   private internal(leftId: string, leftAt: number, leftSlot: number, rightId: string, rightAt: number, rightSlot: number, depth: number, b: Building): TreeNode {
     const node = newInternal(leftId, leftAt, leftSlot, rightId, rightAt, rightSlot, b.at, b.nodes.length);
     if (depth < UPPER_DEPTH) b.upper[b.nodes.length] = node;
