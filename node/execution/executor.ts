@@ -226,12 +226,14 @@ export class Executor {
   }
 
   private txCall(stx: SignedTx, ctx: BlockContext): CallRequest {
-    const { tx } = stx;
+    // Fields read one by one, not `stx.tx`: that object stays with the transaction, which the pool and
+    // a waiting client request may hold for a while after its block executes.
+    const contract = stx.contract;
     // The registry's own address object, not the transaction's view of it: the VM remembers each
     // address object's string in a WeakMap, and a new key there per transaction is GC work.
-    const deployed = this.contracts.at(tx.contract);
+    const deployed = this.contracts.at(contract);
     return {
-      contract: deployed?.address ?? tx.contract, code: deployed?.wasm, method: tx.method, input: tx.args, caller: tx.sender, txHash: stx.hash,
+      contract: deployed?.address ?? contract, code: deployed?.wasm, method: stx.method, input: stx.args, caller: stx.sender, txHash: stx.hash,
       gasLimit: this.params.maxTxGas, blockHeight: ctx.height, blockTime: ctx.time,
     };
   }

@@ -526,22 +526,32 @@ export class RpcServer {
   /** The body as text; undefined if over the limit (reading stops at once), null if the client aborted. */
   private readBody(req: IncomingMessage): Promise<string | undefined | null> {
     return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
+      let chunks: Buffer[] = [];
       let size = 0;
+      // The listeners stay on `req` until the reply is sent. Once settled they hold neither the chunks
+      // nor `resolve` (whose promise holds the text): a batch's ~70 KB body would otherwise stay alive,
+      // copied by every young-generation collection, while its transactions are admitted.
+      let settle: ((body: string | undefined | null) => void) | undefined = resolve;
+      const done = (body: string | undefined | null) => {
+        const s = settle;
+        settle = undefined;
+        chunks = [];
+        s?.(body);
+      };
       const onData = (chunk: Buffer) => {
         size += chunk.length;
         if (size > this.opts.maxBodyBytes) {
           req.off('data', onData);
           req.pause();
-          resolve(undefined);
+          done(undefined);
           return;
         }
         chunks.push(chunk);
       };
       req.on('data', onData);
-      req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      req.once('error', () => resolve(null));
-      req.once('close', () => resolve(null)); // no-op after 'end' or the size cut-off
+      req.once('end', () => done(Buffer.concat(chunks).toString('utf8')));
+      req.once('error', () => done(null));
+      req.once('close', () => done(null)); // no-op after 'end' or the size cut-off
     });
   }
 

@@ -99,7 +99,7 @@ test('the written-out decoder accepts exactly what the codec accepts, with the s
   }
 });
 
-test('property: the accessors admission reads give the decoded fields, before and after they are built', () => {
+test('property: the accessors admission and execution read give the decoded fields, before and after they are built', () => {
   for (let i = 0; i < 200; i++) {
     const tx = {
       ...body({
@@ -109,14 +109,14 @@ test('property: the accessors admission reads give the decoded fields, before an
       }),
       scheme: i % 3, publicKey: new Uint8Array(randomBytes(i % 40)), signature: new Uint8Array(randomBytes(i % 70)),
     };
-    const fields = (s: SignedTx) => ({ chainId: s.chainId, sender: s.sender, validUntilBlock: s.validUntilBlock, contract: s.contract, method: s.method, scheme: s.scheme, publicKey: s.publicKey, signature: s.signature });
+    const fields = (s: SignedTx) => ({ chainId: s.chainId, sender: s.sender, validUntilBlock: s.validUntilBlock, contract: s.contract, method: s.method, args: s.args, scheme: s.scheme, publicKey: s.publicKey, signature: s.signature });
     const decoded = SignedTx.decode(encodeTransaction(tx));
     const before = fields(decoded);
     assert.equal({ ...decoded.tx }, tx);
     assert.equal(before, fields(decoded));
     assert.equal(before, fields(SignedTx.from(tx)));
-    const { chainId, sender, validUntilBlock, contract, method, scheme, publicKey, signature } = tx;
-    assert.equal(before, { chainId, sender, validUntilBlock, contract, method, scheme, publicKey, signature });
+    const { chainId, sender, validUntilBlock, contract, method, args, scheme, publicKey, signature } = tx;
+    assert.equal(before, { chainId, sender, validUntilBlock, contract, method, args, scheme, publicKey, signature });
     const check = decoded.signatureCheck();
     if (tx.scheme === 1) assert.equal(check, { publicKey, signature, message: signingPayload(tx) });
     else assert.is(check, undefined);

@@ -176,6 +176,7 @@ export class SignedTx {
   get validUntilBlock(): bigint { return this.decoded?.validUntilBlock ?? u64At(this.bytes, this.senderAt + 40); }
   get contract(): Uint8Array { return this.decoded?.contract ?? this.bytes.subarray(this.senderAt + 48, this.senderAt + 80); }
   get method(): string { return this.decoded?.method ?? utf8At(this.bytes, this.methodAt, this.methodLength); }
+  get args(): Uint8Array { return this.decoded?.args ?? this.bytes.subarray(this.methodAt + this.methodLength + 4, this.schemeAt); }
   get scheme(): number { return this.bytes[this.schemeAt]!; }
   get publicKey(): Uint8Array { return this.decoded?.publicKey ?? this.bytes.subarray(this.schemeAt + 5, this.signatureLengthAt); }
   get signature(): Uint8Array { return this.decoded?.signature ?? this.bytes.subarray(this.signatureLengthAt + 4); }
