@@ -22,7 +22,7 @@ export interface KeystoreFile {
 }
 
 export class KeystoreError extends Error {
-  readonly code: 'KEYSTORE_INVALID' | 'KEYSTORE_BAD_PASSWORD' | 'KEYSTORE_NO_PASSWORD' | 'KEYSTORE_PASSWORD_MISMATCH' | 'KEY_FILE_EXISTS';
+  readonly code: 'KEYSTORE_INVALID' | 'KEYSTORE_BAD_PASSWORD' | 'KEYSTORE_NO_PASSWORD' | 'KEYSTORE_PASSWORD_MISMATCH' | 'KEYSTORE_ALREADY_ENCRYPTED' | 'KEY_FILE_EXISTS';
   constructor(code: KeystoreError['code'], message: string) {
     super(message);
     this.name = 'KeystoreError';
@@ -47,6 +47,15 @@ export function encryptKey(k: KeyPair, password: string): KeystoreFile {
     type: 'brop-keystore', version: 1, address: `0x${hex(accountAddress(k.publicKey))}`, publicKey: `0x${hex(k.publicKey)}`,
     crypto: { kdf: 'scrypt', ...SCRYPT, salt: salt.toString('hex'), cipher: 'aes-256-gcm', iv: iv.toString('hex'), ciphertext: ciphertext.toString('hex'), tag: cipher.getAuthTag().toString('hex') },
   };
+}
+
+/** Whether `path` holds a keystore (by its type field; a file that is not JSON is not one). */
+export function isKeystoreFile(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { type?: unknown } | null)?.type === 'brop-keystore';
+  } catch {
+    return false;
+  }
 }
 
 export function decryptKey(file: unknown, password: string): KeyPair {

@@ -79,7 +79,7 @@ test('a validator key in an encrypted keystore: the node starts with the passwor
   assert.is(encrypted.status, 0, encrypted.stderr);
   assert.equal([encrypted.json.address, encrypted.json.encrypted], [plain.address, true]);
   assert.not.match(readFileSync(validatorKey, 'utf8'), plain.privateKey.replace(/^0x/, ''), 'the plain key is gone');
-  assert.is(brop('keys', 'encrypt', validatorKey, '--password-file', pw).err.error.code, 'KEY_FILE_INVALID', 'a keystore is not encrypted twice');
+  assert.is(brop('keys', 'encrypt', validatorKey, '--password-file', pw).err.error.code, 'KEYSTORE_ALREADY_ENCRYPTED', 'a keystore is not encrypted twice');
   const shown = brop('keys', 'show', validatorKey, '--password-file', pw);
   assert.is(shown.json.address, plain.address);
   assert.is(shown.json.encrypted, true);

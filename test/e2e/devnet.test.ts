@@ -116,13 +116,15 @@ test('brop devnet: starts every node as a process and prints their RPC URLs, tel
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     return { child, lines, exited };
   };
-  const first = run(['--validators', '4', '--block-time', '300', '--base-port', String(basePort)]);
+  const first = run(['--validators', '4', '--block-time', '300', '--base-port', String(basePort), '--chain-id', 'brop-devnet-cli']);
   try {
     await until(async () => first.lines.filter((l) => l.event === 'node-started').length === 5, 60_000, 'five nodes started');
+    assert.is(first.lines.find((l) => l.event === 'devnet-created')?.chainId, 'brop-devnet-cli');
     const started = first.lines.filter((l) => l.event === 'node-started');
     assert.equal(started.map((l) => l.role).sort(), ['full-node', 'validator', 'validator', 'validator', 'validator']);
     const client = new RpcClient(String(started.find((l) => l.role === 'full-node')!.rpc));
     await until(async () => (await client.call<{ height: number }>('chain_status')).height >= 3, 30_000, 'blocks');
+    assert.is((await client.call<{ chainId: string }>('chain_status')).chainId, 'brop-devnet-cli');
     // A validator dies (SIGKILL): the devnet says so; the other three go on.
     const victim = started.find((l) => l.role === 'validator')!;
     process.kill(Number(victim.pid), 'SIGKILL');
@@ -161,10 +163,10 @@ test('brop devnet: starts every node as a process and prints their RPC URLs, tel
   assert.is(await first.exited, 0);
   assert.is(first.lines.at(-1)!.event, 'devnet-stopped');
   // Run again on the existing network: options that only shape a new one are named as ignored.
-  const second = run(['--validators', '7']);
+  const second = run(['--validators', '7', '--chain-id', 'another']);
   try {
     await until(async () => second.lines.filter((l) => l.event === 'node-started').length === 5, 60_000, 'the same five nodes');
-    assert.match(String(second.lines.find((l) => l.event === 'warning')?.message), /--validators only apply when it is created/);
+    assert.match(String(second.lines.find((l) => l.event === 'warning')?.message), /--validators, --chain-id only apply when it is created/);
   } finally {
     second.child.kill('SIGINT');
   }

@@ -14,7 +14,7 @@ import { accountAddress } from '../../contracts/system/index.ts';
 import { BropClient, type ClientOptions } from '../../middleware/sdk/index.ts';
 import { loadWallet } from '../../middleware/sdk/node.ts';
 import { keyFileOf, newKeyPair, readKeyFile, writeKeyFile } from '../../node/keys/key-file.ts';
-import { type PasswordSource, readKeystore, readNewPassword, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
+import { type PasswordSource, KeystoreError, isKeystoreFile, readKeystore, readNewPassword, readPassword, writeKeystore } from '../../node/keys/keystore.ts';
 import { Pkcs11Signer } from '../../node/keys/pkcs11.ts';
 import { hex } from '../../node/chain/hash.ts';
 import { type CustodyConfig, DEFAULT_RPC_PORT, HomeError, checkConfig, custodyDir, initHome, initNetwork, initNodeHome, loadHome } from '../../node/home.ts';
@@ -189,6 +189,7 @@ export async function runKeys(argv: string[]): Promise<number> {
     // A plain key file (one `init` wrote, say) into a keystore: in place by default, so a home's
     // config.json, which names the file, needs no change; the plain key is not kept.
     const path = resolve(positionals[0]);
+    if (isKeystoreFile(path)) throw new KeystoreError('KEYSTORE_ALREADY_ENCRYPTED', `${path} is an encrypted keystore already: nothing to encrypt`);
     const key = readKeyFile(path);
     const out = values.out ? resolve(String(values.out)) : path;
     const f = writeKeystore(out, key, await readNewPassword(password, out), { overwrite: out === path || values.force === true });
@@ -197,12 +198,7 @@ export async function runKeys(argv: string[]): Promise<number> {
   }
   if (sub === 'show' && positionals[0]) {
     const path = resolve(positionals[0]);
-    let encrypted = false;
-    try {
-      encrypted = (JSON.parse(readFileSync(path, 'utf8')) as { type?: string }).type === 'brop-keystore';
-    } catch {
-      // readKeyFile reports it
-    }
+    const encrypted = isKeystoreFile(path); // otherwise readKeyFile says what the file is not
     const f = keyFileOf(encrypted ? await readKeystore(path, password) : readKeyFile(path));
     print({ file: path, encrypted, address: f.address, publicKey: f.publicKey });
     return 0;
@@ -309,19 +305,20 @@ export async function runStatus(argv: string[]): Promise<number> {
 
 /** `brop devnet`: a chain of N validators and a full node as separate processes on loopback. */
 export async function runDevnet(argv: string[]): Promise<number> {
-  const usage = 'brop devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P]';
-  const { values } = parse(argv, { dir: { type: 'string' }, validators: { type: 'string' }, 'block-time': { type: 'string' }, 'base-port': { type: 'string' } }, usage);
+  const usage = 'brop devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P] [--chain-id ID]';
+  const { values } = parse(argv, { dir: { type: 'string' }, validators: { type: 'string' }, 'block-time': { type: 'string' }, 'base-port': { type: 'string' }, 'chain-id': { type: 'string' } }, usage);
   const dir = resolve(String(values.dir ?? '.brop/devnet'));
   if (!existsSync(join(dir, 'operator.json'))) {
     const r = await initNetwork(dir, {
       validators: values.validators ? positive(String(values.validators), '--validators') : 4,
-      chainId: 'brop-devnet',
+      // Two devnets on one machine (or a devnet and a test chain) need different ids: transactions signed for one are refused by the other.
+      chainId: values['chain-id'] === undefined ? 'brop-devnet' : String(values['chain-id']),
       basePort: values['base-port'] ? port(String(values['base-port'])) : undefined,
       params: values['block-time'] ? { blockTimeMs: positive(String(values['block-time']), '--block-time') } : undefined,
     });
     print({ event: 'devnet-created', dir: r.dir, chainId: r.genesis.chainId, operatorKey: r.operatorKey });
   } else {
-    const ignored = ['validators', 'block-time', 'base-port'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+    const ignored = ['validators', 'block-time', 'base-port', 'chain-id'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
     if (ignored.length > 0) print({ event: 'warning', message: `${dir} exists: ${ignored.join(', ')} only apply when it is created (remove it, or give another --dir)` });
   }
   let stopping = false;

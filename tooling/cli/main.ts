@@ -18,7 +18,7 @@ Commands:
                                           Create N validator homes and a full node's (DIR/validator-1.., DIR/full-node)
   init --home DIR --genesis FILE --peers ADDR[,ADDR..] [--rpc-port N] [--p2p-listen ADDR]
                                           A full node's home for a chain that runs already (proxy: add API keys)
-  devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P]
+  devnet [--dir DIR] [--validators N] [--block-time MS] [--base-port P] [--chain-id ID]
                                           Run N validators and a full node as processes on loopback (default 4)
   start [--home DIR] [--rpc-port N] [--middleware-port N] [--password-file F] [--no-progress]
                                           Run the node of DIR (default .brop/local, created on first run) until Ctrl-C,
