@@ -13,6 +13,7 @@ import { MemoryState, type StorageWrite } from '../vm/state.ts';
 import { COMMITTED_TX_LIMITS, SignedTx } from './tx/transaction.ts';
 import { TxError } from './tx/errors.ts';
 import { SignatureVerifier } from './crypto/verify-pool.ts';
+import { CommittedWindow } from './mempool/committed-window.ts';
 import { Mempool, type MempoolLimits } from './mempool/mempool.ts';
 import { AuthorisationCache, Executor, type BlockContext } from './execution/executor.ts';
 import { QuotaAdmission } from './execution/quota-admission.ts';
@@ -162,8 +163,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    * their validUntilBlock: the duplicate check, in memory. Older ones cannot come back anyway (they
    * would be expired), so the window is all a duplicate check needs; rebuilt from the last W blocks at start.
    */
-  private readonly recent = new Set<string>();
-  private readonly recentByExpiry = new Map<bigint, string[]>();
+  private readonly recent = new CommittedWindow();
   /** Transactions in the block being committed: still answered as pending, never as unknown. */
   private committing = new Map<string, SignedTx>();
   /** Transactions evicted as expired whose record is not written yet (being written, or tried again after the next block). */
@@ -267,20 +267,13 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
       if (!b) continue;
       for (const bytes of decodeBlock(b).txs) {
         const stx = SignedTx.decode(bytes, COMMITTED_TX_LIMITS);
-        if (stx.validUntilBlock > this.height) this.remember(stx);
+        if (stx.validUntilBlock > this.height) this.recent.add(stx.hash, stx.validUntilBlock, this.height);
       }
     }
   }
 
-  private remember(stx: SignedTx): void {
-    this.recent.add(stx.hashHex);
-    const bucket = this.recentByExpiry.get(stx.validUntilBlock);
-    if (bucket) bucket.push(stx.hashHex);
-    else this.recentByExpiry.set(stx.validUntilBlock, [stx.hashHex]);
-  }
-
   private isCommitted(stx: SignedTx): boolean {
-    return this.recent.has(stx.hashHex);
+    return this.recent.has(stx.hash, this.height);
   }
 
   /**
@@ -744,10 +737,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
     }
     this.state.apply(p.writes);
     this.auth.forgetIfTouched(p.writes);
-    for (const t of p.txs) this.remember(t);
-    // Heights advance one at a time: the transactions valid until this height leave the window now.
-    for (const h of this.recentByExpiry.get(p.header.height) ?? []) this.recent.delete(h);
-    this.recentByExpiry.delete(p.header.height);
+    // In the window until the head reaches their validUntilBlock (those valid until this height: never).
+    for (const t of p.txs) this.recent.add(t.hash, t.validUntilBlock, p.header.height);
     this.tree.adopt(p.stateUpdate);
     this.headHeader = p.header;
     this.headHash = p.hash;
