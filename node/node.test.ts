@@ -122,6 +122,34 @@ test('admission refuses with typed reasons: wrong chain, expired, too far, dupli
   }
 });
 
+test('a signature is checked once: a transaction refused for another reason and sent again is not checked again', async () => {
+  const { node, consensus } = await setup();
+  // Counts the signature checks admission hands to the verifier.
+  const verifier = (node as unknown as { verifier: { verifyAll(c: readonly unknown[]): Promise<boolean[]> } }).verifier;
+  const verifyAll = verifier.verifyAll.bind(verifier);
+  let checked = 0;
+  verifier.verifyAll = (c) => { checked += c.length; return verifyAll(c); };
+  try {
+    const user = newKeyPair();
+    await node.submit(tx(node, user, 'identity', 'register', [user.publicKey, 'alice']));
+    // A newcomer has one transaction pending at a time: the second is refused (BUSY) after its check.
+    const second = tx(node, user, 'identity', 'register', [user.publicKey, 'again']);
+    const code = (e: TxError) => e.code;
+    assert.is(await node.submit(second).then(() => 'pending', code), 'BUSY');
+    assert.is(checked, 2);
+    assert.is(await node.submit(second).then(() => 'pending', code), 'BUSY');
+    const [inBatch] = await node.submitAll([second]);
+    assert.is(inBatch instanceof TxError && inBatch.code, 'BUSY');
+    assert.is(checked, 2, 'sent again, it is not checked again');
+    await consensus.produce();
+    // Its slot is free now: pooled without a check, and the first is in the committed window.
+    assert.ok(await node.submit(second));
+    assert.is(checked, 2);
+  } finally {
+    await node.close();
+  }
+});
+
 test('a new key registers itself; an unanswered transaction ends as expired, never unknown', async () => {
   const { node, consensus } = await setup();
   try {

@@ -180,7 +180,10 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    * would outlive several young-generation collections).
    */
   private readonly receiptCache = new Map<bigint, { joined: Uint8Array; starts: Uint32Array | undefined }>();
-  /** Transactions whose signature this node checked and found good: not checked again (a hash covers the signature). */
+  /**
+   * Transactions whose signature this node checked and found good but did not pool (refused for another
+   * reason, or met in another validator's proposal): not checked again (a hash covers the signature).
+   */
   private readonly verified = new RecentSet(200_000);
   /** Measured CPU time of executing a transaction (with its share of the state tree update), µs; 0 until measured. */
   private executionUsPerTx = 0;
@@ -495,7 +498,17 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
    */
   private admitSigned(stx: SignedTx, signed: boolean, committedMeanwhile: boolean): void {
     if (!signed) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
-    this.verified.add(stx.hashHex);
+    try {
+      this.admitVerified(stx, committedMeanwhile);
+    } catch (e) {
+      // Refused with a good signature (BUSY, quota, ...): sent again, it is not checked again. One that
+      // is pooled needs no entry: the pool vouches for it, then the committed window or its expiry.
+      this.verified.add(stx.hashHex);
+      throw e;
+    }
+  }
+
+  private admitVerified(stx: SignedTx, committedMeanwhile: boolean): void {
     // The chain may have moved on while the signature was checked: judge again at the current head.
     this.checkValidity(stx.validUntilBlock);
     if (committedMeanwhile && (this.committing.has(stx.hashHex) || this.isCommitted(stx))) throw duplicate();
