@@ -55,10 +55,13 @@ test('an entry leaves exactly when the chain reaches its validUntilBlock; adding
   assert.not.ok(window.has(h, 12n));
 });
 
-test('a hash of the wrong size or a validUntilBlock of 0 is refused', () => {
+test('a hash of the wrong size or a validUntilBlock of 0 is refused; a wrong-size hash is never found', () => {
   const window = new CommittedWindow();
   assert.throws(() => window.add(new Uint8Array(31), 5n, 0n), /32 bytes/);
   assert.throws(() => window.add(randomBytes(32), 0n, 0n), /at least 1/);
+  const h = randomBytes(32);
+  window.add(h, 5n, 0n);
+  assert.not.ok(window.has(h.subarray(0, 31), 0n), 'a prefix of a hash is not the hash');
 });
 
 test.run();

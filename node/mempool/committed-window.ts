@@ -53,6 +53,7 @@ export class CommittedWindow {
 
   /** Whether `hash` was committed and is not expired at `height` (its validUntilBlock is above it). */
   has(hash: Uint8Array, height: bigint | number): boolean {
+    if (hash.length !== HASH_BYTES) return false;
     const i = this.find(hash);
     return i >= 0 && this.until[i]! > Number(height);
   }
