@@ -25,11 +25,14 @@ export class CommittedWindow {
   /** Each slot's validUntilBlock; 0: an empty slot (a committed transaction's is at least 1). */
   private until: Float64Array;
   private mask: number;
+  /** 32 - log2(slots): a slot is the top bits of a 32-bit product. */
+  private shift: number;
   /** Occupied slots, expired entries included until the next rebuild. */
   private used = 0;
   /**
-   * Multiplier of the slot hash: slots come from the high bits of the hash's first word times this odd
-   * number, chosen at random per process, so hashes ground to share low bits do not share slots.
+   * Multiplier of the slot hash: a slot is the high bits of the hash's first word times this odd number,
+   * chosen at random per process, so that hashes ground to share some bits do not share slots (only a
+   * whole first word in common does).
    */
   private readonly seed = (Math.floor(Math.random() * 0x7fffffff) * 2 + 1) >>> 0;
 
@@ -38,6 +41,7 @@ export class CommittedWindow {
     this.words = new Uint32Array(n * WORDS);
     this.until = new Float64Array(n);
     this.mask = n - 1;
+    this.shift = 32 - Math.log2(n);
   }
 
   private static capacityFor(n: number): number {
@@ -83,7 +87,7 @@ export class CommittedWindow {
   }
 
   private slotOf(w0: number): number {
-    return (Math.imul(w0, this.seed) >>> 0) & this.mask;
+    return Math.imul(w0, this.seed) >>> this.shift;
   }
 
   /** Whether words 1.. of slot i are hash's. */
@@ -110,6 +114,7 @@ export class CommittedWindow {
     this.words = new Uint32Array(n * WORDS);
     this.until = new Float64Array(n);
     this.mask = n - 1;
+    this.shift = 32 - Math.log2(n);
     this.used = 0;
     const hash = new Uint8Array(HASH_BYTES);
     const view = new DataView(hash.buffer);
