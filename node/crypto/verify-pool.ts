@@ -1,17 +1,14 @@
 /**
- * Signature checks spread over worker threads (SPEC C4: parallel across cores). Callers ask for one
+ * Transaction signature checks (the chain's cofactored rule, ed25519-cofactored.ts) spread over worker
+ * threads (SPEC C4: parallel across cores). Callers ask for one
  * check at a time; checks asked for in the same turn of the event loop travel to a worker together,
  * so the message-passing cost is paid per batch, not per signature.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { verifyEd25519 } from './ed25519.ts';
+import { verifyEd25519CofactoredAll, type SignatureCheck } from './ed25519-cofactored.ts';
 
-export interface SignatureCheck {
-  publicKey: Uint8Array;
-  message: Uint8Array;
-  signature: Uint8Array;
-}
+export type { SignatureCheck };
 
 /** Checks asked for together (verifyAll): one promise for all of them, not one each. */
 interface Group { results: boolean[]; left: number; resolve: (ok: boolean[]) => void; reject: (e: Error) => void; failed: boolean }
@@ -114,7 +111,8 @@ export class SignatureVerifier {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
     for (const sent of slot.inFlight.values()) {
-      unpackChecks(sent.packed).forEach((c, i) => settle(sent.groups[i]!, sent.indices[i]!, verifyEd25519(c.publicKey, c.message, c.signature)));
+      const results = verifyEd25519CofactoredAll(unpackChecks(sent.packed));
+      sent.groups.forEach((g, i) => settle(g, sent.indices[i]!, results[i] === 1));
     }
     slot.inFlight.clear();
     this.slots[i] = this.spawn();
@@ -128,7 +126,7 @@ export class SignatureVerifier {
   verifyAll(checks: readonly SignatureCheck[]): Promise<boolean[]> {
     if (checks.length === 0) return Promise.resolve([]);
     if (this.closed) return Promise.reject(new Error('the signature verifier is closed'));
-    if (this.slots.length === 0) return Promise.resolve(checks.map((c) => verifyEd25519(c.publicKey, c.message, c.signature)));
+    if (this.slots.length === 0) return Promise.resolve(Array.from(verifyEd25519CofactoredAll(checks), (r) => r === 1));
     return new Promise((resolve, reject) => {
       const group: Group = { results: new Array<boolean>(checks.length), left: checks.length, resolve, reject, failed: false };
       for (let i = 0; i < checks.length; i++) {

@@ -7,7 +7,8 @@
  */
 import { hash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { ed25519PublicKey, signEd25519, verifyEd25519 } from '../crypto/ed25519.ts';
+import { ed25519PublicKey, signEd25519 } from '../crypto/ed25519.ts';
+import { verifyEd25519Cofactored } from '../crypto/ed25519-cofactored.ts';
 import { TxError } from './errors.ts';
 import { pooledBytes } from '../../vm/bytes.ts';
 import { hex } from '../chain/hash.ts';
@@ -217,7 +218,7 @@ export class SignedTx {
   verifySignature(): void {
     const check = this.signatureCheck();
     if (!check) throw new TxError('TX_UNSUPPORTED_SCHEME', `signature scheme ${this.scheme} is not supported by this node`);
-    if (!verifyEd25519(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
+    if (!verifyEd25519Cofactored(check.publicKey, check.message, check.signature)) throw new TxError('TX_BAD_SIGNATURE', 'the signature does not match the transaction and public key');
   }
 }
 

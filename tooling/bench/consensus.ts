@@ -13,6 +13,7 @@ import { initNetwork } from '../../node/home.ts';
 import { readKeyFile } from '../../node/keys/key-file.ts';
 import { startNode, type NodeProcess } from '../nodes/processes.ts';
 import { RpcClient } from '../../node/rpc/client.ts';
+import { cofactoredBackend } from '../../node/crypto/ed25519-cofactored.ts';
 import { BENCH_QUOTA, WARMUP_TXS, measureFinality, measureThroughput, setUpPartners, verifyRate, verifyTiming } from './chain.ts';
 
 const TXS = 16_000;
@@ -52,14 +53,17 @@ async function withNetwork<T>(blockTimeMs: number, fn: (procs: NodeProcess[], op
 export async function run(): Promise<void> {
   // V before and after the run, the higher taken (see chain.ts).
   const verifyBefore = await verifyRate();
+  const singleBefore = await verifyRate('node-single');
   await withNetwork(BLOCK_TIME_MS, async (procs, operatorKey) => {
     const partners = await setUpPartners(procs[0]!.rpc, readKeyFile(operatorKey), 8);
     await measureThroughput(procs.map((p) => p.rpc), procs[0]!.rpc, partners, WARMUP_TXS, procs);
     const t = await measureThroughput(procs.map((p) => p.rpc), procs[0]!.rpc, partners, TXS, procs);
     const verifyAfter = await verifyRate();
     const verifyPerS = Math.max(verifyBefore, verifyAfter);
+    const singlePerS = Math.max(singleBefore, await verifyRate('node-single'));
     console.log(JSON.stringify({
       bench: 'chain.tps_4v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((t.tps / (verifyPerS / 4)).toFixed(3)), goal_ratio: 0.4,
+      signature_backend: cofactoredBackend, verify_per_s_node_single: Math.round(singlePerS), ratio_vs_node_single: Number((t.tps / (singlePerS / 4)).toFixed(3)),
       txs: TXS, warmup_txs: WARMUP_TXS, failed: t.failed, busy_retries: t.busy, nodes_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
       nodes_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu, ...verifyTiming(t, verifyPerS, 4),
       submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), validators: 4, block_time_ms: BLOCK_TIME_MS,
