@@ -1,5 +1,7 @@
 /**
- * Ed25519 through node:crypto (OpenSSL: ~15x faster here than a JavaScript implementation). Keys are
+ * Ed25519 through node:crypto (OpenSSL: ~15x faster here than a JavaScript implementation): signing,
+ * and RFC 8032's strict check for consensus messages (transactions have a rule of their own, checked
+ * in batches: ed25519-cofactored.ts). Keys are
  * handled as raw bytes at the edges (32-byte public keys, 32-byte private seeds) and as cached
  * KeyObjects inside, since building a KeyObject costs more than a verification.
  */

@@ -65,7 +65,7 @@ export async function run(): Promise<void> {
       bench: 'chain.tps_4v', tps: Math.round(t.tps), verify_per_s: Math.round(verifyPerS), verify_samples: [Math.round(verifyBefore), Math.round(verifyAfter)], ratio: Number((t.tps / (verifyPerS / 4)).toFixed(3)), goal_ratio: 0.4,
       signature_backend: cofactoredBackend, verify_per_s_node_single: Math.round(singlePerS), ratio_vs_node_single: Number((t.tps / (singlePerS / 4)).toFixed(3)),
       txs: TXS, warmup_txs: WARMUP_TXS, failed: t.failed, busy_retries: t.busy, nodes_cpu_us_per_tx: t.nodeCpuUsPerTx, client_cpu_us_per_tx: t.clientCpuUsPerTx,
-      nodes_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu, ...verifyTiming(t, verifyPerS, 4),
+      nodes_cpu_us_per_tx_by_thread: t.threadCpuUsPerTx, other_per_signature_cpu: t.otherPerSignatureCpu, ...verifyTiming(t, verifyPerS, singlePerS, 4),
       submit_s: Number(t.submitS.toFixed(2)), total_s: Number(t.totalS.toFixed(2)), validators: 4, block_time_ms: BLOCK_TIME_MS,
     }));
   });
