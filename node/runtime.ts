@@ -46,7 +46,7 @@ export interface NodeRuntime {
 export async function startRuntime(home: LoadedHome, opts: RuntimeOptions = {}): Promise<NodeRuntime> {
   const log = opts.log ?? (() => undefined);
   if (!nativeHashing) log({ event: 'warning', message: 'the native hashing addon is not loaded (npm install builds it; BROP_NATIVE=0 turns it off): blocks are hashed through node:crypto, slower' });
-  if (cofactoredBackend !== 'libtorsion') log({ event: 'warning', message: 'libtorsion (the optional dependency bcrypto, built by npm install) is not loaded: transaction signatures are checked one by one through OpenSSL and @noble, ~2.5x the CPU a signature' });
+  if (cofactoredBackend !== 'libtorsion') log({ event: 'warning', message: 'libtorsion (the optional dependency bcrypto, built by npm install) is not loaded: transaction signatures are checked one by one through OpenSSL and @noble, ~2.5x the CPU a signature and ~20x for a bad one (give validators libtorsion)' });
   const signer = await validatorSigner(home, opts);
   const node = await ChainNode.open({ dataDir: home.dataDir, genesis: home.genesis, contracts: home.contracts, mempool: home.config.mempool, warn: (message) => log({ event: 'warning', message }) });
   const server = new RpcServer({

@@ -110,6 +110,18 @@ test('isAllowedPointEncoding: canonical y (< p) and not small order, against @no
   }
 });
 
+test('the encoding rules are the module\'s own, applied before any backend: s < L, canonical non-small-order A and R, lengths', () => {
+  const acceptsAll = { name: 'accepts-all', verify: (_c: readonly SignatureCheck[], results: Uint8Array, indices: readonly number[]) => { for (const i of indices) results[i] = 1; } };
+  const c = honest();
+  const withS = (s: bigint) => ({ ...c, signature: Buffer.concat([c.signature.subarray(0, 32), numberToBytesLE(s, 32)]) });
+  const checks: Array<[SignatureCheck, number]> = [
+    [c, 1], [withS(0n), 1], [withS(L - 1n), 1], [withS(L), 0], [withS(L + 1n), 0], [withS(2n ** 256n - 1n), 0], [withS(2n ** 253n), 0],
+    [{ ...c, publicKey: SMALL_ORDER[3]!.toBytes() }, 0], [{ ...c, signature: Buffer.concat([SMALL_ORDER[6]!.toBytes(), c.signature.subarray(32)]) }, 0],
+    [{ ...c, publicKey: numberToBytesLE(P + 5n, 32) }, 0], [{ ...c, signature: c.signature.subarray(0, 63) }, 0], [{ ...c, publicKey: new Uint8Array(33) }, 0],
+  ];
+  assert.equal(Array.from(verifyEd25519CofactoredAll(checks.map(([x]) => x), acceptsAll)), checks.map(([, want]) => want));
+});
+
 test('a batch answers each check exactly as checking it alone does, in every backend and through the worker threads', async () => {
   const kinds = [honest, () => craft({ torsionR: 3 }), () => craft({ torsionA: 5 }), () => ({ ...honest(), message: randomBytes(10) })];
   const checks: SignatureCheck[] = [];

@@ -28,7 +28,7 @@ export interface SignatureCheck {
   signature: Uint8Array;
 }
 
-/** y of the eight points of small order, sign bit clear (each y but 0 and ±1 is two points). */
+/** y of the eight points of small order, sign bit clear (y = 1 and y = -1 are one point each, the others two). */
 const SMALL_ORDER_Y = [
   '0000000000000000000000000000000000000000000000000000000000000000',
   '0100000000000000000000000000000000000000000000000000000000000000',
@@ -53,9 +53,24 @@ export function isAllowedPointEncoding(b: Uint8Array, at = 0): boolean {
   return true;
 }
 
-/** The encoding rules, before any curve arithmetic (the backends differ on these, the equation they share). */
+/** L, the group order, little-endian: s must be below it. */
+const L_BYTES = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+/** Whether the 32 bytes at `at` are a canonical scalar (little-endian, below L). */
+function canonicalScalar(b: Uint8Array, at: number): boolean {
+  for (let i = 31; i >= 0; i--) {
+    if (b[at + i] !== L_BYTES[i]) return b[at + i]! < L_BYTES[i]!;
+  }
+  return false; // s = L
+}
+
+/**
+ * The encoding rules, before any curve arithmetic: checked here once for every backend, so that none
+ * depends on its library's own (they agree today, tested, but a library update should not change the rule).
+ */
 function encodingsAllowed(c: SignatureCheck): boolean {
-  return c.publicKey.length === 32 && c.signature.length === 64 && isAllowedPointEncoding(c.publicKey) && isAllowedPointEncoding(c.signature);
+  return c.publicKey.length === 32 && c.signature.length === 64 && isAllowedPointEncoding(c.publicKey) &&
+    isAllowedPointEncoding(c.signature) && canonicalScalar(c.signature, 32);
 }
 
 export interface Backend {

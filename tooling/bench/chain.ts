@@ -149,16 +149,11 @@ export async function setUpPartners(rpc: string, operator: KeyPair, count: numbe
 }
 
 /**
- * One verification's CPU as V implies it (all cores over V) and as the nodes' signature workers spent
- * it in the run (their CPU per transaction over the checks per transaction). V and the run are taken
- * at different moments of a shared host: `v_vs_run` near 1 means R compares like with like; below 1,
- * the run's checks cost more than V's (a busier host during the run, or the node's own threads slowing
- * its checks on shared cores), above 1 V was measured in busier moments (R flattered).
- */
-/**
- * One check's CPU at V's rate, at the node's single-check rate, and in the run (the signature workers'
- * CPU per check, batched), with the ratios: what batching earned, and how the host's load moved between
- * the measurements and the run.
+ * One check's CPU as V implies it (all cores over V), as the node's single-check rate implies it, and
+ * as the nodes' signature workers spent it in the run (their CPU per transaction over the checks per
+ * transaction; the workers check in batches). `v_vs_run` is what batching and libtorsion earn over
+ * OpenSSL's single check, `node_single_vs_run` what batching alone earns; both also move with the
+ * shared host's load between the measurements and the run.
  */
 export function verifyTiming(t: Throughput, verifyPerS: number, singlePerS: number, checksPerTx: number): Record<string, number> {
   const atV = (availableParallelism() * 1e6) / verifyPerS;
