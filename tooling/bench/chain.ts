@@ -46,8 +46,7 @@ export async function verifyRate(kind: 'openssl' | 'node-single' = 'openssl'): P
   const check = kind === 'openssl'
     ? `const verify = () => c.verify(null, msg, publicKey, sig);`
     : `const { verifyEd25519Cofactored } = await import(${JSON.stringify(new URL('../../node/crypto/ed25519-cofactored.ts', import.meta.url).href)});
-       const raw = (k) => k.export({ format: 'der', type: k.type === 'public' ? 'spki' : 'pkcs8' }).subarray(-32);
-       const pub = raw(publicKey), sigBytes = new Uint8Array(sig);
+       const pub = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), sigBytes = new Uint8Array(sig);
        const verify = () => verifyEd25519Cofactored(pub, msg, sigBytes);`;
   const code = `
     const { parentPort } = require('node:worker_threads');
