@@ -106,6 +106,8 @@ test('admission refuses with typed reasons: wrong chain, expired, too far, dupli
     await consensus.produce();
     const good = tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)]);
     assert.is(await refused(node.submit(tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)], { chainId: 'other' }))), 'TX_WRONG_CHAIN');
+    // A byte order mark before this chain's id is another chain id (it decoded to this one until session 17).
+    assert.is(await refused(node.submit(tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)], { chainId: '\uFEFF' + node.params.chainId }))), 'TX_WRONG_CHAIN');
     assert.is(await refused(node.submit(tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)], { validUntilBlock: node.height }))), 'TX_EXPIRED');
     assert.is(await refused(node.submit(tx(node, operator, 'admission', 'roleOf', [new Uint8Array(32)], { validUntilBlock: node.height + 101n }))), 'TX_VALIDITY_TOO_LONG');
     await node.submit(good);

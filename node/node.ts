@@ -478,8 +478,8 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   }
 
   private checkChain(stx: SignedTx): void {
-    // The bytes first: decoding the string per transaction costs more than the rest of this check.
-    if (!stx.chainIdBytesAre(this.chainIdUtf8) && stx.chainId !== this.params.chainId) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.chainId}, this is ${this.params.chainId}`);
+    // As bytes (the same answer as the strings'): decoding the string per transaction costs more than the rest of this check.
+    if (!stx.chainIdBytesAre(this.chainIdUtf8)) throw new TxError('TX_WRONG_CHAIN', `signed for chain ${stx.chainId}, this is ${this.params.chainId}`);
   }
 
   /** Admission's checks before the signature's (cheap ones first): after them, stx.signatureCheck() is defined. */

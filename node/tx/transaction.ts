@@ -165,7 +165,7 @@ export class SignedTx {
   private get schemeAt(): number { return this.methodAt + this.methodLength + 4 + this.argsLength; }
   private get signatureLengthAt(): number { return this.schemeAt + 5 + this.publicKeyLength; }
 
-  /** Whether the chain id's bytes are exactly `utf8` (no decoding; a false may still decode equal, by a BOM). */
+  /** Whether the chain id's bytes are exactly `utf8` (no decoding: the same answer as comparing the decoded string). */
   chainIdBytesAre(utf8: Uint8Array): boolean {
     if (this.chainIdLength !== utf8.length) return false;
     for (let i = 0; i < utf8.length; i++) if (this.bytes[4 + i] !== utf8[i]) return false;
@@ -255,11 +255,8 @@ function checkedCopy(bytes: Uint8Array, limits: TxLimits): { copy: Uint8Array; l
   const { memory: copy, slab } = txMemory(bytes.length + 32);
   copy.set(bytes);
   const layout = decodeLayout(copy.subarray(0, bytes.length));
-  // The limits apply to the decoded strings, as they always have: UTF-8 decoding drops a leading BOM.
-  const methodBytes = layout.method - bomLength(copy, 4 + layout.chainId + 84, layout.method);
-  const chainIdBytes = layout.chainId - bomLength(copy, 4, layout.chainId);
-  if (methodBytes > limits.maxMethodBytes || methodBytes === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
-  if (chainIdBytes > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
+  if (layout.method > limits.maxMethodBytes || layout.method === 0) throw new TxError('TX_MALFORMED', `method must be 1 to ${limits.maxMethodBytes} bytes`);
+  if (layout.chainId > limits.maxChainIdBytes) throw new TxError('TX_MALFORMED', `chain id above ${limits.maxChainIdBytes} bytes`);
   return { copy, length: bytes.length, layout, slab };
 }
 
@@ -273,14 +270,10 @@ const hashes = new HashBatch();
 /** The byte lengths of a transaction's variable fields. */
 interface Layout { chainId: number; method: number; args: number; publicKey: number }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** ignoreBOM: a leading U+FEFF is a character of the string like any other (by default it is dropped, and two byte strings would decode to one string). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** 3 if the `length` bytes at `at` start with a UTF-8 byte order mark (which utf8At drops), else 0. */
-function bomLength(b: Uint8Array, at: number, length: number): number {
-  return length >= 3 && b[at] === 0xef && b[at + 1] === 0xbb && b[at + 2] === 0xbf ? 3 : 0;
-}
-
-/** Bytes checked to be UTF-8 by decodeLayout, as a string (a leading byte order mark dropped). */
+/** Bytes checked to be UTF-8 by decodeLayout, as a string: exactly the bytes' characters. */
 function utf8At(b: Uint8Array, at: number, length: number): string {
   return strictUtf8.decode(b.subarray(at, at + length));
 }
