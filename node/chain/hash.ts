@@ -38,9 +38,12 @@ export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
-/** Parses hex with or without 0x; undefined if it is not hex of an even length (or not `length` bytes when given). */
+/**
+ * Parses hex with or without a 0x (or 0X) prefix, digits in either case, as the SDK's parser does;
+ * undefined if it is not hex of an even length (or not `length` bytes when given).
+ */
 export function fromHex(text: string, length?: number): Uint8Array | undefined {
-  const start = text.startsWith('0x') ? 2 : 0;
+  const start = text.startsWith('0x') || text.startsWith('0X') ? 2 : 0;
   const chars = text.length - start;
   if (chars % 2 !== 0 || (length !== undefined && chars !== length * 2)) return undefined;
   // Buffer's hex decoder stops at the first non-hex pair: a short result means the text was not hex.
