@@ -315,6 +315,22 @@ test('the peer identity persists in its file (made on first start, its folder to
   assert.is(readFileSync(file, 'utf8'), 'not a key', 'left for the operator to restore');
 });
 
+test('a peer address with this node\'s own peer id (a copied home) is P2P_SELF_PEER, at start and when added', async () => {
+  const file = join(dir, 'copied-home', 'peer.key');
+  const isValidator = () => false;
+  const original = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file });
+  const address = `/ip4/127.0.0.1/tcp/1/p2p/${original.peerId}`;
+  await original.stop();
+  const code = (e: { code?: string }) => e.code;
+  assert.is(await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file, peers: [address] }).then(async (n) => { await n.stop(); return 'started'; }, code), 'P2P_SELF_PEER');
+  const other = await P2pNetwork.start({ chainId: 'brop-p2p', isValidator, peerKeyFile: file });
+  try {
+    assert.is(await other.addPeers([address]).then(() => 'added', code), 'P2P_SELF_PEER');
+  } finally {
+    await other.stop();
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

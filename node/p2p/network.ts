@@ -28,7 +28,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { type AbiType, type StructTable, decode, encode } from '../../contracts/sdk/codec.ts';
 import { accountAddress } from '../../contracts/system/index.ts';
 import { verifyEd25519Remembered } from '../crypto/ed25519.ts';
@@ -75,7 +75,7 @@ export interface NetworkOptions {
 }
 
 export class P2pError extends Error {
-  readonly code: 'P2P_BAD_PEER_ID' | 'P2P_BAD_PEER_KEY';
+  readonly code: 'P2P_BAD_PEER_ID' | 'P2P_BAD_PEER_KEY' | 'P2P_SELF_PEER';
   constructor(code: P2pError['code'], message: string) {
     super(message);
     this.name = 'P2pError';
@@ -216,6 +216,17 @@ function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | Com
   }
 }
 
+/**
+ * A peer address naming this node's own peer id means two nodes share a peer key (a home copied from
+ * another node's): libp2p never dials itself, so both would run on without ever connecting. Refused.
+ */
+function refuseSelf(addresses: readonly string[], self: string, keyFile: string | undefined): void {
+  addresses.forEach((a, i) => {
+    if (a.split('/p2p/')[1] !== self) return;
+    throw new P2pError('P2P_SELF_PEER', `peer ${i} (${a}) has this node's own peer id: ${keyFile ?? 'this node\'s peer key'} is a copy of that node's (was its home copied?). Delete it to start under a new peer id, and give the other nodes the new address`);
+  });
+}
+
 async function peerKey(file: string | undefined): Promise<PrivateKey> {
   if (file && existsSync(file)) {
     try {
@@ -290,6 +301,7 @@ export class P2pNetwork implements ConsensusTransport {
   /** A proposal goes out again unchanged (the same message object): its compact form is made once. */
   private readonly compacted = new WeakMap<ConsensusMessage, Uint8Array>();
   private peers: string[];
+  private readonly peerKeyFile: string | undefined;
   private consensusReceivers: Array<(m: ConsensusMessage) => void> = [];
   private txReceivers: Array<(tx: Uint8Array) => void> = [];
   private serve: ((from: bigint, max: number) => SyncResponse) | undefined;
@@ -317,6 +329,7 @@ export class P2pNetwork implements ConsensusTransport {
     this.maxBlockTxs = Math.min(opts.maxBlockTxs ?? 20_000, MAX_COMPACT_TXS);
     this.maxTxBytes = opts.maxTxBytes ?? 64 * 1024;
     this.peers = opts.peers ?? [];
+    this.peerKeyFile = opts.peerKeyFile;
   }
 
   static async start(opts: NetworkOptions): Promise<P2pNetwork> {
@@ -339,9 +352,11 @@ export class P2pNetwork implements ConsensusTransport {
       topicWeight: 1, timeInMeshWeight: 0, firstMessageDeliveriesWeight: 0, meshMessageDeliveriesWeight: 0, meshFailurePenaltyWeight: 0,
       invalidMessageDeliveriesWeight: INVALID_MESSAGE_WEIGHT, invalidMessageDeliveriesDecay: 0.9,
     });
+    const privateKey = await peerKey(opts.peerKeyFile);
+    refuseSelf(opts.peers ?? [], peerIdFromPrivateKey(privateKey).toString(), opts.peerKeyFile);
     grantYamuxCreditInHalves();
     const libp2p = await createLibp2p({
-      privateKey: await peerKey(opts.peerKeyFile),
+      privateKey,
       addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [coalescedWrites(noise())],
@@ -651,6 +666,7 @@ export class P2pNetwork implements ConsensusTransport {
 
   /** More peers to keep connected to. */
   async addPeers(addresses: readonly string[]): Promise<void> {
+    refuseSelf(addresses, this.peerId, this.peerKeyFile);
     this.peers = [...new Set([...this.peers, ...addresses])];
     await this.dialPeers();
   }
