@@ -222,7 +222,14 @@ function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | Com
  */
 function refuseSelf(addresses: readonly string[], self: string, keyFile: string | undefined): void {
   addresses.forEach((a, i) => {
-    if (a.split('/p2p/')[1] !== self) return;
+    const id = a.split('/p2p/')[1];
+    let canonical: string | undefined;
+    try {
+      canonical = id === undefined ? undefined : peerIdFromString(id).toString(); // any of a peer id's spellings
+    } catch {
+      return; // not a peer id: dialling it fails as it would have
+    }
+    if (canonical !== self) return;
     throw new P2pError('P2P_SELF_PEER', `peer ${i} (${a}) has this node's own peer id: ${keyFile ?? 'this node\'s peer key'} is a copy of that node's (was its home copied?). Delete it to start under a new peer id, and give the other nodes the new address`);
   });
 }
