@@ -19,7 +19,8 @@ import { DEFAULT_MEMPOOL_LIMITS } from './mempool/mempool.ts';
 import { type KeyPair, newKeyPair, readKeyFile, writeKeyFile } from './keys/key-file.ts';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import { CODE_P2P, multiaddr } from '@multiformats/multiaddr';
+import { multiaddr } from '@multiformats/multiaddr';
+import { peerIdOfAddress } from './p2p/network.ts';
 
 export interface NodeConfig {
   /** RPC address and limits (requests per second and burst per client address; false: no limit). */
@@ -311,16 +312,6 @@ export function checkConfig(config: unknown): NodeConfig {
     }
   }
   return config as NodeConfig;
-}
-
-/** The peer id a multiaddr ends in (/p2p/ID); undefined if it is not a multiaddr or names no valid id. */
-function peerIdOfAddress(address: string): string | undefined {
-  try {
-    const value = multiaddr(address).getComponents().findLast((c) => c.code === CODE_P2P)?.value;
-    return value === undefined ? undefined : peerIdFromString(value).toString();
-  } catch {
-    return undefined;
-  }
 }
 
 function isMultiaddr(address: string): boolean {

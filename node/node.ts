@@ -676,7 +676,7 @@ export class ChainNode extends EventEmitter<{ block: [CommittedBlock]; accepted:
   private async checkBlockTxs(height: bigint, txs: readonly SignedTx[]): Promise<void> {
     const seen = new Set<string>();
     for (const stx of txs) {
-      if (stx.chainId !== this.params.chainId || stx.validUntilBlock < height || stx.validUntilBlock >= height + BigInt(this.params.validityWindow)) {
+      if (!stx.chainIdBytesAre(this.chainIdUtf8) || stx.validUntilBlock < height || stx.validUntilBlock >= height + BigInt(this.params.validityWindow)) {
         throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is not valid at height ${height}`);
       }
       if (seen.has(stx.hashHex) || this.isCommitted(stx)) throw new NodeError('BLOCK_INVALID', `transaction ${stx.hashHex} is a duplicate`);

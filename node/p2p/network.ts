@@ -25,7 +25,7 @@ import { ping } from '@libp2p/ping';
 import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
 import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import { multiaddr } from '@multiformats/multiaddr';
+import { CODE_P2P, multiaddr } from '@multiformats/multiaddr';
 import { lpStream } from '@libp2p/utils';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
@@ -80,6 +80,16 @@ export class P2pError extends Error {
     super(message);
     this.name = 'P2pError';
     this.code = code;
+  }
+}
+
+/** The peer id a multiaddr ends in (/p2p/ID), in canonical form; undefined if it is not a multiaddr or names no valid id. */
+export function peerIdOfAddress(address: string): string | undefined {
+  try {
+    const value = multiaddr(address).getComponents().findLast((c) => c.code === CODE_P2P)?.value;
+    return value === undefined ? undefined : peerIdFromString(value).toString();
+  } catch {
+    return undefined;
   }
 }
 
@@ -222,14 +232,7 @@ function wellFormedProposal(m: Exclude<ConsensusMessage, { kind: 'vote' }> | Com
  */
 function refuseSelf(addresses: readonly string[], self: string, keyFile: string | undefined): void {
   addresses.forEach((a, i) => {
-    const id = a.split('/p2p/')[1];
-    let canonical: string | undefined;
-    try {
-      canonical = id === undefined ? undefined : peerIdFromString(id).toString(); // any of a peer id's spellings
-    } catch {
-      return; // not a peer id: dialling it fails as it would have
-    }
-    if (canonical !== self) return;
+    if (peerIdOfAddress(a) !== self) return;
     throw new P2pError('P2P_SELF_PEER', `peer ${i} (${a}) has this node's own peer id: ${keyFile ?? 'this node\'s peer key'} is a copy of that node's (was its home copied?). Delete it to start under a new peer id, and give the other nodes the new address`);
   });
 }
